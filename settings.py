@@ -1,0 +1,253 @@
+"""Typed settings read from ``AMPARO_*`` environment variables.
+
+Only the composition root (``app.py``) reads the environment; every other package receives
+values. Secrets have no fallback in code: on the embedded default they are generated once into
+the data dir (mode 0600) and reused; bad values stop start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str = field(repr=False)
+    data_key: bytes = field(repr=False)
+    public_base_url: str
+    web_host: str = "127.0.0.1"
+    web_port: int = 5000
+    web_workers: int = 2
+    default_locale: str = "es"
+    simulator_enabled: bool = True
+    session_cookie_secure: bool = False
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_api_key: str | None = None
+    twilio_api_secret: str | None = field(default=None, repr=False)
+    twilio_twiml_app_sid: str | None = None
+    twilio_api_base_url: str | None = None
+    twilio_cps: float = 1.0
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    def describe(self) -> dict[str, str]:
+        """Configuration for humans: no secret value ever appears here."""
+        return {
+            "AMPARO_DATA_DIR": str(self.data_dir),
+            "AMPARO_DATABASE_URL": _without_password(self.database_url),
+            "AMPARO_REDIS_URL": (
+                _without_password(self.redis_url) if self.redis_url else "(embedded redis-server)"
+            ),
+            "AMPARO_PUBLIC_BASE_URL": self.public_base_url,
+            "AMPARO_SECRET_KEY": "(set)",
+            "AMPARO_DATA_KEY": "(set)",
+            "AMPARO_WEB_HOST": self.web_host,
+            "AMPARO_WEB_PORT": str(self.web_port),
+            "AMPARO_WEB_WORKERS": str(self.web_workers),
+            "AMPARO_DEFAULT_LOCALE": self.default_locale,
+            "AMPARO_SIMULATOR": "on" if self.simulator_enabled else "off",
+            "AMPARO_TWILIO_ACCOUNT_SID": self.twilio_account_sid or "(not set: Twilio off)",
+            "AMPARO_TWILIO_CPS": str(self.twilio_cps),
+            "AMPARO_LOG_LEVEL": self.log_level,
+        }
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _read_or_create_secret(path: Path, nbytes: int) -> bytes:
+    """Return the key stored at ``path``, creating it (mode 0600) on first start."""
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigurationError(
+                "AMPARO_DATA_DIR", f"{path} is readable by others (mode {oct(mode)}); chmod 600 it"
+            )
+        raw = path.read_bytes().strip()
+        try:
+            value = base64.urlsafe_b64decode(raw)
+        except ValueError as exc:
+            raise ConfigurationError("AMPARO_DATA_DIR", f"{path} is not a valid key file") from exc
+        if len(value) != nbytes:
+            raise ConfigurationError("AMPARO_DATA_DIR", f"{path} holds a key of the wrong size")
+        return value
+    value = secrets.token_bytes(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(base64.urlsafe_b64encode(value) + b"\n")
+    return value
+
+
+def _data_key(raw: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except ValueError as exc:
+        raise ConfigurationError("AMPARO_DATA_KEY", "must be urlsafe base64 of 32 bytes") from exc
+    if len(key) != 32:
+        raise ConfigurationError("AMPARO_DATA_KEY", "must be urlsafe base64 of exactly 32 bytes")
+    return key
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(name, f"must be a whole number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(name, f"must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(name, f"must be on/off (1/0, true/false), got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    scheme = urlsplit(raw).scheme.split("+")[0]
+    if scheme not in schemes:
+        raise ConfigurationError(name, f"scheme must be one of {', '.join(schemes)}")
+    return raw.strip()
+
+
+SUPPORTED_LOCALES = ("es", "en", "fr", "ar", "ro", "pt", "ca", "eu", "gl", "zh", "uk", "ru")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate settings; raise ConfigurationError naming the bad variable."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("AMPARO_DATA_DIR") or "var").resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+    except OSError as exc:
+        raise ConfigurationError("AMPARO_DATA_DIR", f"cannot use {data_dir}: {exc}") from exc
+
+    database_url = _url(env, "AMPARO_DATABASE_URL", ("sqlite", "postgresql"))
+    embedded_db = database_url is None
+    if database_url is None:
+        database_url = f"sqlite:///{data_dir / 'amparo.sqlite3'}"
+    redis_url = _url(env, "AMPARO_REDIS_URL", ("redis", "rediss", "unix"))
+
+    secret_raw = env.get("AMPARO_SECRET_KEY")
+    data_key_raw = env.get("AMPARO_DATA_KEY")
+    if secret_raw:
+        if len(secret_raw) < 32:
+            raise ConfigurationError("AMPARO_SECRET_KEY", "must be at least 32 characters")
+        secret_key = secret_raw
+    elif embedded_db:
+        secret_key = base64.urlsafe_b64encode(
+            _read_or_create_secret(data_dir / "secret_key", 32)
+        ).decode()
+    else:
+        raise ConfigurationError(
+            "AMPARO_SECRET_KEY", "required when AMPARO_DATABASE_URL names an external database"
+        )
+    if data_key_raw:
+        data_key = _data_key(data_key_raw)
+    elif embedded_db:
+        data_key = _read_or_create_secret(data_dir / "data_key", 32)
+    else:
+        raise ConfigurationError(
+            "AMPARO_DATA_KEY", "required when AMPARO_DATABASE_URL names an external database"
+        )
+
+    web_port = _int(env, "AMPARO_WEB_PORT", 5000, 1, 65535)
+    web_host = env.get("AMPARO_WEB_HOST") or "127.0.0.1"
+    public_base_url = _url(env, "AMPARO_PUBLIC_BASE_URL", ("http", "https")) or (
+        f"http://{web_host}:{web_port}"
+    )
+    default_locale = env.get("AMPARO_DEFAULT_LOCALE") or "es"
+    if default_locale not in SUPPORTED_LOCALES:
+        raise ConfigurationError(
+            "AMPARO_DEFAULT_LOCALE", f"must be one of {', '.join(SUPPORTED_LOCALES)}"
+        )
+    log_level = (env.get("AMPARO_LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError("AMPARO_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        data_key=data_key,
+        public_base_url=public_base_url.rstrip("/"),
+        web_host=web_host,
+        web_port=web_port,
+        web_workers=_int(env, "AMPARO_WEB_WORKERS", 2, 1, 64),
+        default_locale=default_locale,
+        simulator_enabled=_bool(env, "AMPARO_SIMULATOR", embedded_db and redis_url is None),
+        session_cookie_secure=_bool(
+            env, "AMPARO_SESSION_COOKIE_SECURE", public_base_url.startswith("https")
+        ),
+        twilio_account_sid=env.get("AMPARO_TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=env.get("AMPARO_TWILIO_AUTH_TOKEN") or None,
+        twilio_api_key=env.get("AMPARO_TWILIO_API_KEY") or None,
+        twilio_api_secret=env.get("AMPARO_TWILIO_API_SECRET") or None,
+        twilio_twiml_app_sid=env.get("AMPARO_TWILIO_TWIML_APP_SID") or None,
+        twilio_api_base_url=_url(env, "AMPARO_TWILIO_API_BASE_URL", ("http", "https")),
+        twilio_cps=_float(env, "AMPARO_TWILIO_CPS", 1.0, 0.01, 1000.0),
+        log_level=log_level,
+    )

@@ -1,0 +1,1 @@
+"""Durable records (SQL) and the live-state connection (Redis)."""

@@ -1,0 +1,84 @@
+"""Shared fixtures: real Redis and a real database for every test that needs them.
+
+With ``AMPARO_TEST_REDIS_URL`` / ``AMPARO_TEST_DATABASE_URL`` set (``.ci/run`` sets them) the
+tests use that Redis and PostgreSQL; otherwise an embedded redis-server and SQLite, and the run
+says so in its header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from store.embedded_redis import EmbeddedRedis
+from tests.harness.services import RedisProcess, fresh_database
+
+TEST_REDIS_URL = os.environ.get("AMPARO_TEST_REDIS_URL") or None
+TEST_DATABASE_URL = os.environ.get("AMPARO_TEST_DATABASE_URL") or None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = []
+    if TEST_DATABASE_URL:
+        lines.append("amparo: database = PostgreSQL from AMPARO_TEST_DATABASE_URL")
+    else:
+        lines.append(
+            "amparo: database = SQLite (AMPARO_TEST_DATABASE_URL not set: "
+            "PostgreSQL-only checks are skipped)"
+        )
+    if TEST_REDIS_URL:
+        lines.append("amparo: redis = external server from AMPARO_TEST_REDIS_URL")
+    else:
+        lines.append("amparo: redis = embedded redis-server (AMPARO_TEST_REDIS_URL not set)")
+    return lines
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the Redis the tests share (external in CI, embedded otherwise)."""
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A decoded client on a Redis database flushed before and after the test."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of the test's own, which the test may stop and restart."""
+    server = RedisProcess(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a database created empty for this test session."""
+    with fresh_database(TEST_DATABASE_URL, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def on_postgresql() -> bool:
+    return TEST_DATABASE_URL is not None
