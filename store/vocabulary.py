@@ -1,0 +1,58 @@
+"""Words of the domain shared by every package: risk levels, roles, alarm types, channels."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RiskLevel(StrEnum):
+    """VioGén risk levels, in increasing order of danger."""
+
+    NO_APRECIADO = "no_apreciado"
+    BAJO = "bajo"
+    MEDIO = "medio"
+    ALTO = "alto"
+    EXTREMO = "extremo"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_ORDER.index(self)
+
+    def raised_to(self, other: RiskLevel) -> RiskLevel:
+        """The higher of the two: automation may only raise risk, never lower it."""
+        return other if other.rank > self.rank else self
+
+    @classmethod
+    def highest(cls, *levels: RiskLevel | None) -> RiskLevel:
+        present = [level for level in levels if level is not None]
+        return max(present, key=lambda level: level.rank, default=cls.NO_APRECIADO)
+
+
+_RISK_ORDER = list(RiskLevel)
+
+
+class AgentRole(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class AlarmType(StrEnum):
+    """ATENPRO device alarm types."""
+
+    PREALARM = "prealarm"
+    ASSAULT = "assault"
+    MEDICAL = "medical"
+    PSYCHOSOCIAL = "psychosocial"
+
+
+class Channel(StrEnum):
+    TWILIO = "twilio"
+    SIP = "sip"
+    SIMULATOR = "simulator"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    CHECKIN = "checkin"
+    ALARM = "alarm"
