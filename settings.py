@@ -28,11 +28,12 @@ class ConfigurationError(Exception):
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
-    database_url: str
-    redis_url: str | None
+    database_url: str = field(repr=False)
+    redis_url: str | None = field(repr=False)
     secret_key: str = field(repr=False)
     data_key: bytes = field(repr=False)
     public_base_url: str
+    previous_data_keys: tuple[bytes, ...] = field(default=(), repr=False)
     web_host: str = "127.0.0.1"
     web_port: int = 5000
     web_workers: int = 2
@@ -68,6 +69,7 @@ class Settings:
             "AMPARO_PUBLIC_BASE_URL": self.public_base_url,
             "AMPARO_SECRET_KEY": "(set)",
             "AMPARO_DATA_KEY": "(set)",
+            "AMPARO_DATA_KEY_PREVIOUS": f"({len(self.previous_data_keys)} keys)",
             "AMPARO_WEB_HOST": self.web_host,
             "AMPARO_WEB_PORT": str(self.web_port),
             "AMPARO_WEB_WORKERS": str(self.web_workers),
@@ -213,6 +215,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "AMPARO_DATA_KEY", "required when AMPARO_DATABASE_URL names an external database"
         )
 
+    previous_raw = env.get("AMPARO_DATA_KEY_PREVIOUS") or ""
+    try:
+        previous_data_keys = tuple(_data_key(k) for k in previous_raw.split(",") if k.strip())
+    except ConfigurationError as exc:
+        raise ConfigurationError("AMPARO_DATA_KEY_PREVIOUS", str(exc).split(": ", 1)[1]) from exc
+
     web_port = _int(env, "AMPARO_WEB_PORT", 5000, 1, 65535)
     web_host = env.get("AMPARO_WEB_HOST") or "127.0.0.1"
     public_base_url = _url(env, "AMPARO_PUBLIC_BASE_URL", ("http", "https")) or (
@@ -234,6 +242,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         data_key=data_key,
         public_base_url=public_base_url.rstrip("/"),
+        previous_data_keys=previous_data_keys,
         web_host=web_host,
         web_port=web_port,
         web_workers=_int(env, "AMPARO_WEB_WORKERS", 2, 1, 64),

@@ -37,7 +37,10 @@ def connect(url: str, *, decode_responses: bool = True, **options: Any) -> redis
 
 
 def job_queue(connection: redis.Redis, name: str = "default") -> Queue:
-    """An rq queue on the live-state Redis with the JSON serializer."""
+    """An rq queue on the live-state Redis with the JSON serializer.
+
+    rq needs a connection that does not decode responses (``connect(url, decode_responses=False)``).
+    """
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}")
     return Queue(name, connection=connection, serializer=JSONSerializer)

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from settings import Settings, load_settings
+from store import crypto, database, migrate
 from store.embedded_redis import EmbeddedRedis
 from tests.harness.services import RedisProcess, fresh_database
 
@@ -82,3 +86,38 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def on_postgresql() -> bool:
     return TEST_DATABASE_URL is not None
+
+
+@pytest.fixture(scope="session")
+def data_key() -> bytes:
+    """The data key of this test session; field encryption is configured with it."""
+    key = os.urandom(32)
+    crypto.configure(crypto.cipher_from_keys(key))
+    return key
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str, data_key: bytes) -> Iterator[Engine]:
+    """An engine on the session's database, migrated to head."""
+    engine = database.make_engine(database_url)
+    migrate.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def db_sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return database.session_factory(db_engine)
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, database_url: str, redis_url: str, data_key: bytes, db_engine: Engine
+) -> Settings:
+    """Settings for an app on the session's database and Redis, with its own data dir."""
+    base = load_settings({"AMPARO_DATA_DIR": str(tmp_path / "data")})
+    return base.with_overrides(
+        database_url=database_url, redis_url=redis_url, data_key=data_key, simulator_enabled=True
+    )

@@ -1,0 +1,1 @@
+"""Web console: agents' softphone console, supervisors' views, sign-in, health."""

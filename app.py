@@ -1,0 +1,227 @@
+"""Composition root: ``create_app(settings)`` and the ``amparo`` command line.
+
+This is the only module that reads the environment and wires adapters (database, Redis, the
+telephony edges) to the domain packages.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import click
+from flask import Flask, jsonify
+from redis import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from agent_console.auth import auth_blueprint
+from agent_console.console import console_blueprint
+from agent_console.health import health_blueprint
+from settings import ConfigurationError, Settings, load_settings
+from store import crypto, database, live_state, migrate
+from store.call_log import CallLog
+from store.embedded_redis import EmbeddedRedis
+
+log = logging.getLogger("amparo")
+
+
+@dataclass
+class Runtime:
+    """The process's connections, built once from settings and shared by every part."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: Redis
+    redis_url: str
+    call_log: CallLog
+    embedded_redis: EmbeddedRedis | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def jobs_connection(self) -> Redis:
+        """A non-decoding client for rq on the same Redis."""
+        return live_state.connect(self.redis_url, decode_responses=False)
+
+    def close(self) -> None:
+        self.redis.close()
+        self.engine.dispose()
+        if self.embedded_redis is not None:
+            self.embedded_redis.stop()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Connect to the database and Redis (starting the embedded Redis when none is configured)."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    embedded = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis").start()
+        redis_url = embedded.url
+    else:
+        redis_url = settings.redis_url
+    engine = database.make_engine(settings.database_url)
+    sessions = database.session_factory(engine)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        redis=live_state.connect(redis_url),
+        redis_url=redis_url,
+        call_log=CallLog(sessions),
+        embedded_redis=embedded,
+    )
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the web application; ``settings`` default to the ``AMPARO_*`` environment."""
+    if runtime is None:
+        runtime = build_runtime(settings or load_settings())
+    settings = runtime.settings
+    app = Flask(__name__, template_folder="agent_console/templates")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_NAME="amparo_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.extensions["amparo"] = runtime
+
+    app.register_blueprint(
+        health_blueprint(
+            {
+                "database": lambda: database.answers(runtime.engine),
+                "redis": lambda: live_state.answers(runtime.redis),
+            }
+        )
+    )
+    app.register_blueprint(auth_blueprint(runtime.sessions))
+    app.register_blueprint(console_blueprint(runtime.sessions))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if exc.code and exc.code >= 400:
+            body = {"error_id": (exc.name or "error").lower().replace(" ", "_")}
+            body["message"] = exc.description or exc.name
+            return jsonify(body), exc.code
+        return exc
+
+    return app
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        click.echo(f"amparo: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def cli() -> None:
+    """Amparo: telephony and IVR contact centre for gender-violence victim hotlines."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    settings = _settings_or_exit()
+    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    engine = database.make_engine(settings.database_url)
+    migrate.upgrade(engine, revision)
+    engine.dispose()
+    click.echo(f"database upgraded to {revision}")
+
+
+@cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create fictional demo lines, agents, a team and beneficiaries (idempotent)."""
+    from store.demo import seed_demo
+
+    settings = _settings_or_exit()
+    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    engine = database.make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    created = seed_demo(database.session_factory(engine), settings.data_dir)
+    engine.dispose()
+    click.echo(f"demo data ready ({len(created)} new logins)")
+    if created:
+        click.echo(f"demo logins written to {settings.data_dir / 'demo-logins.txt'}")
+
+
+@cli.group()
+def keys() -> None:
+    """Encryption keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every personal field under AMPARO_DATA_KEY (old keys in
+    AMPARO_DATA_KEY_PREVIOUS) and recompute lookup hashes."""
+    from store.rotation import rotate
+
+    settings = _settings_or_exit()
+    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    engine = database.make_engine(settings.database_url)
+    report = rotate(engine)
+    engine.dispose()
+    click.echo(
+        f"re-encrypted {report.fields_rewritten} fields, "
+        f"recomputed {report.hashes_rewritten} lookup hashes"
+    )
+
+
+@cli.command("check")
+def check() -> None:
+    """Print the configuration (without secrets) and whether the database and Redis answer."""
+    settings = _settings_or_exit()
+    for name, value in settings.describe().items():
+        click.echo(f"{name:32} {value}")
+    runtime = build_runtime(settings)
+    try:
+        db_ok = database.answers(runtime.engine)
+        redis_ok = live_state.answers(runtime.redis)
+        click.echo(f"{'database':32} {'answers' if db_ok else 'DOWN'}")
+        click.echo(f"{'redis':32} {'answers' if redis_ok else 'DOWN'}")
+    finally:
+        runtime.close()
+    if not (db_ok and redis_ok):
+        sys.exit(1)
+
+
+def _register_runners() -> None:
+    from runner import run, web, worker
+
+    cli.add_command(run)
+    cli.add_command(web)
+    cli.add_command(worker)
+
+
+_register_runners()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

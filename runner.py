@@ -1,0 +1,171 @@
+"""Process runners: ``amparo web`` (gunicorn), ``amparo worker`` (rq with scheduler) and
+``amparo run`` (all of them for one machine, with the embedded Redis owned by the parent)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from settings import ConfigurationError, Settings, load_settings
+from store import crypto, database, live_state, migrate
+from store.embedded_redis import EmbeddedRedis
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        click.echo(f"amparo: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _own_embedded_redis(settings: Settings) -> EmbeddedRedis | None:
+    """Start the embedded Redis in this (parent) process so children only reuse it."""
+    if settings.redis_url is not None:
+        return None
+    return EmbeddedRedis(settings.data_dir / "redis").start()
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from app import create_app
+
+        return create_app()
+
+
+@click.command("web")
+@click.option("--host", default=None, help="Bind address (default AMPARO_WEB_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default AMPARO_WEB_PORT).")
+@click.option("--workers", type=int, default=None, help="Processes (default AMPARO_WEB_WORKERS).")
+def web(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the web console, APIs and telephony webhooks with gunicorn."""
+    settings = _settings()
+    embedded = _own_embedded_redis(settings)
+    try:
+        _Gunicorn(
+            {
+                "bind": f"{host or settings.web_host}:{port or settings.web_port}",
+                "workers": workers or settings.web_workers,
+                "worker_class": "gthread",
+                "threads": 16,
+                "timeout": 60,
+                "graceful_timeout": 20,
+                "accesslog": None,
+                "errorlog": "-",
+                "loglevel": settings.log_level.lower(),
+                "proc_name": "amparo-web",
+            }
+        ).run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
+def worker(burst: bool) -> None:
+    """Run background jobs (urgent, default, checkins, maintenance) with rq's scheduler."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from app import build_runtime
+
+    settings = _settings()
+    runtime = build_runtime(settings)
+    try:
+        connection = runtime.jobs_connection()
+        queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
+        Worker(queues, connection=connection, serializer=JSONSerializer).work(
+            burst=burst, with_scheduler=True, logging_level=settings.log_level
+        )
+    finally:
+        runtime.close()
+
+
+def _prepare_database(settings: Settings) -> list[Any]:
+    from store.demo import seed_demo
+
+    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    engine = database.make_engine(settings.database_url)
+    try:
+        migrate.upgrade(engine)
+        if settings.embedded_database:
+            return list(seed_demo(database.session_factory(engine), settings.data_dir))
+        return []
+    finally:
+        engine.dispose()
+
+
+@click.command("run")
+@click.option("--port", type=int, default=None, help="Web port (default AMPARO_WEB_PORT).")
+def run(port: int | None) -> None:
+    """Run everything on one machine: web + worker (+ embedded Redis and demo data by default)."""
+    from store.demo import read_logins
+
+    settings = _settings()
+    embedded = _own_embedded_redis(settings)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        _prepare_database(settings)
+        env = dict(os.environ)
+        if port is not None:
+            env["AMPARO_WEB_PORT"] = str(port)
+        commands = {
+            "web": [sys.executable, "-m", "app", "web"],
+            "worker": [sys.executable, "-m", "app", "worker"],
+        }
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(command, env=env)
+        url = f"http://{settings.web_host}:{port or settings.web_port}"
+        click.echo(f"Amparo is starting: console at {url}/console")
+        logins = read_logins(settings.data_dir)
+        if logins:
+            click.echo("Demo logins (fictional data):")
+            for item in logins:
+                click.echo(f"  {item.login:12} {item.role:10} {item.password}")
+        while not stopping:
+            for name, child in list(children.items()):
+                if child.poll() is not None and not stopping:
+                    click.echo(
+                        f"amparo run: {name} exited ({child.returncode}); restarting", err=True
+                    )
+                    time.sleep(1)
+                    children[name] = subprocess.Popen(commands[name], env=env)
+            time.sleep(0.2)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children.values():
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
+        if embedded is not None:
+            embedded.stop()
+        click.echo("Amparo stopped.")

@@ -1,0 +1,167 @@
+"""Durable model of the people and places: lines, beneficiaries, devices, agents, teams, queues.
+
+Personal fields use ``Encrypted`` columns; phone numbers are found through ``*_hash`` columns
+(HMAC of the E.164 number), never stored in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.base import Base, Encrypted, UTCDateTime, new_id, utcnow
+from store.vocabulary import AgentRole, RiskLevel
+
+
+class Line(Base):
+    """A hotline number that callers dial (the service's own number, not personal data)."""
+
+    __tablename__ = "lines"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    default_locale: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
+    jurisdiction: Mapped[str] = mapped_column(String(8), default="ES")
+    flow: Mapped[str] = mapped_column(String(64), default="inbound_triage")
+    overflow_number: Mapped[str] = mapped_column(String(20))
+    urgent_number: Mapped[str] = mapped_column(String(20))
+    recording_retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Beneficiary(Base):
+    """A registered victim. Everything that identifies her is encrypted."""
+
+    __tablename__ = "beneficiaries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    full_name: Mapped[str] = mapped_column(Encrypted("beneficiary.full_name"))
+    address: Mapped[str | None] = mapped_column(Encrypted("beneficiary.address"), nullable=True)
+    notes: Mapped[str | None] = mapped_column(Encrypted("beneficiary.notes"), nullable=True)
+    safety_plan: Mapped[str | None] = mapped_column(
+        Encrypted("beneficiary.safety_plan"), nullable=True
+    )
+    preferred_locale: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    risk_level: Mapped[RiskLevel] = mapped_column(String(16), default=RiskLevel.NO_APRECIADO)
+    risk_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    safe_call_windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    pin_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    duress_digit_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    voicemail_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    cover_script: Mapped[str] = mapped_column(String(32), default="survey")
+    line_id: Mapped[str | None] = mapped_column(ForeignKey("lines.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    phones: Mapped[list[BeneficiaryPhone]] = relationship(
+        back_populates="beneficiary", cascade="all, delete-orphan"
+    )
+    devices: Mapped[list[Device]] = relationship(
+        back_populates="beneficiary", cascade="all, delete-orphan"
+    )
+
+
+class BeneficiaryPhone(Base):
+    """A phone number of a beneficiary: ``kind`` is ``primary`` or ``safe_alternative``."""
+
+    __tablename__ = "beneficiary_phones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    beneficiary_id: Mapped[str] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24), default="primary")
+    number: Mapped[str] = mapped_column(Encrypted("beneficiary_phone.number"))
+    number_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+    beneficiary: Mapped[Beneficiary] = relationship(back_populates="phones")
+
+    __table_args__ = (UniqueConstraint("beneficiary_id", "number_hash"),)
+
+
+class Device(Base):
+    """A panic-button device carried by a beneficiary; it signs its alarms with ``secret``."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    beneficiary_id: Mapped[str] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(Encrypted("device.number"))
+    number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str] = mapped_column(Encrypted("device.secret"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    beneficiary: Mapped[Beneficiary] = relationship(back_populates="devices")
+
+
+class Team(Base):
+    """An urgent-response team; members are rung by tier when a severe call escalates."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    line_id: Mapped[str | None] = mapped_column(ForeignKey("lines.id"), nullable=True)
+    tier_delays_s: Mapped[list[int]] = mapped_column(JSON, default=lambda: [60, 60])
+
+    members: Mapped[list[TeamMember]] = relationship(
+        back_populates="team", cascade="all, delete-orphan"
+    )
+
+
+class Agent(Base):
+    """A person who answers calls: agent, supervisor or admin."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(Encrypted("agent.display_name"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[AgentRole] = mapped_column(String(16), default=AgentRole.AGENT)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"), nullable=True)
+    sip_uri: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(Encrypted("agent.totp_secret"), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), primary_key=True)
+    tier: Mapped[int] = mapped_column(Integer, default=1)
+    on_call: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    team: Mapped[Team] = relationship(back_populates="members")
+
+
+class Queue(Base):
+    """A queue of a line, with the rules that widen skills and overflow after a wait."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    specialty: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    offer_timeout_s: Mapped[int] = mapped_column(Integer, default=15)
+    widen_after_s: Mapped[int] = mapped_column(Integer, default=60)
+    max_wait_s: Mapped[int] = mapped_column(Integer, default=300)
+    wrap_up_s: Mapped[int] = mapped_column(Integer, default=30)
+
+    __table_args__ = (UniqueConstraint("line_id", "name"),)

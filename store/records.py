@@ -1,0 +1,144 @@
+"""Durable records of what happened: calls and their event logs, escalations, check-ins,
+recordings and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, Encrypted, UTCDateTime, new_id, utcnow
+
+
+class Call(Base):
+    """One call, inbound or outbound, on any channel.
+
+    The caller's number is kept only encrypted (for a callback) and as a lookup hash.
+    """
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    line_id: Mapped[str | None] = mapped_column(ForeignKey("lines.id"), nullable=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    caller_number: Mapped[str | None] = mapped_column(
+        Encrypted("call.caller_number"), nullable=True
+    )
+    caller_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    beneficiary_id: Mapped[str | None] = mapped_column(
+        ForeignKey("beneficiaries.id"), nullable=True, index=True
+    )
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    risk_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    priority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="ivr")
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    notes: Mapped[str | None] = mapped_column(Encrypted("call.notes"), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CallEvent(Base):
+    """Append-only log of every event of a call, in order; ``data`` holds ids and flags only.
+
+    ``idempotency_key`` makes a retried webhook or job land once.
+    """
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+
+    __table_args__ = (UniqueConstraint("call_id", "seq"),)
+
+
+class Escalation(Base):
+    __tablename__ = "escalations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), nullable=True, index=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    tier: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+
+
+class CheckinPlan(Base):
+    """How often and when a beneficiary is called to check she is safe."""
+
+    __tablename__ = "checkin_plans"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    beneficiary_id: Mapped[str] = mapped_column(ForeignKey("beneficiaries.id"), unique=True)
+    cadence_days: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CheckinAttempt(Base):
+    """One attempt at one slot; ``idempotency_key`` is unique so a slot is tried once."""
+
+    __tablename__ = "checkin_attempts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("checkin_plans.id"), index=True)
+    slot: Mapped[str] = mapped_column(String(32))
+    attempt_no: Mapped[int] = mapped_column(Integer, default=1)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+
+
+class Recording(Base):
+    """An encrypted recording; the row outlives the audio as a tombstone once purged."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    storage_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    wrapped_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    master_key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delete_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    hold_reason: Mapped[str | None] = mapped_column(
+        Encrypted("recording.hold_reason"), nullable=True
+    )
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AuditEntry(Base):
+    """Who did what to which record, when and why. Append-only."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    subject_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Encrypted("audit.reason"), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

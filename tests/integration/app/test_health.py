@@ -1,0 +1,40 @@
+from app import build_runtime, create_app
+from settings import Settings
+from tests.harness.services import RedisProcess
+
+
+def test_healthz_answers_while_the_process_lives(settings: Settings) -> None:
+    app = create_app(settings)
+    assert app.test_client().get("/healthz").json == {"status": "alive"}
+
+
+def test_readyz_is_503_naming_redis_while_it_is_stopped_and_200_when_back(
+    settings: Settings, redis_process: RedisProcess
+) -> None:
+    runtime = build_runtime(settings.with_overrides(redis_url=redis_process.url))
+    client = create_app(runtime=runtime).test_client()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json["checks"] == {"database": "ok", "redis": "ok"}
+
+        redis_process.stop()
+        down = client.get("/readyz")
+        assert down.status_code == 503
+        assert down.json["down"] == ["redis"]
+
+        redis_process.start()
+        assert client.get("/readyz").status_code == 200
+    finally:
+        runtime.close()
+
+
+def test_readyz_is_503_naming_the_database_when_it_does_not_answer(settings: Settings) -> None:
+    broken = settings.with_overrides(database_url="sqlite:////nonexistent-dir/amparo.sqlite3")
+    runtime = build_runtime(broken)
+    try:
+        response = create_app(runtime=runtime).test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.json["down"] == ["database"]
+    finally:
+        runtime.close()

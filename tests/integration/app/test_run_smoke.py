@@ -1,0 +1,94 @@
+"""``amparo run`` on the embedded default: starts, gets ready, lets a demo agent in, stops clean."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from store.demo import read_logins
+from tests.harness.services import free_port
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"amparo run exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:  # noqa: S310
+                return dict(json.load(response))
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    raise AssertionError("amparo run did not become ready")
+
+
+@pytest.mark.slow
+def test_amparo_run_starts_lets_a_demo_agent_sign_in_and_stops_without_orphans(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "var"
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AMPARO_") or key.startswith("AMPARO_TEST_")
+    }
+    env.update({"AMPARO_DATA_DIR": str(data_dir), "AMPARO_WEB_PORT": str(port)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "run"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        ready = _wait_ready(base, proc, timeout=120)
+        assert ready["checks"] == {"database": "ok", "redis": "ok"}
+
+        login = next(item for item in read_logins(data_dir) if item.role == "agent")
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"{base}/login", timeout=10).read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        form = urllib.parse.urlencode(
+            {"csrf_token": token.group(1), "login": login.login, "password": login.password}
+        ).encode()
+        console = opener.open(f"{base}/login", data=form, timeout=10)
+        assert console.geturl().endswith("/console")
+        assert "signed-in" in console.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output.decode(errors="replace")[-2000:]
+    assert b"Amparo stopped." in output
+    time.sleep(0.5)
+    assert _processes_mentioning(str(data_dir)) == []
+    assert not (data_dir / "redis" / "redis.sock").exists()

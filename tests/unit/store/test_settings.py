@@ -1,0 +1,77 @@
+import stat
+from pathlib import Path
+
+import pytest
+
+from settings import ConfigurationError, load_settings
+
+
+def test_given_no_keys_on_the_embedded_default_then_keys_are_generated_0600_and_reused(
+    tmp_path: Path,
+) -> None:
+    first = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+    for name in ("secret_key", "data_key"):
+        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        assert mode == 0o600
+    second = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+    assert first.secret_key == second.secret_key
+    assert first.data_key == second.data_key
+    assert len(first.data_key) == 32
+
+
+def test_given_an_external_database_without_keys_then_start_up_names_the_variable(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        load_settings(
+            {"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_DATABASE_URL": "postgresql://db/x"}
+        )
+    assert err.value.variable == "AMPARO_SECRET_KEY"
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AMPARO_DATABASE_URL", "mysql://x/y"),
+        ("AMPARO_REDIS_URL", "http://localhost"),
+        ("AMPARO_WEB_PORT", "seventy"),
+        ("AMPARO_WEB_PORT", "70000"),
+        ("AMPARO_DATA_KEY", "c2hvcnQ="),
+        ("AMPARO_SECRET_KEY", "too-short"),
+        ("AMPARO_DEFAULT_LOCALE", "xx"),
+        ("AMPARO_SIMULATOR", "maybe"),
+        ("AMPARO_TWILIO_CPS", "0"),
+        ("AMPARO_PUBLIC_BASE_URL", "ftp://example"),
+        ("AMPARO_DATA_KEY_PREVIOUS", "bm90LWEta2V5"),
+    ],
+)
+def test_given_a_bad_value_then_the_error_names_the_variable(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        load_settings({"AMPARO_DATA_DIR": str(tmp_path), variable: value})
+    assert err.value.variable == variable
+    assert variable in str(err.value)
+
+
+def test_given_a_key_file_readable_by_others_then_start_up_refuses(tmp_path: Path) -> None:
+    load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+    (tmp_path / "data_key").chmod(0o644)
+    with pytest.raises(ConfigurationError, match="readable by others"):
+        load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+
+
+def test_describe_never_prints_secrets(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "AMPARO_DATA_DIR": str(tmp_path),
+            "AMPARO_DATABASE_URL": "postgresql+psycopg://amparo:hunter2@db/amparo",
+            "AMPARO_SECRET_KEY": "s" * 40,
+            "AMPARO_DATA_KEY": "A" * 43,
+            "AMPARO_TWILIO_AUTH_TOKEN": "tok-secret",
+        }
+    )
+    shown = " ".join(settings.describe().values()) + repr(settings)
+    for secret in ("hunter2", "s" * 40, "A" * 43, "tok-secret"):
+        assert secret not in shown
