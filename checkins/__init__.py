@@ -1,0 +1,1 @@
+"""Outbound check-in calls, device alarms and external notifications."""
