@@ -210,7 +210,9 @@ def _caller_hung_up(state: CallState, event: CallEvent) -> Step:
         state, ended=True, current=None, outcomes=(*state.outcomes, Outcome.CALLER_HUNG_UP)
     )
     assessment = assess(parse_answers(state.answers), current=state.risk, stored=state.stored_risk)
-    if assessment.severity is Severity.STANDARD and CallFlag.SILENT not in state.flags:
+    if state.escalated or (
+        assessment.severity is Severity.STANDARD and CallFlag.SILENT not in state.flags
+    ):
         return ended, ()
     alert = Escalate(
         team=URGENT_TEAM,
@@ -222,7 +224,7 @@ def _caller_hung_up(state: CallState, event: CallEvent) -> Step:
         connect_caller=False,
         screen=dict(state.answers),
     )
-    return ended, (alert,)
+    return replace(ended, escalated=True), (alert,)
 
 
 def _raise_risk(state: CallState, risk: RiskLevel, *, priority: int = 0) -> CallState:
@@ -354,6 +356,7 @@ def _run(
                     screen=dict(state.answers),
                 )
             )
+            state = replace(state, escalated=True)
             if props.connect_caller:
                 return _end(state, Outcome.ESCALATED), tuple(actions)
         elif kind is StateType.DIAL:

@@ -57,7 +57,8 @@ class CallState:
 
     ``current`` names the gather the call waits at (None before start and after the end).
     ``answers`` holds the keypad screen as (question, answer) pairs. ``risk`` and
-    ``priority`` only ever go up; ``outcomes`` is the ordered list of results reached.
+    ``priority`` only ever go up; ``outcomes`` is the ordered list of results reached;
+    ``escalated`` records that the urgent team was already alerted (never alert twice).
     """
 
     call_id: str
@@ -72,6 +73,7 @@ class CallState:
     answers: tuple[tuple[str, str], ...] = ()
     outcomes: tuple[Outcome, ...] = ()
     invalid_count: int = 0
+    escalated: bool = False
     recording_policy: str | None = None
     recording_notice: str | None = None
     recording_consent_required: bool = False
@@ -98,6 +100,7 @@ class CallState:
             "answers": [list(pair) for pair in self.answers],
             "outcomes": [outcome.value for outcome in self.outcomes],
             "invalid_count": self.invalid_count,
+            "escalated": self.escalated,
             "recording_policy": self.recording_policy,
             "recording_notice": self.recording_notice,
             "recording_consent_required": self.recording_consent_required,
@@ -124,6 +127,7 @@ class CallState:
                 answers=tuple((str(q), str(a)) for q, a in data.get("answers", ())),
                 outcomes=tuple(Outcome(outcome) for outcome in data.get("outcomes", ())),
                 invalid_count=int(data.get("invalid_count", 0)),
+                escalated=bool(data.get("escalated", False)),
                 recording_policy=data.get("recording_policy"),
                 recording_notice=data.get("recording_notice"),
                 recording_consent_required=bool(data.get("recording_consent_required", False)),
