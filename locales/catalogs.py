@@ -64,12 +64,12 @@ def domain_locales(domain: str) -> tuple[str, ...]:
     return tuple(SUPPORTED_LOCALES) if domain == PROMPTS_DOMAIN else UI_LOCALES
 
 
-def po_path(domain: str, locale: str) -> Path:
-    return LOCALES_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
+def po_path(domain: str, locale: str, base: Path = LOCALES_DIR) -> Path:
+    return base / locale / "LC_MESSAGES" / f"{domain}.po"
 
 
-def pot_path(domain: str) -> Path:
-    return LOCALES_DIR / f"{domain}.pot"
+def pot_path(domain: str, base: Path = LOCALES_DIR) -> Path:
+    return base / f"{domain}.pot"
 
 
 def _new_catalog(domain: str, locale: str | None = None) -> Catalog:
@@ -188,34 +188,36 @@ def _mo_messages(path: Path) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in catalog if m.id}
 
 
-def check_catalogs(domains: Iterable[str] = (PROMPTS_DOMAIN, UI_DOMAIN)) -> list[CatalogProblem]:
+def check_catalogs(
+    domains: Iterable[str] = (PROMPTS_DOMAIN, UI_DOMAIN), base: Path = LOCALES_DIR
+) -> list[CatalogProblem]:
     """Every reason a catalog is not ready for callers or agents; empty when all is well."""
     problems: list[CatalogProblem] = []
     for domain in domains:
-        problems.extend(_check_domain(domain))
+        problems.extend(_check_domain(domain, base))
     return problems
 
 
-def _check_domain(domain: str) -> list[CatalogProblem]:
+def _check_domain(domain: str, base: Path) -> list[CatalogProblem]:
     problems: list[CatalogProblem] = []
 
     def problem(error_id: str, locale: str, message_id: str | None, text: str) -> None:
         problems.append(CatalogProblem(error_id, domain, locale, message_id, text))
 
     expected = {str(m.id) for m in extract(domain) if m.id}
-    template_path = pot_path(domain)
+    template_path = pot_path(domain, base)
     if not template_path.exists():
         problem("locales.no_template", "-", None, f"{template_path.name} missing: run extract")
     else:
         in_template = {str(m.id) for m in read_catalog(template_path) if m.id}
         for key in sorted(expected - in_template):
             problem("locales.template_stale", "-", key, "used in code or flows, not in template")
-    source_path = po_path(domain, SOURCE_LOCALE)
+    source_path = po_path(domain, SOURCE_LOCALE, base)
     source: dict[str, str] = {}
     if source_path.exists():
         source = {str(m.id): str(m.string) for m in read_catalog(source_path) if m.id}
     for locale in domain_locales(domain):
-        path = po_path(domain, locale)
+        path = po_path(domain, locale, base)
         if not path.exists():
             problem("locales.missing_catalog", locale, None, f"{path} does not exist")
             continue

@@ -32,7 +32,9 @@ def locale_hint_for_number(e164: str | None) -> str | None:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return None
-    region = phonenumbers.region_code_for_number(number)
+    region = phonenumbers.region_code_for_number(number) or (
+        phonenumbers.region_code_for_country_code(number.country_code or 0)
+    )
     if not region or region == "ZZ":
         return None
     for regional in (False, True):
