@@ -172,8 +172,8 @@ def _record_answer(current: StateDef, state: CallState, transition: str) -> Call
     question = Question(props.question)
     if transition == "timeout":
         answer = Answer.NO_ANSWER
-    elif transition.startswith("keypress:") and transition[9:] in props.answers:
-        answer = Answer(props.answers[transition[9:]])
+    elif transition.removeprefix("keypress:") in props.answers:
+        answer = Answer(props.answers[transition.removeprefix("keypress:")])
     else:
         return state
     previous = parse_answers(state.answers).get(question)

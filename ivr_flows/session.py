@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import redis
 
@@ -17,7 +18,7 @@ from ivr_flows.actions import Action
 from ivr_flows.definition import Flow
 from ivr_flows.engine import step
 from ivr_flows.events import CallEvent
-from ivr_flows.state import CallState
+from ivr_flows.state import CallState, Outcome, new_outcomes
 from store.live_state import key
 
 SESSION_TTL_S = 4 * 3600
@@ -44,9 +45,15 @@ def delete(conn: redis.Redis, call_id: str) -> None:
     conn.delete(session_key(call_id))
 
 
+class Advanced(NamedTuple):
+    state: CallState
+    actions: tuple[Action, ...]
+    outcomes: tuple[Outcome, ...]  # reached by this event: hand each to the jobs that act on it
+
+
 def advance(
     conn: redis.Redis, flow: Flow, event: CallEvent, *, ttl_s: int = SESSION_TTL_S
-) -> tuple[CallState, tuple[Action, ...]]:
+) -> Advanced:
     """Apply ``event`` to the stored session of its call and store the result atomically.
 
     The caller (the telephony service) appends the event to the durable log *before* calling
@@ -66,7 +73,7 @@ def advance(
                 pipe.multi()
                 pipe.set(name, json.dumps(new_state.to_dict()), ex=ttl_s)
                 pipe.execute()
-                return new_state, actions
+                return Advanced(new_state, actions, new_outcomes(state, new_state))
             except redis.WatchError:
                 continue
     raise redis.WatchError(f"session of call {event.call_id} kept changing")

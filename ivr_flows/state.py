@@ -146,3 +146,9 @@ def _optional_float(value: object) -> float | None:
     if isinstance(value, int | float | str):
         return float(value)
     raise TypeError(f"not a number: {type(value).__name__}")
+
+
+def new_outcomes(before: CallState | None, after: CallState) -> tuple[Outcome, ...]:
+    """Outcomes one step reached: each is an event for jobs (check-in rescheduling, alerts)."""
+    seen = len(before.outcomes) if before is not None else 0
+    return after.outcomes[seen:]

@@ -10,6 +10,7 @@ from ivr_flows import load_builtin
 from ivr_flows.actions import Escalate
 from ivr_flows.events import CallerContext, CallEvent, EventKind, PinResult, RecordingDecision
 from ivr_flows.session import SESSION_TTL_S, advance, delete, load, replay, save, session_key
+from ivr_flows.state import Outcome
 from store.vocabulary import Channel, RiskLevel
 
 
@@ -33,7 +34,7 @@ def _inbound_log(call_id: str) -> list[CallEvent]:
 def test_state_is_stored_per_call_with_a_ttl(redis_client: redis.Redis) -> None:
     flow = load_builtin("inbound_triage")
     event = _inbound_log("c-ttl")[0]
-    state, _actions = advance(redis_client, flow, event)
+    state, _actions, _outcomes = advance(redis_client, flow, event)
     assert session_key("c-ttl") == "amparo:ivr:c-ttl"
     assert load(redis_client, "c-ttl") == state
     assert 0 < redis_client.ttl(session_key("c-ttl")) <= SESSION_TTL_S
@@ -69,10 +70,11 @@ def test_a_lost_session_is_rebuilt_by_replay_and_the_call_goes_on(
     rebuilt = replay(flow, events)
     assert rebuilt is not None
     save(redis_client, rebuilt)
-    state, actions = advance(
+    state, actions, outcomes = advance(
         redis_client, flow, CallEvent(EventKind.DIGITS, "c-lost", 9.0, digits="9")
     )
     assert isinstance(actions[-1], Escalate) and state.locale == "uk"
+    assert outcomes == (Outcome.HELP_NOW,)
     assert [o.value for o in state.outcomes] == ["duress", "help_now"]
 
 
