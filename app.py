@@ -196,6 +196,22 @@ def check() -> None:
     settings = _settings_or_exit()
     for name, value in settings.describe().items():
         click.echo(f"{name:32} {value}")
+    from ivr_flows.cli import check_file
+    from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
+    from locales.catalogs import check_catalogs
+    from locales.voices import voice_warnings
+
+    for warning in voice_warnings():
+        click.echo(f"{'voice':32} {warning}")
+    catalog_problems = check_catalogs()
+    click.echo(
+        f"{'prompt catalogs':32} "
+        + (f"{len(catalog_problems)} problems" if catalog_problems else "complete")
+    )
+    flow_problems = sum(len(check_file(builtin_path(name))) for name in BUILTIN_FLOWS)
+    click.echo(
+        f"{'built-in flows':32} " + (f"{flow_problems} problems" if flow_problems else "valid")
+    )
     runtime = build_runtime(settings)
     try:
         db_ok = database.answers(runtime.engine)
@@ -204,19 +220,20 @@ def check() -> None:
         click.echo(f"{'redis':32} {'answers' if redis_ok else 'DOWN'}")
     finally:
         runtime.close()
-    if not (db_ok and redis_ok):
+    if not (db_ok and redis_ok) or catalog_problems or flow_problems:
         sys.exit(1)
 
 
-def _register_runners() -> None:
+def _register_commands() -> None:
+    from ivr_flows.cli import flows
+    from locales.cli import locales_cli
     from runner import run, web, worker
 
-    cli.add_command(run)
-    cli.add_command(web)
-    cli.add_command(worker)
+    for command in (run, web, worker, flows, locales_cli):
+        cli.add_command(command)
 
 
-_register_runners()
+_register_commands()
 
 
 def main() -> None:
