@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from recordings_policy.errors import (
@@ -125,26 +126,38 @@ class RecordingArchive:
     def accept_twilio_recording(self, call_id: str, recording_sid: str, now: datetime) -> str:
         """Register a finished Twilio recording of ``call_id`` and return its recording id.
 
-        Idempotent: a re-delivered recording callback returns the same id. The audio is fetched
-        later by the ``process_twilio_recording`` job.
+        Idempotent: a re-delivered recording callback returns the same id, also when two
+        deliveries race (the provider id is unique). The audio is fetched later by the
+        ``process_twilio_recording`` job.
         """
-        with self.sessions() as db, db.begin():
-            existing = db.scalar(select(Recording).where(Recording.external_id == recording_sid))
-            if existing is not None:
-                return existing.id
-            call = db.get(Call, call_id)
-            if call is None:
-                raise RecordingError(f"call {call_id} is unknown")
-            recording = Recording(
-                id=new_id(),
-                call_id=call_id,
-                source="twilio",
-                external_id=recording_sid,
-                created_at=now,
-                delete_after=now + timedelta(days=self._retention_days(db, call)),
-            )
-            db.add(recording)
-            return recording.id
+        try:
+            with self.sessions() as db, db.begin():
+                existing = db.scalar(
+                    select(Recording.id).where(Recording.external_id == recording_sid)
+                )
+                if existing is not None:
+                    return existing
+                call = db.get(Call, call_id)
+                if call is None:
+                    raise RecordingError(f"call {call_id} is unknown")
+                recording = Recording(
+                    id=new_id(),
+                    call_id=call_id,
+                    source="twilio",
+                    external_id=recording_sid,
+                    created_at=now,
+                    delete_after=now + timedelta(days=self._retention_days(db, call)),
+                )
+                db.add(recording)
+                return recording.id
+        except IntegrityError:
+            with self.sessions() as db:
+                winner = db.scalar(
+                    select(Recording.id).where(Recording.external_id == recording_sid)
+                )
+            if winner is None:
+                raise
+            return winner
 
     def store_from_twilio(
         self, recording_id: str, source: TwilioRecordingSource, now: datetime

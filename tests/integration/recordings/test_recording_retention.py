@@ -3,14 +3,18 @@ trail, and runs on rq's scheduler."""
 
 from __future__ import annotations
 
+import secrets
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 from rq import Worker
 from rq.serializers import JSONSerializer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from recordings_policy import jobs
@@ -192,3 +196,47 @@ def test_the_purge_is_scheduled_once_per_slot_however_many_workers_start(
     queue = live_state.job_queue(jobs_connection, jobs.PURGE_QUEUE)
     assert queue.scheduled_job_registry.get_job_ids() == [first]
     assert jobs.next_purge_slot(now, timedelta(days=1)) == datetime(2026, 3, 2, tzinfo=UTC)
+
+
+class _FakeTwilio:
+    """A Twilio stand-in that only notes deletions (the real adapter is tested against Prism)."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def download(self, recording_sid: str, directory: Path) -> Path:
+        raise AssertionError("a purge never downloads")
+
+    def delete(self, recording_sid: str) -> None:
+        self.deleted.append(recording_sid)
+
+
+def test_purge_also_deletes_a_copy_still_held_by_twilio(
+    parts: RecordingParts, make_call: CallFactory, db_sessions: sessionmaker[Session]
+) -> None:
+    sid = "RE" + "7" * 32
+    recording_id = parts.archive.accept_twilio_recording(
+        make_call(), sid, utcnow() - timedelta(days=91)
+    )
+    twilio = _FakeTwilio()
+    report = parts.archive.purge_due(utcnow(), twilio)
+    assert recording_id in report.purged and twilio.deleted == [sid]
+    row = _row(db_sessions, recording_id)
+    assert row.deleted_at is not None and row.source_deleted_at is not None
+
+
+def test_racing_deliveries_of_one_twilio_callback_register_one_recording(
+    parts: RecordingParts, make_call: CallFactory, db_sessions: sessionmaker[Session]
+) -> None:
+    call_id, sid = make_call(), "RE" + secrets.token_hex(16)
+    start = threading.Barrier(4)
+
+    def deliver() -> str:
+        start.wait()
+        return parts.archive.accept_twilio_recording(call_id, sid, utcnow())
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(lambda _: deliver(), range(4)))
+    assert len(set(ids)) == 1
+    with db_sessions() as db:
+        assert db.scalar(select(func.count()).where(Recording.external_id == sid)) == 1
