@@ -14,7 +14,7 @@ from recordings_policy.access import AccessGrant
 from recordings_policy.assembly import RecordingParts
 from settings import Settings
 from store.base import utcnow
-from tests.integration.recordings.conftest import (
+from tests.integration.recordings.recording_helpers import (
     CSRF,
     CallFactory,
     audit_trail,

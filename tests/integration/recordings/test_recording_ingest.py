@@ -15,7 +15,7 @@ from recordings_policy.vault import unwrap_key
 from settings import Settings
 from store.base import utcnow
 from store.records import Recording
-from tests.integration.recordings.conftest import (
+from tests.integration.recordings.recording_helpers import (
     CallFactory,
     audit_trail,
     clear_audio_on_disk,

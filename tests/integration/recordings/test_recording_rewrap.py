@@ -18,7 +18,7 @@ from settings import Settings
 from store.base import utcnow
 from store.crypto import key_id_of
 from store.records import AuditEntry, Recording
-from tests.integration.recordings.conftest import CallFactory, write_wav
+from tests.integration.recordings.recording_helpers import CallFactory, write_wav
 
 REASON = "Playback check after key rotation"
 

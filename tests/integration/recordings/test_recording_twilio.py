@@ -39,7 +39,7 @@ from store.base import utcnow
 from store.records import Recording
 from telephony.twilio.recordings import TwilioMediaError, TwilioRecordings
 from tests.harness.prism import PrismMock, prism_mock, unavailable_reason
-from tests.integration.recordings.conftest import (
+from tests.integration.recordings.recording_helpers import (
     CallFactory,
     audit_trail,
     clear_audio_on_disk,
