@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Debian packages the tests use as real peers; installed when run as root, skipped (and said) otherwise.
 DEBIAN_PACKAGES ?=
 
-.PHONY: run test lint unit venv system-packages clean
+.PHONY: run test lint unit venv system-packages node clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -18,6 +18,13 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 venv: $(BIN)/.installed
+
+# Test tools from npm (Prism mocks Twilio's REST API); reinstalled when the lock file changes.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: the Twilio tests against Prism cannot run"; exit 0; }; \
+	npm ci --no-audit --no-fund --loglevel=error
+
+node: node_modules/.package-lock.json
 
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -33,7 +40,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: venv system-packages lint
+test: venv system-packages node lint
 	$(BIN)/python -m pytest
 
 run: venv

@@ -126,6 +126,14 @@ class Recording(Base):
         Encrypted("recording.hold_reason"), nullable=True
     )
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Where the audio came from ("twilio", "sip"), the provider's id for it (a Twilio
+    # RecordingSid, so a re-delivered callback lands once) and when the provider's copy was
+    # deleted: until then the audio also exists outside Amparo.
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, index=True, unique=True
+    )
+    source_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AuditEntry(Base):
