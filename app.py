@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from agent_console.auth import auth_blueprint
 from agent_console.console import console_blueprint
 from agent_console.health import health_blueprint
+from recordings_policy.http import recordings_blueprint
 from settings import ConfigurationError, Settings, load_settings
 from store import crypto, database, live_state, migrate
 from store.call_log import CallLog
@@ -46,6 +47,20 @@ class Runtime:
     def jobs_connection(self) -> Redis:
         """A non-decoding client for rq on the same Redis."""
         return live_state.connect(self.redis_url, decode_responses=False)
+
+    def recordings(self) -> Any:
+        """The recordings archive, access control and stream tokens (built once)."""
+        if "recordings" not in self.extras:
+            from recordings_policy.assembly import assemble
+
+            self.extras["recordings"] = assemble(
+                self.settings.data_dir,
+                self.sessions,
+                self.redis,
+                self.settings.data_key,
+                self.settings.previous_data_keys,
+            )
+        return self.extras["recordings"]
 
     def close(self) -> None:
         self.redis.close()
@@ -106,6 +121,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.register_blueprint(auth_blueprint(runtime.sessions))
     app.register_blueprint(console_blueprint(runtime.sessions))
+
+    recordings = runtime.recordings()
+    app.register_blueprint(
+        recordings_blueprint(recordings.archive, recordings.access, recordings.tokens)
+    )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -188,6 +208,30 @@ def keys_rotate() -> None:
         f"re-encrypted {report.fields_rewritten} fields, "
         f"recomputed {report.hashes_rewritten} lookup hashes"
     )
+
+
+@keys.command("rewrap-recordings")
+def keys_rewrap_recordings() -> None:
+    """Re-wrap every recording key under AMPARO_DATA_KEY; the audio is not re-encrypted."""
+    from recordings_policy.rotation import rewrap_all
+    from recordings_policy.vault import MasterKeys
+
+    settings = _settings_or_exit()
+    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    engine = database.make_engine(settings.database_url)
+    try:
+        report = rewrap_all(
+            database.session_factory(engine),
+            MasterKeys(current=settings.data_key, previous=settings.previous_data_keys),
+        )
+    finally:
+        engine.dispose()
+    click.echo(
+        f"re-wrapped {report.rewrapped} recording keys, {report.already_current} already "
+        f"current, {len(report.unreadable)} unreadable (master key not configured)"
+    )
+    if report.unreadable:
+        sys.exit(1)
 
 
 @cli.command("check")

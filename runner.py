@@ -90,12 +90,26 @@ def worker(burst: bool) -> None:
     runtime = build_runtime(settings)
     try:
         connection = runtime.jobs_connection()
+        _install_recording_jobs(settings, runtime, connection)
         queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
         Worker(queues, connection=connection, serializer=JSONSerializer).work(
             burst=burst, with_scheduler=True, logging_level=settings.log_level
         )
     finally:
         runtime.close()
+
+
+def _install_recording_jobs(settings: Settings, runtime: Any, connection: Any) -> None:
+    from recordings_policy import jobs as recording_jobs
+    from telephony.twilio.recordings import twilio_recordings
+
+    parts = runtime.recordings()
+    recording_jobs.install(
+        recording_jobs.RecordingJobContext(
+            archive=parts.archive, twilio=twilio_recordings(settings), engine=runtime.engine
+        )
+    )
+    recording_jobs.schedule_purge(connection)
 
 
 def _prepare_database(settings: Settings) -> list[Any]:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import build_runtime, create_app
 from recordings_policy.assembly import RecordingParts, assemble
-from recordings_policy.http import recordings_blueprint
 from settings import Settings
 from tests.integration.recordings.recording_helpers import CallFactory
 
@@ -36,14 +35,10 @@ def parts(
 def recordings_app(
     settings: Settings, redis_client: redis.Redis
 ) -> Iterator[tuple[Flask, RecordingParts]]:
-    """The real app with the recordings blueprint: as app.py wires it (``runtime.extras``), or
-    registered here the same way while app.py does not yet."""
+    """The real app, with the recordings blueprint as app.py wires it."""
     runtime = build_runtime(settings)
     app = create_app(runtime=runtime)
-    parts = runtime.extras.get("recordings")
-    if parts is None:
-        parts = assemble(settings.data_dir, runtime.sessions, runtime.redis, settings.data_key)
-        app.register_blueprint(recordings_blueprint(parts.archive, parts.access, parts.tokens))
+    parts = runtime.extras["recordings"]
     try:
         yield app, parts
     finally:
