@@ -1,0 +1,45 @@
+"""Agents: their skills and their presence.
+
+States: ``offline | available | offered | on_call | wrap_up | break``, each with the time it
+began. Agents choose ``available``, ``break`` and ``offline``; the router sets the others.
+"""
+
+from __future__ import annotations
+
+from routing.config import check_identifier
+from routing.context import RoutingContext
+from routing.errors import InvalidAgentState, UnknownAgent
+from routing.state import MANUAL_AGENT_STATES, AgentProfile, AgentState, Transition, as_list_field
+
+
+def register_agent(ctx: RoutingContext, profile: AgentProfile, now: float) -> Transition:
+    """Create the agent (offline) or update their skills; an available agent is re-indexed and
+    may be offered a call their new skills allow."""
+    check_identifier(profile.agent_id, "agent id")
+    for skill in (*profile.languages, *profile.specialties, *profile.queues):
+        check_identifier(skill, "skill")
+    args = {
+        "agent": profile.agent_id,
+        "langs": as_list_field(profile.languages),
+        "specs": as_list_field(profile.specialties),
+        "queues": as_list_field(profile.queues),
+    }
+    return ctx.transition("register_agent", now, args)
+
+
+def set_agent_state(
+    ctx: RoutingContext, agent_id: str, state: AgentState | str, now: float
+) -> Transition:
+    """Change presence. Becoming available offers the best waiting call at once; leaving while
+    an offer is out withdraws it and offers the call to the next agent.
+
+    Raises UnknownAgent for an agent never registered and InvalidAgentState for a state only
+    the router may set. Returns ``agent_on_call`` (not ok) while the agent is on a call.
+    """
+    target = AgentState(state)
+    if target not in MANUAL_AGENT_STATES:
+        raise InvalidAgentState(f"{target.value} is set by the router, not by hand")
+    transition = ctx.transition("agent_state", now, {"agent": agent_id, "state": target.value})
+    if transition.status == "unknown_agent":
+        raise UnknownAgent("agent is not registered")
+    return transition

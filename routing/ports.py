@@ -1,0 +1,110 @@
+"""What routing needs from the rest of the system, as small protocols.
+
+app.py wires them: ``CallLog`` to the SQL call-event table, ``Notifier`` to the console's
+server-sent events and the supervisors' alerts, ``CallControl`` to telephony (ring a team member,
+redirect a call to its line's backup). The in-memory versions serve tests and simulations.
+
+Delivery is at least once: an event whose delivery failed, or whose process died before
+delivering it, is delivered again by the sweeper. ``data["event_id"]`` is unique and stable, so an
+adapter can ignore repeats.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    """The only place routing's callers should read wall time from."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass
+class ManualClock:
+    """A clock tests and simulations move by hand."""
+
+    current: float = 1_717_400_000.0
+
+    def now(self) -> float:
+        return self.current
+
+    def advance(self, seconds: float) -> float:
+        self.current += seconds
+        return self.current
+
+
+class CallLog(Protocol):
+    def append(self, call_id: str, kind: str, data: dict[str, Any], at: float) -> None: ...
+
+
+class Notifier(Protocol):
+    def offer_made(
+        self, agent_id: str, call_id: str, expires_at: float, details: dict[str, Any]
+    ) -> None: ...
+
+    def offer_withdrawn(self, agent_id: str, call_id: str, reason: str) -> None: ...
+
+    def notify_supervisors(self, kind: str, data: dict[str, Any]) -> None: ...
+
+
+class CallControl(Protocol):
+    """Telephony's side: routing decides, the adapter dials or redirects."""
+
+    def ring(self, member_id: str, escalation_id: str, subject_id: str, tier: int) -> None: ...
+
+    def stop_ringing(self, escalation_id: str) -> None: ...
+
+    def overflow(self, call_id: str, target: str) -> None: ...
+
+
+@dataclass
+class MemoryCallLog:
+    entries: list[tuple[str, str, dict[str, Any], float]] = field(default_factory=list)
+
+    def append(self, call_id: str, kind: str, data: dict[str, Any], at: float) -> None:
+        self.entries.append((call_id, kind, data, at))
+
+    def kinds(self, call_id: str) -> list[str]:
+        return [kind for cid, kind, _, _ in self.entries if cid == call_id]
+
+
+@dataclass
+class MemoryNotifier:
+    offers: list[tuple[str, str, float]] = field(default_factory=list)
+    withdrawals: list[tuple[str, str, str]] = field(default_factory=list)
+    supervisor_alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def offer_made(
+        self, agent_id: str, call_id: str, expires_at: float, details: dict[str, Any]
+    ) -> None:
+        self.offers.append((agent_id, call_id, expires_at))
+
+    def offer_withdrawn(self, agent_id: str, call_id: str, reason: str) -> None:
+        self.withdrawals.append((agent_id, call_id, reason))
+
+    def notify_supervisors(self, kind: str, data: dict[str, Any]) -> None:
+        self.supervisor_alerts.append((kind, data))
+
+
+@dataclass
+class MemoryCallControl:
+    rings: list[tuple[str, str, int]] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    overflows: list[tuple[str, str]] = field(default_factory=list)
+
+    def ring(self, member_id: str, escalation_id: str, subject_id: str, tier: int) -> None:
+        self.rings.append((member_id, escalation_id, tier))
+
+    def stop_ringing(self, escalation_id: str) -> None:
+        self.stopped.append(escalation_id)
+
+    def overflow(self, call_id: str, target: str) -> None:
+        self.overflows.append((call_id, target))

@@ -1,0 +1,152 @@
+"""Calls entering and leaving the queues, and the callback tasks abandoned calls leave behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routing.config import RouterConfig, check_identifier
+from routing.context import RoutingContext
+from routing.priority import base_priority
+from routing.state import (
+    ANY_LANGUAGE,
+    CallbackTask,
+    CallRequest,
+    Transition,
+    as_list_field,
+    routing_key,
+)
+from store.vocabulary import RiskLevel
+
+
+def escalation_spec_for_call(
+    config: RouterConfig, queue_id: str, call_id: str, risk: RiskLevel, reason: str
+) -> dict[str, Any] | None:
+    """Severe calls in a queue with an urgent team start its ladder in the same transition."""
+    team_id = config.queue(queue_id).urgent_team
+    if team_id is None or risk.rank < config.severe_risk.rank:
+        return None
+    team = config.teams[team_id]
+    return team.ladder_spec(f"call:{call_id}", reason, call_id)
+
+
+def enqueue(ctx: RoutingContext, request: CallRequest, now: float) -> Transition:
+    """Queue a call (idempotent on ``call_id``) and offer it at once if someone can take it.
+
+    Returns status ``enqueued`` (``result["call_status"]`` is ``waiting`` or ``offered``) or
+    ``duplicate`` for a call already known, whatever its state.
+    """
+    check_identifier(request.call_id, "call id")
+    check_identifier(request.queue, "queue")
+    check_identifier(request.line_id, "line id")
+    for skill in (*request.specialties, *request.flags):
+        check_identifier(skill, "specialty or flag")
+    if request.language is not None:
+        check_identifier(request.language, "language")
+    queue = ctx.config.queue(request.queue)
+    priority = base_priority(request.risk, request.priority, ctx.config.priority_by_risk)
+    args = {
+        "call": request.call_id,
+        "queue": request.queue,
+        "lang": request.language or ANY_LANGUAGE,
+        "specs": as_list_field(request.specialties),
+        "flags": as_list_field(request.flags),
+        "line": request.line_id,
+        "callback": request.callback_eligible,
+        "risk": request.risk.value,
+        "risk_rank": request.risk.rank,
+        "priority": priority,
+        "rate": queue.ageing_points_per_second,
+        "widen": [
+            [step.after_seconds, step.drop_language, step.drop_specialties]
+            for step in queue.widening
+        ],
+        "max_wait": queue.max_wait_seconds,
+        "escalation": escalation_spec_for_call(
+            ctx.config, request.queue, request.call_id, request.risk, "severe_call"
+        )
+        or False,
+    }
+    return ctx.transition("enqueue", now, args)
+
+
+def raise_priority(
+    ctx: RoutingContext,
+    call_id: str,
+    now: float,
+    *,
+    risk: RiskLevel | None = None,
+    priority: int | None = None,
+    flags: frozenset[str] = frozenset(),
+    reason: str = "risk_raised",
+) -> Transition:
+    """Raise a waiting call's risk, priority or flags (a duress digit, a raised screen).
+
+    Never lowers anything. Reaching the severe risk in a queue with an urgent team starts the
+    ladder in the same transition.
+    """
+    queue_id = ctx.client.hget(routing_key("call", call_id), "queue")
+    queue_name = queue_id.decode() if isinstance(queue_id, bytes) else str(queue_id or "")
+    new_risk = risk or RiskLevel.NO_APRECIADO
+    from_risk = ctx.config.priority_by_risk[new_risk] if risk is not None else 0
+    for flag in flags:
+        check_identifier(flag, "flag")
+    spec = (
+        escalation_spec_for_call(ctx.config, queue_name, call_id, risk, reason)
+        if risk is not None and queue_name
+        else None
+    )
+    args = {
+        "call": call_id,
+        "risk": new_risk.value,
+        "risk_rank": new_risk.rank if risk is not None else -1,
+        "priority": max(priority or 0, from_risk),
+        "flags": as_list_field(flags),
+        "escalation": spec or False,
+    }
+    return ctx.transition("raise_priority", now, args)
+
+
+def hangup(ctx: RoutingContext, call_id: str, now: float) -> Transition:
+    """The call is over: abandoned if nobody had it, completed (agent to wrap-up) if answered.
+
+    Idempotent: a second hang-up answers ``already_ended``.
+    """
+    return ctx.transition("hangup", now, {"call": call_id})
+
+
+def pending_callbacks(ctx: RoutingContext, limit: int = 100) -> list[CallbackTask]:
+    """Callback tasks, oldest first, for the check-in side to consume."""
+    ids = ctx.client.zrange(routing_key("callbacks"), 0, limit - 1)
+    pipe = ctx.client.pipeline(transaction=False)
+    for call_id in ids:
+        pipe.hgetall(routing_key("callback", _text(call_id)))
+    tasks = []
+    for raw in pipe.execute():
+        row = {_text(k): _text(v) for k, v in raw.items()}
+        if not row:
+            continue
+        tasks.append(
+            CallbackTask(
+                call_id=row["call"],
+                line_id=row["line"],
+                queue=row["queue"],
+                language=None if row["language"] == ANY_LANGUAGE else row["language"],
+                risk=RiskLevel(row["risk"]),
+                abandoned_at=float(row["abandoned_at"]),
+                waited=float(row["waited"]),
+            )
+        )
+    return tasks
+
+
+def resolve_callback(ctx: RoutingContext, call_id: str) -> bool:
+    """Remove a callback task once the check-in side has taken it over (durably)."""
+    pipe = ctx.client.pipeline(transaction=True)
+    pipe.zrem(routing_key("callbacks"), call_id)
+    pipe.delete(routing_key("callback", call_id))
+    removed, _ = pipe.execute()
+    return bool(removed)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

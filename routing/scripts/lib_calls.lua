@@ -1,0 +1,218 @@
+-- Calls: buckets of waiting calls, matching, offers and the ways a call leaves the queue.
+
+local CALL_FIELDS = {'status', 'queue', 'lang', 'specs', 'score', 'bucket', 'agent',
+                     'enqueued_at', 'overflow_at', 'offer_deadline', 'callback', 'line', 'risk',
+                     'risk_rank', 'priority', 'rate', 'flags', 'widen', 'widen_level', 'req_lang',
+                     'attempts'}
+
+local function load_call(cid)
+  local v = redis.call('HMGET', k('call', cid), unpack(CALL_FIELDS))
+  if not v[1] then return nil end
+  local c = {id = cid}
+  for i, f in ipairs(CALL_FIELDS) do c[f] = v[i] end
+  return c
+end
+
+-- A bucket holds waiting calls with the same requirements, ordered by virtual arrival time
+-- (arrival minus priority head start), so ageing never needs a re-score.
+local function bucket_name(c)
+  return c.queue .. '|' .. c.lang .. '|' .. c.specs
+end
+
+local function park(c)
+  local b = bucket_name(c)
+  redis.call('ZADD', k('bucket', b), c.score, c.id)
+  redis.call('SADD', k('buckets'), b)
+  redis.call('HSET', k('call', c.id), 'status', 'waiting', 'bucket', b, 'agent', '')
+  c.status = 'waiting'
+  c.bucket = b
+  c.agent = ''
+end
+
+local function unpark(c)
+  if c.bucket and c.bucket ~= '' then
+    redis.call('ZREM', k('bucket', c.bucket), c.id)
+    if redis.call('ZCARD', k('bucket', c.bucket)) == 0 then
+      redis.call('SREM', k('buckets'), c.bucket)
+    end
+    redis.call('HSET', k('call', c.id), 'bucket', '')
+    c.bucket = ''
+  end
+end
+
+local function declined_by(cid, aid)
+  local until_at = redis.call('ZSCORE', k('call', cid, 'declined'), aid)
+  return until_at and tonumber(until_at) > NOW
+end
+
+local function qualifies(ag, queue, lang, specs)
+  if not has(ag.queues, queue) then return false end
+  if lang ~= '*' and not has(ag.langs, lang) then return false end
+  for _, s in ipairs(words(specs)) do
+    if not has(ag.specs, s) then return false end
+  end
+  return true
+end
+
+-- Longest-idle available agent holding every skill the call needs and not in a decline
+-- cool-down for it.
+local function best_agent_for_call(c)
+  local sets = {k('avail', 'q', c.queue)}
+  if c.lang ~= '*' then sets[#sets + 1] = k('avail', 'l', c.lang) end
+  for _, s in ipairs(words(c.specs)) do sets[#sets + 1] = k('avail', 's', s) end
+  local smallest, smallest_n = 1, nil
+  for i, key in ipairs(sets) do
+    local n = redis.call('ZCARD', key)
+    if n == 0 then return nil end
+    if smallest_n == nil or n < smallest_n then smallest, smallest_n = i, n end
+  end
+  local start = 0
+  while start < smallest_n do
+    local batch = redis.call('ZRANGE', sets[smallest], start, start + 63)
+    for _, aid in ipairs(batch) do
+      local ok = true
+      for i, key in ipairs(sets) do
+        if i ~= smallest and not redis.call('ZSCORE', key, aid) then
+          ok = false
+          break
+        end
+      end
+      if ok and not declined_by(c.id, aid) then return aid end
+    end
+    start = start + 64
+  end
+  return nil
+end
+
+-- Best waiting call this agent can take: the lowest virtual arrival time over every bucket
+-- whose requirements the agent meets.
+local function best_call_for_agent(ag)
+  local best_cid, best_score = nil, nil
+  for _, b in ipairs(redis.call('SMEMBERS', k('buckets'))) do
+    local queue, lang, specs = string.match(b, '^([^|]*)|([^|]*)|(.*)$')
+    if queue and qualifies(ag, queue, lang, specs) then
+      local head = redis.call('ZRANGE', k('bucket', b), 0, CFG.scan - 1, 'WITHSCORES')
+      for i = 1, #head, 2 do
+        local cid, score = head[i], tonumber(head[i + 1])
+        if best_score ~= nil and (score > best_score
+            or (score == best_score and cid > best_cid)) then
+          break
+        end
+        if not declined_by(cid, ag.id) then
+          best_cid, best_score = cid, score
+          break
+        end
+      end
+    end
+  end
+  return best_cid
+end
+
+local function offer(c, ag)
+  unpark(c)
+  local deadline = NOW + CFG.offer_timeout
+  local attempts = redis.call('HINCRBY', k('call', c.id), 'attempts', 1)
+  redis.call('HSET', k('call', c.id), 'status', 'offered', 'agent', ag.id, 'offered_at', NOW,
+             'offer_deadline', deadline)
+  c.status, c.agent, c.offer_deadline = 'offered', ag.id, deadline
+  agent_to(ag, 'offered', c.id)
+  redis.call('ZADD', k('timers'), deadline, 'offer|' .. c.id)
+  local ev = emit('offered', c.id, ag.id, {
+    expires_at = deadline, attempt = attempts, queue = c.queue, risk = c.risk,
+    language = c.req_lang, specialties = c.specs, flags = c.flags,
+    waited = NOW - tonumber(c.enqueued_at)})
+  publish_to_agent(ag.id, ev)
+  stat('offers')
+end
+
+local function dispatch_call(c)
+  if c.status ~= 'waiting' then return end
+  local aid = best_agent_for_call(c)
+  if aid then offer(c, load_agent(aid)) end
+end
+
+local function dispatch_agent(ag)
+  if ag.state ~= 'available' then return end
+  local cid = best_call_for_agent(ag)
+  if cid then offer(load_call(cid), ag) end
+end
+
+local function clear_call_timers(cid)
+  redis.call('ZREM', k('timers'), 'offer|' .. cid, 'widen|' .. cid, 'over|' .. cid,
+             'retry|' .. cid)
+end
+
+-- Terminal states keep the hash for a day so retried webhooks stay idempotent.
+local function close_call(c, status)
+  unpark(c)
+  clear_call_timers(c.id)
+  redis.call('ZREM', k('waiting'), c.id)
+  redis.call('DEL', k('call', c.id, 'declined'))
+  redis.call('HSET', k('call', c.id), 'status', status, 'ended_at', NOW, 'agent', c.agent or '')
+  redis.call('EXPIRE', k('call', c.id), CFG.ended_ttl)
+  c.status = status
+end
+
+local function overflow(c)
+  local waited = NOW - tonumber(c.enqueued_at)
+  close_call(c, 'overflowed')
+  stat('overflowed')
+  emit('overflowed', c.id, '', {line = c.line, queue = c.queue, waited = waited})
+end
+
+-- Back to waiting after a reject, a missed offer or a withdrawn offer; past the maximum wait
+-- the call overflows instead.
+local function requeue(c)
+  redis.call('ZREM', k('timers'), 'offer|' .. c.id)
+  if NOW >= tonumber(c.overflow_at) then
+    overflow(c)
+    return
+  end
+  park(c)
+  dispatch_call(c)
+end
+
+-- Marks the agent as having passed on this call for the cool-down and makes sure the call is
+-- looked at again when the cool-down ends.
+local function mark_declined(c, aid)
+  local until_at = NOW + CFG.cooldown
+  redis.call('ZADD', k('call', c.id, 'declined'), until_at, aid)
+  redis.call('EXPIRE', k('call', c.id, 'declined'), CFG.ended_ttl)
+  redis.call('ZADD', k('timers'), until_at, 'retry|' .. c.id)
+end
+
+local function abandon(c)
+  local waited = NOW - tonumber(c.enqueued_at)
+  close_call(c, 'abandoned')
+  stat('abandoned')
+  emit('abandoned', c.id, '', {waited = waited, queue = c.queue})
+  if c.callback == '1' then
+    local created = redis.call('ZADD', k('callbacks'), 'NX', NOW, c.id)
+    if created == 1 then
+      redis.call('HSET', k('callback', c.id), 'call', c.id, 'line', c.line, 'queue', c.queue,
+                 'language', c.req_lang, 'risk', c.risk, 'abandoned_at', NOW, 'waited', waited)
+      emit('callback_task_created', c.id, '', {line = c.line})
+    end
+  end
+end
+
+local function start_wrap_up(ag)
+  if CFG.wrap_up <= 0 then
+    agent_available(ag, NOW)
+    return
+  end
+  local until_at = NOW + CFG.wrap_up
+  agent_to(ag, 'wrap_up', '')
+  redis.call('HSET', k('agent', ag.id), 'wrap_until', until_at)
+  redis.call('ZADD', k('timers'), until_at, 'wrap|' .. ag.id)
+end
+
+-- The agent's offer ends without an answer: rejected, missed or withdrawn.
+local function release_offered_agent(ag, missed)
+  if missed >= CFG.missed_limit then
+    agent_to(ag, 'break', '')
+    emit('agent_sent_to_break', '', ag.id, {missed = missed, reason = 'missed_offers'})
+  else
+    agent_available(ag, num(ag.idle_since, NOW))
+  end
+end

@@ -1,0 +1,17 @@
+-- Create an agent (offline) or update their skills. A: agent, langs, specs, queues.
+local ag = load_agent(A.agent)
+local key = k('agent', A.agent)
+if ag and ag.state == 'available' then unindex_agent(ag) end
+redis.call('HSET', key, 'langs', A.langs, 'specs', A.specs, 'queues', A.queues)
+redis.call('SADD', k('agents'), A.agent)
+if not ag then
+  redis.call('HSET', key, 'state', 'offline', 'since', NOW, 'idle_since', NOW, 'missed', 0,
+             'call', '', 'wrap_until', 0)
+  return finish('created', {state = 'offline'})
+end
+ag = load_agent(A.agent)
+if ag.state == 'available' then
+  agent_available(ag, num(ag.idle_since, NOW))
+  dispatch_agent(ag)
+end
+return finish('updated', {state = ag.state})
