@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,11 +23,24 @@ from werkzeug.exceptions import HTTPException
 from agent_console.auth import auth_blueprint
 from agent_console.console import console_blueprint
 from agent_console.health import health_blueprint
+from ivr_flows.events import RecordingDecision
 from recordings_policy.http import recordings_blueprint
+from recordings_policy.policy import decide as decide_recording
+from routing import Router
 from settings import ConfigurationError, Settings, load_settings
 from store import crypto, database, live_state, migrate
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
+from store.vocabulary import Direction
+from telephony.directory import LineInfo
+from telephony.switchboard import Switchboard
+from wiring import (
+    RedisNotifier,
+    RoutingCallLog,
+    TelephonyControl,
+    agent_profiles,
+    router_config_from_store,
+)
 
 log = logging.getLogger("amparo")
 
@@ -62,11 +76,59 @@ class Runtime:
             )
         return self.extras["recordings"]
 
+    def router(self) -> Router:
+        """The router on this process's Redis, configured from the lines and teams stored."""
+        if "router" not in self.extras:
+            config = router_config_from_store(self.sessions)
+            self.extras["control"] = TelephonyControl(self.redis)
+            built = Router(
+                self.redis,
+                config,
+                RoutingCallLog(self.call_log),
+                RedisNotifier(self.redis),
+                self.extras["control"],
+            )
+            now = time.time()
+            for profile in agent_profiles(self.sessions, config):
+                built.register_agent(profile, now)
+            self.extras["router"] = built
+        router: Router = self.extras["router"]
+        return router
+
+    def telephony_control(self) -> TelephonyControl:
+        self.router()
+        control: TelephonyControl = self.extras["control"]
+        return control
+
+    def switchboard(self) -> Switchboard:
+        """The switchboard every telephony edge of this process shares."""
+        if "switchboard" not in self.extras:
+            self.extras["switchboard"] = Switchboard(
+                sessions=self.sessions,
+                live=self.redis,
+                router=self.router(),
+                call_log=self.call_log,
+                recording_policy=recording_decision,
+            )
+        switchboard: Switchboard = self.extras["switchboard"]
+        return switchboard
+
     def close(self) -> None:
         self.redis.close()
         self.engine.dispose()
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
+
+
+def recording_decision(line: LineInfo, direction: Direction) -> RecordingDecision:
+    """Ask the recording policy about a call on ``line`` (the IVR never decides it alone)."""
+    decision = decide_recording(line.name, direction.value, line.jurisdiction)
+    return RecordingDecision(
+        record=decision.record,
+        policy=f"{line.jurisdiction}:{direction.value}",
+        notice_message_id=decision.notice_message_id,
+        consent_required=decision.consent_required,
+    )
 
 
 def build_runtime(settings: Settings) -> Runtime:

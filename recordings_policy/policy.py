@@ -46,7 +46,7 @@ class SensitiveMoment(StrEnum):
 
 _RULE_PROPERTIES: dict[str, Any] = {
     "record": {"type": "boolean"},
-    "notice": {"type": ["string", "null"], "pattern": "^[a-z][a-z0-9_]{0,63}$"},
+    "notice": {"type": ["string", "null"], "pattern": "^[a-z][a-z0-9_.]{0,63}$"},
     "notice_waiver": {"type": "string", "minLength": 20},
     "consent_required": {"type": "boolean"},
     "pause_during": {

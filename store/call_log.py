@@ -6,6 +6,7 @@ or job carries the same idempotency key and lands once.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from store.base import new_id
 from store.records import Call, CallEvent
 
 _MAX_RACE_RETRIES = 5
+
+log = logging.getLogger(__name__)
 
 
 class CallLog:
@@ -60,6 +63,9 @@ class CallLog:
                     session.commit()
                 except IntegrityError:
                     session.rollback()
+                    if session.get(Call, call_id) is None:
+                        log.warning("event %s for unknown call %s not logged", kind, call_id)
+                        return None
                     continue
                 return event
         raise RuntimeError("could not append call event after concurrent retries")

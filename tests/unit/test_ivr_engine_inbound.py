@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from ivr_calls import Call, context, escalations, spoken, terminal, to_screen
-
 from ivr_flows import load_builtin, step
 from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Record, Say, SetLocale
 from ivr_flows.events import CallEvent, EventKind, RecordingDecision
 from ivr_flows.state import CallFlag, Outcome
 from ivr_flows.triage import TOP_PRIORITY
 from store.vocabulary import RiskLevel
+from tests.unit.ivr_calls import Call, context, escalations, spoken, terminal, to_screen
 
 
 def test_greets_in_the_known_beneficiarys_preferred_language() -> None:

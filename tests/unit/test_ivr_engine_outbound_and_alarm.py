@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from ivr_calls import Call, context, escalations, spoken, terminal
-
 from ivr_flows.actions import Action, Enqueue, Escalate, Gather, Hangup, Say, SetLocale
 from ivr_flows.events import EventKind, Location, PinResult
 from ivr_flows.state import CallFlag, Outcome
 from ivr_flows.triage import TOP_PRIORITY
 from locales.prompts import prompt_text
 from store.vocabulary import AlarmType, RiskLevel
+from tests.unit.ivr_calls import Call, context, escalations, spoken, terminal
 
 SPOT = Location(latitude=40.4168, longitude=-3.7038, accuracy_m=12.0)
 

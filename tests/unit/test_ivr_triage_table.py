@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from ivr_calls import Call, spoken, terminal
 
 from ivr_flows.actions import Action, Enqueue, Escalate
 from ivr_flows.triage import TOP_PRIORITY, Answer, Question, Severity, assess
 from store.vocabulary import RiskLevel
+from tests.unit.ivr_calls import Call, spoken, terminal
 
 LANGUAGE_KEYS = {"es": "1", "en": "2", "ar": "4"}
 QUESTIONS = ["safe_to_talk", "danger_now", "injured", "weapon_or_threat", "children_at_risk"]

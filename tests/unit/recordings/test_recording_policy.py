@@ -18,16 +18,16 @@ ALL_SENSITIVE = ("pin_entry", "duress_digit", "safe_contact_number", "address")
 @pytest.mark.parametrize(
     ("jurisdiction", "direction", "record", "notice", "consent", "retention"),
     [
-        ("ES", "inbound", True, "recording_notice", False, 90),
-        ("ES", "checkin", True, "recording_consent_request", True, 90),
+        ("ES", "inbound", True, "recording.notice", False, 90),
+        ("ES", "checkin", True, "recording.notice_consent", True, 90),
         ("ES", "alarm", True, None, False, 180),
-        ("PE", "inbound", True, "recording_notice", False, 90),
+        ("PE", "inbound", True, "recording.notice", False, 90),
         ("PE", "checkin", False, None, True, 90),
         ("PE", "alarm", True, None, False, 90),
         ("FR", "inbound", False, None, False, 90),
         ("FR", "checkin", False, None, True, 90),
         ("FR", "alarm", False, None, False, 90),
-        ("es", "inbound", True, "recording_notice", False, 90),
+        ("es", "inbound", True, "recording.notice", False, 90),
     ],
 )
 def test_shipped_policy_table(
@@ -146,3 +146,24 @@ def test_decision_is_plain_frozen_data() -> None:
     assert isinstance(decision, RecordingDecision)
     with pytest.raises(AttributeError):
         decision.record = False  # type: ignore[misc]
+
+
+def test_every_notice_the_policy_names_is_a_prompt_in_the_catalog() -> None:
+    import json
+
+    from locales.prompts import message_ids
+    from recordings_policy.policy import SHIPPED_POLICY
+
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            notice = node.get("notice")
+            if isinstance(notice, str):
+                found.add(notice)
+            for value in node.values():
+                walk(value)
+
+    walk(json.loads(SHIPPED_POLICY.read_text()))
+    assert found
+    assert found <= message_ids()

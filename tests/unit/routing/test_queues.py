@@ -189,9 +189,7 @@ def test_given_an_unknown_queue_then_the_call_is_still_taken(harness: Harness) -
 
 
 @pytest.mark.parametrize("bad", ["with space", "a|b", "a,b", ""])
-def test_given_an_identifier_with_separators_then_it_is_refused(
-    harness: Harness, bad: str
-) -> None:
+def test_given_an_identifier_with_separators_then_it_is_refused(harness: Harness, bad: str) -> None:
     from routing.errors import InvalidIdentifier
 
     with pytest.raises(InvalidIdentifier):

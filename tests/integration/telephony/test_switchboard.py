@@ -1,0 +1,147 @@
+"""The switchboard with real Redis, the real database, the real IVR and the real router."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app import Runtime
+from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup
+from ivr_flows.events import CallEvent, EventKind
+from routing import AgentState, views
+from store.records import Call, Escalation
+from store.records import CallEvent as StoredEvent
+from store.vocabulary import Channel, RiskLevel
+from tests.harness.hotline import Hotline
+
+T0 = 1_800_000_000.0
+
+
+def press(runtime: Runtime, call_id: str, digits: str, at: float) -> tuple[object, ...]:
+    event = CallEvent(kind=EventKind.DIGITS, call_id=call_id, at=at, digits=digits)
+    return runtime.switchboard().handle(event, idempotency_key=f"{call_id}:{at}").actions
+
+
+def test_a_low_risk_caller_is_triaged_queued_and_offered_to_an_available_agent(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    board = runtime.switchboard()
+    router = runtime.router()
+    agent = hotline.agents["ana"]
+    router.set_agent_state(agent, AgentState.AVAILABLE, T0)
+
+    turn = board.start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-1",
+        to_number=hotline.line_number,
+        from_number="+34 699 000 111",
+        at=T0,
+    )
+    assert isinstance(turn.actions[-1], Gather)
+    at = T0
+    actions: tuple[object, ...] = ()
+    for key in ("1", "1", "2", "2", "2", "2"):
+        at += 5
+        actions = press(runtime, turn.call_id, key, at)
+    end = actions[-1]
+    assert isinstance(end, Enqueue)
+    assert end.risk in (RiskLevel.NO_APRECIADO, RiskLevel.BAJO, RiskLevel.MEDIO)
+
+    with runtime.sessions() as db:
+        call = db.get(Call, turn.call_id)
+        assert call is not None and call.status == "queued"
+        kinds = [
+            e.kind
+            for e in db.scalars(
+                select(StoredEvent)
+                .where(StoredEvent.call_id == turn.call_id)
+                .order_by(StoredEvent.seq)
+            )
+        ]
+    assert kinds[0] == "started"
+    assert kinds.count("digits") == 6
+    assert kinds[-3:] == ["enqueued", "offered", "outcome"]
+    offered = views.agents_by_state(runtime.redis, at)[AgentState.OFFERED]
+    assert [(p.agent_id, p.call_id) for p in offered] == [(agent, turn.call_id)]
+
+
+def test_a_retried_event_acts_once_and_returns_the_same_actions(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    board = runtime.switchboard()
+    turn = board.start(
+        channel=Channel.TWILIO,
+        external_id="CA-retry",
+        to_number=hotline.line_number,
+        from_number=None,
+        at=T0,
+    )
+    again = board.start(
+        channel=Channel.TWILIO,
+        external_id="CA-retry",
+        to_number=hotline.line_number,
+        from_number=None,
+        at=T0 + 1,
+    )
+    assert again.call_id == turn.call_id
+    assert again.actions == turn.actions
+    first = press(runtime, turn.call_id, "1", T0 + 5)
+    second = press(runtime, turn.call_id, "1", T0 + 5)
+    assert first == second
+    with runtime.sessions() as db:
+        digits = db.scalars(
+            select(StoredEvent).where(
+                StoredEvent.call_id == turn.call_id, StoredEvent.kind == "digits"
+            )
+        ).all()
+    assert len(digits) == 1
+
+
+def test_a_call_from_a_device_number_skips_the_menu_and_escalates(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    turn = runtime.switchboard().start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-device",
+        to_number=hotline.line_number,
+        from_number=hotline.device_number,
+        at=T0,
+    )
+    assert not any(isinstance(action, Gather) for action in turn.actions)
+    end = turn.actions[-1]
+    assert isinstance(end, Escalate)
+    with runtime.sessions() as db:
+        escalation = db.get(Escalation, f"call:{turn.call_id}")
+        assert escalation is not None and escalation.team_id == hotline.team_id
+
+
+def test_a_silent_caller_is_never_hung_up_on(runtime: Runtime, hotline: Hotline) -> None:
+    board = runtime.switchboard()
+    turn = board.start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-silent",
+        to_number=hotline.line_number,
+        from_number=None,
+        at=T0,
+    )
+    actions = board.handle(
+        CallEvent(kind=EventKind.SILENCE, call_id=turn.call_id, at=T0 + 30),
+        idempotency_key="silence-1",
+    ).actions
+    assert not any(isinstance(action, Hangup) for action in actions)
+    assert isinstance(actions[-1], (Escalate, Enqueue, Dial))
+
+
+def test_an_unknown_line_or_a_failure_sends_the_caller_to_the_fallback(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    board = runtime.switchboard()
+    turn = board.start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-unknown",
+        to_number="+34 910 000 000",
+        from_number=None,
+        at=T0,
+    )
+    assert turn.fallback and isinstance(turn.actions[-1], Dial)
+    lost = board.handle(CallEvent(kind=EventKind.DIGITS, call_id="nope", at=T0, digits="1"))
+    assert lost.fallback and isinstance(lost.actions[-1], Dial)
