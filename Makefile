@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests use as real peers; installed when run as root, skipped (and said) otherwise.
-DEBIAN_PACKAGES ?=
+# build-essential swig libssl-dev uuid-dev python3-dev: to build the SIP engine (third_party/pjproject).
+DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev
 
-.PHONY: run test lint unit venv system-packages node clean
+.PHONY: run test lint unit venv system-packages node sip-engine clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -35,12 +36,16 @@ system-packages:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "not root: Debian packages$$missing are missing; tests that need them are skipped"; fi
 
+# pjsua2 with raised call limits, built once per machine (wheel cached outside the checkout).
+sip-engine: venv system-packages
+	bash third_party/pjproject/build_pjsua2.sh $(BIN)/python --if-possible
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: venv system-packages node lint
+test: venv system-packages node sip-engine lint
 	$(BIN)/python -m pytest
 
 run: venv

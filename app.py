@@ -306,7 +306,9 @@ def check() -> None:
     from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
     from locales.catalogs import check_catalogs
     from locales.voices import voice_warnings
+    from telephony.sip.engine import describe, engine_info
 
+    click.echo(f"{'sip engine':32} {describe(engine_info())}")
     for warning in voice_warnings():
         click.echo(f"{'voice':32} {warning}")
     catalog_problems = check_catalogs()
