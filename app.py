@@ -31,8 +31,10 @@ from settings import ConfigurationError, Settings, load_settings
 from store import crypto, database, live_state, migrate
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
-from store.vocabulary import Direction
+from store.vocabulary import Channel, Direction
 from telephony.directory import LineInfo
+from telephony.simulator.http import simulator_api
+from telephony.simulator.phone import SimulatedPhones
 from telephony.switchboard import Switchboard
 from wiring import (
     RedisNotifier,
@@ -113,6 +115,15 @@ class Runtime:
         switchboard: Switchboard = self.extras["switchboard"]
         return switchboard
 
+    def simulator(self) -> SimulatedPhones:
+        """The simulated phones (also routing's redirector for simulated calls)."""
+        if "simulator" not in self.extras:
+            phones = SimulatedPhones(self.redis, self.switchboard())
+            self.telephony_control().redirectors[Channel.SIMULATOR.value] = phones
+            self.extras["simulator"] = phones
+        simulator: SimulatedPhones = self.extras["simulator"]
+        return simulator
+
     def close(self) -> None:
         self.redis.close()
         self.engine.dispose()
@@ -183,6 +194,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.register_blueprint(auth_blueprint(runtime.sessions))
     app.register_blueprint(console_blueprint(runtime.sessions))
+
+    if settings.simulator_enabled:
+        app.register_blueprint(simulator_api(runtime.simulator))
 
     recordings = runtime.recordings()
     app.register_blueprint(

@@ -104,8 +104,9 @@ def agent_profiles(sessions: sessionmaker[Session], config: RouterConfig) -> lis
 
 @dataclass
 class RoutingCallLog:
-    """Routing's events into the durable call log; redelivered events land once (their
-    ``event_id`` is the idempotency key)."""
+    """Routing's events into the durable call log; a redelivered event lands once (its
+    ``event_id`` with the call and kind is the idempotency key, unique even if the Redis
+    counter behind event ids is ever reset)."""
 
     call_log: CallLog
 
@@ -116,7 +117,9 @@ class RoutingCallLog:
             kind,
             data,
             at=at,
-            idempotency_key=f"routing:{event_id}" if event_id is not None else None,
+            idempotency_key=(
+                f"routing:{call_id}:{kind}:{event_id}" if event_id is not None else None
+            ),
         )
 
 

@@ -15,23 +15,27 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from checkins.pins import check_pin
 from ivr_flows import load_builtin
 from ivr_flows.actions import Action, Dial, Enqueue, Escalate, Hangup, action_from_dict
 from ivr_flows.definition import Flow
 from ivr_flows.events import CallerContext, CallEvent, EventKind, RecordingDecision
 from ivr_flows.session import advance
+from ivr_flows.session import load as load_session
 from ivr_flows.state import CallFlag, Outcome
 from locales.selection import locale_hint_for_number
 from routing import CallRequest, Router
+from store.base import new_id
 from store.call_log import CallLog
 from store.live_state import key
+from store.models import Beneficiary, Line
 from store.records import Call, Escalation
 from store.vocabulary import Channel, Direction, RiskLevel
 from telephony.directory import CallerInfo, Directory, LineInfo
@@ -131,6 +135,7 @@ class Switchboard:
             line = self.directory.line(meta["line_id"])
             if line is None:
                 raise LookupError("line of the call is gone")
+            event = self._checked_pin(meta["flow"], event)
             turn = self._step(event.call_id, line, meta["flow"], event, idempotency_key)
             if event.kind is EventKind.HANGUP:
                 self._caller_left(event.call_id, event.at)
@@ -143,6 +148,51 @@ class Switchboard:
                 return CallTurn(event.call_id, line, (Hangup("caller_hung_up"),), True)
             return CallTurn(event.call_id, line, (Dial("fallback", reason="internal_error"),), True)
 
+    def open_outbound(
+        self,
+        *,
+        line_id: str,
+        beneficiary_id: str,
+        to_number: str,
+        channel: Channel,
+        at: float,
+        call_id: str | None = None,
+        flow_name: str = "checkin_outbound",
+    ) -> str:
+        """Open an outbound call (a check-in) before the edge dials it; returns the call id.
+
+        The edge then dials ``to_number`` and reports the answer with :meth:`answered`.
+        """
+        call_id = call_id or new_id()
+        line = self.directory.line(line_id)
+        if line is None:
+            raise LookupError("unknown line")
+        caller = self.directory.caller_for(to_number, line.jurisdiction)
+        if caller.beneficiary_id != beneficiary_id:
+            caller = CallerInfo(caller.e164, caller.number_hash, beneficiary_id=beneficiary_id)
+        self._open_call(
+            call_id, line, caller, channel, f"out-{call_id}", Direction.CHECKIN, flow_name, at
+        )
+        self.call_log.append(call_id, "dialing", {"channel": channel.value}, at=at)
+        return call_id
+
+    def answered(
+        self, call_id: str, at: float, *, machine: bool = False, idempotency_key: str | None = None
+    ) -> CallTurn:
+        """The callee of an outbound call picked up (a person, or a machine)."""
+        try:
+            context = self._context_of(call_id)
+        except Exception:
+            log.exception("call %s: answered, but the call could not be read", call_id)
+            return CallTurn(call_id, None, (Hangup("internal_error"),), True)
+        event = CallEvent(
+            kind=EventKind.MACHINE if machine else EventKind.ANSWERED,
+            call_id=call_id,
+            at=at,
+            caller=context,
+        )
+        return self.handle(event, idempotency_key or f"{call_id}:answered")
+
     def fallback_turn(self, call_id: str, to_number: str | None) -> CallTurn:
         """What a fallback URL answers: the line's overflow, found without Redis if possible."""
         line = None
@@ -153,6 +203,41 @@ class Switchboard:
         return CallTurn(call_id, line, (Dial("fallback", reason="fallback_url"),), True)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _context_of(self, call_id: str) -> CallerContext:
+        with self.sessions() as db:
+            call = db.get(Call, call_id)
+            if call is None:
+                raise LookupError("unknown call")
+            line = db.get(Line, call.line_id) if call.line_id else None
+            owner = db.get(Beneficiary, call.beneficiary_id) if call.beneficiary_id else None
+            return CallerContext(
+                line_locale=line.default_locale if line else "es",
+                beneficiary_id=owner.id if owner else None,
+                stored_risk=RiskLevel(owner.risk_level) if owner else None,
+                preferred_locale=owner.preferred_locale if owner else None,
+            )
+
+    def _checked_pin(self, flow_name: str, event: CallEvent) -> CallEvent:
+        """Digits typed at a PIN prompt become only the result of the comparison."""
+        if event.kind is not EventKind.DIGITS or not event.digits:
+            return event
+        state = load_session(self.live, event.call_id)
+        if state is None or state.current is None:
+            return event
+        if not self.flow(flow_name).state(state.current).is_pin:
+            return event
+        with self.sessions() as db:
+            call = db.get(Call, event.call_id)
+            owner = (
+                db.get(Beneficiary, call.beneficiary_id) if call and call.beneficiary_id else None
+            )
+            result = check_pin(
+                owner.pin_hash if owner else None,
+                owner.duress_digit_hash if owner else None,
+                event.digits,
+            )
+        return replace(event, digits=None, pin_result=result)
 
     def flow(self, name: str) -> Flow:
         if name not in self._flows:

@@ -1,0 +1,90 @@
+"""JSON API of the caller simulator (``/simulator/api``); the page at ``/simulator`` uses it.
+
+It is on by default only on the embedded default (``AMPARO_SIMULATOR``): it lets anyone who
+reaches the web server place calls into the lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from agent_console.auth import check_csrf
+from telephony.simulator.phone import SimulatedCall, SimulatedPhones, UnknownSimulatedCall
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        data = request.form.to_dict()
+    if not isinstance(data, dict):
+        abort(400, description="expected a JSON object")
+    return data
+
+
+def _view(call: SimulatedCall) -> Response:
+    data = {
+        "call_id": call.call_id,
+        "status": call.status.value,
+        "locale": call.locale,
+        "lines": [line.__dict__ for line in call.lines],
+        "awaiting_digits": call.awaiting_digits,
+        "secret_input": call.secret_input,
+        "timeout_s": call.timeout_s,
+    }
+    return jsonify(data)
+
+
+def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
+    """``phones_of`` builds the phones on first use, so the app starts while the database or
+    Redis is still down (readiness says so)."""
+    bp = Blueprint("simulator_api", __name__, url_prefix="/simulator/api")
+
+    @bp.errorhandler(UnknownSimulatedCall)
+    def _unknown(_exc: UnknownSimulatedCall) -> tuple[Response, int]:
+        return jsonify(error_id="simulator_unknown_call", message="no such simulated call"), 404
+
+    @bp.post("/calls")
+    def dial() -> Response:
+        check_csrf()
+        body = _body()
+        line_number = str(body.get("line") or "").strip()
+        if not line_number:
+            abort(400, description="'line' (the number to dial) is required")
+        return _view(phones_of().dial(line_number, str(body.get("from") or "").strip() or None))
+
+    @bp.get("/calls/<call_id>")
+    def show(call_id: str) -> Response:
+        return _view(phones_of().get(call_id))
+
+    @bp.post("/calls/<call_id>/keys")
+    def keys(call_id: str) -> Response:
+        check_csrf()
+        digits = str(_body().get("digits") or "")
+        if not digits or any(c not in "0123456789*#" for c in digits) or len(digits) > 16:
+            abort(400, description="'digits' must be 1-16 of 0-9 * #")
+        return _view(phones_of().press(call_id, digits))
+
+    @bp.post("/calls/<call_id>/silence")
+    def silence(call_id: str) -> Response:
+        check_csrf()
+        return _view(phones_of().stay_silent(call_id))
+
+    @bp.post("/calls/<call_id>/hangup")
+    def hangup(call_id: str) -> Response:
+        check_csrf()
+        return _view(phones_of().hang_up(call_id))
+
+    @bp.get("/ringing")
+    def ringing() -> Response:
+        return jsonify(calls=phones_of().ringing())
+
+    @bp.post("/calls/<call_id>/answer")
+    def answer(call_id: str) -> Response:
+        check_csrf()
+        machine = str(_body().get("machine") or "").lower() in {"1", "true", "yes"}
+        return _view(phones_of().answer(call_id, machine=machine))
+
+    return bp

@@ -1,0 +1,233 @@
+"""Simulated phones: callers who dial a line, hear prompts as text, press keys, stay silent or
+hang up; and phones that ring when a check-in calls them.
+
+Everything a simulated call shows lives in Redis, so any web process can serve any call, and the
+switchboard handles it exactly as it handles Twilio and SIP calls.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from ivr_flows.actions import (
+    Action,
+    Dial,
+    Enqueue,
+    Escalate,
+    Gather,
+    Hangup,
+    Play,
+    Record,
+    Say,
+    SetLocale,
+)
+from ivr_flows.events import CallEvent, EventKind
+from locales.prompts import prompt_text
+from store.live_state import key
+from store.vocabulary import Channel
+from telephony.switchboard import CallTurn, Switchboard
+
+TTL_S = 6 * 3600
+
+
+class PhoneStatus(StrEnum):
+    RINGING = "ringing"  # an outbound call waiting to be answered
+    IN_IVR = "in_ivr"  # hearing prompts
+    WAITING_FOR_KEYS = "waiting_for_keys"
+    ON_HOLD = "on_hold"  # queued or escalated: a human is on the way
+    CONNECTED = "connected"  # with an agent
+    TRANSFERRED = "transferred"  # dialled through to another number
+    ENDED = "ended"
+
+
+@dataclass
+class Line:
+    """One thing the caller heard or saw."""
+
+    kind: str
+    text: str
+    locale: str | None = None
+
+
+@dataclass
+class SimulatedCall:
+    call_id: str
+    status: PhoneStatus
+    locale: str | None = None
+    lines: list[Line] = field(default_factory=list)
+    awaiting_digits: int | None = None
+    secret_input: bool = False
+    timeout_s: float | None = None
+    steps: int = 0
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, raw: str) -> SimulatedCall:
+        data = json.loads(raw)
+        data["status"] = PhoneStatus(data["status"])
+        data["lines"] = [Line(**line) for line in data["lines"]]
+        return cls(**data)
+
+    def heard(self) -> list[str]:
+        return [line.text for line in self.lines if line.kind == "say"]
+
+
+class UnknownSimulatedCall(LookupError):
+    error_id = "simulator_unknown_call"
+
+
+def _render(call: SimulatedCall, turn: CallTurn) -> SimulatedCall:
+    call.awaiting_digits = None
+    call.secret_input = False
+    call.timeout_s = None
+    for action in turn.actions:
+        _render_one(call, turn, action)
+    return call
+
+
+def _say(call: SimulatedCall, action: Say) -> None:
+    call.lines.append(
+        Line("say", prompt_text(action.message_id, action.locale, action.params), action.locale)
+    )
+
+
+def _render_one(call: SimulatedCall, turn: CallTurn, action: Action) -> None:
+    if isinstance(action, Say):
+        _say(call, action)
+    elif isinstance(action, Play):
+        call.lines.append(Line("play", f"[{action.prompt}]"))
+    elif isinstance(action, SetLocale):
+        call.locale = action.locale
+    elif isinstance(action, Gather):
+        for prompt in action.prompts:
+            _render_one(call, turn, prompt)
+        call.status = PhoneStatus.WAITING_FOR_KEYS
+        call.awaiting_digits = action.num_digits
+        call.secret_input = action.secret
+        call.timeout_s = action.timeout_s
+    elif isinstance(action, Record):
+        call.lines.append(Line("notice", "[recording]"))
+    elif isinstance(action, Enqueue):
+        call.status = PhoneStatus.ON_HOLD
+        call.lines.append(Line("notice", "[on hold: an agent will answer]"))
+    elif isinstance(action, Escalate):
+        if action.connect_caller:
+            call.status = PhoneStatus.ON_HOLD
+            call.lines.append(Line("notice", "[on hold: the urgent team is being called]"))
+    elif isinstance(action, Dial):
+        call.status = PhoneStatus.TRANSFERRED
+        number = turn.dial_number(action) or "the fallback number"
+        call.lines.append(Line("notice", f"[transferred to {number}]"))
+    elif isinstance(action, Hangup):
+        call.status = PhoneStatus.ENDED
+        call.lines.append(Line("notice", "[call ended]"))
+
+
+class SimulatedPhones:
+    """The simulator's side of the switchboard, with state in Redis."""
+
+    def __init__(self, live: redis.Redis, switchboard: Switchboard) -> None:
+        self._live = live
+        self._switchboard = switchboard
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, call_id: str) -> SimulatedCall:
+        raw = self._live.get(key("sim", call_id))
+        if raw is None:
+            raise UnknownSimulatedCall(call_id)
+        return SimulatedCall.from_json(str(raw))
+
+    def ringing(self) -> list[str]:
+        return sorted(str(item) for item in self._live.smembers(key("sim", "ringing")))
+
+    def _save(self, call: SimulatedCall) -> SimulatedCall:
+        call.steps += 1
+        self._live.set(key("sim", call.call_id), call.to_json(), ex=TTL_S)
+        return call
+
+    # -- the caller's side --------------------------------------------------------------------
+
+    def dial(
+        self, line_number: str, from_number: str | None, now: float | None = None
+    ) -> SimulatedCall:
+        turn = self._switchboard.start(
+            channel=Channel.SIMULATOR,
+            external_id=secrets.token_hex(12),
+            to_number=line_number,
+            from_number=from_number or None,
+            at=now or time.time(),
+        )
+        return self._save(_render(SimulatedCall(turn.call_id, PhoneStatus.IN_IVR), turn))
+
+    def press(self, call_id: str, digits: str, now: float | None = None) -> SimulatedCall:
+        return self._send(call_id, EventKind.DIGITS, now, digits=digits)
+
+    def stay_silent(self, call_id: str, now: float | None = None) -> SimulatedCall:
+        return self._send(call_id, EventKind.SILENCE, now)
+
+    def hang_up(self, call_id: str, now: float | None = None) -> SimulatedCall:
+        call = self._send(call_id, EventKind.HANGUP, now)
+        call.status = PhoneStatus.ENDED
+        self._live.srem(key("sim", "ringing"), call_id)
+        return self._save(call)
+
+    def _send(
+        self, call_id: str, kind: EventKind, now: float | None, **payload: Any
+    ) -> SimulatedCall:
+        call = self.get(call_id)
+        if call.status is PhoneStatus.ENDED:
+            return call
+        event = CallEvent(kind=kind, call_id=call_id, at=now or time.time(), **payload)
+        turn = self._switchboard.handle(event, idempotency_key=f"sim:{call_id}:{call.steps}")
+        return self._save(_render(call, turn))
+
+    # -- outbound calls (check-ins) -----------------------------------------------------------
+
+    def place_call(self, call_id: str, to_number: str, caller_id: str | None = None) -> str:
+        """The simulator's dialer: the called phone starts ringing; returns its id."""
+        call = SimulatedCall(call_id, PhoneStatus.RINGING)
+        call.lines.append(Line("notice", "[ringing]"))
+        self._save(call)
+        self._live.sadd(key("sim", "ringing"), call_id)
+        return f"sim-{call_id}"
+
+    def answer(
+        self, call_id: str, *, machine: bool = False, now: float | None = None
+    ) -> SimulatedCall:
+        call = self.get(call_id)
+        self._live.srem(key("sim", "ringing"), call_id)
+        call.status = PhoneStatus.IN_IVR
+        turn = self._switchboard.answered(call_id, now or time.time(), machine=machine)
+        return self._save(_render(call, turn))
+
+    # -- what routing and agents do to a simulated call -----------------------------------------
+
+    def redirect_to_number(self, call_id: str, number: str) -> None:
+        call = self.get(call_id)
+        call.status = PhoneStatus.TRANSFERRED
+        call.lines.append(Line("notice", f"[transferred to {number}]"))
+        self._save(call)
+
+    def connect_agent(self, call_id: str, agent_name: str) -> SimulatedCall:
+        call = self.get(call_id)
+        call.status = PhoneStatus.CONNECTED
+        call.lines.append(Line("notice", f"[connected to {agent_name}]"))
+        return self._save(call)
+
+    def end_by_agent(self, call_id: str) -> SimulatedCall:
+        call = self.get(call_id)
+        call.status = PhoneStatus.ENDED
+        call.lines.append(Line("notice", "[the agent ended the call]"))
+        return self._save(call)
