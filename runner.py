@@ -85,6 +85,7 @@ def worker(burst: bool) -> None:
     from rq.serializers import JSONSerializer
 
     from app import build_runtime
+    from wiring import Sweeper
 
     settings = _settings()
     runtime = build_runtime(settings)
@@ -92,9 +93,14 @@ def worker(burst: bool) -> None:
         connection = runtime.jobs_connection()
         _install_recording_jobs(settings, runtime, connection)
         queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
-        Worker(queues, connection=connection, serializer=JSONSerializer).work(
-            burst=burst, with_scheduler=True, logging_level=settings.log_level
-        )
+        sweeper = None if burst else Sweeper(runtime.router()).start()
+        try:
+            Worker(queues, connection=connection, serializer=JSONSerializer).work(
+                burst=burst, with_scheduler=True, logging_level=settings.log_level
+            )
+        finally:
+            if sweeper is not None:
+                sweeper.stop()
     finally:
         runtime.close()
 
