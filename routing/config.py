@@ -72,9 +72,7 @@ class EscalationTeam:
     repeat_seconds: float | None = None
     """Re-ring interval once the top tier is reached; the top tier's delay if unset."""
 
-    def ladder_spec(
-        self, escalation_id: str, reason: str, call_id: str | None
-    ) -> dict[str, Any]:
+    def ladder_spec(self, escalation_id: str, reason: str, call_id: str | None) -> dict[str, Any]:
         """The ladder as it is copied into Redis when an escalation starts."""
         repeat = self.repeat_seconds or self.tiers[-1].delay_seconds
         return {
@@ -83,8 +81,7 @@ class EscalationTeam:
             "reason": reason,
             "call": call_id or "",
             "tiers": [
-                {"members": list(tier.members), "delay": tier.delay_seconds}
-                for tier in self.tiers
+                {"members": list(tier.members), "delay": tier.delay_seconds} for tier in self.tiers
             ],
             "alert_tier": self.supervisor_alert_tier,
             "repeat_s": repeat,

@@ -105,11 +105,11 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
             problems.append(f"agent {aid} is {state} with call {cid} in {call and call['status']}")
         elif call["agent"] != aid:
             problems.append(f"agent {aid} holds call {cid} that names another agent")
-    for aid, agent in agents.items():
-        if agent is None:
+    for aid, record in agents.items():
+        if record is None:
             problems.append(f"agent {aid} is listed without a record")
             continue
-        state = agent["state"]
+        agent, state = record, record["state"]
         if (state == AgentState.AVAILABLE) != (aid in available_index):
             problems.append(f"agent {aid} is {state} but the availability index disagrees")
         if state not in (AgentState.OFFERED, AgentState.ON_CALL) and agent["call"]:
@@ -127,10 +127,10 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
 
     open_ids = [_text(raw) for raw in client.zrange(routing_key("escalations"), 0, -1)]
     open_rows = read_rows(client, [routing_key("esc", eid) for eid in open_ids], ["status"])
-    for eid, row in zip(open_ids, open_rows, strict=True):
-        status = row and row["status"]
-        if status != "active":
-            problems.append(f"escalation {eid} is listed as open but is {status}")
+    for eid, open_row in zip(open_ids, open_rows, strict=True):
+        esc_status = None if open_row is None else open_row["status"]
+        if esc_status != "active":
+            problems.append(f"escalation {eid} is listed as open but is {esc_status}")
         elif f"ladder|{eid}" not in timers:
             problems.append(f"open escalation {eid} has no next step")
 

@@ -40,7 +40,10 @@ CONFIG = RouterConfig(
     queues={
         "main": QueueConfig(
             "main",
-            widening=(WideningStep(40, drop_language=True), WideningStep(80, drop_specialties=True)),
+            widening=(
+                WideningStep(40, drop_language=True),
+                WideningStep(80, drop_specialties=True),
+            ),
             max_wait_seconds=120,
             urgent_team="urgent",
         ),
@@ -117,7 +120,9 @@ def build_machine(client: redis.Redis) -> type[RuleBasedStateMachine]:
             for risk in risks:
                 self.arrive(risk, "es", False, "main", False)
 
-        @rule(agent=st.sampled_from(AGENTS), state=st.sampled_from(["available", "break", "offline"]))
+        @rule(
+            agent=st.sampled_from(AGENTS), state=st.sampled_from(["available", "break", "offline"])
+        )
         def presence(self, agent: str, state: str) -> None:
             before, _ = self.agent_call(agent)
             result = self.router.set_agent_state(agent, state, self.clock.now())
@@ -126,10 +131,15 @@ def build_machine(client: redis.Redis) -> type[RuleBasedStateMachine]:
             else:
                 assert result.ok
 
-        @rule(agent=st.sampled_from(AGENTS), languages=st.sets(st.sampled_from(["es", "ar", "en"]), min_size=1))
+        @rule(
+            agent=st.sampled_from(AGENTS),
+            languages=st.sets(st.sampled_from(["es", "ar", "en"]), min_size=1),
+        )
         def change_skills(self, agent: str, languages: set[str]) -> None:
             self.router.register_agent(
-                AgentProfile(agent, frozenset(languages), frozenset(), frozenset({"main", "legal"})),
+                AgentProfile(
+                    agent, frozenset(languages), frozenset(), frozenset({"main", "legal"})
+                ),
                 self.clock.now(),
             )
 

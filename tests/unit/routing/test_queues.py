@@ -84,6 +84,16 @@ def test_given_a_rare_language_after_90s_then_any_agent_with_interpreter_flag(
     assert "widened" in harness.log.kinds("c-uk")
 
 
+def test_given_a_widened_call_taken_by_a_speaker_then_no_interpreter_flag(
+    harness: Harness,
+) -> None:
+    harness.call("c-en", language="en")
+    harness.advance(90)
+    harness.agent("en-speaker", languages=("en",))
+    assert offered_call(harness, "en-speaker") == "c-en"
+    assert "interpreter" not in (harness.call_field("c-en", "flags") or "")
+
+
 def test_given_a_specialty_after_its_widening_step_then_any_agent(harness: Harness) -> None:
     harness.agent("generalist")
     harness.call("c-legal", specialties=("legal",))
@@ -189,9 +199,7 @@ def test_given_an_unknown_queue_then_the_call_is_still_taken(harness: Harness) -
 
 
 @pytest.mark.parametrize("bad", ["with space", "a|b", "a,b", ""])
-def test_given_an_identifier_with_separators_then_it_is_refused(
-    harness: Harness, bad: str
-) -> None:
+def test_given_an_identifier_with_separators_then_it_is_refused(harness: Harness, bad: str) -> None:
     from routing.errors import InvalidIdentifier
 
     with pytest.raises(InvalidIdentifier):

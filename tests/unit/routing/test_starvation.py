@@ -17,9 +17,7 @@ def test_virtual_arrival_order_matches_effective_priority_at_any_time() -> None:
 
     calls = [(0.0, 0), (100.0, 600), (350.0, 60), (500.0, 360)]
     for now in (500.0, 800.0, 5000.0):
-        by_effective = sorted(
-            calls, key=lambda c: -effective_priority(c[1], now - c[0], 1.0)
-        )
+        by_effective = sorted(calls, key=lambda c: -effective_priority(c[1], now - c[0], 1.0))
         by_virtual = sorted(calls, key=lambda c: virtual_arrival(c[0], c[1], 1.0))
         assert by_effective == by_virtual
 
