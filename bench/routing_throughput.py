@@ -155,6 +155,7 @@ def agent_frees_up(client: redis.Redis, calls: int, agents: int, decisions: int)
     ids = [f"agent-{index}" for index in range(agents)]
     for agent_id in ids:
         router.register_agent(profile(rng, agent_id), now)
+        router.set_agent_state(agent_id, "break", now)
     for index in range(calls):
         now += 0.01
         router.enqueue(request(rng, f"call-{index}"), now)

@@ -55,6 +55,9 @@ class QueueConfig:
     ageing_points_per_second: float = 1.0
     urgent_team: str | None = None
     """Severe calls enqueued here also start this team's ladder (same call, same log)."""
+    overflow_when_unstaffed: bool = True
+    """With no agent of this queue logged in (on break counts as in), overflow at once rather
+    than keep a caller waiting out the maximum wait for nobody."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class RouterConfig:
             max_wait_seconds=self.default_queue.max_wait_seconds,
             ageing_points_per_second=self.default_queue.ageing_points_per_second,
             urgent_team=self.default_queue.urgent_team,
+            overflow_when_unstaffed=self.default_queue.overflow_when_unstaffed,
         )
 
     def backup_target(self, line_id: str) -> str:
@@ -196,6 +200,7 @@ class RouterConfig:
                 max_wait_seconds=float(item.get("max_wait_seconds", 900.0)),
                 ageing_points_per_second=float(item.get("ageing_points_per_second", 1.0)),
                 urgent_team=item.get("urgent_team"),
+                overflow_when_unstaffed=bool(item.get("overflow_when_unstaffed", True)),
             )
             for item in data.get("queues", ())
         }

@@ -29,7 +29,8 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
     - an offered call has an offer timer and its agent is ``offered`` with that call;
     - an agent ``offered`` / ``on_call`` holds a call that is offered to / answered by them,
       and no call is held by two agents;
-    - an agent is in the availability index exactly when ``available``;
+    - an agent is in the availability index exactly when ``available``, and staffs their
+      queues exactly when not ``offline``;
     - an open escalation always has its next step scheduled (it never silently stops);
     - with ``work_conserving``: no available agent qualifies for a waiting call they have not
       declined (nobody idles while someone they could help waits).
@@ -88,6 +89,11 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
         )
     )
     available_index = {_text(a) for a in client.zrange(routing_key("avail", "all"), 0, -1)}
+    presence_prefix = routing_key("present", "")
+    presence = {
+        _text(raw)[len(presence_prefix) :]: {_text(m) for m in client.smembers(raw)}
+        for raw in client.scan_iter(match=presence_prefix + "*")
+    }
     holders: Counter[str] = Counter()
     held = [
         (aid, agent)
@@ -116,6 +122,14 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
             problems.append(f"agent {aid} is {state} but still names call {agent['call']}")
         if state == AgentState.WRAP_UP and f"wrap|{aid}" not in timers:
             problems.append(f"agent {aid} is in wrap-up without an end")
+        for queue in from_list_field(agent["queues"]):
+            if (state != AgentState.OFFLINE) != (aid in presence.get(queue, set())):
+                problems.append(f"agent {aid} is {state} but staffing of {queue} disagrees")
+    for queue, members in presence.items():
+        for aid in members:
+            record = agents.get(aid)
+            if record is None or queue not in from_list_field(record["queues"]):
+                problems.append(f"agent {aid} staffs {queue} without serving it")
     for cid, count in holders.items():
         if count > 1:
             problems.append(f"call {cid} is held by {count} agents")

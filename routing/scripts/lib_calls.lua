@@ -158,11 +158,12 @@ local function close_call(c, status)
   c.status = status
 end
 
-local function overflow(c)
+local function overflow(c, reason)
   local waited = NOW - tonumber(c.enqueued_at)
   close_call(c, 'overflowed')
   stat('overflowed')
-  emit('overflowed', c.id, '', {line = c.line, queue = c.queue, waited = waited})
+  emit('overflowed', c.id, '', {line = c.line, queue = c.queue, waited = waited,
+                               reason = reason or 'max_wait'})
 end
 
 -- Back to waiting after a reject, a missed offer or a withdrawn offer; past the maximum wait
