@@ -125,8 +125,8 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
         for queue in from_list_field(agent["queues"]):
             if (state != AgentState.OFFLINE) != (aid in presence.get(queue, set())):
                 problems.append(f"agent {aid} is {state} but staffing of {queue} disagrees")
-    for queue, members in presence.items():
-        for aid in members:
+    for queue, staff in presence.items():
+        for aid in staff:
             record = agents.get(aid)
             if record is None or queue not in from_list_field(record["queues"]):
                 problems.append(f"agent {aid} staffs {queue} without serving it")

@@ -12,7 +12,6 @@ from routing import AgentProfile, CallRequest, QueueConfig, Router, RouterConfig
 from routing.ports import ManualClock, MemoryCallControl, MemoryCallLog, MemoryNotifier
 from store.vocabulary import RiskLevel
 
-
 STAFFED_OR_NOT = RouterConfig(default_queue=QueueConfig("default", overflow_when_unstaffed=False))
 """Most tests queue calls before anyone logs in; the unstaffed overflow has its own tests."""
 
