@@ -108,9 +108,8 @@ class TimedRunner(ScriptRunner):
 
 def build_router(client: redis.Redis) -> tuple[Router, TimedRunner]:
     config = RouterConfig(default_queue=QueueConfig("default", max_wait_seconds=10**7))
-    router = Router(client, config, NullLog(), MemoryNotifier(), MemoryCallControl())
-    runner = TimedRunner(client, config.script_settings("amparo:events:agent:"))
-    object.__setattr__(router._ctx, "runner", runner)
+    runner = TimedRunner(client, config.script_settings(AGENT_CHANNEL_PREFIX))
+    router = Router(client, config, NullLog(), MemoryNotifier(), MemoryCallControl(), runner=runner)
     return router, runner
 
 
