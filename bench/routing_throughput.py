@@ -38,7 +38,7 @@ import redis
 from routing import AgentProfile, CallRequest, QueueConfig, Router, RouterConfig
 from routing.lua import ScriptRunner
 from routing.ports import MemoryCallControl, MemoryNotifier
-from routing.state import PREFIX
+from routing.state import AGENT_CHANNEL_PREFIX, PREFIX
 from store.embedded_redis import EmbeddedRedis
 from store.live_state import connect
 from store.vocabulary import RiskLevel
