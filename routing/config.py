@@ -55,6 +55,9 @@ class QueueConfig:
     ageing_points_per_second: float = 1.0
     urgent_team: str | None = None
     """Severe calls enqueued here also start this team's ladder (same call, same log)."""
+    overflow_when_unstaffed: bool = True
+    """With no agent of this queue logged in (on break counts as in), overflow at once rather
+    than keep a caller waiting out the maximum wait for nobody."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,7 @@ class EscalationTeam:
     repeat_seconds: float | None = None
     """Re-ring interval once the top tier is reached; the top tier's delay if unset."""
 
-    def ladder_spec(
-        self, escalation_id: str, reason: str, call_id: str | None
-    ) -> dict[str, Any]:
+    def ladder_spec(self, escalation_id: str, reason: str, call_id: str | None) -> dict[str, Any]:
         """The ladder as it is copied into Redis when an escalation starts."""
         repeat = self.repeat_seconds or self.tiers[-1].delay_seconds
         return {
@@ -83,8 +84,7 @@ class EscalationTeam:
             "reason": reason,
             "call": call_id or "",
             "tiers": [
-                {"members": list(tier.members), "delay": tier.delay_seconds}
-                for tier in self.tiers
+                {"members": list(tier.members), "delay": tier.delay_seconds} for tier in self.tiers
             ],
             "alert_tier": self.supervisor_alert_tier,
             "repeat_s": repeat,
@@ -127,6 +127,7 @@ class RouterConfig:
             max_wait_seconds=self.default_queue.max_wait_seconds,
             ageing_points_per_second=self.default_queue.ageing_points_per_second,
             urgent_team=self.default_queue.urgent_team,
+            overflow_when_unstaffed=self.default_queue.overflow_when_unstaffed,
         )
 
     def backup_target(self, line_id: str) -> str:
@@ -199,6 +200,7 @@ class RouterConfig:
                 max_wait_seconds=float(item.get("max_wait_seconds", 900.0)),
                 ageing_points_per_second=float(item.get("ageing_points_per_second", 1.0)),
                 urgent_team=item.get("urgent_team"),
+                overflow_when_unstaffed=bool(item.get("overflow_when_unstaffed", True)),
             )
             for item in data.get("queues", ())
         }

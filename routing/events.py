@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -78,9 +78,11 @@ class EventDelivery:
         data: dict[str, Any] = {**event.data, "event_id": event.event_id}
         if event.agent_id:
             data["agent_id"] = event.agent_id
-        steps = []
+        steps: list[Callable[[], None]] = []
         if event.call_id:
-            steps.append(lambda: self._call_log.append(event.call_id or "", event.kind, data, event.at))
+            steps.append(
+                lambda: self._call_log.append(event.call_id or "", event.kind, data, event.at)
+            )
         steps.extend(self._port_steps(event, data))
         delivered = True
         for step in steps:
@@ -96,9 +98,9 @@ class EventDelivery:
                 )
         return delivered
 
-    def _port_steps(self, event: RoutingEvent, data: dict[str, Any]) -> list[Any]:
+    def _port_steps(self, event: RoutingEvent, data: dict[str, Any]) -> list[Callable[[], None]]:
         call_id, agent_id, kind = event.call_id or "", event.agent_id or "", event.kind
-        steps: list[Any] = []
+        steps: list[Callable[[], None]] = []
         if kind == "offered":
             expires = float(data["expires_at"])
             steps.append(lambda: self._notifier.offer_made(agent_id, call_id, expires, data))

@@ -29,7 +29,9 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
     - an offered call has an offer timer and its agent is ``offered`` with that call;
     - an agent ``offered`` / ``on_call`` holds a call that is offered to / answered by them,
       and no call is held by two agents;
-    - an agent is in the availability index exactly when ``available``;
+    - an agent is in the availability index exactly when ``available``, and staffs their
+      queues exactly when not ``offline``;
+    - an open escalation always has its next step scheduled (it never silently stops);
     - with ``work_conserving``: no available agent qualifies for a waiting call they have not
       declined (nobody idles while someone they could help waits).
     """
@@ -43,10 +45,14 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
             strict=True,
         )
     )
-    bucket_members: dict[str, list[str]] = {}
-    for raw in client.scan_iter(match=routing_key("bucket", "*"), count=1000):
-        name = _text(raw)[len(routing_key("bucket", "")) :]
-        bucket_members[name] = [_text(m) for m in client.zrange(raw, 0, -1)]
+    bucket_keys = sorted({_text(raw) for raw in client.scan_iter(match=routing_key("bucket", "*"))})
+    pipe = client.pipeline(transaction=False)
+    for bucket_key in bucket_keys:
+        pipe.zrange(bucket_key, 0, -1)
+    bucket_members = {
+        bucket_key[len(routing_key("bucket", "")) :]: [_text(m) for m in members]
+        for bucket_key, members in zip(bucket_keys, pipe.execute(), strict=True)
+    }
     bucket_set = {_text(b) for b in client.smembers(routing_key("buckets"))}
     for name, members in bucket_members.items():
         if members and name not in bucket_set:
@@ -83,28 +89,47 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
         )
     )
     available_index = {_text(a) for a in client.zrange(routing_key("avail", "all"), 0, -1)}
+    presence_prefix = routing_key("present", "")
+    presence = {
+        _text(raw)[len(presence_prefix) :]: {_text(m) for m in client.smembers(raw)}
+        for raw in client.scan_iter(match=presence_prefix + "*")
+    }
     holders: Counter[str] = Counter()
-    for aid, agent in agents.items():
-        if agent is None:
+    held = [
+        (aid, agent)
+        for aid, agent in agents.items()
+        if agent is not None and agent["state"] in (AgentState.OFFERED, AgentState.ON_CALL)
+    ]
+    held_calls = read_rows(
+        client, [routing_key("call", agent["call"]) for _, agent in held], ["status", "agent"]
+    )
+    for (aid, agent), call in zip(held, held_calls, strict=True):
+        cid, state = agent["call"], agent["state"]
+        holders[cid] += 1
+        expected = CallStatus.OFFERED if state == AgentState.OFFERED else CallStatus.ANSWERED
+        if call is None or call["status"] != expected:
+            problems.append(f"agent {aid} is {state} with call {cid} in {call and call['status']}")
+        elif call["agent"] != aid:
+            problems.append(f"agent {aid} holds call {cid} that names another agent")
+    for aid, record in agents.items():
+        if record is None:
             problems.append(f"agent {aid} is listed without a record")
             continue
-        state = agent["state"]
+        agent, state = record, record["state"]
         if (state == AgentState.AVAILABLE) != (aid in available_index):
             problems.append(f"agent {aid} is {state} but the availability index disagrees")
-        if state in (AgentState.OFFERED, AgentState.ON_CALL):
-            cid = agent["call"]
-            holders[cid] += 1
-            call_status = client.hget(routing_key("call", cid), "status")
-            call_agent = client.hget(routing_key("call", cid), "agent")
-            expected = CallStatus.OFFERED if state == AgentState.OFFERED else CallStatus.ANSWERED
-            if call_status is None or _text(call_status) != expected:
-                problems.append(f"agent {aid} is {state} with call {cid} in {call_status}")
-            elif call_agent is None or _text(call_agent) != aid:
-                problems.append(f"agent {aid} holds call {cid} that names another agent")
-        elif agent["call"]:
+        if state not in (AgentState.OFFERED, AgentState.ON_CALL) and agent["call"]:
             problems.append(f"agent {aid} is {state} but still names call {agent['call']}")
         if state == AgentState.WRAP_UP and f"wrap|{aid}" not in timers:
             problems.append(f"agent {aid} is in wrap-up without an end")
+        for queue in from_list_field(agent["queues"]):
+            if (state != AgentState.OFFLINE) != (aid in presence.get(queue, set())):
+                problems.append(f"agent {aid} is {state} but staffing of {queue} disagrees")
+    for queue, staff in presence.items():
+        for aid in staff:
+            record = agents.get(aid)
+            if record is None or queue not in from_list_field(record["queues"]):
+                problems.append(f"agent {aid} staffs {queue} without serving it")
     for cid, count in holders.items():
         if count > 1:
             problems.append(f"call {cid} is held by {count} agents")
@@ -113,6 +138,15 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
             holder = agents.get(row["agent"])
             if holder is None or holder["call"] != cid or holder["state"] != AgentState.OFFERED:
                 problems.append(f"offered call {cid} is not held by its agent {row['agent']}")
+
+    open_ids = [_text(raw) for raw in client.zrange(routing_key("escalations"), 0, -1)]
+    open_rows = read_rows(client, [routing_key("esc", eid) for eid in open_ids], ["status"])
+    for eid, open_row in zip(open_ids, open_rows, strict=True):
+        esc_status = None if open_row is None else open_row["status"]
+        if esc_status != "active":
+            problems.append(f"escalation {eid} is listed as open but is {esc_status}")
+        elif f"ladder|{eid}" not in timers:
+            problems.append(f"open escalation {eid} has no next step")
 
     if work_conserving:
         problems.extend(_idle_while_waiting(client, now, calls, agents))
@@ -125,7 +159,7 @@ def _idle_while_waiting(
     calls: dict[str, dict[str, str] | None],
     agents: dict[str, dict[str, str] | None],
 ) -> list[str]:
-    problems = []
+    pairs = []
     for aid, agent in agents.items():
         if agent is None or agent["state"] != AgentState.AVAILABLE:
             continue
@@ -138,8 +172,12 @@ def _idle_while_waiting(
                 continue
             if not set(from_list_field(call["specs"])) <= set(from_list_field(agent["specs"])):
                 continue
-            declined_until = client.zscore(routing_key("call", cid, "declined"), aid)
-            if declined_until is not None and float(declined_until) > now:
-                continue
-            problems.append(f"agent {aid} is idle while call {cid} they could take waits")
-    return problems
+            pairs.append((aid, cid))
+    pipe = client.pipeline(transaction=False)
+    for aid, cid in pairs:
+        pipe.zscore(routing_key("call", cid, "declined"), aid)
+    return [
+        f"agent {aid} is idle while call {cid} they could take waits"
+        for (aid, cid), declined_until in zip(pairs, pipe.execute(), strict=True)
+        if declined_until is None or float(declined_until) <= now
+    ]

@@ -47,9 +47,7 @@ DEFAULT_PRIORITY_BY_RISK: Mapping[RiskLevel, int] = MappingProxyType(
 )
 
 
-def base_priority(
-    risk: RiskLevel, supplied: int | None, by_risk: Mapping[RiskLevel, int]
-) -> int:
+def base_priority(risk: RiskLevel, supplied: int | None, by_risk: Mapping[RiskLevel, int]) -> int:
     """The priority a call queues with: never below what its risk warrants."""
     from_risk = by_risk[risk]
     return from_risk if supplied is None else max(supplied, from_risk)

@@ -61,6 +61,7 @@ def enqueue(ctx: RoutingContext, request: CallRequest, now: float) -> Transition
             for step in queue.widening
         ],
         "max_wait": queue.max_wait_seconds,
+        "unstaffed_overflow": queue.overflow_when_unstaffed,
         "escalation": escalation_spec_for_call(
             ctx.config, request.queue, request.call_id, request.risk, "severe_call"
         )

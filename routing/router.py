@@ -39,8 +39,12 @@ class Router:
         call_log: CallLog,
         notifier: Notifier,
         call_control: CallControl,
+        *,
+        runner: ScriptRunner | None = None,
     ) -> None:
-        runner = ScriptRunner(client, config.script_settings(AGENT_CHANNEL_PREFIX))
+        """``runner`` is for instrumentation (benchmarks); by default the scripts are
+        registered on ``client``."""
+        runner = runner or ScriptRunner(client, config.script_settings(AGENT_CHANNEL_PREFIX))
         delivery = EventDelivery(client, config, call_log, notifier, call_control)
         self._ctx = RoutingContext(client, config, runner, delivery)
 

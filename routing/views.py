@@ -82,9 +82,7 @@ def read_rows(
         if values[0] is None:
             rows.append(None)
             continue
-        rows.append(
-            {f: "" if v is None else _text(v) for f, v in zip(fields, values, strict=True)}
-        )
+        rows.append({f: "" if v is None else _text(v) for f, v in zip(fields, values, strict=True)})
     return rows
 
 

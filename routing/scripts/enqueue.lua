@@ -1,6 +1,7 @@
 -- Place a call in its queue and offer it at once if a qualified agent is free.
 -- A: call, queue, lang, specs, flags, line, callback, risk, risk_rank, priority, rate,
---    widen ([[after_seconds, drop_language, drop_specialties], ...]), max_wait, escalation.
+--    widen ([[after_seconds, drop_language, drop_specialties], ...]), max_wait, escalation,
+--    unstaffed_overflow.
 local cid = A.call
 local key = k('call', cid)
 local existing = redis.call('HGET', key, 'status')
@@ -26,6 +27,10 @@ emit('enqueued', cid, '', {queue = A.queue, risk = A.risk, priority = A.priority
                           line = A.line})
 if A.escalation then start_escalation(A.escalation) end
 local c = load_call(cid)
+if A.unstaffed_overflow and redis.call('SCARD', k('present', A.queue)) == 0 then
+  overflow(c, 'unstaffed')
+  return finish('enqueued', {call_status = c.status, agent = ''})
+end
 park(c)
 dispatch_call(c)
 return finish('enqueued', {call_status = c.status, agent = c.agent})

@@ -110,6 +110,11 @@ end
 
 local function offer(c, ag)
   unpark(c)
+  if c.req_lang ~= '*' and not has(ag.langs, c.req_lang) and not has(c.flags, 'interpreter') then
+    if c.flags == '' then c.flags = ',' end
+    c.flags = c.flags .. 'interpreter,'
+    redis.call('HSET', k('call', c.id), 'flags', c.flags)
+  end
   local deadline = NOW + CFG.offer_timeout
   local attempts = redis.call('HINCRBY', k('call', c.id), 'attempts', 1)
   redis.call('HSET', k('call', c.id), 'status', 'offered', 'agent', ag.id, 'offered_at', NOW,
@@ -153,11 +158,12 @@ local function close_call(c, status)
   c.status = status
 end
 
-local function overflow(c)
+local function overflow(c, reason)
   local waited = NOW - tonumber(c.enqueued_at)
   close_call(c, 'overflowed')
   stat('overflowed')
-  emit('overflowed', c.id, '', {line = c.line, queue = c.queue, waited = waited})
+  emit('overflowed', c.id, '', {line = c.line, queue = c.queue, waited = waited,
+                               reason = reason or 'max_wait'})
 end
 
 -- Back to waiting after a reject, a missed offer or a withdrawn offer; past the maximum wait

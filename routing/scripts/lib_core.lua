@@ -82,6 +82,18 @@ local function avail_keys(ag)
   return keys
 end
 
+-- Agents not offline (even on break) staff their queues: a call to a queue nobody staffs
+-- overflows at once instead of waiting out the maximum wait.
+local function set_presence(ag, present)
+  for _, q in ipairs(words(ag.queues)) do
+    if present then
+      redis.call('SADD', k('present', q), ag.id)
+    else
+      redis.call('SREM', k('present', q), ag.id)
+    end
+  end
+end
+
 local function unindex_agent(ag)
   for _, key in ipairs(avail_keys(ag)) do redis.call('ZREM', key, ag.id) end
 end
@@ -90,6 +102,7 @@ local function agent_available(ag, idle_since)
   redis.call('HSET', k('agent', ag.id), 'state', 'available', 'since', NOW,
              'idle_since', idle_since, 'call', '')
   for _, key in ipairs(avail_keys(ag)) do redis.call('ZADD', key, idle_since, ag.id) end
+  set_presence(ag, true)
   ag.state = 'available'
   ag.idle_since = idle_since
   ag.call = ''
@@ -99,6 +112,7 @@ end
 local function agent_to(ag, state, call)
   if ag.state == 'available' then unindex_agent(ag) end
   redis.call('HSET', k('agent', ag.id), 'state', state, 'since', NOW, 'call', call or '')
+  set_presence(ag, state ~= 'offline')
   ag.state = state
   ag.call = call or ''
 end

@@ -2,6 +2,7 @@
 local ag = load_agent(A.agent)
 local key = k('agent', A.agent)
 if ag and ag.state == 'available' then unindex_agent(ag) end
+if ag then set_presence(ag, false) end
 redis.call('HSET', key, 'langs', A.langs, 'specs', A.specs, 'queues', A.queues)
 redis.call('SADD', k('agents'), A.agent)
 if not ag then
@@ -10,6 +11,7 @@ if not ag then
   return finish('created', {state = 'offline'})
 end
 ag = load_agent(A.agent)
+set_presence(ag, ag.state ~= 'offline')
 if ag.state == 'available' then
   agent_available(ag, num(ag.idle_since, NOW))
   dispatch_agent(ag)

@@ -27,21 +27,16 @@ local function widen(cid)
   local level = num(c.widen_level, 0) + 1
   local step = steps[level]
   if not step then return end
-  local lang, specs, flags = c.lang, c.specs, c.flags
-  if step[2] and lang ~= '*' then
-    lang = '*'
-    if not has(flags, 'interpreter') then
-      if flags == '' then flags = ',' end
-      flags = flags .. 'interpreter,'
-    end
-  end
+  -- Dropping the language lets any agent take the call; the interpreter flag is set when it is
+  -- offered to an agent who does not speak it (see offer in lib_calls.lua).
+  local lang, specs = c.lang, c.specs
+  if step[2] then lang = '*' end
   if step[3] then specs = '' end
   local was_waiting = c.status == 'waiting'
   if was_waiting then unpark(c) end
-  redis.call('HSET', k('call', cid), 'lang', lang, 'specs', specs, 'flags', flags,
-             'widen_level', level)
-  c.lang, c.specs, c.flags, c.widen_level = lang, specs, flags, level
-  emit('widened', cid, '', {level = level, language = lang, specialties = specs, flags = flags})
+  redis.call('HSET', k('call', cid), 'lang', lang, 'specs', specs, 'widen_level', level)
+  c.lang, c.specs, c.widen_level = lang, specs, level
+  emit('widened', cid, '', {level = level, language = lang, specialties = specs})
   if steps[level + 1] then
     redis.call('ZADD', k('timers'), tonumber(c.enqueued_at) + steps[level + 1][1],
                'widen|' .. cid)

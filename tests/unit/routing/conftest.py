@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from routing import AgentProfile, CallRequest, Router, RouterConfig, Transition
+from routing import AgentProfile, CallRequest, QueueConfig, Router, RouterConfig, Transition
 from routing.ports import ManualClock, MemoryCallControl, MemoryCallLog, MemoryNotifier
 from store.vocabulary import RiskLevel
+
+STAFFED_OR_NOT = RouterConfig(default_queue=QueueConfig("default", overflow_when_unstaffed=False))
+"""Most tests queue calls before anyone logs in; the unstaffed overflow has its own tests."""
 
 
 @dataclass
@@ -93,7 +96,7 @@ def make_harness(redis_client: redis.Redis) -> Iterator[MakeHarness]:
     def build(config: RouterConfig | None = None, start: float = 1_717_400_000.0) -> Harness:
         clock = ManualClock(start)
         log, notifier, control = MemoryCallLog(), MemoryNotifier(), MemoryCallControl()
-        router = Router(redis_client, config or RouterConfig(), log, notifier, control)
+        router = Router(redis_client, config or STAFFED_OR_NOT, log, notifier, control)
         return Harness(router, clock, log, notifier, control, redis_client)
 
     yield build

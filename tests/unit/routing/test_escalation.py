@@ -21,7 +21,7 @@ TEAM = EscalationTeam(
 )
 CONFIG = RouterConfig(
     teams={"urgent": TEAM},
-    queues={"default": QueueConfig("default", urgent_team="urgent")},
+    queues={"default": QueueConfig("default", urgent_team="urgent", overflow_when_unstaffed=False)},
 )
 
 

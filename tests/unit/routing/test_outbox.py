@@ -6,7 +6,8 @@ from typing import Any
 
 from routing import RouterConfig
 from routing.invariants import find_violations
-from routing.state import routing_key
+from routing.lua import ScriptRunner
+from routing.state import AGENT_CHANNEL_PREFIX, routing_key
 from tests.unit.routing.conftest import Harness, MakeHarness
 
 
@@ -23,7 +24,7 @@ def test_given_a_process_dying_after_an_offer_then_the_call_is_offered_again_and
     harness.agent("a1")
     harness.clock.advance(1)
     harness.agent("a2")
-    runner = harness.router._ctx.runner
+    runner = ScriptRunner(harness.client, RouterConfig().script_settings(AGENT_CHANNEL_PREFIX))
     reply = runner.run(
         "enqueue",
         harness.now,

@@ -84,6 +84,16 @@ def test_given_a_rare_language_after_90s_then_any_agent_with_interpreter_flag(
     assert "widened" in harness.log.kinds("c-uk")
 
 
+def test_given_a_widened_call_taken_by_a_speaker_then_no_interpreter_flag(
+    harness: Harness,
+) -> None:
+    harness.call("c-en", language="en")
+    harness.advance(90)
+    harness.agent("en-speaker", languages=("en",))
+    assert offered_call(harness, "en-speaker") == "c-en"
+    assert "interpreter" not in (harness.call_field("c-en", "flags") or "")
+
+
 def test_given_a_specialty_after_its_widening_step_then_any_agent(harness: Harness) -> None:
     harness.agent("generalist")
     harness.call("c-legal", specialties=("legal",))
@@ -105,7 +115,11 @@ def test_given_max_wait_then_the_call_overflows_to_its_line_backup(
     make_harness: MakeHarness,
 ) -> None:
     config = RouterConfig(
-        queues={"default": QueueConfig("default", widening=(), max_wait_seconds=120)},
+        queues={
+            "default": QueueConfig(
+                "default", widening=(), max_wait_seconds=120, overflow_when_unstaffed=False
+            )
+        },
         backup_targets={"line-1": "backup-centre"},
     )
     harness = make_harness(config)
@@ -124,7 +138,9 @@ def test_given_an_unknown_line_then_overflow_uses_the_static_fallback(
     make_harness: MakeHarness,
 ) -> None:
     config = RouterConfig(
-        default_queue=QueueConfig("default", widening=(), max_wait_seconds=10),
+        default_queue=QueueConfig(
+            "default", widening=(), max_wait_seconds=10, overflow_when_unstaffed=False
+        ),
         fallback_target="urgent-fallback",
     )
     harness = make_harness(config)
@@ -136,7 +152,11 @@ def test_given_an_unknown_line_then_overflow_uses_the_static_fallback(
 def test_given_an_offer_out_at_max_wait_then_overflow_waits_for_it(
     make_harness: MakeHarness,
 ) -> None:
-    config = RouterConfig(default_queue=QueueConfig("default", widening=(), max_wait_seconds=20))
+    config = RouterConfig(
+        default_queue=QueueConfig(
+            "default", widening=(), max_wait_seconds=20, overflow_when_unstaffed=False
+        )
+    )
     harness = make_harness(config)
     harness.call("c1")
     harness.advance(10)
@@ -212,3 +232,39 @@ def test_widening_step_config_is_validated() -> None:
                 "q": QueueConfig("q", widening=(WideningStep(60), WideningStep(30))),
             }
         )
+
+
+def test_given_nobody_logged_in_for_the_queue_then_the_call_overflows_at_once(
+    make_harness: MakeHarness,
+) -> None:
+    harness = make_harness(RouterConfig(backup_targets={"line-1": "backup-centre"}))
+    harness.agent("gone-home", available=False)
+    harness.call("c1")
+    assert harness.call_field("c1", "status") == "overflowed"
+    assert harness.control.overflows == [("c1", "backup-centre")]
+    assert harness.log.entries[-1][2]["reason"] == "unstaffed"
+
+
+def test_given_an_agent_on_break_then_the_queue_counts_as_staffed(
+    make_harness: MakeHarness,
+) -> None:
+    harness = make_harness(RouterConfig())
+    harness.agent("a1")
+    harness.router.set_agent_state("a1", "break", harness.now)
+    harness.call("c1")
+    assert harness.call_field("c1", "status") == "waiting"
+    harness.router.set_agent_state("a1", "offline", harness.now)
+    harness.call("c2")
+    assert harness.call_field("c2", "status") == "overflowed"
+
+
+def test_given_an_agent_moved_to_another_queue_then_the_old_queue_is_unstaffed(
+    make_harness: MakeHarness,
+) -> None:
+    harness = make_harness(RouterConfig())
+    harness.agent("a1", queues=("default",))
+    harness.agent("a1", queues=("other",))
+    harness.call("c1", queue="default")
+    assert harness.call_field("c1", "status") == "overflowed"
+    harness.call("c2", queue="other")
+    assert harness.call_field("c2", "status") == "offered"

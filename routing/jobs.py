@@ -1,0 +1,35 @@
+"""Thin entry points for processes that drive the sweeper: an rq job and a loop for a worker
+thread. app.py builds the Router (with its ports) and passes it in; the time comes from the
+injected clock, the only clock read in routing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from routing.ports import Clock
+from routing.router import Router
+from routing.state import SweepReport
+
+log = logging.getLogger(__name__)
+
+
+def sweep_once(router: Router, clock: Clock) -> SweepReport | None:
+    """One sweep; a Redis failure is logged (no ids, no data) and the next tick tries again."""
+    try:
+        return router.sweep(clock.now())
+    except (redis.RedisError, OSError):
+        log.warning("routing sweep failed; retrying on the next tick", exc_info=True)
+        return None
+
+
+def sweep_forever(
+    router: Router, clock: Clock, stop: threading.Event, interval_seconds: float = 1.0
+) -> None:
+    """Sweep every ``interval_seconds`` until ``stop`` is set. Run one per process if you like:
+    concurrent sweepers are safe (each timer fires once)."""
+    while not stop.is_set():
+        sweep_once(router, clock)
+        stop.wait(interval_seconds)
