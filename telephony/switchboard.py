@@ -30,6 +30,7 @@ from ivr_flows.events import CallerContext, CallEvent, EventKind, RecordingDecis
 from ivr_flows.session import advance
 from ivr_flows.session import load as load_session
 from ivr_flows.state import CallFlag, Outcome
+from ivr_flows.triage import TOP_PRIORITY
 from locales.selection import locale_hint_for_number
 from routing import CallRequest, Router
 from store.base import new_id
@@ -359,7 +360,7 @@ class Switchboard:
                 call_id=call_id,
                 queue=line.queue_id(queue),
                 risk=risk,
-                priority=priority,
+                priority=self._routing_priority(priority),
                 language=None if CallFlag.INTERPRETER in flags else locale,
                 flags=frozenset(flag.value for flag in flags),
                 line_id=line.line_id,
@@ -375,6 +376,14 @@ class Switchboard:
             flags=sorted(flag.value for flag in flags),
             locale=locale,
         )
+
+    def _routing_priority(self, ivr_priority: int) -> int | None:
+        """The IVR ranks priority on its own small scale; routing counts seconds of head start.
+        A top-priority IVR outcome (any "yes" on the screen, or no answer) waits like a severe
+        call; otherwise routing's default for the risk level applies."""
+        if ivr_priority >= TOP_PRIORITY:
+            return self.router.config.priority_by_risk[RiskLevel.EXTREMO]
+        return None
 
     def _escalate(self, call_id: str, line: LineInfo, action: Escalate, at: float) -> None:
         escalation_id = f"call:{call_id}"

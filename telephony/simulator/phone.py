@@ -147,15 +147,37 @@ class SimulatedPhones:
         raw = self._live.get(key("sim", call_id))
         if raw is None:
             raise UnknownSimulatedCall(call_id)
-        return SimulatedCall.from_json(str(raw))
+        call = SimulatedCall.from_json(str(raw))
+        if self._live.llen(key("sim", call_id, "inbox")):
+            return self._save(call)
+        return call
 
     def ringing(self) -> list[str]:
         return sorted(str(item) for item in self._live.smembers(key("sim", "ringing")))
 
     def _save(self, call: SimulatedCall) -> SimulatedCall:
         call.steps += 1
+        self._apply_inbox(call)
         self._live.set(key("sim", call.call_id), call.to_json(), ex=TTL_S)
         return call
+
+    def _post(self, call_id: str, kind: str, text: str) -> None:
+        """Something done to the call from elsewhere (routing, an agent), applied in order the
+        next time the call is saved, so a step in progress never overwrites it."""
+        name = key("sim", call_id, "inbox")
+        self._live.rpush(name, json.dumps({"kind": kind, "text": text}))
+        self._live.expire(name, TTL_S)
+
+    def _apply_inbox(self, call: SimulatedCall) -> None:
+        name = key("sim", call.call_id, "inbox")
+        with self._live.pipeline() as pipe:
+            pipe.lrange(name, 0, -1)
+            pipe.delete(name)
+            items, _ = pipe.execute()
+        for raw in items:
+            item = json.loads(raw)
+            call.status = PhoneStatus(item["kind"])
+            call.lines.append(Line("notice", item["text"]))
 
     # -- the caller's side --------------------------------------------------------------------
 
@@ -215,19 +237,12 @@ class SimulatedPhones:
     # -- what routing and agents do to a simulated call -----------------------------------------
 
     def redirect_to_number(self, call_id: str, number: str) -> None:
-        call = self.get(call_id)
-        call.status = PhoneStatus.TRANSFERRED
-        call.lines.append(Line("notice", f"[transferred to {number}]"))
-        self._save(call)
+        self._post(call_id, PhoneStatus.TRANSFERRED.value, f"[transferred to {number}]")
 
     def connect_agent(self, call_id: str, agent_name: str) -> SimulatedCall:
-        call = self.get(call_id)
-        call.status = PhoneStatus.CONNECTED
-        call.lines.append(Line("notice", f"[connected to {agent_name}]"))
-        return self._save(call)
+        self._post(call_id, PhoneStatus.CONNECTED.value, f"[connected to {agent_name}]")
+        return self.get(call_id)
 
     def end_by_agent(self, call_id: str) -> SimulatedCall:
-        call = self.get(call_id)
-        call.status = PhoneStatus.ENDED
-        call.lines.append(Line("notice", "[the agent ended the call]"))
-        return self._save(call)
+        self._post(call_id, PhoneStatus.ENDED.value, "[the agent ended the call]")
+        return self.get(call_id)

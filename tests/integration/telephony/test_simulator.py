@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import Runtime, create_app
-from routing import views
+from routing import AgentState, views
 from store.records import Escalation
 from store.vocabulary import Channel
 from telephony.simulator.phone import PhoneStatus
@@ -21,6 +22,7 @@ def test_a_caller_hears_prompts_in_her_language_and_waits_on_hold(
     runtime: Runtime, hotline: Hotline
 ) -> None:
     phones = runtime.simulator()
+    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
     call = phones.dial(hotline.line_number, "+44 7700 900123")
     assert call.status is PhoneStatus.WAITING_FOR_KEYS
     assert call.heard(), "the caller hears a greeting"
@@ -34,6 +36,7 @@ def test_a_caller_hears_prompts_in_her_language_and_waits_on_hold(
 
 def test_hanging_up_on_hold_abandons_the_call(runtime: Runtime, hotline: Hotline) -> None:
     phones = runtime.simulator()
+    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
     call = phones.dial(hotline.line_number, None)
     for key in LOW_RISK:
         call = phones.press(call.call_id, key)
@@ -93,3 +96,14 @@ def test_the_simulator_api_needs_the_csrf_token_and_validates_keys(
     ok = client.post(f"/simulator/api/calls/{call_id}/keys", json={"digits": "1"}, headers=headers)
     assert ok.status_code == 200
     assert client.get("/simulator/api/calls/nope").status_code == 404
+
+
+def test_with_nobody_signed_in_a_caller_is_put_through_to_the_backup_number(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    phones = runtime.simulator()
+    call = phones.dial(hotline.line_number, None)
+    for key in LOW_RISK:
+        call = phones.press(call.call_id, key)
+    assert call.status is PhoneStatus.TRANSFERRED
+    assert "+34900000002" in call.lines[-1].text

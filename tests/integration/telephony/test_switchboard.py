@@ -8,6 +8,7 @@ from app import Runtime
 from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup
 from ivr_flows.events import CallEvent, EventKind
 from routing import AgentState, views
+from store.models import Beneficiary
 from store.records import Call, Escalation
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel, RiskLevel
@@ -145,3 +146,42 @@ def test_an_unknown_line_or_a_failure_sends_the_caller_to_the_fallback(
     assert turn.fallback and isinstance(turn.actions[-1], Dial)
     lost = board.handle(CallEvent(kind=EventKind.DIGITS, call_id="nope", at=T0, digits="1"))
     assert lost.fallback and isinstance(lost.actions[-1], Dial)
+
+
+def test_a_caller_who_cannot_talk_safely_waits_like_a_severe_caller(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    with runtime.sessions() as db, db.begin():
+        known = db.get(Beneficiary, hotline.beneficiary_id)
+        assert known is not None
+        known.risk_level = RiskLevel.ALTO
+    board = runtime.switchboard()
+    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, T0)
+    # She is known at alto risk and answers no to everything: alto at alto's usual priority.
+    known_caller = board.start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-known",
+        to_number=hotline.line_number,
+        from_number=hotline.beneficiary_number,
+        at=T0,
+    )
+    # An unknown caller who cannot talk safely: alto too, but with top priority.
+    unsafe = board.start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-unsafe",
+        to_number=hotline.line_number,
+        from_number=None,
+        at=T0 + 1,
+    )
+    at = T0 + 1
+    for key in ("1", "1", "2", "2", "2", "2"):
+        at += 1
+        known_end = press(runtime, known_caller.call_id, key, at)[-1]
+    for key in ("1", "2", "2", "2", "2", "2"):
+        at += 1
+        unsafe_end = press(runtime, unsafe.call_id, key, at)[-1]
+    assert isinstance(known_end, Enqueue) and known_end.risk is RiskLevel.ALTO
+    assert isinstance(unsafe_end, Enqueue) and unsafe_end.risk is RiskLevel.ALTO
+    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.AVAILABLE, at + 1)
+    offered = views.agents_by_state(runtime.redis, at + 1)[AgentState.OFFERED]
+    assert [p.call_id for p in offered] == [unsafe.call_id]
