@@ -68,10 +68,11 @@ class CallEvent(Base):
 class Escalation(Base):
     __tablename__ = "escalations"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    #: ``call:<call id>`` or ``alarm:<alarm id>``, the same id routing's ladder carries.
+    id: Mapped[str] = mapped_column(String(80), primary_key=True, default=new_id)
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), nullable=True, index=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
-    reason: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
     tier: Mapped[int] = mapped_column(Integer, default=1)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -290,10 +290,10 @@ def upgrade() -> None:
 
     op.create_table(
         "escalations",
-        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("id", sa.String(length=80), nullable=False),
         sa.Column("call_id", sa.String(length=32), nullable=True),
         sa.Column("team_id", sa.String(length=32), nullable=False),
-        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("tier", sa.Integer(), nullable=False),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),

@@ -170,3 +170,13 @@ def test_call_log_orders_events_and_lands_a_retry_once(
     log.append(call.id, "digits", {"digits": "1"}, at=1001.0)
     events = log.events(call.id)
     assert [(e.seq, e.kind) for e in events] == [(1, "started"), (2, "digits")]
+
+
+def test_the_models_and_the_migrations_describe_the_same_schema(db_engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
