@@ -22,6 +22,9 @@ venv: $(BIN)/.installed
 
 # Test tools from npm (Prism mocks Twilio's REST API); reinstalled when the lock file changes.
 node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
 	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: the Twilio tests against Prism cannot run"; exit 0; }; \
 	npm ci --no-audit --no-fund --loglevel=error
 
