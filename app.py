@@ -34,6 +34,7 @@ from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Direction
 from telephony.directory import LineInfo
 from telephony.switchboard import Switchboard
+from telephony.twilio.assembly import twilio_blueprint_for, twilio_redirectors
 from wiring import (
     RedisNotifier,
     RoutingCallLog,
@@ -80,7 +81,9 @@ class Runtime:
         """The router on this process's Redis, configured from the lines and teams stored."""
         if "router" not in self.extras:
             config = router_config_from_store(self.sessions)
-            self.extras["control"] = TelephonyControl(self.redis)
+            self.extras["control"] = TelephonyControl(
+                self.redis, redirectors=twilio_redirectors(self)
+            )
             built = Router(
                 self.redis,
                 config,
@@ -188,6 +191,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(
         recordings_blueprint(recordings.archive, recordings.access, recordings.tokens)
     )
+
+    app.register_blueprint(twilio_blueprint_for(runtime))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
