@@ -23,7 +23,6 @@ from telephony.twilio.rate_limit import OutboundPacer
 from telephony.twilio.recordings import TwilioRecordings
 
 RING_TIMEOUT_S = 30
-CALL_PROGRESS = ["initiated", "ringing", "answered", "completed"]
 
 
 class NoNeutralCallerId(Exception):
@@ -104,8 +103,9 @@ class TwilioVoice:
             fallback_url=links.fallback(),
             fallback_method="POST",
             status_callback=status_callback_url or links.status(),
+            # No StatusCallbackEvent: the default, "completed", is the one callback that acts
+            # (its CallStatus says completed, busy, no-answer, failed or canceled).
             status_callback_method="POST",
-            status_callback_event=CALL_PROGRESS,
             # "Enable" answers as soon as a human or a machine is told apart; waiting for the
             # beep (DetectMessageEnd) only matters to leave a message, which we never do.
             machine_detection="Enable",
@@ -148,11 +148,7 @@ class TwilioVoice:
         """Dial ``to`` into the conference named ``conference`` (created if needed)."""
         options: dict[str, Any] = {}
         if status_callback:
-            options.update(
-                status_callback=status_callback,
-                status_callback_method="POST",
-                status_callback_event=CALL_PROGRESS,
-            )
+            options.update(status_callback=status_callback, status_callback_method="POST")
         if coaching:
             options.update(coaching=True, call_sid_to_coach=call_sid_to_coach)
         participant: ParticipantInstance = self.client.conferences(conference).participants.create(

@@ -37,8 +37,14 @@ def _xml(body: str, status: int = 200) -> Response:
 
 
 def _webhook() -> Webhook:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        items = body.items() if isinstance(body, dict) else ()
+        form = {str(k): str(v) for k, v in items if isinstance(v, str | int | float)}
+    else:
+        form = request.form.to_dict()
     return Webhook(
-        form=request.form.to_dict(),
+        form=form,
         args=request.args.to_dict(),
         idempotency_token=request.headers.get(IDEMPOTENCY_HEADER),
     )
