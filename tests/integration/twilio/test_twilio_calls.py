@@ -80,8 +80,8 @@ def test_a_severe_caller_is_escalated_to_the_urgent_team_and_held_with_the_urgen
     call.hold()
     assert call.said()[-1] == urgent and call.where == "queued"
     with runtime.sessions() as db:
-        escalation = db.get(Escalation, f"call:{call_id(call)}")
-        assert escalation is not None and escalation.team_id == hotline.team_id
+        escalation = db.scalars(select(Escalation).where(Escalation.call_id == call_id(call))).one()
+        assert escalation.team_id == hotline.team_id
         row = db.get(Call, call_id(call))
         assert row is not None and row.status == "queued" and row.risk_level == "extremo"
     waiting = views.waiting_calls(runtime.redis, 0.0)
