@@ -36,6 +36,7 @@ from telephony.directory import LineInfo
 from telephony.simulator.http import simulator_api
 from telephony.simulator.phone import SimulatedPhones
 from telephony.switchboard import Switchboard
+from telephony.twilio.assembly import twilio_blueprint_for, twilio_redirectors
 from wiring import (
     RedisNotifier,
     RoutingCallLog,
@@ -82,7 +83,9 @@ class Runtime:
         """The router on this process's Redis, configured from the lines and teams stored."""
         if "router" not in self.extras:
             config = router_config_from_store(self.sessions)
-            self.extras["control"] = TelephonyControl(self.redis)
+            self.extras["control"] = TelephonyControl(
+                self.redis, redirectors=twilio_redirectors(self)
+            )
             built = Router(
                 self.redis,
                 config,
@@ -202,6 +205,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(
         recordings_blueprint(recordings.archive, recordings.access, recordings.tokens)
     )
+
+    app.register_blueprint(twilio_blueprint_for(runtime))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -47,6 +48,8 @@ class Settings:
     twilio_twiml_app_sid: str | None = None
     twilio_api_base_url: str | None = None
     twilio_cps: float = 1.0
+    twilio_neutral_caller_id: str | None = None
+    fallback_number: str | None = None
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -57,6 +60,11 @@ class Settings:
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def twilio_configured(self) -> bool:
+        """Webhooks can be validated and REST calls made."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     def describe(self) -> dict[str, str]:
         """Configuration for humans: no secret value ever appears here."""
@@ -77,6 +85,8 @@ class Settings:
             "AMPARO_SIMULATOR": "on" if self.simulator_enabled else "off",
             "AMPARO_TWILIO_ACCOUNT_SID": self.twilio_account_sid or "(not set: Twilio off)",
             "AMPARO_TWILIO_CPS": str(self.twilio_cps),
+            "AMPARO_TWILIO_NEUTRAL_CALLER_ID": self.twilio_neutral_caller_id or "(not set)",
+            "AMPARO_FALLBACK_NUMBER": self.fallback_number or "(not set)",
             "AMPARO_LOG_LEVEL": self.log_level,
         }
 
@@ -173,6 +183,15 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw.strip()
 
 
+def _phone_number(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", raw):
+        raise ConfigurationError(name, "must be a phone number in E.164 form, e.g. +34900000000")
+    return raw
+
+
 SUPPORTED_LOCALES = ("es", "en", "fr", "ar", "ro", "pt", "ca", "eu", "gl", "zh", "uk", "ru")
 
 
@@ -231,6 +250,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(
             "AMPARO_DEFAULT_LOCALE", f"must be one of {', '.join(SUPPORTED_LOCALES)}"
         )
+    twilio_account_sid = env.get("AMPARO_TWILIO_ACCOUNT_SID") or None
+    fallback_number = _phone_number(env, "AMPARO_FALLBACK_NUMBER")
+    if twilio_account_sid and fallback_number is None:
+        raise ConfigurationError(
+            "AMPARO_FALLBACK_NUMBER",
+            "required with Twilio: the number callers are sent to when nothing else answers",
+        )
     log_level = (env.get("AMPARO_LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("AMPARO_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
@@ -251,12 +277,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_cookie_secure=_bool(
             env, "AMPARO_SESSION_COOKIE_SECURE", public_base_url.startswith("https")
         ),
-        twilio_account_sid=env.get("AMPARO_TWILIO_ACCOUNT_SID") or None,
+        twilio_account_sid=twilio_account_sid,
         twilio_auth_token=env.get("AMPARO_TWILIO_AUTH_TOKEN") or None,
         twilio_api_key=env.get("AMPARO_TWILIO_API_KEY") or None,
         twilio_api_secret=env.get("AMPARO_TWILIO_API_SECRET") or None,
         twilio_twiml_app_sid=env.get("AMPARO_TWILIO_TWIML_APP_SID") or None,
         twilio_api_base_url=_url(env, "AMPARO_TWILIO_API_BASE_URL", ("http", "https")),
         twilio_cps=_float(env, "AMPARO_TWILIO_CPS", 1.0, 0.01, 1000.0),
+        twilio_neutral_caller_id=_phone_number(env, "AMPARO_TWILIO_NEUTRAL_CALLER_ID"),
+        fallback_number=fallback_number,
         log_level=log_level,
     )

@@ -1,6 +1,7 @@
 """Catalog maintenance: extract keys from code and flows, update, compile and check catalogs.
 
-``prompts`` keys come from ``ivr_flows`` (flow files and ``N_`` marks in code); ``messages``
+``prompts`` keys come from ``ivr_flows`` (flow files and ``N_`` marks in code) and from the
+telephony edges' own prompts (hold announcements); ``messages``
 keys from ``locales/ui_strings.py`` and ``agent_console`` (code and templates). Compiled
 ``.mo`` files are committed next to their ``.po`` so ``make run`` needs no build step;
 :func:`check_catalogs` (run by the test suite) fails when one is stale, when a key is missing
@@ -49,6 +50,7 @@ class _Source:
 _SOURCES: dict[str, tuple[_Source, ...]] = {
     PROMPTS_DOMAIN: (
         _Source("ivr_flows", (("flows/*.json", extract_flow_messages), ("**.py", "python"))),
+        _Source("telephony", (("twilio/**.py", "python"),)),
     ),
     UI_DOMAIN: (
         _Source("locales", (("ui_strings.py", "python"),)),

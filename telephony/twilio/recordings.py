@@ -88,8 +88,9 @@ class TwilioRecordings:
                 raise
 
 
-def twilio_recordings(settings: Settings) -> TwilioRecordings | None:
-    """The adapter for the configured account, or None when Twilio is off."""
+def rest_client(settings: Settings) -> Client | None:
+    """The REST client of the configured account (an API key when set, else the auth token),
+    pointed at ``AMPARO_TWILIO_API_BASE_URL`` when given; None when Twilio is off."""
     if not settings.twilio_account_sid:
         return None
     username: str | None
@@ -101,4 +102,10 @@ def twilio_recordings(settings: Settings) -> TwilioRecordings | None:
     client = Client(username, password, account_sid=settings.twilio_account_sid)
     if settings.twilio_api_base_url:
         client.api.base_url = settings.twilio_api_base_url
-    return TwilioRecordings(client)
+    return client
+
+
+def twilio_recordings(settings: Settings) -> TwilioRecordings | None:
+    """The adapter for the configured account, or None when Twilio is off."""
+    client = rest_client(settings)
+    return None if client is None else TwilioRecordings(client)

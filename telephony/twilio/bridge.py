@@ -1,0 +1,160 @@
+"""Moving live Twilio calls: the agent bridge, supervisors joining it, and routing's overflow.
+
+Bridge: when an agent accepts an offer, the caller's call is redirected out of Twilio's queue
+into a conference named after the call id (she keeps hearing hold music until the agent is
+in), and the agent's softphone (``client:<agent id>``) is dialled into the same conference.
+The agent's leg ends the conference when it leaves; if it cannot be placed, or rings out, the
+caller is sent to the line's overflow number rather than left alone in an empty conference.
+
+Supervisors join the same conference: ``listen`` (muted), ``whisper`` (Twilio's coaching: only
+the agent hears them) or ``barge`` (everyone hears them), and may switch modes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from telephony.twilio import twiml
+from telephony.twilio.calls import TwilioCalls
+from telephony.twilio.client import SupervisorMode, TwilioVoice
+from telephony.twilio.fallback import OverflowBook
+from telephony.twilio.links import Leg, Links
+
+log = logging.getLogger(__name__)
+
+AGENT_LABEL = "agent"
+
+
+class BridgeError(Exception):
+    error_id = "twilio_bridge_failed"
+
+
+def supervisor_label(supervisor_id: str) -> str:
+    return f"supervisor-{supervisor_id}"
+
+
+class TwilioRedirector:
+    """Routing's ``CallRedirector`` for Twilio calls: overflow a waiting caller to a number."""
+
+    def __init__(self, voice: TwilioVoice, calls: TwilioCalls, links: Links) -> None:
+        self._voice = voice
+        self._calls = calls
+        self._links = links
+
+    def redirect_to_number(self, call_id: str, number: str) -> None:
+        sid = self._calls.sid_for(call_id)
+        links = self._links.for_call(call_id, self._calls.get(call_id, "line"))
+        document = twiml.dial_document(
+            links, number, target="overflow", record=self._calls.recording(call_id)
+        )
+        self._voice.redirect(sid, twiml=document)
+        self._calls.update(call_id, overflowed="1")
+        log.info("call %s: redirected to the overflow number", call_id)
+
+
+class TwilioBridge:
+    def __init__(
+        self,
+        voice: TwilioVoice,
+        calls: TwilioCalls,
+        links: Links,
+        book: OverflowBook,
+        *,
+        bridge_caller_id: Callable[[str | None], str | None] | None = None,
+    ) -> None:
+        self._voice = voice
+        self._calls = calls
+        self._links = links
+        self._book = book
+        self._caller_id = bridge_caller_id or self._line_number
+
+    def _line_number(self, line_id: str | None) -> str | None:
+        try:
+            return self._book.lookup(line_id=line_id).number
+        except LookupError:
+            return self._book.fallback_number
+
+    def _call_links(self, call_id: str) -> Links:
+        return self._links.for_call(call_id, self._calls.get(call_id, "line"))
+
+    def connect(self, call_id: str, agent_id: str) -> str:
+        """Bridge the caller of ``call_id`` with ``agent_id``'s softphone; return the agent
+        leg's CallSid. Raises BridgeError (after sending the caller to the overflow) when the
+        agent cannot be dialled."""
+        sid = self._calls.sid_for(call_id)
+        links = self._call_links(call_id)
+        document = twiml.conference_document(links, call_id, record=self._calls.recording(call_id))
+        self._voice.redirect(sid, twiml=document)
+        self._calls.update(call_id, bridge="1", agent=agent_id)
+        try:
+            agent = self._voice.add_participant(
+                call_id,
+                to=f"client:{agent_id}",
+                from_=self._caller_id(links.line_id) or "client:amparo",
+                label=AGENT_LABEL,
+                status_callback=links.status(Leg.AGENT),
+                start_conference_on_enter=True,
+                end_conference_on_exit=True,
+            )
+        except Exception as exc:
+            log.error("call %s: agent leg not placed (%s); overflow", call_id, type(exc).__name__)
+            self.send_to_overflow(call_id)
+            raise BridgeError("the agent could not be dialled into the call") from exc
+        fields = {"agent_leg": agent.call_sid}
+        if agent.conference_sid:
+            fields["conference"] = agent.conference_sid
+        self._calls.update(call_id, **fields)
+        return agent.call_sid
+
+    def agent_leg_failed(self, call_id: str) -> None:
+        """The agent's softphone did not answer (busy, no answer, failed): the caller must not
+        wait alone in the conference."""
+        log.warning("call %s: agent leg not answered; caller sent to the overflow", call_id)
+        self.send_to_overflow(call_id)
+
+    def send_to_overflow(self, call_id: str) -> None:
+        links = self._call_links(call_id)
+        number = self._book.number_for(line_id=links.line_id)
+        document = twiml.dial_document(
+            links, number, target="overflow", record=self._calls.recording(call_id)
+        )
+        self._voice.redirect(self._calls.sid_for(call_id), twiml=document)
+        self._calls.update(call_id, bridge="", overflowed="1")
+
+    def join_supervisor(self, call_id: str, supervisor_id: str, mode: SupervisorMode) -> str:
+        """Dial a supervisor's softphone into the call's conference; return that leg's sid."""
+        links = self._call_links(call_id)
+        agent_leg = self._calls.get(call_id, "agent_leg")
+        if mode is SupervisorMode.WHISPER and not agent_leg:
+            raise BridgeError("no agent on this call to coach")
+        supervisor = self._voice.add_participant(
+            call_id,
+            to=f"client:{supervisor_id}",
+            from_=self._caller_id(links.line_id) or "client:amparo",
+            label=supervisor_label(supervisor_id),
+            status_callback=links.status(Leg.SUPERVISOR),
+            muted=mode is SupervisorMode.LISTEN,
+            coaching=mode is SupervisorMode.WHISPER,
+            call_sid_to_coach=agent_leg if mode is SupervisorMode.WHISPER else None,
+            start_conference_on_enter=False,
+            end_conference_on_exit=False,
+        )
+        if supervisor.conference_sid and not self._calls.get(call_id, "conference"):
+            self._calls.update(call_id, conference=supervisor.conference_sid)
+        return supervisor.call_sid
+
+    def set_supervisor_mode(self, call_id: str, supervisor_id: str, mode: SupervisorMode) -> None:
+        conference = self._calls.get(call_id, "conference")
+        agent_leg = self._calls.get(call_id, "agent_leg")
+        if not conference:
+            raise BridgeError("the call's conference is not known")
+        if mode is SupervisorMode.WHISPER and not agent_leg:
+            raise BridgeError("no agent on this call to coach")
+        self._voice.update_participant(
+            conference,
+            supervisor_label(supervisor_id),
+            muted=mode is SupervisorMode.LISTEN,
+            coaching=mode is SupervisorMode.WHISPER,
+            call_sid_to_coach=agent_leg if mode is SupervisorMode.WHISPER else None,
+        )

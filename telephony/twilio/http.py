@@ -1,0 +1,153 @@
+"""Twilio's webhooks and the agents' softphone token, as a Flask blueprint.
+
+Each view is thin: check ``X-Twilio-Signature`` (403 and nothing stored when it is missing or
+wrong), parse the request, call one ``TwilioEdge`` method, return TwiML. Any exception inside a
+voice view still answers valid TwiML that dials the line's overflow number (safety rule 1);
+the incident is logged with the call id and the exception's type only, never its message
+(database errors quote their parameters).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, Response, abort, g, jsonify, request
+
+from agent_console.auth import check_csrf, login_required
+from telephony.twilio import links as paths
+from telephony.twilio import twiml
+from telephony.twilio.media import MEDIA
+from telephony.twilio.services import TwilioEdge, Webhook
+from telephony.twilio.signatures import SignatureCheck
+from telephony.twilio.tokens import VoiceTokens
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+VOICE_TOKEN_PATH = "/console/api/voice-token"  # noqa: S105 (a URL path, not a secret)
+
+Handler = Callable[[Webhook], str]
+Recovery = Callable[[Webhook], str]
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/xml")
+
+
+def _webhook() -> Webhook:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        items = body.items() if isinstance(body, dict) else ()
+        form = {str(k): str(v) for k, v in items if isinstance(v, str | int | float)}
+    else:
+        form = request.form.to_dict()
+    return Webhook(
+        form=form,
+        args=request.args.to_dict(),
+        idempotency_token=request.headers.get(IDEMPOTENCY_HEADER),
+    )
+
+
+def _incident(hook: Webhook, exc: Exception) -> None:
+    try:
+        call_id: str | None = hook.call_id
+    except ValueError:
+        call_id = None
+    log.error(
+        "twilio %s: call %s: %s; caller sent to the safe path",
+        request.path,
+        call_id,
+        type(exc).__name__,
+    )
+
+
+def twilio_blueprint(
+    edge: TwilioEdge, signatures: SignatureCheck, tokens: VoiceTokens
+) -> Blueprint:
+    bp = Blueprint("twilio", __name__)
+
+    def signed(recover: Recovery | None) -> Callable[[Handler], Callable[[], Response]]:
+        """Validate, run ``handler``; on failure answer ``recover``'s document (voice
+        webhooks) or 503 so Twilio retries (callbacks that only report)."""
+
+        def decorate(handler: Handler) -> Callable[[], Response]:
+            @wraps(handler)
+            def view() -> Response:
+                if not signatures.valid(request):
+                    abort(403, description="missing or invalid Twilio signature")
+                hook = _webhook()
+                try:
+                    return _xml(handler(hook))
+                except Exception as exc:
+                    _incident(hook, exc)
+                    if recover is None:
+                        return _xml(twiml.empty_document(), status=503)
+                    try:
+                        return _xml(recover(hook))
+                    except Exception as again:
+                        _incident(hook, again)
+                        last_resort = edge.book.fallback_number
+                        return _xml(twiml.dial_document(edge.links, last_resort, target="fallback"))
+
+            return view
+
+        return decorate
+
+    def report(handler: Callable[[Webhook], None]) -> Handler:
+        def run(hook: Webhook) -> str:
+            handler(hook)
+            return twiml.empty_document()
+
+        return run
+
+    def dial_overflow(hook: Webhook) -> str:
+        return edge.fallback_document(hook)
+
+    def leave_queue(_hook: Webhook) -> str:
+        return twiml.leave_queue_document()
+
+    routes: list[tuple[str, Handler, Recovery | None]] = [
+        (paths.INCOMING, edge.incoming, dial_overflow),
+        (paths.STEP, edge.step, dial_overflow),
+        (paths.OUTBOUND_ANSWERED, edge.outbound_answered, dial_overflow),
+        (paths.QUEUE_WAIT, edge.queue_wait, leave_queue),
+        (paths.QUEUE_RESULT, edge.queue_result, dial_overflow),
+        (paths.DIAL_RESULT, edge.dial_result, dial_overflow),
+        (paths.BRIDGE_ENDED, edge.bridge_ended, dial_overflow),
+        (paths.FALLBACK, edge.twilio_fallback, dial_overflow),
+        (paths.STATUS, report(edge.status), None),
+        (paths.RECORDING, report(edge.recording), None),
+    ]
+    for path, handler, recover in routes:
+        endpoint = path.rsplit("/", 1)[-1].replace("-", "_")
+        bp.add_url_rule(path, endpoint, signed(recover)(handler), methods=["POST"])
+
+    @bp.get("/twilio/media/<name>")
+    def media(name: str) -> Response:
+        make = MEDIA.get(name)
+        if make is None:
+            abort(404)
+        response = Response(make(), mimetype="audio/wav")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+    @bp.post(VOICE_TOKEN_PATH)
+    @login_required()
+    def voice_token() -> tuple[Response, int] | Response:
+        check_csrf()
+        if not tokens.configured:
+            body = {
+                "error_id": "twilio_not_configured",
+                "message": "Twilio softphone is not configured on this server",
+            }
+            return jsonify(body), 503
+        issued = tokens.issue(str(g.agent_id))
+        response = jsonify(
+            token=issued.token, identity=issued.identity, expires_in=issued.expires_in
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return bp

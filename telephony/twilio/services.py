@@ -1,0 +1,359 @@
+"""What each Twilio webhook does, apart from HTTP: a Twilio request in, a TwiML document out.
+
+The views in ``http.py`` check the signature, hand the parsed request to one method here, and
+turn any exception into the fail-safe document (``fallback_document``/``leave_document``).
+Each method converts Twilio's parameters to a ``CallEvent``, lets the switchboard act, and
+renders the result with the one renderer (``twiml.render``).
+
+Idempotency: a gather's answer is keyed by ``CallSid`` + the turn number carried in its URL, so
+a retried request, or the gather's belt-and-braces redirect racing its answer, acts once.
+Other webhooks use Twilio's ``I-Twilio-Idempotency-Token`` or a key of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr_flows.actions import Dial, Record
+from ivr_flows.events import CallerContext, CallEvent, EventKind, PinResult
+from locales import SUPPORTED_LOCALES
+from store.call_log import CallLog
+from store.live_state import key
+from store.models import Beneficiary, Line
+from store.records import Call
+from store.vocabulary import Channel, RiskLevel
+from telephony.switchboard import CallTurn, Switchboard, call_id_for
+from telephony.twilio import hold, twiml
+from telephony.twilio.bridge import TwilioBridge
+from telephony.twilio.calls import TwilioCalls
+from telephony.twilio.fallback import OverflowBook
+from telephony.twilio.links import HoldMode, Leg, Links
+
+log = logging.getLogger(__name__)
+
+PinCheck = Callable[[str, str], PinResult]
+"""The check-in service's comparison of a PIN typed at a ``secret`` gather: (call id, digits)
+-> result. The digits go nowhere else."""
+
+CALL_ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
+SEQUENCE_TTL_S = 6 * 3600
+
+NEWEST_STATUS = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local sequence = tonumber(ARGV[1])
+if sequence >= current then
+  redis.call('SET', KEYS[1], sequence, 'EX', tonumber(ARGV[2]))
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One request from Twilio: its form parameters, its (signed) query and retry token."""
+
+    form: Mapping[str, str]
+    args: Mapping[str, str]
+    idempotency_token: str | None = None
+
+    @property
+    def call_sid(self) -> str:
+        sid = self.form.get("CallSid", "")
+        if not sid:
+            raise ValueError("webhook without a CallSid")
+        return sid
+
+    @property
+    def call_id(self) -> str:
+        """Our call id: carried in every URL we hand out, else derived from the CallSid."""
+        return self.args.get("call") or call_id_for(Channel.TWILIO, self.call_sid)
+
+    def token_key(self, name: str) -> str:
+        """An idempotency key from Twilio's retry token (else the CallSid and ``name``)."""
+        if self.idempotency_token:
+            digest = hashlib.sha256(self.idempotency_token.encode()).hexdigest()[:40]
+            return f"twilio:token:{digest}"
+        return f"twilio:{self.call_sid}:{name}"
+
+
+@dataclass
+class TwilioEdge:
+    links: Links
+    book: OverflowBook
+    calls: TwilioCalls
+    live: redis.Redis
+    sessions: sessionmaker[Session]
+    call_log: CallLog
+    switchboard: Callable[[], Switchboard]
+    accept_recording: Callable[[str, str, datetime], str]
+    enqueue_recording: Callable[[str], object]
+    bridge: Callable[[], TwilioBridge | None] = lambda: None
+    pin_check: PinCheck | None = None
+    clock: Callable[[], float] = time.time
+    _newest_status: object = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._newest_status = self.live.register_script(NEWEST_STATUS)
+
+    # -- the IVR --------------------------------------------------------------------------
+
+    def incoming(self, hook: Webhook) -> str:
+        self.book.refresh_if_stale(self.sessions)
+        turn = self.switchboard().start(
+            channel=Channel.TWILIO,
+            external_id=hook.call_sid,
+            to_number=hook.form.get("To"),
+            from_number=hook.form.get("From"),
+            at=self.clock(),
+        )
+        return self._answer(turn, hook, turn_number=0, remember=True)
+
+    def step(self, hook: Webhook) -> str:
+        call_id = hook.call_id
+        turn_number = int(hook.args.get("turn") or 0)
+        digits = hook.form.get("Digits") or ""
+        at = self.clock()
+        if hook.args.get("silence") or not digits:
+            event = CallEvent(EventKind.SILENCE, call_id, at, channel=Channel.TWILIO)
+        elif hook.args.get("secret"):
+            event = CallEvent(
+                EventKind.DIGITS,
+                call_id,
+                at,
+                channel=Channel.TWILIO,
+                pin_result=self._check_pin(call_id, digits),
+            )
+        else:
+            event = CallEvent(EventKind.DIGITS, call_id, at, digits=digits, channel=Channel.TWILIO)
+        idempotency_key = (
+            f"twilio:{hook.call_sid}:turn:{turn_number}"
+            if "turn" in hook.args
+            else hook.token_key("step")
+        )
+        turn = self.switchboard().handle(event, idempotency_key=idempotency_key)
+        return self._answer(turn, hook, turn_number=turn_number)
+
+    def outbound_answered(self, hook: Webhook) -> str:
+        """A check-in call was answered: by a person (``answered``) or a machine (``machine``,
+        on which the flow hangs up without a word)."""
+        call_id = hook.call_id
+        answered_by = hook.form.get("AnsweredBy", "")
+        machine = answered_by.startswith("machine") or answered_by == "fax"
+        self.calls.remember(call_id, hook.call_sid)
+        event = CallEvent(
+            EventKind.MACHINE if machine else EventKind.ANSWERED,
+            call_id,
+            self.clock(),
+            channel=Channel.TWILIO,
+            caller=outbound_context(self.sessions, call_id),
+        )
+        turn = self.switchboard().handle(event, idempotency_key=f"twilio:{hook.call_sid}:answered")
+        return self._answer(turn, hook, turn_number=0, remember=True)
+
+    def _answer(
+        self, turn: CallTurn, hook: Webhook, *, turn_number: int, remember: bool = False
+    ) -> str:
+        line_id = turn.line.line_id if turn.line else hook.args.get("line")
+        record = False
+        if not turn.fallback:
+            if turn.line is not None:
+                self.book.remember(turn.line)
+            if remember:
+                self.calls.remember(turn.call_id, hook.call_sid, line_id)
+            for action in turn.actions:
+                if isinstance(action, Record):
+                    self.calls.mark_recording(turn.call_id, action.policy)
+            if any(isinstance(action, Dial) for action in turn.actions):
+                record = self.calls.recording(turn.call_id)
+        return twiml.render(
+            turn,
+            self.links.for_call(turn.call_id, line_id, turn_number),
+            fallback_number=self.book.number_for(line_id=line_id, dialled=hook.form.get("To")),
+            record=record,
+        )
+
+    def _check_pin(self, call_id: str, digits: str) -> PinResult:
+        if self.pin_check is None:
+            log.error("call %s: a PIN was typed but no check-in PIN check is wired", call_id)
+            return PinResult.WRONG
+        return self.pin_check(call_id, digits)
+
+    # -- holding, dialling, bridging ---------------------------------------------------------
+
+    def queue_wait(self, hook: Webhook) -> str:
+        call_id = hook.call_id
+        locale = hook.args.get("locale") or "es"
+        locale = locale if locale in SUPPORTED_LOCALES else "es"
+        mode = HoldMode(hook.args.get("mode") or HoldMode.STANDARD.value)
+        if int(hook.form.get("QueueTime") or 0) >= hold.HOLD_CEILING_S:
+            log.error("call %s: on hold past the ceiling; leaving for the overflow", call_id)
+            return twiml.leave_queue_document()
+        status = hold.routing_status(self.live, call_id)
+        if status not in hold.ON_HOLD and status != "answered":
+            log.warning("call %s: on hold but routing has it as %s; overflow", call_id, status)
+            return twiml.leave_queue_document()
+        position = hold.position(self.live, call_id) if mode is HoldMode.STANDARD else None
+        links = self.links.for_call(call_id, hook.args.get("line"))
+        return twiml.hold_document(locale, mode, position, links)
+
+    def queue_result(self, hook: Webhook) -> str:
+        """The caller left Twilio's queue: hung up (abandoned), or must go somewhere else."""
+        result = hook.form.get("QueueResult", "")
+        call_id = hook.call_id
+        if result == "hangup":
+            self._caller_left(hook)
+            return twiml.hangup_document()
+        if result == "bridged":
+            return twiml.hangup_document()
+        links = self.links.for_call(call_id, hook.args.get("line"))
+        if result.startswith("redirected") and self.calls.get(call_id, "bridge"):
+            return twiml.conference_document(links, call_id, record=self.calls.recording(call_id))
+        if result != "redirected":
+            log.warning("call %s: left the queue (%s); overflow", call_id, result or "unknown")
+        return self.fallback_document(hook, target="overflow")
+
+    def dial_result(self, hook: Webhook) -> str:
+        """A ``<Dial>`` ended: after a conversation, hang up; else try the next number."""
+        if hook.form.get("DialCallStatus") in {"completed", "answered"}:
+            return twiml.hangup_document()
+        target = hook.args.get("target") or "fallback"
+        attempt = int(hook.args.get("attempt") or 0) + 1
+        candidates = self.book.candidates(
+            line_id=hook.args.get("line"), dialled=hook.form.get("To"), target=target
+        )
+        number = candidates[attempt % len(candidates)] if candidates else None
+        links = self.links.for_call(hook.call_id, hook.args.get("line"))
+        return twiml.dial_document(
+            links, number, target=target, attempt=attempt, record=self._recording(hook.call_id)
+        )
+
+    def bridge_ended(self, hook: Webhook) -> str:
+        if hook.form.get("DialCallStatus") in {"completed", "answered"}:
+            return twiml.hangup_document()
+        log.warning("call %s: the bridge failed; overflow", hook.call_id)
+        return self.fallback_document(hook, target="overflow")
+
+    # -- fail-safe documents ------------------------------------------------------------------
+
+    def fallback_document(self, hook: Webhook, target: str = "fallback") -> str:
+        """Dial the line's overflow number, found without Redis (and without the database
+        when the in-process book knows the line)."""
+        call_id = _call_id_or_none(hook)
+        line_id = hook.args.get("line")
+        dialled = hook.form.get("To")
+        number = self.book.number_for(line_id=line_id, dialled=dialled, target=target)
+        if number is None:
+            turn = self.switchboard().fallback_turn(call_id or "unknown", dialled)
+            number = turn.dial_number(Dial("fallback")) or self.book.fallback_number
+        links = self.links.for_call(call_id, line_id)
+        return twiml.dial_document(links, number, target=target)
+
+    def twilio_fallback(self, hook: Webhook) -> str:
+        """Twilio's own fallback URL: our answer to a webhook failed or was not valid TwiML."""
+        log.error(
+            "call %s: Twilio used the fallback URL (error %s)",
+            _call_id_or_none(hook),
+            hook.form.get("ErrorCode", "?"),
+        )
+        return self.fallback_document(hook)
+
+    # -- callbacks --------------------------------------------------------------------------
+
+    def status(self, hook: Webhook) -> None:
+        """A call status callback; they arrive out of order, so ``SequenceNumber`` decides
+        which one is current. Every one is logged; only the newest acts."""
+        leg = Leg(hook.args.get("leg") or Leg.CALLER.value)
+        status = hook.form.get("CallStatus", "")
+        sequence = int(hook.form.get("SequenceNumber") or -1)
+        newest = self._is_newest(hook.call_sid, sequence)
+        call_id = hook.args.get("call") or self._known_call(hook.call_sid)
+        if leg is Leg.AGENT:
+            if newest and status in NOT_ANSWERED:
+                bridge = self.bridge()
+                if bridge is not None:
+                    bridge.agent_leg_failed(call_id)
+            return
+        if leg is Leg.SUPERVISOR:
+            return
+        at = self.clock()
+        data: dict[str, object] = {"status": status, "sequence": sequence, "stale": not newest}
+        if hook.form.get("AnsweredBy"):
+            data["answered_by"] = hook.form["AnsweredBy"]
+        self.call_log.append(
+            call_id,
+            "carrier_status",
+            data,
+            at=at,
+            idempotency_key=f"twilio:{hook.call_sid}:status:{sequence}:{status}",
+        )
+        if newest and status in CALL_ENDED:
+            self._caller_left(hook, call_id)
+
+    def recording(self, hook: Webhook) -> None:
+        status = hook.form.get("RecordingStatus", "")
+        recording_sid = hook.form.get("RecordingSid", "")
+        call_id = hook.args.get("call") or self._known_call(hook.call_sid)
+        if status != "completed" or not recording_sid:
+            log.warning("call %s: Twilio recording %s", call_id, status or "without status")
+            return
+        recording_id = self.accept_recording(call_id, recording_sid, datetime.now(UTC))
+        self.enqueue_recording(recording_id)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _caller_left(self, hook: Webhook, call_id: str | None = None) -> None:
+        event = CallEvent(
+            EventKind.HANGUP, call_id or hook.call_id, self.clock(), channel=Channel.TWILIO
+        )
+        self.switchboard().handle(event, idempotency_key=f"twilio:{hook.call_sid}:hangup")
+
+    def _is_newest(self, call_sid: str, sequence: int) -> bool:
+        if sequence < 0:
+            return True
+        script = self._newest_status
+        result = script(  # type: ignore[operator]
+            keys=[key("twilio", "seq", call_sid)], args=[sequence, SEQUENCE_TTL_S]
+        )
+        return bool(int(result))
+
+    def _known_call(self, call_sid: str) -> str:
+        return self.calls.call_for_sid(call_sid) or call_id_for(Channel.TWILIO, call_sid)
+
+    def _recording(self, call_id: str) -> bool:
+        try:
+            return self.calls.recording(call_id)
+        except redis.RedisError:
+            return False
+
+
+def _call_id_or_none(hook: Webhook) -> str | None:
+    try:
+        return hook.call_id
+    except ValueError:
+        return None
+
+
+def outbound_context(sessions: sessionmaker[Session], call_id: str) -> CallerContext:
+    """What the check-in flow needs to know about whom it called (ids, locale, stored risk)."""
+    with sessions() as db:
+        call = db.get(Call, call_id)
+        if call is None:
+            raise LookupError("outbound call not prepared before dialling")
+        line = db.get(Line, call.line_id) if call.line_id else None
+        person = db.get(Beneficiary, call.beneficiary_id) if call.beneficiary_id else None
+        return CallerContext(
+            line_locale=line.default_locale if line else "es",
+            beneficiary_id=person.id if person else None,
+            stored_risk=RiskLevel(person.risk_level) if person else None,
+            preferred_locale=person.preferred_locale if person else None,
+        )

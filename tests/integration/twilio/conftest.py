@@ -1,0 +1,73 @@
+"""Fixtures for the Twilio edge: the real app on the test database and Redis, configured as a
+Twilio account, and a driver that plays Twilio against it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import Runtime, build_runtime, create_app
+from settings import Settings
+from tests.harness.hotline import Hotline, make_hotline
+from tests.harness.prism import PrismMock, prism_mock, unavailable_reason
+from tests.harness.twilio_driver import ACCOUNT_SID, AUTH_TOKEN, FlaskTransport, TwilioDriver
+
+PUBLIC_BASE_URL = "https://hotline.example.org"
+FALLBACK_NUMBER = "+34900000009"
+NEUTRAL_CALLER_ID = "+34900000100"
+UNREACHABLE_API = "http://127.0.0.1:9"  # REST calls fail fast unless a test points at Prism
+
+
+def twilio_settings(settings: Settings, **changes: object) -> Settings:
+    values: dict[str, object] = {
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_api_base_url": UNREACHABLE_API,
+        "public_base_url": PUBLIC_BASE_URL,
+        "fallback_number": FALLBACK_NUMBER,
+        "twilio_neutral_caller_id": NEUTRAL_CALLER_ID,
+        "twilio_cps": 50.0,
+    }
+    values.update(changes)
+    return settings.with_overrides(**values)
+
+
+@pytest.fixture
+def hotline(db_sessions: sessionmaker[Session]) -> Hotline:
+    return make_hotline(db_sessions)
+
+
+@pytest.fixture
+def runtime(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> Iterator[Runtime]:
+    """A runtime configured for Twilio, built after the hotline exists."""
+    built = build_runtime(twilio_settings(settings))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+def phone(app: Flask) -> TwilioDriver:
+    return TwilioDriver(FlaskTransport(app.test_client()), PUBLIC_BASE_URL)
+
+
+@pytest.fixture(scope="session")
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismMock]:
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"Prism is required in CI: {reason}")
+        pytest.skip(reason)
+    with prism_mock(tmp_path_factory.mktemp("prism-twilio")) as mock:
+        yield mock
