@@ -70,7 +70,9 @@ def router_config_from_store(sessions: sessionmaker[Session]) -> RouterConfig:
             urgent = line_team.get(line.id, fallback_team)
             rows = list(db.scalars(select(Queue).where(Queue.line_id == line.id)))
             names = {row.name: row for row in rows}
+            # The built-in flows enqueue to "general" and (check-ins) "checkins".
             names.setdefault("general", None)  # type: ignore[arg-type]
+            names.setdefault("checkins", None)  # type: ignore[arg-type]
             for name, row in names.items():
                 queue_id = f"{line.id}.{name}"
                 widen_after = float(row.widen_after_s) if row else 60.0

@@ -205,7 +205,10 @@ def bare_call(driver: TwilioDriver) -> bool:
 
 
 def prepare(env: dict[str, str]) -> str:
-    """Migrate the database and create a hotline; return the line's number."""
+    """Migrate the database and create a hotline with one agent signed in (so calls wait on
+    hold rather than overflow); return the line's number."""
+    from app import build_runtime
+    from routing import AgentState
     from settings import load_settings
     from store import crypto, database, migrate
     from tests.harness.hotline import make_hotline
@@ -215,9 +218,15 @@ def prepare(env: dict[str, str]) -> str:
     engine = database.make_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
-        return make_hotline(database.session_factory(engine)).line_number
+        hotline = make_hotline(database.session_factory(engine))
     finally:
         engine.dispose()
+    runtime = build_runtime(settings)
+    try:
+        runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
+    finally:
+        runtime.close()
+    return hotline.line_number
 
 
 def run(calls: int, concurrency: int, workers: int, threads: int) -> list[Result]:

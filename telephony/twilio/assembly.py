@@ -28,14 +28,11 @@ from telephony.twilio.http import twilio_blueprint
 from telephony.twilio.links import Links
 from telephony.twilio.rate_limit import OutboundPacer
 from telephony.twilio.recordings import rest_client
-from telephony.twilio.services import PinCheck, TwilioEdge
+from telephony.twilio.services import TwilioEdge
 from telephony.twilio.signatures import SignatureCheck
 from telephony.twilio.tokens import VoiceTokens
 
 EXTRA = "twilio"
-PIN_CHECK_EXTRA = "checkins.pin_check"
-"""Where the check-in service leaves its :data:`PinCheck` in ``runtime.extras`` (before the
-app is created) so a PIN typed on a Twilio call reaches it."""
 
 
 @dataclass
@@ -101,7 +98,6 @@ def twilio_blueprint_for(runtime: Any) -> Blueprint:
         recording_id: str = archive.accept_twilio_recording(call_id, recording_sid, at)
         return recording_id
 
-    pin_check: PinCheck | None = runtime.extras.get(PIN_CHECK_EXTRA)
     edge = TwilioEdge(
         links=parts.links,
         book=parts.book,
@@ -113,7 +109,6 @@ def twilio_blueprint_for(runtime: Any) -> Blueprint:
         accept_recording=accept_recording,
         enqueue_recording=enqueue_recording,
         bridge=lambda: parts.bridge,
-        pin_check=pin_check,
     )
     signatures = SignatureCheck(settings.twilio_auth_token, settings.public_base_url)
     tokens = VoiceTokens(

@@ -23,13 +23,11 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr_flows.actions import Dial, Record
-from ivr_flows.events import CallerContext, CallEvent, EventKind, PinResult
+from ivr_flows.events import CallEvent, EventKind
 from locales import SUPPORTED_LOCALES
 from store.call_log import CallLog
 from store.live_state import key
-from store.models import Beneficiary, Line
-from store.records import Call
-from store.vocabulary import Channel, RiskLevel
+from store.vocabulary import Channel
 from telephony.switchboard import CallTurn, Switchboard, call_id_for
 from telephony.twilio import hold, twiml
 from telephony.twilio.bridge import TwilioBridge
@@ -39,7 +37,6 @@ from telephony.twilio.links import HoldMode, Leg, Links
 
 log = logging.getLogger(__name__)
 
-PinCheck = Callable[[str, str], PinResult]
 """The check-in service's comparison of a PIN typed at a ``secret`` gather: (call id, digits)
 -> result. The digits go nowhere else."""
 
@@ -98,7 +95,6 @@ class TwilioEdge:
     accept_recording: Callable[[str, str, datetime], str]
     enqueue_recording: Callable[[str], object]
     bridge: Callable[[], TwilioBridge | None] = lambda: None
-    pin_check: PinCheck | None = None
     clock: Callable[[], float] = time.time
     _newest_status: object = field(init=False, repr=False)
 
@@ -125,15 +121,8 @@ class TwilioEdge:
         at = self.clock()
         if hook.args.get("silence") or not digits:
             event = CallEvent(EventKind.SILENCE, call_id, at, channel=Channel.TWILIO)
-        elif hook.args.get("secret"):
-            event = CallEvent(
-                EventKind.DIGITS,
-                call_id,
-                at,
-                channel=Channel.TWILIO,
-                pin_result=self._check_pin(call_id, digits),
-            )
         else:
+            # PIN digits too: the switchboard turns them into the comparison's result only.
             event = CallEvent(EventKind.DIGITS, call_id, at, digits=digits, channel=Channel.TWILIO)
         idempotency_key = (
             f"twilio:{hook.call_sid}:turn:{turn_number}"
@@ -150,14 +139,12 @@ class TwilioEdge:
         answered_by = hook.form.get("AnsweredBy", "")
         machine = answered_by.startswith("machine") or answered_by == "fax"
         self.calls.remember(call_id, hook.call_sid)
-        event = CallEvent(
-            EventKind.MACHINE if machine else EventKind.ANSWERED,
+        turn = self.switchboard().answered(
             call_id,
             self.clock(),
-            channel=Channel.TWILIO,
-            caller=outbound_context(self.sessions, call_id),
+            machine=machine,
+            idempotency_key=f"twilio:{hook.call_sid}:answered",
         )
-        turn = self.switchboard().handle(event, idempotency_key=f"twilio:{hook.call_sid}:answered")
         return self._answer(turn, hook, turn_number=0, remember=True)
 
     def _answer(
@@ -181,12 +168,6 @@ class TwilioEdge:
             fallback_number=self.book.number_for(line_id=line_id, dialled=hook.form.get("To")),
             record=record,
         )
-
-    def _check_pin(self, call_id: str, digits: str) -> PinResult:
-        if self.pin_check is None:
-            log.error("call %s: a PIN was typed but no check-in PIN check is wired", call_id)
-            return PinResult.WRONG
-        return self.pin_check(call_id, digits)
 
     # -- holding, dialling, bridging ---------------------------------------------------------
 
@@ -341,19 +322,3 @@ def _call_id_or_none(hook: Webhook) -> str | None:
         return hook.call_id
     except ValueError:
         return None
-
-
-def outbound_context(sessions: sessionmaker[Session], call_id: str) -> CallerContext:
-    """What the check-in flow needs to know about whom it called (ids, locale, stored risk)."""
-    with sessions() as db:
-        call = db.get(Call, call_id)
-        if call is None:
-            raise LookupError("outbound call not prepared before dialling")
-        line = db.get(Line, call.line_id) if call.line_id else None
-        person = db.get(Beneficiary, call.beneficiary_id) if call.beneficiary_id else None
-        return CallerContext(
-            line_locale=line.default_locale if line else "es",
-            beneficiary_id=person.id if person else None,
-            stored_risk=RiskLevel(person.risk_level) if person else None,
-            preferred_locale=person.preferred_locale if person else None,
-        )

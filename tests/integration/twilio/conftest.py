@@ -4,6 +4,7 @@ Twilio account, and a driver that plays Twilio against it."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import Runtime, build_runtime, create_app
+from routing import AgentState
 from settings import Settings
 from tests.harness.hotline import Hotline, make_hotline
 from tests.harness.prism import PrismMock, prism_mock, unavailable_reason
@@ -44,8 +46,10 @@ def hotline(db_sessions: sessionmaker[Session]) -> Hotline:
 
 @pytest.fixture
 def runtime(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> Iterator[Runtime]:
-    """A runtime configured for Twilio, built after the hotline exists."""
+    """A runtime configured for Twilio, built after the hotline exists, with one agent signed
+    in (on a break) so callers wait on hold instead of overflowing to an unstaffed line."""
     built = build_runtime(twilio_settings(settings))
+    built.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
     try:
         yield built
     finally:
