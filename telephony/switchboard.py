@@ -430,7 +430,8 @@ class Switchboard:
             if ended_at is not None and call.ended_at is None:
                 call.ended_at = datetime.fromtimestamp(ended_at, UTC)
                 if call.status in {"ivr", "queued"}:
-                    call.status = "abandoned" if call.status == "queued" else "ended"
+                    # She hung up before a human answered (in the IVR or on hold).
+                    call.status = "abandoned"
 
     def _outcome(self, call_id: str, outcome: Outcome, data: dict[str, Any]) -> None:
         self.call_log.append(call_id, "outcome", {"outcome": outcome.value, **data})

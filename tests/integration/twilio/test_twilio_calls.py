@@ -147,9 +147,8 @@ def test_a_hang_up_in_the_ivr_ends_the_call_with_its_events_logged(
     with runtime.sessions() as db:
         row = db.get(Call, call_id(call))
         assert row is not None and row.ended_at is not None
-        # The switchboard records a hang-up before any queue as "ended" (abandoned is kept
-        # for callers who hung up while waiting for a human, below).
-        assert row.status == "ended"
+        # She hung up before reaching a human: an abandoned call, with every event kept.
+        assert row.status == "abandoned"
         outcome = db.scalars(
             select(StoredEvent).where(StoredEvent.call_id == row.id, StoredEvent.kind == "outcome")
         ).one()
