@@ -230,4 +230,15 @@ class SimulatedPhones:
         call = self.get(call_id)
         call.status = PhoneStatus.ENDED
         call.lines.append(Line("notice", "[the agent ended the call]"))
+        self._live.srem(key("sim", "ringing"), call_id)
         return self._save(call)
+
+    def note(self, call_id: str, kind: str, text: str, status: PhoneStatus | None = None) -> None:
+        """Something the caller notices on the line (hold music, a third person joining)."""
+        call = self.get(call_id)
+        if call.status is PhoneStatus.ENDED:
+            return
+        if status is not None:
+            call.status = status
+        call.lines.append(Line(kind, text))
+        self._save(call)
