@@ -44,8 +44,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from agent_console.events import end_streams_on_shutdown
         from app import create_app
 
+        end_streams_on_shutdown()
         return create_app()
 
 

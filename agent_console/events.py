@@ -12,7 +12,9 @@ gunicorn's gthread workers with 16 threads each, so a worker serves at most ~14 
 next to its ordinary requests; size ``AMPARO_WEB_WORKERS`` at (consoles / 14) + 1. A comment
 line every 15 s keeps proxies from closing an idle stream and lets the server notice a browser
 that went away; a stream ends after ``MAX_STREAM_SECONDS`` and the browser reconnects at once
-(EventSource does), which spreads consoles again after a web process restarts.
+(EventSource does), which spreads consoles again after a web process restarts. When the
+process is told to stop (SIGTERM, see :func:`end_streams_on_shutdown`) every stream ends at
+once, so a graceful restart does not wait on idle consoles and they reconnect elsewhere.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 
 import redis
 from flask import Blueprint, Response, g
@@ -36,6 +41,20 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 MAX_STREAM_SECONDS = 600.0
 RETRY_MS = 2000
+SHUTTING_DOWN = threading.Event()
+
+
+def end_streams_on_shutdown() -> None:
+    """Chain onto the process's SIGTERM handler (gunicorn's worker installs its own before it
+    loads the app): streams end at the next second instead of holding the shutdown."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        SHUTTING_DOWN.set()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def channels_for(agent_id: str, role: str) -> list[str]:
@@ -72,7 +91,7 @@ def stream(
         started = last_write = clock()
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         yield frame(json.dumps({"kind": "stream_open"}), "stream")
-        while clock() - started < lifetime:
+        while clock() - started < lifetime and not SHUTTING_DOWN.is_set():
             try:
                 message = pubsub.get_message(timeout=1.0)
             except redis.RedisError:

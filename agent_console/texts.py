@@ -59,3 +59,15 @@ SIMULATOR_SCRIPT_MESSAGES = (
     N_("simulator.answer"),
     N_("simulator.answer_machine"),
 )
+
+ESCALATION_REASON_TEXT = {
+    "severe_screen": N_("console.reason.severe_screen"),
+    "severe_call": N_("console.reason.severe_call"),
+    "device_alarm": N_("console.reason.device_alarm"),
+    "duress_code": N_("console.reason.duress_code"),
+    "silent_call": N_("console.reason.silent_call"),
+    "checkin_help_now": N_("console.reason.checkin_help_now"),
+    "hung_up_at_risk": N_("console.reason.hung_up_at_risk"),
+    "agent_request": N_("console.reason.agent_request"),
+}
+ALARM_REASONS = frozenset({"device_alarm", "duress_code", "checkin_help_now"})

@@ -23,7 +23,7 @@ from agent_console.calls import CallDesk
 from agent_console.charts import DayWindow, calls_per_hour, hourly_bars_svg, risk_mix, risk_mix_svg
 from agent_console.i18n import ui_locale
 from agent_console.ports import ConsoleError, ConsolePorts
-from agent_console.texts import STATE_TEXT
+from agent_console.texts import ALARM_REASONS, ESCALATION_REASON_TEXT, STATE_TEXT
 from locales.prompts import ui_text
 from locales.ui_strings import RISK
 from routing import AgentState, views
@@ -39,6 +39,11 @@ FEED_SHOWN = 15
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+
+def _reason(reason: str, locale: str) -> str:
+    message_id = ESCALATION_REASON_TEXT.get(reason)
+    return ui_text(message_id, locale) if message_id else reason
 
 
 class Wallboard:
@@ -107,7 +112,8 @@ class Wallboard:
                 {
                     "escalation_id": escalation.escalation_id,
                     "reason": escalation.reason,
-                    "alarm": escalation.reason in ("device_alarm", "duress"),
+                    "reason_label": _reason(escalation.reason, locale),
+                    "alarm": escalation.reason in ALARM_REASONS,
                     "call_id": escalation.call_id,
                     "tier": escalation.tier,
                     "round": escalation.round,
@@ -123,7 +129,8 @@ class Wallboard:
                 {
                     "escalation_id": row.id,
                     "reason": row.reason,
-                    "alarm": row.reason in ("device_alarm", "duress"),
+                    "reason_label": _reason(row.reason, locale),
+                    "alarm": row.reason in ALARM_REASONS,
                     "call_id": row.call_id,
                     "tier": row.tier,
                     "round": None,

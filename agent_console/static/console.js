@@ -270,7 +270,8 @@
         return li;
       }));
       show("ben-file", true);
-      byId("ben-file-title").focus();
+      byId("ben-file-title").focus({ preventScroll: true });
+      byId("ben-file").scrollIntoView({ block: "start" });
     }).catch(failed);
   }
   byId("ben-file-title").setAttribute("tabindex", "-1");

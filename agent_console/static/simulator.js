@@ -21,6 +21,7 @@
   function render(call) {
     callId = call.call_id;
     var list = byId("sim-transcript");
+    list.setAttribute("data-call", call.call_id);
     if (call.lines.length < shown) { shown = 0; while (list.firstChild) { list.removeChild(list.firstChild); } }
     call.lines.slice(shown).forEach(function (line) {
       list.appendChild(A.el("li", line.text, { "class": line.kind, "dir": "auto", "lang": line.locale || "" }));
