@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import build_runtime
 from settings import load_settings
 from store import database
-from store.models import Agent, Beneficiary
+from store.models import Agent, Beneficiary, Device
 from store.records import Call, Recording
 from store.vocabulary import Channel, Direction
 from tests.e2e.console.live_app import (
@@ -51,6 +51,8 @@ class Floor:
     supervisor_login: str
     supervisor_secret: str
     agent_login: str
+    urgent_login: str
+    device_serial: str
     recording_id: str
     sessions: sessionmaker[Session]
 
@@ -63,6 +65,9 @@ def floor(db_engine: Engine) -> Floor:
     with sessions() as db, db.begin():
         boss = db.get(Agent, hotline.agents["boss"])
         ana = db.get(Agent, hotline.agents["ana"])
+        urgent = db.get(Agent, hotline.agents["urgent1"])
+        device = db.get(Device, hotline.device_id)
+        assert urgent is not None and device is not None
         owner = db.get(Beneficiary, hotline.beneficiary_id)
         assert boss is not None and ana is not None and owner is not None
         boss.totp_secret = secret
@@ -80,7 +85,16 @@ def floor(db_engine: Engine) -> Floor:
         recording = Recording(call_id=old_call.id, delete_after=old_call.started_at)
         db.add(recording)
         db.flush()
-        return Floor(hotline, boss.login, secret, ana.login, recording.id, sessions)
+        return Floor(
+            hotline,
+            boss.login,
+            secret,
+            ana.login,
+            urgent.login,
+            device.serial,
+            recording.id,
+            sessions,
+        )
 
 
 @pytest.fixture(scope="module")

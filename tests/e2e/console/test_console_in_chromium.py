@@ -51,6 +51,18 @@ def _page(browser: Any, locale: str = "es-ES") -> Any:
     return page
 
 
+@pytest.fixture(scope="module")
+def wallboard(live_app: LiveApp, floor: Floor, browser: Any) -> Any:
+    """The supervisor signs in once: a TOTP code is good for one sign-in only."""
+    from playwright.sync_api import expect
+
+    page = _page(browser)
+    _sign_in(page, live_app, floor.supervisor_login, floor.supervisor_secret)
+    page.wait_for_url("**/supervisor")
+    expect(page.locator("#stream-status")).to_have_text("En directo")
+    return page
+
+
 @pytest.fixture(autouse=True)
 def _no_script_errors() -> Iterator[None]:
     SCRIPT_ERRORS.clear()
@@ -103,14 +115,9 @@ class Caller:
 
 
 def test_a_severe_caller_appears_on_the_supervisors_wallboard_within_two_seconds(
-    live_app: LiveApp, floor: Floor, browser: Any
+    live_app: LiveApp, floor: Floor, browser: Any, wallboard: Any
 ) -> None:
     from playwright.sync_api import expect
-
-    wallboard = _page(browser)
-    _sign_in(wallboard, live_app, floor.supervisor_login, floor.supervisor_secret)
-    wallboard.wait_for_url("**/supervisor")
-    expect(wallboard.locator("#stream-status")).to_have_text("En directo")
 
     caller = Caller(_page(browser), live_app)
     call_id = caller.dial(floor.hotline.line_number)
@@ -187,6 +194,36 @@ def test_an_agent_accepts_an_offered_caller_sees_her_card_and_ends_with_a_dispos
             )
         )
         assert viewed is not None and viewed.detail["call_id"] == call_id
+
+
+def test_a_panic_button_alarm_rings_the_urgent_team_member_who_acknowledges_it(
+    live_app: LiveApp, floor: Floor, browser: Any, wallboard: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    member = _page(browser)
+    _sign_in(member, live_app, floor.urgent_login)
+    member.wait_for_url("**/console")
+    expect(member.locator("#stream-status")).to_have_text("En directo")
+
+    device = _page(browser)
+    device.goto(live_app.url("/simulator"))
+    device.fill("#panic-serial", floor.device_serial)
+    device.select_option("#panic-type", "prealarm")
+    device.click("#panic-press")
+    expect(device.locator("#panic-status")).to_have_text(
+        "Alarma enviada: el dispositivo llama a su línea."
+    )
+    call_id = device.locator("#sim-transcript").get_attribute("data-call")
+    alarm_row = wallboard.locator(f'#escalations tr.alarm[data-call="{call_id}"]')
+    expect(alarm_row).to_contain_text("Alarma del dispositivo")
+    expect(alarm_row).to_contain_text("Sin confirmar")
+
+    banner = member.locator("#escalation-banner")
+    expect(banner).to_be_visible()
+    member.click("#escalation-ack")
+    expect(banner).to_be_hidden()
+    expect(alarm_row).to_contain_text("Urgent1 Test")
 
 
 def test_an_agent_can_open_neither_the_wallboard_nor_a_recording(
