@@ -62,7 +62,27 @@ def console_blueprint(ports: ConsolePorts) -> Blueprint:
     return bp
 
 
+def content_policy(twilio_enabled: bool) -> str:
+    """Pages load nothing from elsewhere; in Twilio mode the softphone talks to Twilio."""
+    twilio = " https://*.twilio.com wss://*.twilio.com" if twilio_enabled else ""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'{twilio}; media-src 'self' blob:{twilio}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
+
+
 def register_console(app: Flask, ports: ConsolePorts) -> None:
+    policy = content_policy(ports.twilio_enabled)
+
+    @app.after_request
+    def _page_headers(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", policy)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
     install_language(app, ports.default_locale)
     app.register_blueprint(auth_blueprint(ports.sessions, ports.live))
     app.register_blueprint(console_blueprint(ports))

@@ -93,6 +93,11 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
   }
 
+  var language = document.getElementById("ui-language");
+  if (language) {
+    language.addEventListener("change", function () { language.form.submit(); });
+  }
+
   window.Amparo = {
     csrf: csrf, api: api, stream: stream, el: el, setText: setText, row: row, fill: fill,
     when: when, duration: duration, typing: typing,

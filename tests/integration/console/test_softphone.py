@@ -31,7 +31,10 @@ def test_in_twilio_mode_the_console_loads_the_sdk_from_the_app_not_a_cdn(
     twilio_app: Flask, accounts: dict[str, Account]
 ) -> None:
     agent = sign_in(twilio_app, accounts["ana"])
-    page = agent.client.get("/console").get_data(as_text=True)
+    response = agent.client.get("/console")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "wss://*.twilio.com" in policy
+    page = response.get_data(as_text=True)
     assert '<script src="/static/vendor/twilio.min.js">' in page
     assert '"twilio": true' in page
     assert "https://" not in page.split("<body>")[1], "nothing is loaded from elsewhere"
@@ -43,6 +46,8 @@ def test_in_twilio_mode_the_console_loads_the_sdk_from_the_app_not_a_cdn(
 
 
 def test_in_simulator_mode_the_console_needs_no_sdk(agent: SignedIn) -> None:
-    page = agent.client.get("/console").get_data(as_text=True)
+    response = agent.client.get("/console")
+    assert "twilio" not in response.headers["Content-Security-Policy"]
+    page = response.get_data(as_text=True)
     assert "twilio.min.js" not in page
     assert '"simulator": true' in page
