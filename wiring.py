@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 SUPERVISOR_CHANNEL = key("events", "supervisors")
 SUPERVISOR_FEED = key("events", "supervisors", "recent")
+ESCALATION_CHANNEL = key("events", "escalations")
+"""Every console listens here to stop showing a ring someone else has acknowledged."""
 BOARD_CHANGED = json.dumps({"kind": "board_changed"})
 """A hint on the supervisors' channel that the wallboard should re-read routing's views."""
 
@@ -219,8 +221,9 @@ class TelephonyControl:
         self.client.publish(SUPERVISOR_CHANNEL, BOARD_CHANGED)
 
     def stop_ringing(self, escalation_id: str) -> None:
-        message = {"kind": "escalation_stopped", "escalation_id": escalation_id}
-        self.client.publish(SUPERVISOR_CHANNEL, json.dumps(message))
+        message = json.dumps({"kind": "escalation_stopped", "escalation_id": escalation_id})
+        self.client.publish(SUPERVISOR_CHANNEL, message)
+        self.client.publish(ESCALATION_CHANNEL, message)
 
     def overflow(self, call_id: str, target: str) -> None:
         channel = self.channel_of(call_id)

@@ -2,8 +2,9 @@
 signed-in person.
 
 Channels: the person's own (``amparo:events:agent:<id>``: offers and withdrawals published by
-routing's Lua, escalation rings published by the telephony control) and, for supervisors and
-admins, the supervisors' channel (alerts, and ``board_changed`` hints for the wallboard). A
+routing's Lua, escalation rings published by the telephony control), the escalations channel
+(a ring acknowledged by someone stops showing everywhere) and, for supervisors and admins, the
+supervisors' channel (alerts, and ``board_changed`` hints for the wallboard). A
 message published by any process reaches every web process holding a subscription, so any
 number of web processes may serve the consoles.
 
@@ -34,7 +35,7 @@ from flask import Blueprint, Response, g
 from agent_console.auth import login_required
 from agent_console.ports import ConsolePorts
 from store.vocabulary import AgentRole
-from wiring import SUPERVISOR_CHANNEL, agent_channel
+from wiring import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def end_streams_on_shutdown() -> None:
 
 
 def channels_for(agent_id: str, role: str) -> list[str]:
-    channels = [agent_channel(agent_id)]
+    channels = [agent_channel(agent_id), ESCALATION_CHANNEL]
     if role in (AgentRole.SUPERVISOR, AgentRole.ADMIN):
         channels.append(SUPERVISOR_CHANNEL)
     return channels
@@ -99,7 +100,9 @@ def stream(
                 return
             if message is not None and message.get("type") == "message":
                 channel = str(message["channel"])
-                kind = "supervisors" if channel == SUPERVISOR_CHANNEL else "agent"
+                kind = {SUPERVISOR_CHANNEL: "supervisors", ESCALATION_CHANNEL: "escalations"}.get(
+                    channel, "agent"
+                )
                 yield frame(str(message["data"]), kind)
                 last_write = clock()
             elif clock() - last_write >= heartbeat:

@@ -11,7 +11,6 @@
   var baselineRisk = null;
   var phoneTimer = null;
   var offerTimer = null;
-  var pendingEscalation = null;
   var twilioDevice = null;
   var riskOrder = Object.keys(labels.risk);
 
@@ -126,20 +125,26 @@
   byId("offer-reject").addEventListener("click", reject);
 
   // -- escalation rings (urgent-team members) -------------------------------------------
+  var ringing = [];  // escalation ids, oldest first; the banner shows the oldest
+
+  function renderRings() {
+    show("escalation-banner", ringing.length > 0);
+    A.setText("escalation-detail", ringing.length > 1 ? "(" + ringing.length + ")" : "");
+  }
   function ring(message) {
-    pendingEscalation = message.escalation_id;
-    A.setText("escalation-detail", "(" + message.tier + ")");
-    show("escalation-banner", true);
+    if (ringing.indexOf(message.escalation_id) < 0) { ringing.push(message.escalation_id); }
+    renderRings();
+  }
+  function stopRing(escalationId) {
+    ringing = ringing.filter(function (id) { return id !== escalationId; });
+    renderRings();
   }
   byId("escalation-ack").addEventListener("click", function () {
-    if (!pendingEscalation) { return; }
-    A.api("POST", "/console/api/escalations/acknowledge", { escalation_id: pendingEscalation })
-      .then(function () {
-        show("escalation-banner", false);
-        status(A.t("console.escalation.acknowledged"));
-        pendingEscalation = null;
-      })
-      .catch(failed);
+    var escalationId = ringing[0];
+    if (!escalationId) { return; }
+    A.api("POST", "/console/api/escalations/acknowledge", { escalation_id: escalationId })
+      .then(function () { stopRing(escalationId); status(A.t("console.escalation.acknowledged")); })
+      .catch(function (error) { if (error.status === 404) { stopRing(escalationId); } failed(error); });
   });
 
   // -- the call -------------------------------------------------------------------------
@@ -394,6 +399,9 @@
         break;
       case "escalation_ring":
         ring(message);
+        break;
+      case "escalation_stopped":
+        stopRing(message.escalation_id);
         break;
       default:
         break;

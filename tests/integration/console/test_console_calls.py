@@ -18,7 +18,7 @@ from store.records import AuditEntry, Call, CheckinPlan, Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.console.console_helpers import Account, SignedIn, sign_in
-from wiring import agent_channel
+from wiring import ESCALATION_CHANNEL, agent_channel
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 SEVERE = ("1", "1", "1")
@@ -198,8 +198,13 @@ def test_an_urgent_team_member_acknowledges_a_ring_from_her_console(
 ) -> None:
     call_id = _caller(runtime, hotline, SEVERE)
     member = sign_in(app, accounts["urgent1"])
+    everyone = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    everyone.subscribe(ESCALATION_CHANNEL)
     done = member.post("/console/api/escalations/acknowledge", {"escalation_id": f"call:{call_id}"})
     assert done.status_code == 200 and done.json["status"] == "acknowledged"
+    stopped = _next_message(everyone)
+    assert stopped == {"kind": "escalation_stopped", "escalation_id": f"call:{call_id}"}
+    everyone.close()
     assert views.open_escalations(redis_client, 10**10) == []
     again = member.post("/console/api/escalations/acknowledge", {"escalation_id": "nope"})
     assert again.status_code == 404

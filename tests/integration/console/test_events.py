@@ -13,7 +13,7 @@ from flask import Flask
 
 from agent_console.events import channels_for, stream
 from tests.integration.console.console_helpers import SignedIn
-from wiring import SUPERVISOR_CHANNEL, agent_channel
+from wiring import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 
 
 def _frames(chunks: list[str]) -> list[dict[str, object]]:
@@ -49,8 +49,12 @@ def test_an_idle_stream_sends_heartbeat_comments_and_ends_after_its_lifetime(
 
 
 def test_supervisors_also_hear_the_supervisors_channel() -> None:
-    assert channels_for("a3", "agent") == [agent_channel("a3")]
-    assert channels_for("s1", "supervisor") == [agent_channel("s1"), SUPERVISOR_CHANNEL]
+    assert channels_for("a3", "agent") == [agent_channel("a3"), ESCALATION_CHANNEL]
+    assert channels_for("s1", "supervisor") == [
+        agent_channel("s1"),
+        ESCALATION_CHANNEL,
+        SUPERVISOR_CHANNEL,
+    ]
 
 
 def test_the_stream_needs_a_signed_in_person(app: Flask, agent: SignedIn) -> None:
