@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests use as real peers; installed when run as root, skipped (and said) otherwise.
 # build-essential swig libssl-dev uuid-dev python3-dev: to build the SIP engine (third_party/pjproject).
-DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev
+# chromium: the browser the console's end-to-end tests drive (Playwright, never a downloaded browser).
+DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev chromium
 
-.PHONY: run test lint unit venv system-packages node sip-engine clean
+.PHONY: run test lint unit venv system-packages node voice-sdk sip-engine clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
@@ -30,6 +31,17 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 node: node_modules/.package-lock.json
 
+# The Twilio Voice JS SDK the console serves at /static/vendor/twilio.min.js (no CDN), copied
+# from the npm package; the copy is git-ignored. Without npm the softphone shows "voice not
+# available" in Twilio mode; simulator mode does not need it.
+VOICE_SDK := agent_console/static/vendor/twilio.min.js
+$(VOICE_SDK): node_modules/.package-lock.json
+	@if [ -f node_modules/@twilio/voice-sdk/dist/twilio.min.js ]; then \
+	  mkdir -p $(dir $@) && cp node_modules/@twilio/voice-sdk/dist/twilio.min.js $@; \
+	else echo "@twilio/voice-sdk is not installed: the Twilio softphone is unavailable"; fi
+
+voice-sdk: $(VOICE_SDK)
+
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -48,10 +60,10 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: venv system-packages node sip-engine lint
+test: venv system-packages node voice-sdk sip-engine lint
 	$(BIN)/python -m pytest
 
-run: venv
+run: venv voice-sdk
 	$(BIN)/amparo run
 
 clean:

@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from agent_console.auth import auth_blueprint
-from agent_console.console import console_blueprint
+from agent_console.console import register_console
 from agent_console.health import health_blueprint
+from agent_console.ports import ConsolePorts
 from ivr_flows.events import RecordingDecision
 from recordings_policy.http import recordings_blueprint
 from recordings_policy.policy import decide as decide_recording
@@ -33,7 +33,9 @@ from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
 from telephony.directory import LineInfo
+from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.http import simulator_api
+from telephony.simulator.page import simulator_page
 from telephony.simulator.phone import SimulatedPhones
 from telephony.switchboard import Switchboard
 from telephony.twilio.assembly import twilio_blueprint_for, twilio_redirectors
@@ -123,9 +125,28 @@ class Runtime:
         if "simulator" not in self.extras:
             phones = SimulatedPhones(self.redis, self.switchboard())
             self.telephony_control().redirectors[Channel.SIMULATOR.value] = phones
+            self.telephony_control().bridges[Channel.SIMULATOR.value] = SimulatedBridge(phones)
             self.extras["simulator"] = phones
         simulator: SimulatedPhones = self.extras["simulator"]
         return simulator
+
+    def call_control(self) -> TelephonyControl:
+        """The telephony control with every bridge this process can reach registered."""
+        if self.settings.simulator_enabled:
+            self.simulator()
+        return self.telephony_control()
+
+    def console_ports(self) -> ConsolePorts:
+        return ConsolePorts(
+            sessions=self.sessions,
+            live=self.redis,
+            call_log=self.call_log,
+            router=self.router,
+            control=self.call_control,
+            simulator=self.simulator if self.settings.simulator_enabled else None,
+            twilio_enabled=self.settings.twilio_account_sid is not None,
+            default_locale=self.settings.default_locale,
+        )
 
     def close(self) -> None:
         self.redis.close()
@@ -175,7 +196,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is None:
         runtime = build_runtime(settings or load_settings())
     settings = runtime.settings
-    app = Flask(__name__, template_folder="agent_console/templates")
+    app = Flask(
+        __name__,
+        template_folder="agent_console/templates",
+        static_folder="agent_console/static",
+    )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -195,11 +220,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             }
         )
     )
-    app.register_blueprint(auth_blueprint(runtime.sessions))
-    app.register_blueprint(console_blueprint(runtime.sessions))
+    register_console(app, runtime.console_ports())
 
     if settings.simulator_enabled:
         app.register_blueprint(simulator_api(runtime.simulator))
+        app.register_blueprint(
+            simulator_page(runtime.simulator, runtime.sessions, settings.default_locale)
+        )
 
     recordings = runtime.recordings()
     app.register_blueprint(

@@ -44,8 +44,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from agent_console.events import end_streams_on_shutdown
         from app import create_app
 
+        end_streams_on_shutdown()
         return create_app()
 
 
@@ -166,7 +168,10 @@ def run(port: int | None) -> None:
         if logins:
             click.echo("Demo logins (fictional data):")
             for item in logins:
-                click.echo(f"  {item.login:12} {item.role:10} {item.password}")
+                second_factor = f"  TOTP secret {item.totp_secret}" if item.totp_secret else ""
+                click.echo(f"  {item.login:12} {item.role:10} {item.password}{second_factor}")
+            if any(item.totp_secret for item in logins):
+                click.echo("  (add a TOTP secret to an authenticator app to sign in with its code)")
         while not stopping:
             for name, child in list(children.items()):
                 if child.poll() is not None and not stopping:

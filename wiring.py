@@ -34,10 +34,26 @@ log = logging.getLogger(__name__)
 
 SUPERVISOR_CHANNEL = key("events", "supervisors")
 SUPERVISOR_FEED = key("events", "supervisors", "recent")
+ESCALATION_CHANNEL = key("events", "escalations")
+"""Every console listens here to stop showing a ring someone else has acknowledged."""
+BOARD_CHANGED = json.dumps({"kind": "board_changed"})
+"""A hint on the supervisors' channel that the wallboard should re-read routing's views."""
 
 
 def agent_channel(agent_id: str) -> str:
     return key("events", "agent", agent_id)
+
+
+def personal_skill(agent_id: str) -> str:
+    """Every agent also holds a skill of her own, so a call transferred to her by name is a
+    call that needs that skill (and widens to anyone if she does not take it)."""
+    return f"agent_{agent_id}"
+
+
+def base_call_id(routing_call_id: str) -> str:
+    """A call transferred from the console goes back to routing as ``<call id>.t<n>`` (routing
+    never re-queues a call id it has seen); its events belong to the call itself."""
+    return routing_call_id.partition(".")[0]
 
 
 def router_config_from_store(sessions: sessionmaker[Session]) -> RouterConfig:
@@ -97,7 +113,7 @@ def agent_profiles(sessions: sessionmaker[Session], config: RouterConfig) -> lis
         AgentProfile(
             agent_id=agent.id,
             languages=frozenset(agent.languages or ()),
-            specialties=frozenset(agent.skills or ()),
+            specialties=frozenset(agent.skills or ()) | {personal_skill(agent.id)},
             queues=queues,
         )
         for agent in agents
@@ -114,8 +130,10 @@ class RoutingCallLog:
 
     def append(self, call_id: str, kind: str, data: dict[str, Any], at: float) -> None:
         event_id = data.get("event_id")
+        if base_call_id(call_id) != call_id:
+            data = {**data, "leg": call_id}
         self.call_log.append(
-            call_id,
+            base_call_id(call_id),
             kind,
             data,
             at=at,
@@ -136,10 +154,13 @@ class RedisNotifier:
     def offer_made(
         self, agent_id: str, call_id: str, expires_at: float, details: dict[str, Any]
     ) -> None:
-        """Routing's Lua already published the offer on the agent's channel."""
+        """Routing's Lua already published the offer on the agent's channel; wallboards only
+        hear that something moved."""
+        self.client.publish(SUPERVISOR_CHANNEL, BOARD_CHANGED)
 
     def offer_withdrawn(self, agent_id: str, call_id: str, reason: str) -> None:
         """Published by routing's Lua on the agent's channel."""
+        self.client.publish(SUPERVISOR_CHANNEL, BOARD_CHANGED)
 
     def notify_supervisors(self, kind: str, data: dict[str, Any]) -> None:
         message = json.dumps({"kind": kind, "at": time.time(), **data}, default=str)
@@ -156,29 +177,63 @@ class CallRedirector(Protocol):
     def redirect_to_number(self, call_id: str, number: str) -> None: ...
 
 
+SUPERVISION_MODES = ("listen", "whisper", "barge")
+
+
+class CallBridge(Protocol):
+    """What a telephony edge offers the console: join a waiting caller to the agent who
+    accepted her, end the call from the agent's side, and bring a supervisor in
+    (``mode``: listen = hears both, heard by none; whisper = heard by the agent only;
+    barge = heard by both). Each method may be called from any web process, so an edge
+    forwards it to the process holding the call (Twilio REST, a Redis command, ...).
+
+    Optional, looked up with ``getattr``: ``hold(call_id, on: bool)`` and
+    ``add_interpreter(call_id, language: str)``; without them the console answers 409.
+    """
+
+    def connect(self, call_id: str, agent_id: str) -> None: ...
+
+    def end(self, call_id: str) -> None: ...
+
+    def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None: ...
+
+
 @dataclass
 class TelephonyControl:
     """Routing's ``CallControl``: rings urgent-team members on their consoles and hands
-    overflows to the edge that carries the call."""
+    overflows to the edge that carries the call. ``bridges`` (channel -> CallBridge) is how
+    the console reaches the edge carrying a call."""
 
     client: redis.Redis
     redirectors: dict[str, CallRedirector] = field(default_factory=dict)
+    bridges: dict[str, CallBridge] = field(default_factory=dict)
+
+    def channel_of(self, call_id: str) -> str | None:
+        channel = self.client.hget(key("call", base_call_id(call_id)), "channel")
+        return str(channel) if channel else None
+
+    def bridge_for(self, call_id: str, channel: str | None = None) -> CallBridge | None:
+        """The bridge of the edge carrying ``call_id`` (None when that edge has none)."""
+        found = channel or self.channel_of(call_id)
+        return self.bridges.get(found) if found else None
 
     def ring(self, member_id: str, escalation_id: str, subject_id: str, tier: int) -> None:
         message = {"kind": "escalation_ring", "escalation_id": escalation_id, "tier": tier}
         self.client.publish(agent_channel(member_id), json.dumps(message))
+        self.client.publish(SUPERVISOR_CHANNEL, BOARD_CHANGED)
 
     def stop_ringing(self, escalation_id: str) -> None:
-        message = {"kind": "escalation_stopped", "escalation_id": escalation_id}
-        self.client.publish(SUPERVISOR_CHANNEL, json.dumps(message))
+        message = json.dumps({"kind": "escalation_stopped", "escalation_id": escalation_id})
+        self.client.publish(SUPERVISOR_CHANNEL, message)
+        self.client.publish(ESCALATION_CHANNEL, message)
 
     def overflow(self, call_id: str, target: str) -> None:
-        channel = self.client.hget(key("call", call_id), "channel")
-        redirector = self.redirectors.get(str(channel)) if channel else None
+        channel = self.channel_of(call_id)
+        redirector = self.redirectors.get(channel) if channel else None
         if redirector is None:
             log.error("call %s: overflow with no edge to redirect it", call_id)
             return
-        redirector.redirect_to_number(call_id, target)
+        redirector.redirect_to_number(base_call_id(call_id), target)
 
 
 class Sweeper:

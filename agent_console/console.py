@@ -1,28 +1,92 @@
-"""The agent's console home (the softphone and live offers build on this page)."""
+"""The agent's console page and the assembly of every console blueprint.
+
+``register_console(app, ports, live)`` is what ``app.py`` calls: sign-in, language, the console
+page, its JSON API and event stream, the supervisors' wallboard and the admins' page.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Blueprint, Flask, g, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 
-from agent_console.auth import login_required
+from agent_console.admin import admin_blueprint
+from agent_console.api import CONSOLE_ROLES, console_api
+from agent_console.auth import auth_blueprint, login_required
+from agent_console.events import events_blueprint
+from agent_console.i18n import install as install_language
+from agent_console.ports import ConsolePorts
+from agent_console.texts import DISPOSITION_TEXT, STATE_TEXT
+from agent_console.wallboard import wallboard_blueprint
+from locales.markers import N_
+from locales.ui_strings import RISK
 from store.models import Agent
 
+SHORTCUTS = (
+    ("A", N_("console.shortcut.accept")),
+    ("R", N_("console.shortcut.reject")),
+    ("H", N_("console.shortcut.hold")),
+    ("F", N_("console.shortcut.file")),
+)
 
-def console_blueprint(sessions: sessionmaker[Session]) -> Blueprint:
+
+def console_blueprint(ports: ConsolePorts) -> Blueprint:
     bp = Blueprint("console", __name__)
 
     @bp.get("/")
     @login_required()
-    def index() -> str:
-        return home()
+    def index() -> Response:
+        if g.role in ("supervisor", "admin"):
+            return redirect(url_for("wallboard.board_page"))
+        return redirect(url_for("console.home"))
 
     @bp.get("/console")
-    @login_required()
+    @login_required(*CONSOLE_ROLES)
     def home() -> str:
-        with sessions() as db:
+        with ports.sessions() as db:
             agent = db.get(Agent, g.agent_id)
             name = agent.display_name if agent else ""
-        return render_template("console.html", name=name, role=g.role)
+        return render_template(
+            "console.html",
+            name=name,
+            role=g.role,
+            agent_id=g.agent_id,
+            twilio_enabled=ports.twilio_enabled,
+            simulator_enabled=ports.simulator is not None,
+            states=("available", "break", "offline"),
+            state_text=STATE_TEXT,
+            risk_text=RISK,
+            disposition_text=DISPOSITION_TEXT,
+            shortcuts=SHORTCUTS,
+        )
 
     return bp
+
+
+def content_policy(twilio_enabled: bool) -> str:
+    """Pages load nothing from elsewhere; in Twilio mode the softphone talks to Twilio."""
+    twilio = " https://*.twilio.com wss://*.twilio.com" if twilio_enabled else ""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'{twilio}; media-src 'self' blob:{twilio}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
+
+
+def register_console(app: Flask, ports: ConsolePorts) -> None:
+    policy = content_policy(ports.twilio_enabled)
+
+    @app.after_request
+    def _page_headers(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", policy)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    install_language(app, ports.default_locale)
+    app.register_blueprint(auth_blueprint(ports.sessions, ports.live))
+    app.register_blueprint(console_blueprint(ports))
+    app.register_blueprint(console_api(ports))
+    app.register_blueprint(events_blueprint(ports))
+    app.register_blueprint(wallboard_blueprint(ports))
+    app.register_blueprint(admin_blueprint(ports))

@@ -1,7 +1,8 @@
 """Fictional demo data for the embedded default (``amparo seed-demo``); idempotent.
 
-Every person and number here is invented. Demo passwords are generated on first seeding and
-written to ``demo-logins.txt`` (mode 0600) in the data dir, never kept in code.
+Every person and number here is invented. Demo passwords (and, for supervisors and admins, the
+TOTP secret of their second factor) are generated on first seeding and written to
+``demo-logins.txt`` (mode 0600) in the data dir, never kept in code.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,6 +50,12 @@ _AGENTS = [
 
 _GIVEN = ["Ana", "Laura", "Marta", "Sofía", "Nadia", "Elena", "Fátima", "Yolanda", "Pilar", "Inés"]
 _FAMILY = ["García", "Martín", "Rojas", "Benali", "Ionescu", "Flores", "Vargas", "Sánchez"]
+_GIVEN_AR = ["نادية", "فاطمة", "سلمى", "مريم"]
+_FAMILY_AR = ["بنعلي", "العلوي", "الإدريسي"]
+_SAFETY_PLAN = (
+    "Plan ficticio: bolsa preparada en casa de una amiga; palabra clave con su hermana; "
+    "llamar desde el teléfono seguro; salir por la puerta trasera si él llega."
+)
 _LOCALES = ["es", "es", "es", "ca", "ar", "ro", "fr", "en", "pt", "eu", "gl", "zh", "uk", "ru"]
 _RISKS = [
     RiskLevel.NO_APRECIADO,
@@ -58,11 +66,16 @@ _RISKS = [
 ]
 
 
+SECOND_FACTOR_ROLES = (AgentRole.SUPERVISOR, AgentRole.ADMIN)
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     login: str
     role: str
     password: str
+    totp_secret: str = ""
+    """Base32 secret for an authenticator app (supervisors and admins sign in with a code)."""
 
 
 def _line(session: Session, name: str, **values: str) -> Line:
@@ -87,6 +100,7 @@ def _agents(session: Session, team: Team) -> list[DemoLogin]:
         if session.scalar(select(Agent).where(Agent.login == login)) is not None:
             continue
         password = secrets.token_urlsafe(9)
+        totp_secret = pyotp.random_base32() if role in SECOND_FACTOR_ROLES else None
         agent = Agent(
             login=login,
             display_name=name,
@@ -96,12 +110,13 @@ def _agents(session: Session, team: Team) -> list[DemoLogin]:
             skills=skills,
             team_id=team.id if tier else None,
             sip_uri=f"sip:{login}@127.0.0.1",
+            totp_secret=totp_secret,
         )
         session.add(agent)
         session.flush()
         if tier:
             session.add(TeamMember(team_id=team.id, agent_id=agent.id, tier=tier, on_call=True))
-        created.append(DemoLogin(login, role.value, password))
+        created.append(DemoLogin(login, role.value, password, totp_secret or ""))
     return created
 
 
@@ -124,7 +139,12 @@ def _beneficiaries(session: Session, lines: list[Line], count: int = 40) -> None
             device_number = to_e164(f"+51 9{rng.randint(10, 99)} {rng.randint(100000, 999999)}")
         beneficiary = Beneficiary(
             reference=reference,
-            full_name=f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)} (ficticia)",
+            full_name=(
+                f"{rng.choice(_GIVEN_AR)} {rng.choice(_FAMILY_AR)} (ficticia)"
+                if locale == "ar"
+                else f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)} (ficticia)"
+            ),
+            safety_plan=_SAFETY_PLAN,
             preferred_locale=locale,
             timezone=line.timezone,
             risk_level=risk,
@@ -204,7 +224,7 @@ def _write_logins(path: Path, logins: list[DemoLogin]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as handle:
         for item in logins:
-            handle.write(f"{item.login}\t{item.role}\t{item.password}\n")
+            handle.write(f"{item.login}\t{item.role}\t{item.password}\t{item.totp_secret}\n")
 
 
 def read_logins(data_dir: Path) -> list[DemoLogin]:
@@ -212,4 +232,4 @@ def read_logins(data_dir: Path) -> list[DemoLogin]:
     if not path.exists():
         return []
     rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [DemoLogin(r[0], r[1], r[2]) for r in rows if len(r) == 3]
+    return [DemoLogin(r[0], r[1], r[2], r[3] if len(r) > 3 else "") for r in rows if len(r) >= 3]

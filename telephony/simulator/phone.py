@@ -161,11 +161,14 @@ class SimulatedPhones:
         self._live.set(key("sim", call.call_id), call.to_json(), ex=TTL_S)
         return call
 
-    def _post(self, call_id: str, kind: str, text: str) -> None:
+    def _post(
+        self, call_id: str, status: str | None, text: str, *, line_kind: str = "notice"
+    ) -> None:
         """Something done to the call from elsewhere (routing, an agent), applied in order the
         next time the call is saved, so a step in progress never overwrites it."""
         name = key("sim", call_id, "inbox")
-        self._live.rpush(name, json.dumps({"kind": kind, "text": text}))
+        item = {"status": status, "kind": line_kind, "text": text}
+        self._live.rpush(name, json.dumps(item))
         self._live.expire(name, TTL_S)
 
     def _apply_inbox(self, call: SimulatedCall) -> None:
@@ -176,8 +179,11 @@ class SimulatedPhones:
             items, _ = pipe.execute()
         for raw in items:
             item = json.loads(raw)
-            call.status = PhoneStatus(item["kind"])
-            call.lines.append(Line("notice", item["text"]))
+            if call.status is PhoneStatus.ENDED and item["status"] != PhoneStatus.ENDED.value:
+                continue
+            if item["status"]:
+                call.status = PhoneStatus(item["status"])
+            call.lines.append(Line(item["kind"], item["text"]))
 
     # -- the caller's side --------------------------------------------------------------------
 
@@ -244,5 +250,10 @@ class SimulatedPhones:
         return self.get(call_id)
 
     def end_by_agent(self, call_id: str) -> SimulatedCall:
+        self._live.srem(key("sim", "ringing"), call_id)
         self._post(call_id, PhoneStatus.ENDED.value, "[the agent ended the call]")
         return self.get(call_id)
+
+    def note(self, call_id: str, kind: str, text: str, status: PhoneStatus | None = None) -> None:
+        """Something the caller notices on the line (hold music, a third person joining)."""
+        self._post(call_id, status.value if status else None, text, line_kind=kind)

@@ -1,0 +1,76 @@
+"""Admins' page (``/admin``): accounts with their lock and second-factor state; unlock an
+account locked after failed sign-ins, or clear a lost authenticator so its owner enrols again
+at the next sign-in. Both audited."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, render_template
+from sqlalchemy import select
+
+from agent_console.auth import check_csrf, login_required
+from agent_console.ports import ConsoleError, ConsolePorts
+from store import audit
+from store.base import utcnow
+from store.models import Agent
+
+ADMIN_ROLES = ("admin",)
+
+
+def admin_blueprint(ports: ConsolePorts) -> Blueprint:
+    bp = Blueprint("admin", __name__)
+
+    @bp.errorhandler(ConsoleError)
+    def _console_error(exc: ConsoleError) -> tuple[Response, int]:
+        return jsonify(error_id=exc.error_id, message=exc.message), exc.status
+
+    @bp.get("/admin")
+    @login_required(*ADMIN_ROLES)
+    def accounts() -> str:
+        now = utcnow()
+        with ports.sessions() as db:
+            rows = [
+                {
+                    "id": agent.id,
+                    "login": agent.login,
+                    "name": agent.display_name,
+                    "role": str(agent.role),
+                    "active": agent.active,
+                    "locked": bool(agent.locked_until and agent.locked_until > now),
+                    "second_factor": agent.totp_secret is not None,
+                }
+                for agent in db.scalars(select(Agent).order_by(Agent.login))
+            ]
+        return render_template("admin.html", accounts=rows)
+
+    def _change(agent_id: str, action: str) -> Response:
+        check_csrf()
+        with ports.sessions() as db, db.begin():
+            agent = db.get(Agent, agent_id)
+            if agent is None:
+                raise ConsoleError("console.unknown_agent", "no such account", 404)
+            if action == "account_unlocked":
+                agent.locked_until = None
+                agent.failed_logins = 0
+            else:
+                agent.totp_secret = None
+            audit.record(
+                db,
+                actor_type="agent",
+                actor_id=g.agent_id,
+                action=action,
+                subject_type="agent",
+                subject_id=agent_id,
+            )
+        return jsonify(agent_id=agent_id, done=action)
+
+    @bp.post("/admin/api/agents/<agent_id>/unlock")
+    @login_required(*ADMIN_ROLES)
+    def unlock(agent_id: str) -> Response:
+        return _change(agent_id, "account_unlocked")
+
+    @bp.post("/admin/api/agents/<agent_id>/reset-second-factor")
+    @login_required(*ADMIN_ROLES)
+    def reset_second_factor(agent_id: str) -> Response:
+        return _change(agent_id, "second_factor_reset")
+
+    return bp

@@ -1,0 +1,195 @@
+"""The console's JSON API (``/console/api``): thin views over :mod:`agent_console.calls` and
+:mod:`agent_console.caller_card`. Every write checks the CSRF token (``X-CSRF-Token``) and every
+route the role; errors answer ``{error_id, message}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, jsonify, request
+from sqlalchemy import select
+
+from agent_console.auth import check_csrf, login_required
+from agent_console.caller_card import CallerCards, may_see_call
+from agent_console.calls import CallDesk
+from agent_console.i18n import ui_locale
+from agent_console.ports import ConsoleError, ConsolePorts
+from store.models import Agent
+from store.records import Call
+from store.vocabulary import Channel
+
+CONSOLE_ROLES = ("agent", "supervisor", "admin")
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        data = request.form.to_dict()
+    if not isinstance(data, dict):
+        abort(400, description="expected a JSON object")
+    return data
+
+
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in {"1", "true", "yes", "on"}
+
+
+def console_api(ports: ConsolePorts) -> Blueprint:
+    bp = Blueprint("console_api", __name__, url_prefix="/console/api")
+    desk = CallDesk(ports)
+    cards = CallerCards(ports)
+
+    @bp.errorhandler(ConsoleError)
+    def _console_error(exc: ConsoleError) -> tuple[Response, int]:
+        return jsonify(error_id=exc.error_id, message=exc.message), exc.status
+
+    @bp.get("/me")
+    @login_required(*CONSOLE_ROLES)
+    def me() -> Response:
+        presence = desk.presence(g.agent_id)
+        return jsonify(agent_id=g.agent_id, role=g.role, now=ports.clock(), **presence)
+
+    @bp.post("/state")
+    @login_required(*CONSOLE_ROLES)
+    def set_state() -> Response:
+        check_csrf()
+        state = desk.set_state(g.agent_id, str(_body().get("state") or ""))
+        return jsonify(state=state)
+
+    @bp.post("/offers/<routing_call_id>/accept")
+    @login_required(*CONSOLE_ROLES)
+    def accept(routing_call_id: str) -> Response:
+        check_csrf()
+        return jsonify(desk.accept(routing_call_id, g.agent_id))
+
+    @bp.post("/offers/<routing_call_id>/reject")
+    @login_required(*CONSOLE_ROLES)
+    def reject(routing_call_id: str) -> Response:
+        check_csrf()
+        desk.reject(routing_call_id, g.agent_id)
+        return jsonify(rejected=routing_call_id)
+
+    @bp.get("/calls/<call_id>/card")
+    @login_required(*CONSOLE_ROLES)
+    def card(call_id: str) -> Response:
+        return jsonify(cards.card(call_id, g.agent_id, g.role, ui_locale(ports.default_locale)))
+
+    @bp.post("/calls/<call_id>/file")
+    @login_required(*CONSOLE_ROLES)
+    def open_file(call_id: str) -> Response:
+        check_csrf()
+        response = jsonify(cards.open_file(call_id, g.agent_id, g.role))
+        response.headers["Cache-Control"] = "no-store, private"
+        return response
+
+    @bp.get("/calls/<call_id>/phone")
+    @login_required(*CONSOLE_ROLES)
+    def phone(call_id: str) -> Response:
+        """The simulated call as the caller lives it: the softphone of simulator mode."""
+        with ports.sessions() as db:
+            call = db.get(Call, call_id)
+        if call is None:
+            raise ConsoleError("console.unknown_call", "no such call", 404)
+        if not may_see_call(call, g.agent_id, g.role):
+            raise ConsoleError("console.not_your_call", "this call is not yours", 403)
+        if call.channel != Channel.SIMULATOR.value or ports.simulator is None:
+            raise ConsoleError("console.not_simulated", "not a simulated call", 409)
+        simulated = ports.simulator().get(call_id)
+        return jsonify(
+            call_id=call_id,
+            status=simulated.status.value,
+            lines=[line.__dict__ for line in simulated.lines],
+        )
+
+    @bp.post("/calls/<call_id>/hold")
+    @login_required(*CONSOLE_ROLES)
+    def hold(call_id: str) -> Response:
+        check_csrf()
+        on = _flag(_body().get("on", True))
+        desk.hold(call_id, g.agent_id, on)
+        return jsonify(on_hold=on)
+
+    @bp.post("/calls/<call_id>/transfer")
+    @login_required(*CONSOLE_ROLES)
+    def transfer(call_id: str) -> Response:
+        check_csrf()
+        body = _body()
+        queue = str(body["queue"]) if body.get("queue") else None
+        to_agent = str(body["agent_id"]) if body.get("agent_id") else None
+        return jsonify(leg=desk.transfer(call_id, g.agent_id, queue, to_agent))
+
+    @bp.get("/calls/<call_id>/transfer-targets")
+    @login_required(*CONSOLE_ROLES)
+    def transfer_targets(call_id: str) -> Response:
+        with ports.sessions() as db:
+            call = db.get(Call, call_id)
+            if call is None:
+                raise ConsoleError("console.unknown_call", "no such call", 404)
+            if call.agent_id != g.agent_id:
+                raise ConsoleError("console.not_your_call", "this call is not yours", 403)
+            agents = [
+                {"id": agent.id, "name": agent.display_name}
+                for agent in db.scalars(select(Agent).where(Agent.active, Agent.id != g.agent_id))
+            ]
+        prefix = f"{call.line_id}."
+        queues = sorted(
+            queue_id.removeprefix(prefix)
+            for queue_id in ports.router().config.queues
+            if queue_id.startswith(prefix)
+        )
+        agents.sort(key=lambda item: item["name"])
+        return jsonify(queues=queues, agents=agents)
+
+    @bp.post("/calls/<call_id>/escalate")
+    @login_required(*CONSOLE_ROLES)
+    def escalate(call_id: str) -> Response:
+        check_csrf()
+        return jsonify(escalation_id=desk.escalate(call_id, g.agent_id))
+
+    @bp.post("/calls/<call_id>/interpreter")
+    @login_required(*CONSOLE_ROLES)
+    def interpreter(call_id: str) -> Response:
+        check_csrf()
+        language = str(_body().get("language") or "").strip().lower()
+        if not language.isalpha() or not 2 <= len(language) <= 3:
+            raise ConsoleError("console.bad_language", "give a language code such as 'ar'", 400)
+        desk.add_interpreter(call_id, g.agent_id, language)
+        return jsonify(interpreter=language)
+
+    @bp.post("/calls/<call_id>/end")
+    @login_required(*CONSOLE_ROLES)
+    def end(call_id: str) -> Response:
+        check_csrf()
+        body = _body()
+        result = desk.end(
+            call_id,
+            g.agent_id,
+            disposition=str(body.get("disposition") or ""),
+            notes=str(body.get("notes") or ""),
+            risk=str(body["risk"]) if body.get("risk") else None,
+            risk_reason=str(body.get("risk_reason") or ""),
+        )
+        return jsonify(result)
+
+    @bp.post("/calls/<call_id>/checkin-plan")
+    @login_required(*CONSOLE_ROLES)
+    def checkin_plan(call_id: str) -> Response:
+        check_csrf()
+        body = _body()
+        try:
+            cadence = int(body.get("cadence_days") or 0)
+        except (TypeError, ValueError) as exc:
+            raise ConsoleError("console.bad_cadence", "cadence must be a number", 400) from exc
+        active = _flag(body.get("active", True))
+        return jsonify(cards.set_checkin_plan(call_id, g.agent_id, g.role, cadence, active))
+
+    @bp.post("/escalations/acknowledge")
+    @login_required(*CONSOLE_ROLES)
+    def acknowledge() -> Response:
+        check_csrf()
+        escalation_id = str(_body().get("escalation_id") or "")
+        if not escalation_id:
+            raise ConsoleError("console.bad_escalation", "escalation_id is required", 400)
+        return jsonify(status=desk.acknowledge_escalation(escalation_id, g.agent_id))
+
+    return bp

@@ -1,0 +1,415 @@
+"""What an agent does with a call from the console: presence, offers, and the call itself
+(hold, transfer, escalate, interpreter, end with disposition, notes and risk).
+
+Durable first (safety rule 4): the call row and the audit trail are written before routing
+and the telephony edge are told. Routing holds the call under its routing id, which is the
+call id, or ``<call id>.t<n>`` after a transfer (kept in the call's live hash as ``leg``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from agent_console.ports import ConsoleError, ConsolePorts
+from agent_console.texts import DISPOSITIONS
+from routing import AgentProfile, AgentState, CallRequest
+from routing.errors import InvalidAgentState, RoutingError, UnknownAgent
+from routing.state import routing_key
+from store import audit
+from store.base import new_id
+from store.live_state import key
+from store.models import Agent, Beneficiary
+from store.records import Call, Escalation
+from store.vocabulary import AgentRole, RiskLevel
+from telephony.directory import Directory
+from wiring import CallBridge, base_call_id, personal_skill
+
+log = logging.getLogger(__name__)
+
+LIVE_STATUSES = ("on_call",)
+MAX_NOTES = 8000
+MAX_REASON = 500
+
+
+def _when(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CallDesk:
+    def __init__(self, ports: ConsolePorts) -> None:
+        self._ports = ports
+        self._directory = Directory(ports.sessions)
+
+    # -- presence -------------------------------------------------------------------------
+
+    def presence(self, agent_id: str) -> dict[str, Any]:
+        """The agent's routing state, her pending offer and her live call, for a page load."""
+        live = self._ports.live
+        row = live.hgetall(routing_key("agent", agent_id))
+        state = _text(row.get("state", "offline")) if row else "offline"
+        routing_call = _text(row.get("call", "")) if row else ""
+        result: dict[str, Any] = {
+            "state": state,
+            "since": float(row.get("since") or 0) if row else None,
+            "offer": None,
+            "call_id": None,
+        }
+        if state == AgentState.OFFERED and routing_call:
+            call = live.hgetall(routing_key("call", routing_call))
+            result["offer"] = {
+                "call": routing_call,
+                "expires_at": float(call.get("offer_deadline") or 0),
+                "risk": call.get("risk"),
+                "queue": call.get("queue"),
+                "language": call.get("req_lang"),
+                "flags": call.get("flags", ""),
+            }
+        with self._ports.sessions() as db:
+            current = db.scalar(
+                select(Call.id)
+                .where(Call.agent_id == agent_id, Call.status.in_(LIVE_STATUSES))
+                .order_by(Call.answered_at.desc())
+                .limit(1)
+            )
+        result["call_id"] = current
+        return result
+
+    def set_state(self, agent_id: str, state: str) -> str:
+        router = self._ports.router()
+        now = self._ports.clock()
+        try:
+            transition = router.set_agent_state(agent_id, state, now)
+        except UnknownAgent:
+            router.register_agent(self._profile(agent_id), now)
+            transition = router.set_agent_state(agent_id, state, now)
+        except (InvalidAgentState, ValueError) as exc:
+            raise ConsoleError("console.bad_state", str(exc), 400) from exc
+        if not transition.ok:
+            raise ConsoleError(f"console.{transition.status}", "finish the current call first", 409)
+        return str(transition.result.get("state", state))
+
+    def _profile(self, agent_id: str) -> AgentProfile:
+        with self._ports.sessions() as db:
+            agent = db.get(Agent, agent_id)
+            if agent is None or not agent.active:
+                raise ConsoleError("console.unknown_agent", "no such active agent", 404)
+            return AgentProfile(
+                agent_id=agent.id,
+                languages=frozenset(agent.languages or ()),
+                specialties=frozenset(agent.skills or ()) | {personal_skill(agent.id)},
+                queues=frozenset(self._ports.router().config.queues),
+            )
+
+    # -- offers ---------------------------------------------------------------------------
+
+    def accept(self, routing_call_id: str, agent_id: str) -> dict[str, Any]:
+        call_id = base_call_id(routing_call_id)
+        with self._ports.sessions() as db:
+            call = db.get(Call, call_id)
+            if call is None:
+                raise ConsoleError("console.unknown_call", "no such call", 404)
+            channel = call.channel
+        bridge = self._bridge(call_id, channel)
+        now = self._ports.clock()
+        transition = self._ports.router().accept(routing_call_id, agent_id, now)
+        if not transition.ok:
+            raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
+        self._acknowledge_call_escalations(call_id, routing_call_id, agent_id, now)
+        with self._ports.sessions() as db, db.begin():
+            call = db.get(Call, call_id)
+            assert call is not None
+            call.status = "on_call"
+            call.agent_id = agent_id
+            if call.answered_at is None:
+                call.answered_at = _when(now)
+        self._ports.live.hset(key("call", call_id), "leg", routing_call_id)
+        self._ports.call_log.append(
+            call_id, "agent_connected", {"agent_id": agent_id, "leg": routing_call_id}, at=now
+        )
+        try:
+            bridge.connect(call_id, agent_id)
+        except Exception:
+            log.exception("call %s: the edge could not connect the agent", call_id)
+            return {"call_id": call_id, "bridged": False, "error_id": "console.bridge_failed"}
+        return {"call_id": call_id, "bridged": True}
+
+    def reject(self, routing_call_id: str, agent_id: str) -> None:
+        transition = self._ports.router().reject(routing_call_id, agent_id, self._ports.clock())
+        if not transition.ok:
+            raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
+
+    def _acknowledge_call_escalations(
+        self, call_id: str, routing_call_id: str, agent_id: str, now: float
+    ) -> None:
+        """A person has the caller: the ladder for this call stops ringing."""
+        router = self._ports.router()
+        for escalation_id in {f"call:{call_id}", f"call:{routing_call_id}"}:
+            router.acknowledge(escalation_id, agent_id, now)
+        with self._ports.sessions() as db, db.begin():
+            for row in db.scalars(
+                select(Escalation).where(
+                    Escalation.call_id == call_id, Escalation.acknowledged_at.is_(None)
+                )
+            ):
+                row.acknowledged_at = _when(now)
+                row.acknowledged_by = agent_id
+
+    def acknowledge_escalation(self, escalation_id: str, agent_id: str) -> str:
+        """An urgent-team member answers the ring: the ladder stops for everyone."""
+        now = self._ports.clock()
+        try:
+            transition = self._ports.router().acknowledge(escalation_id, agent_id, now)
+        except RoutingError as exc:
+            raise ConsoleError(exc.error_id, exc.message, 400) from exc
+        if transition.status == "unknown_escalation":
+            raise ConsoleError("console.unknown_escalation", "no such escalation", 404)
+        with self._ports.sessions() as db, db.begin():
+            row = db.get(Escalation, escalation_id)
+            rows = [row] if row is not None else []
+            if escalation_id.startswith("call:"):
+                call_id = base_call_id(escalation_id.removeprefix("call:"))
+                rows += list(db.scalars(select(Escalation).where(Escalation.call_id == call_id)))
+            for item in rows:
+                if item.acknowledged_at is None:
+                    item.acknowledged_at = _when(now)
+                    item.acknowledged_by = agent_id
+        return transition.status
+
+    # -- the live call --------------------------------------------------------------------
+
+    def _owned_call(self, call_id: str, agent_id: str) -> Call:
+        with self._ports.sessions() as db:
+            call = db.get(Call, call_id)
+        if call is None:
+            raise ConsoleError("console.unknown_call", "no such call", 404)
+        if call.agent_id != agent_id or call.status not in LIVE_STATUSES:
+            raise ConsoleError("console.not_your_call", "this call is not yours now", 409)
+        return call
+
+    def _bridge(self, call_id: str, channel: str | None) -> CallBridge:
+        bridge = self._ports.control().bridge_for(call_id, channel)
+        if bridge is None:
+            raise ConsoleError(
+                "console.no_bridge",
+                f"calls on the {channel or 'unknown'} channel cannot be bridged from the console",
+                409,
+            )
+        return bridge
+
+    def _leg(self, call_id: str) -> str:
+        leg = self._ports.live.hget(key("call", call_id), "leg")
+        return _text(leg) if leg else call_id
+
+    def hold(self, call_id: str, agent_id: str, on: bool) -> None:
+        call = self._owned_call(call_id, agent_id)
+        hold = getattr(self._bridge(call_id, call.channel), "hold", None)
+        if hold is None:
+            raise ConsoleError("console.bridge_cannot_hold", "this channel has no hold", 409)
+        hold(call_id, on)
+        self._ports.call_log.append(
+            call_id, "held" if on else "resumed", {"agent_id": agent_id}, at=self._ports.clock()
+        )
+
+    def add_interpreter(self, call_id: str, agent_id: str, language: str) -> None:
+        call = self._owned_call(call_id, agent_id)
+        add = getattr(self._bridge(call_id, call.channel), "add_interpreter", None)
+        if add is None:
+            raise ConsoleError(
+                "console.bridge_cannot_add_interpreter", "this channel cannot add a party", 409
+            )
+        add(call_id, language)
+        with self._ports.sessions() as db, db.begin():
+            row = db.get(Call, call_id)
+            if row is not None:
+                row.flags = sorted({*(row.flags or []), "interpreter"})
+        self._ports.call_log.append(
+            call_id,
+            "interpreter_added",
+            {"agent_id": agent_id, "language": language},
+            at=self._ports.clock(),
+        )
+
+    def transfer(self, call_id: str, agent_id: str, queue: str | None, to_agent: str | None) -> str:
+        """Back to routing under a new routing id: to a queue of the call's line, or to one
+        agent by name (her own skill; after the queue's widening anyone may take it)."""
+        call = self._owned_call(call_id, agent_id)
+        if (queue is None) == (to_agent is None):
+            raise ConsoleError("console.bad_transfer", "give a queue or an agent", 400)
+        line = self._directory.line(call.line_id) if call.line_id else None
+        if line is None:
+            raise ConsoleError("console.unknown_line", "the call has no line", 409)
+        router = self._ports.router()
+        queue_id = line.queue_id(queue or "general")
+        if queue is not None and queue_id not in router.config.queues:
+            raise ConsoleError("console.unknown_queue", "no such queue on this line", 400)
+        if to_agent is not None:
+            with self._ports.sessions() as db:
+                target = db.get(Agent, to_agent)
+                if target is None or not target.active or to_agent == agent_id:
+                    raise ConsoleError("console.unknown_agent", "no such agent to transfer to", 400)
+        bridge = self._bridge(call_id, call.channel)
+        now = self._ports.clock()
+        hold = getattr(bridge, "hold", None)
+        if hold is not None:
+            hold(call_id, True)
+        number = self._ports.live.hincrby(key("call", call_id), "transfers", 1)
+        leg = f"{call_id}.t{number}"
+        with self._ports.sessions() as db, db.begin():
+            row = db.get(Call, call_id)
+            assert row is not None
+            row.status = "queued"
+            row.agent_id = None
+            risk = RiskLevel(row.risk_level or RiskLevel.NO_APRECIADO)
+            flags = set(row.flags or [])
+            locale = row.locale
+        self._ports.call_log.append(
+            call_id,
+            "transferred",
+            {"agent_id": agent_id, "queue": queue, "to_agent": to_agent, "leg": leg},
+            at=now,
+        )
+        router.hangup(self._leg(call_id), now)
+        self._ports.live.hset(key("call", call_id), "leg", leg)
+        router.enqueue(
+            CallRequest(
+                call_id=leg,
+                queue=queue_id,
+                risk=risk,
+                language=None if "interpreter" in flags or to_agent else locale,
+                specialties=frozenset({personal_skill(to_agent)} if to_agent else ()),
+                flags=frozenset(flags | {"transferred"}),
+                line_id=line.line_id,
+            ),
+            now,
+        )
+        return leg
+
+    def escalate(self, call_id: str, agent_id: str) -> str:
+        """Ring the line's urgent team about this call (the agent stays with the caller)."""
+        call = self._owned_call(call_id, agent_id)
+        line = self._directory.line(call.line_id) if call.line_id else None
+        if line is None or line.urgent_team_id is None:
+            raise ConsoleError("console.no_urgent_team", "the line has no urgent team", 409)
+        escalation_id = new_id()
+        now = self._ports.clock()
+        with self._ports.sessions() as db, db.begin():
+            db.add(
+                Escalation(
+                    id=escalation_id,
+                    call_id=call_id,
+                    team_id=line.urgent_team_id,
+                    reason="agent_request",
+                    opened_at=_when(now),
+                )
+            )
+        try:
+            self._ports.router().escalate(
+                escalation_id, line.urgent_team_id, "agent_request", now, call_id
+            )
+        except RoutingError as exc:
+            raise ConsoleError(exc.error_id, exc.message, 409) from exc
+        self._ports.call_log.append(
+            call_id, "escalated_by_agent", {"agent_id": agent_id, "escalation_id": escalation_id}
+        )
+        return escalation_id
+
+    def end(
+        self,
+        call_id: str,
+        agent_id: str,
+        disposition: str,
+        notes: str,
+        risk: str | None,
+        risk_reason: str | None,
+    ) -> dict[str, Any]:
+        """Save the outcome, then free the agent (wrap-up) and end the call at the edge.
+
+        Risk: raising is free; a level below what the call and the beneficiary's file hold
+        needs a reason and is audited (``risk_lowered``), as only a person may lower it.
+        """
+        if disposition not in DISPOSITIONS:
+            raise ConsoleError("console.bad_disposition", "unknown disposition", 400)
+        if len(notes) > MAX_NOTES:
+            raise ConsoleError("console.notes_too_long", "notes are too long", 400)
+        try:
+            chosen = RiskLevel(risk) if risk else None
+        except ValueError as exc:
+            raise ConsoleError("console.bad_risk", "unknown risk level", 400) from exc
+        reason = (risk_reason or "").strip()[:MAX_REASON] or None
+        now = self._ports.clock()
+        call = self._owned_call(call_id, agent_id)
+        with self._ports.sessions() as db, db.begin():
+            row = db.get(Call, call_id)
+            assert row is not None
+            owner = db.get(Beneficiary, row.beneficiary_id) if row.beneficiary_id else None
+            baseline = RiskLevel.highest(
+                RiskLevel(row.risk_level) if row.risk_level else None,
+                RiskLevel(owner.risk_level) if owner else None,
+            )
+            final = chosen or baseline
+            if final.rank < baseline.rank:
+                if reason is None:
+                    raise ConsoleError(
+                        "console.risk_reason_required", "lowering risk needs a reason", 400
+                    )
+                audit.record(
+                    db,
+                    actor_type="agent",
+                    actor_id=agent_id,
+                    action="risk_lowered",
+                    subject_type="beneficiary" if owner else "call",
+                    subject_id=owner.id if owner else call_id,
+                    reason=reason,
+                    detail={"from": baseline.value, "to": final.value, "call_id": call_id},
+                )
+            row.risk_level = final.value
+            if owner is not None:
+                owner.risk_level = final
+                owner.risk_reviewed_at = _when(now)
+            row.disposition = disposition
+            row.notes = notes or None
+            row.status = "completed"
+            row.ended_at = row.ended_at or _when(now)
+        self._ports.call_log.append(
+            call_id,
+            "ended_by_agent",
+            {"agent_id": agent_id, "disposition": disposition, "risk": final.value},
+            at=now,
+        )
+        self._ports.router().hangup(self._leg(call_id), now)
+        bridge = self._ports.control().bridge_for(call_id, call.channel)
+        if bridge is not None:
+            try:
+                bridge.end(call_id)
+            except Exception:
+                log.exception("call %s: the edge could not end the call", call_id)
+        return {"call_id": call_id, "risk": final.value, "disposition": disposition}
+
+    def supervise(self, call_id: str, supervisor_id: str, role: str, mode: str) -> None:
+        if role not in (AgentRole.SUPERVISOR, AgentRole.ADMIN):
+            raise ConsoleError("console.forbidden", "supervisors only", 403)
+        with self._ports.sessions() as db:
+            call = db.get(Call, call_id)
+        if call is None or call.status not in LIVE_STATUSES:
+            raise ConsoleError("console.not_live", "the call is not live", 409)
+        self._bridge(call_id, call.channel).supervise(call_id, supervisor_id, mode)
+        with self._ports.sessions() as db, db.begin():
+            audit.record(
+                db,
+                actor_type="agent",
+                actor_id=supervisor_id,
+                action=f"call_{mode}",
+                subject_type="call",
+                subject_id=call_id,
+            )
+        self._ports.call_log.append(
+            call_id, "supervised", {"supervisor_id": supervisor_id, "mode": mode}
+        )

@@ -1,0 +1,128 @@
+"""Server-sent events: ``GET /console/events`` streams what Redis pub/sub carries for the
+signed-in person.
+
+Channels: the person's own (``amparo:events:agent:<id>``: offers and withdrawals published by
+routing's Lua, escalation rings published by the telephony control), the escalations channel
+(a ring acknowledged by someone stops showing everywhere) and, for supervisors and admins, the
+supervisors' channel (alerts, and ``board_changed`` hints for the wallboard). A
+message published by any process reaches every web process holding a subscription, so any
+number of web processes may serve the consoles.
+
+Each open stream holds one pub/sub connection and one server thread: ``amparo web`` runs
+gunicorn's gthread workers with 16 threads each, so a worker serves at most ~14 open consoles
+next to its ordinary requests; size ``AMPARO_WEB_WORKERS`` at (consoles / 14) + 1. A comment
+line every 15 s keeps proxies from closing an idle stream and lets the server notice a browser
+that went away; a stream ends after ``MAX_STREAM_SECONDS`` and the browser reconnects at once
+(EventSource does), which spreads consoles again after a web process restarts. When the
+process is told to stop (SIGTERM, see :func:`end_streams_on_shutdown`) every stream ends at
+once, so a graceful restart does not wait on idle consoles and they reconnect elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+import redis
+from flask import Blueprint, Response, g
+
+from agent_console.auth import login_required
+from agent_console.ports import ConsolePorts
+from store.vocabulary import AgentRole
+from wiring import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+MAX_STREAM_SECONDS = 600.0
+RETRY_MS = 2000
+SHUTTING_DOWN = threading.Event()
+
+
+def end_streams_on_shutdown() -> None:
+    """Chain onto the process's SIGTERM handler (gunicorn's worker installs its own before it
+    loads the app): streams end at the next second instead of holding the shutdown."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        SHUTTING_DOWN.set()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def channels_for(agent_id: str, role: str) -> list[str]:
+    channels = [agent_channel(agent_id), ESCALATION_CHANNEL]
+    if role in (AgentRole.SUPERVISOR, AgentRole.ADMIN):
+        channels.append(SUPERVISOR_CHANNEL)
+    return channels
+
+
+def frame(data: str, channel_kind: str) -> str:
+    """One SSE message; the payload is the published JSON with the channel kind added."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = {"kind": "unreadable"}
+    if not isinstance(body, dict):
+        body = {"kind": "unreadable"}
+    body.setdefault("channel", channel_kind)
+    return f"data: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+
+def stream(
+    live: redis.Redis,
+    channels: list[str],
+    clock: Callable[[], float] = time.monotonic,
+    heartbeat: float = HEARTBEAT_SECONDS,
+    lifetime: float = MAX_STREAM_SECONDS,
+) -> Iterator[str]:
+    """Yield SSE text for everything published on ``channels`` until ``lifetime`` ends or the
+    client goes away (the server closes the generator, which unsubscribes)."""
+    pubsub = live.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    try:
+        pubsub.subscribe(*channels)
+        started = last_write = clock()
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        yield frame(json.dumps({"kind": "stream_open"}), "stream")
+        while clock() - started < lifetime and not SHUTTING_DOWN.is_set():
+            try:
+                message = pubsub.get_message(timeout=1.0)
+            except redis.RedisError:
+                log.warning("event stream lost Redis; the browser will reconnect")
+                return
+            if message is not None and message.get("type") == "message":
+                channel = str(message["channel"])
+                kind = {SUPERVISOR_CHANNEL: "supervisors", ESCALATION_CHANNEL: "escalations"}.get(
+                    channel, "agent"
+                )
+                yield frame(str(message["data"]), kind)
+                last_write = clock()
+            elif clock() - last_write >= heartbeat:
+                yield ": heartbeat\n\n"
+                last_write = clock()
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            pubsub.close()
+
+
+def events_blueprint(ports: ConsolePorts) -> Blueprint:
+    bp = Blueprint("console_events", __name__)
+
+    @bp.get("/console/events")
+    @login_required()
+    def events() -> Response:
+        channels = channels_for(g.agent_id, g.role)
+        response = Response(stream(ports.live, channels), mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-cache, no-store"
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
+
+    return bp

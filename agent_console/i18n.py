@@ -1,0 +1,117 @@
+"""The console's language: the agent's own choice, else the browser's, else the line default.
+
+Texts come from the ``messages`` catalogs (``locales/<lang>/LC_MESSAGES/messages.po``) by stable
+key; templates call ``_("console.key")`` and the scripts receive the keys they need as JSON.
+Callers' data is shown with ``dir="auto"`` whatever the console's language, so a name or a
+safety plan written in Arabic reads right to left inside a Spanish page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, jsonify, redirect, request, session
+from werkzeug.wrappers import Response
+
+from agent_console.auth import check_csrf
+from agent_console.texts import ALARM_TEXT, DISPOSITION_TEXT, RESOURCE_TEXT, STATE_TEXT
+from locales import UI_LOCALES
+from locales.markers import N_
+from locales.prompts import ui_text
+from locales.ui_strings import FLAGS, RISK
+from locales.voices import text_direction
+
+SCRIPT_MESSAGES = (
+    N_("console.offer.incoming"),
+    N_("console.offer.accept"),
+    N_("console.offer.reject"),
+    N_("console.offer.withdrawn"),
+    N_("console.state.changed"),
+    N_("console.error.generic"),
+    N_("console.error.no_bridge"),
+    N_("console.error.offer_gone"),
+    N_("console.escalation.ringing"),
+    N_("console.escalation.acknowledged"),
+    N_("console.call.ended"),
+    N_("console.call.on_hold"),
+    N_("console.call.connected"),
+    N_("console.softphone.ready"),
+    N_("console.softphone.voice_unavailable"),
+    N_("console.softphone.simulated"),
+    N_("console.events.reconnecting"),
+    N_("console.events.connected"),
+    N_("console.risk.reason_required"),
+    N_("console.saved"),
+    N_("console.escalation.sent"),
+    N_("console.call.transferred"),
+    N_("console.call.interpreter_added"),
+    N_("console.card.loading"),
+)
+
+
+def ui_locale(default: str) -> str:
+    """es or en: the agent's choice in this session, the browser's preference, the default."""
+    chosen = session.get("locale")
+    if chosen in UI_LOCALES:
+        return str(chosen)
+    best = request.accept_languages.best_match(UI_LOCALES)
+    if best:
+        return best
+    return default if default in UI_LOCALES else UI_LOCALES[0]
+
+
+def script_texts(locale: str) -> dict[str, str]:
+    return {message_id: ui_text(message_id, locale) for message_id in SCRIPT_MESSAGES}
+
+
+def labels(locale: str) -> dict[str, dict[str, str]]:
+    """Names of the console's vocabulary for its scripts."""
+    groups = {
+        "state": STATE_TEXT,
+        "risk": RISK,
+        "flag": FLAGS,
+        "alarm": ALARM_TEXT,
+        "resource": RESOURCE_TEXT,
+        "disposition": DISPOSITION_TEXT,
+    }
+    return {
+        name: {item: ui_text(message_id, locale) for item, message_id in texts.items()}
+        for name, texts in groups.items()
+    }
+
+
+def language_blueprint(default_locale: str) -> Blueprint:
+    """Template helpers (``_``, ``lang``, ``direction``) and ``POST /console/language``."""
+    bp = Blueprint("language", __name__)
+
+    @bp.app_context_processor
+    def _inject() -> dict[str, Any]:
+        locale = ui_locale(default_locale)
+        return {
+            "_": lambda message_id: ui_text(message_id, locale),
+            "lang": locale,
+            "direction": text_direction(locale),
+            "ui_locales": UI_LOCALES,
+            "script_texts": lambda: script_texts(locale),
+            "labels": lambda: labels(locale),
+        }
+
+    @bp.post("/console/language")
+    def choose() -> Response | tuple[Response, int]:
+        check_csrf()
+        locale = request.form.get("locale") or (request.get_json(silent=True) or {}).get("locale")
+        if locale not in UI_LOCALES:
+            abort(400, description=f"language must be one of {', '.join(UI_LOCALES)}")
+        session["locale"] = locale
+        if request.is_json:
+            return jsonify(locale=locale), 200
+        target = request.form.get("next") or "/console"
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/console"
+        return redirect(target)
+
+    return bp
+
+
+def install(app: Flask, default_locale: str) -> None:
+    app.register_blueprint(language_blueprint(default_locale))

@@ -1,0 +1,49 @@
+"""What the console needs from the rest of the process, handed in by ``app.py``.
+
+Routing, the telephony control and the simulator are built on first use (``Runtime``'s
+accessors), so the web app starts while the database or Redis is still down and readiness says
+so; the console only reaches them when a request needs them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent_console.resources import ResourceDirectory
+from routing import Router
+from store.call_log import CallLog
+
+if TYPE_CHECKING:
+    from telephony.simulator.phone import SimulatedPhones
+    from wiring import TelephonyControl
+
+
+class ConsoleError(Exception):
+    """A console request that cannot be done; ``error_id`` is stable, ``status`` is the HTTP
+    status the API answers with."""
+
+    def __init__(self, error_id: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class ConsolePorts:
+    sessions: sessionmaker[Session]
+    live: redis.Redis
+    call_log: CallLog
+    router: Callable[[], Router]
+    control: Callable[[], TelephonyControl]
+    simulator: Callable[[], SimulatedPhones] | None = None
+    twilio_enabled: bool = False
+    default_locale: str = "es"
+    resources: ResourceDirectory = field(default_factory=ResourceDirectory.bundled)
+    clock: Callable[[], float] = time.time

@@ -1,0 +1,12 @@
+/* Admins' page: unlock an account, reset a lost authenticator. */
+(function () {
+  "use strict";
+  var A = window.Amparo;
+  document.querySelectorAll(".admin-action").forEach(function (button) {
+    button.addEventListener("click", function () {
+      A.api("POST", button.getAttribute("data-url"))
+        .then(function () { A.setText("admin-status", A.t("console.saved")); })
+        .catch(function (error) { A.setText("admin-status", A.t("console.error.generic") + " (" + error.errorId + ")"); });
+    });
+  });
+})();

@@ -1,0 +1,418 @@
+/* The agent's console: presence, live offers (server-sent events), the softphone and the
+   caller card. Data from the server is always put into the page as text, never as HTML. */
+(function () {
+  "use strict";
+  var A = window.Amparo;
+  var config = JSON.parse(document.getElementById("console-config").textContent);
+  var labels = config.labels;
+  var offer = null;          // {call, expiresAt (local ms)}
+  var callId = null;         // the call on the line
+  var card = null;
+  var baselineRisk = null;
+  var phoneTimer = null;
+  var offerTimer = null;
+  var twilioDevice = null;
+  var riskOrder = Object.keys(labels.risk);
+
+  function byId(id) { return document.getElementById(id); }
+  function show(id, visible) { byId(id).hidden = !visible; }
+  function status(text, isError) {
+    var node = byId("action-status");
+    node.textContent = text || "";
+    node.className = isError ? "status error" : "status";
+  }
+  function failed(error) {
+    var text = error.errorId === "console.no_bridge" ? A.t("console.error.no_bridge")
+      : error.errorId === "console.offer_gone" ? A.t("console.error.offer_gone")
+      : error.errorId === "console.risk_reason_required" ? A.t("console.risk.reason_required")
+      : A.t("console.error.generic") + " (" + (error.errorId || error.message) + ")";
+    status(text, true);
+  }
+
+  // -- presence -------------------------------------------------------------------------
+  function renderState(state) {
+    byId("state-now").textContent = labels.state[state] || state;
+    byId("state-now").setAttribute("data-state", state);
+    document.querySelectorAll(".state-button").forEach(function (button) {
+      var pressed = button.getAttribute("data-state") === state;
+      button.setAttribute("aria-pressed", pressed ? "true" : "false");
+      button.disabled = state === "on_call";
+    });
+  }
+
+  function refresh() {
+    return A.api("GET", "/console/api/me").then(function (me) {
+      renderState(me.state);
+      if (me.offer && (!offer || offer.call !== me.offer.call)) {
+        var remaining = me.offer.expires_at - me.now;
+        showOffer(me.offer.call, me.offer, remaining);
+      } else if (!me.offer && offer) {
+        hideOffer();
+      }
+      if (me.call_id && me.call_id !== callId) { startCall(me.call_id); }
+    }).catch(function () { /* the stream or the next poll will try again */ });
+  }
+
+  document.querySelectorAll(".state-button").forEach(function (button) {
+    button.addEventListener("click", function () {
+      A.api("POST", "/console/api/state", { state: button.getAttribute("data-state") })
+        .then(function (data) { renderState(data.state); status(A.t("console.state.changed")); })
+        .catch(failed);
+    });
+  });
+
+  // -- offers ---------------------------------------------------------------------------
+  function flagNames(flags) {
+    return String(flags || "").split(",").filter(Boolean).map(function (flag) {
+      return labels.flag[flag] || flag;
+    }).join(", ") || "—";
+  }
+
+  function showOffer(routingCallId, details, remainingSeconds) {
+    offer = { call: routingCallId, expiresAt: Date.now() + remainingSeconds * 1000 };
+    A.setText("offer-risk", labels.risk[details.risk] || details.risk);
+    byId("offer-risk").className = "risk risk-" + details.risk;
+    A.setText("offer-language", details.language && details.language !== "*" ? details.language : "—");
+    A.setText("offer-queue", String(details.queue || "").split(".").pop());
+    A.setText("offer-flags", flagNames(details.flags));
+    show("offer", true);
+    byId("offer-announcer").textContent = A.t("console.offer.incoming") + ": " +
+      (labels.risk[details.risk] || details.risk);
+    clearInterval(offerTimer);
+    tickOffer();
+    offerTimer = setInterval(tickOffer, 500);
+    byId("offer-accept").focus();
+  }
+
+  function tickOffer() {
+    if (!offer) { return; }
+    var left = (offer.expiresAt - Date.now()) / 1000;
+    A.setText("offer-expires", A.duration(left));
+    if (left <= -2) { refresh(); }
+  }
+
+  function hideOffer(reasonText) {
+    offer = null;
+    clearInterval(offerTimer);
+    show("offer", false);
+    if (reasonText) { byId("offer-announcer").textContent = reasonText; }
+  }
+
+  function accept() {
+    if (!offer) { return; }
+    var routingCallId = offer.call;
+    byId("offer-accept").disabled = true;
+    A.api("POST", "/console/api/offers/" + encodeURIComponent(routingCallId) + "/accept")
+      .then(function (result) {
+        hideOffer();
+        renderState("on_call");
+        startCall(result.call_id);
+        if (!result.bridged) { status(A.t("console.error.no_bridge"), true); }
+      })
+      .catch(function (error) { hideOffer(); failed(error); refresh(); })
+      .finally(function () { byId("offer-accept").disabled = false; });
+  }
+
+  function reject() {
+    if (!offer) { return; }
+    var routingCallId = offer.call;
+    A.api("POST", "/console/api/offers/" + encodeURIComponent(routingCallId) + "/reject")
+      .then(function () { hideOffer(); refresh(); })
+      .catch(function (error) { hideOffer(); failed(error); refresh(); });
+  }
+
+  byId("offer-accept").addEventListener("click", accept);
+  byId("offer-reject").addEventListener("click", reject);
+
+  // -- escalation rings (urgent-team members) -------------------------------------------
+  var ringing = [];  // escalation ids, oldest first; the banner shows the oldest
+
+  function renderRings() {
+    show("escalation-banner", ringing.length > 0);
+    A.setText("escalation-detail", ringing.length > 1 ? "(" + ringing.length + ")" : "");
+  }
+  function ring(message) {
+    if (ringing.indexOf(message.escalation_id) < 0) { ringing.push(message.escalation_id); }
+    renderRings();
+  }
+  function stopRing(escalationId) {
+    ringing = ringing.filter(function (id) { return id !== escalationId; });
+    renderRings();
+  }
+  byId("escalation-ack").addEventListener("click", function () {
+    var escalationId = ringing[0];
+    if (!escalationId) { return; }
+    A.api("POST", "/console/api/escalations/acknowledge", { escalation_id: escalationId })
+      .then(function () { stopRing(escalationId); status(A.t("console.escalation.acknowledged")); })
+      .catch(function (error) { if (error.status === 404) { stopRing(escalationId); } failed(error); });
+  });
+
+  // -- the call -------------------------------------------------------------------------
+  function startCall(id) {
+    callId = id;
+    show("call-actions", true);
+    byId("end-form").reset();
+    show("risk-reason-row", false);
+    status(A.t("console.call.connected"));
+    loadCard();
+    loadTransferTargets();
+    if (config.simulator && !config.twilio) { startPhone(); }
+  }
+
+  function endCallView() {
+    callId = null;
+    card = null;
+    clearInterval(phoneTimer);
+    show("call-actions", false);
+    show("caller-card", false);
+    show("phone-line", false);
+    show("ben-file", false);
+  }
+
+  function startPhone() {
+    show("phone-line", true);
+    clearInterval(phoneTimer);
+    var poll = function () {
+      if (!callId) { return; }
+      A.api("GET", "/console/api/calls/" + callId + "/phone").then(function (phone) {
+        A.fill("transcript", phone.lines.map(function (line) {
+          return A.el("li", line.text, { "class": line.kind, "dir": "auto" });
+        }));
+        var list = byId("transcript");
+        list.scrollTop = list.scrollHeight;
+      }).catch(function () { clearInterval(phoneTimer); show("phone-line", false); });
+    };
+    poll();
+    phoneTimer = setInterval(poll, 1500);
+  }
+
+  function loadCard() {
+    A.setText("card-risk", A.t("console.card.loading"));
+    A.api("GET", "/console/api/calls/" + callId + "/card").then(renderCard).catch(failed);
+  }
+
+  function renderRisk(id, risk) {
+    A.setText(id, labels.risk[risk] || risk);
+    byId(id).className = "risk risk-" + risk;
+  }
+
+  function renderCard(data) {
+    card = data;
+    var call = data.call;
+    renderRisk("card-risk", call.risk);
+    A.setText("card-line", call.line);
+    A.setText("card-language", call.locale);
+    A.setText("card-flags", call.flags.map(function (f) { return f.label; }).join(", ") || "—");
+    A.setText("card-started", A.when(call.started_at));
+    A.fill("card-ivr", data.ivr_answers.map(function (a) {
+      return A.row([a.question_label, a.answer_label]);
+    }));
+    renderAlarm(data.alarm);
+    var ben = data.beneficiary;
+    show("card-unknown", !ben);
+    show("card-beneficiary", !!ben);
+    var risks = [call.risk];
+    if (ben) {
+      risks.push(ben.risk);
+      A.setText("ben-reference", ben.reference);
+      renderRisk("ben-risk", ben.risk);
+      A.setText("ben-reviewed", ben.risk_reviewed_at ? "(" + A.when(ben.risk_reviewed_at) + ")" : "");
+      A.setText("ben-lowerings", ben.risk_lowerings.map(function (item) {
+        return A.when(item.at) + ": " + (labels.risk[item.from] || item.from) + " → " +
+          (labels.risk[item.to] || item.to);
+      }).join("; ") || "—");
+      A.setText("ben-windows", ben.safe_call_windows.map(function (w) {
+        return (w.days || []).join(",") + " " + w.start + "–" + w.end;
+      }).join("; ") || "—");
+      A.fill("ben-calls", ben.recent_calls.map(function (c) {
+        return A.row([A.when(c.started_at), c.direction,
+          labels.disposition[c.disposition] || c.disposition, labels.risk[c.risk] || c.risk]);
+      }));
+      A.fill("ben-checkins", ben.checkins.map(function (c) {
+        return A.row([A.when(c.scheduled_at), c.outcome]);
+      }));
+      var cadence = byId("plan-cadence");
+      A.fill("plan-cadence", data.cadences.map(function (days) {
+        return A.el("option", days, { value: String(days) });
+      }));
+      var plan = ben.checkin_plan;
+      if (plan) {
+        cadence.value = String(plan.cadence_days);
+        byId("plan-active").checked = plan.active;
+      }
+      A.setText("plan-now", plan ? plan.cadence_days + " d · " + A.when(plan.next_due_at) : "—");
+    }
+    baselineRisk = risks.reduce(function (a, b) {
+      return riskOrder.indexOf(b) > riskOrder.indexOf(a) ? b : a;
+    });
+    byId("end-risk").value = baselineRisk;
+    show("caller-card", true);
+  }
+
+  function renderAlarm(alarm) {
+    show("card-alarm", !!alarm);
+    if (!alarm) { return; }
+    A.setText("alarm-type", labels.alarm[alarm.alarm_type] || alarm.alarm_type);
+    var loc = alarm.location;
+    A.setText("alarm-location", loc ? loc.latitude.toFixed(5) + ", " + loc.longitude.toFixed(5) : null);
+    A.setText("alarm-accuracy", loc && loc.accuracy_m !== null ? Math.round(loc.accuracy_m) + " m" : null);
+    A.setText("alarm-age", loc && loc.age_s !== null ? A.duration(loc.age_s) : null);
+    A.fill("alarm-resources", alarm.resources.map(function (r) {
+      return A.row([r.name, labels.resource[r.kind] || r.kind, r.distance_km.toFixed(1) + " km", r.phone]);
+    }));
+  }
+
+  function openFile() {
+    if (!callId || !card || !card.beneficiary) { return; }
+    A.api("POST", "/console/api/calls/" + callId + "/file").then(function (file) {
+      A.setText("file-name", file.full_name);
+      A.setText("file-address", file.address);
+      A.setText("file-safety-plan", file.safety_plan);
+      A.setText("file-notes", file.notes);
+      A.fill("file-past-notes", file.past_call_notes.map(function (item) {
+        var li = A.el("li", A.when(item.started_at) + ": ");
+        li.appendChild(A.el("bdi", item.notes, { dir: "auto" }));
+        return li;
+      }));
+      show("ben-file", true);
+      byId("ben-file-title").focus({ preventScroll: true });
+      byId("ben-file").scrollIntoView({ block: "start" });
+    }).catch(failed);
+  }
+  byId("ben-file-title").setAttribute("tabindex", "-1");
+  byId("open-file").addEventListener("click", openFile);
+
+  byId("plan-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    A.api("POST", "/console/api/calls/" + callId + "/checkin-plan", {
+      cadence_days: Number(byId("plan-cadence").value), active: byId("plan-active").checked,
+    }).then(function (plan) {
+      A.setText("plan-now", plan.cadence_days + " d · " + A.when(plan.next_due_at));
+      status(A.t("console.saved"));
+    }).catch(failed);
+  });
+
+  function toggleHold() {
+    if (!callId) { return; }
+    var button = byId("hold");
+    var on = button.getAttribute("data-on") !== "1";
+    A.api("POST", "/console/api/calls/" + callId + "/hold", { on: on }).then(function () {
+      button.setAttribute("data-on", on ? "1" : "0");
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      status(on ? A.t("console.call.on_hold") : A.t("console.call.connected"));
+    }).catch(failed);
+  }
+  byId("hold").addEventListener("click", toggleHold);
+
+  byId("escalate").addEventListener("click", function () {
+    A.api("POST", "/console/api/calls/" + callId + "/escalate")
+      .then(function () { status(A.t("console.escalation.sent")); }).catch(failed);
+  });
+
+  function loadTransferTargets() {
+    A.api("GET", "/console/api/calls/" + callId + "/transfer-targets").then(function (targets) {
+      var options = targets.queues.map(function (q) { return A.el("option", q, { value: "queue:" + q }); });
+      targets.agents.forEach(function (a) { options.push(A.el("option", a.name, { value: "agent:" + a.id })); });
+      A.fill("transfer-target", options);
+    }).catch(function () { A.fill("transfer-target", []); });
+  }
+
+  byId("transfer").addEventListener("click", function () {
+    var value = byId("transfer-target").value || "";
+    var body = value.indexOf("agent:") === 0 ? { agent_id: value.slice(6) } : { queue: value.slice(6) };
+    A.api("POST", "/console/api/calls/" + callId + "/transfer", body).then(function () {
+      endCallView();
+      status(A.t("console.call.transferred"));
+      refresh();
+    }).catch(failed);
+  });
+
+  byId("interpreter").addEventListener("click", function () {
+    var language = byId("interpreter-language").value.trim();
+    A.api("POST", "/console/api/calls/" + callId + "/interpreter", { language: language })
+      .then(function () { status(A.t("console.call.interpreter_added")); }).catch(failed);
+  });
+
+  byId("end-risk").addEventListener("change", function () {
+    var lowering = riskOrder.indexOf(byId("end-risk").value) < riskOrder.indexOf(baselineRisk);
+    show("risk-reason-row", lowering);
+    byId("risk-reason").required = lowering;
+  });
+
+  byId("end-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    A.api("POST", "/console/api/calls/" + callId + "/end", {
+      disposition: byId("disposition").value,
+      notes: byId("notes").value,
+      risk: byId("end-risk").value,
+      risk_reason: byId("risk-reason").value,
+    }).then(function () {
+      endCallView();
+      status(A.t("console.call.ended"));
+      refresh();
+    }).catch(failed);
+  });
+
+  // -- keyboard -------------------------------------------------------------------------
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || A.typing(event)) { return; }
+    var key = event.key.toLowerCase();
+    if (key === "a" && offer) { event.preventDefault(); accept(); }
+    else if (key === "r" && offer) { event.preventDefault(); reject(); }
+    else if (key === "h" && callId) { event.preventDefault(); toggleHold(); }
+    else if (key === "f" && callId) { event.preventDefault(); openFile(); }
+  });
+
+  // -- softphone (Twilio mode) ----------------------------------------------------------
+  function startTwilio() {
+    A.setText("softphone-status", "…");
+    A.api("POST", "/console/api/voice-token").then(function (data) {
+      if (!window.Twilio || !window.Twilio.Device) { throw new Error("sdk"); }
+      twilioDevice = new window.Twilio.Device(data.token, { closeProtection: true });
+      twilioDevice.on("registered", function () { A.setText("softphone-status", A.t("console.softphone.ready")); });
+      twilioDevice.on("error", function () { A.setText("softphone-status", A.t("console.softphone.voice_unavailable")); });
+      twilioDevice.on("incoming", function (call) { call.accept(); });
+      twilioDevice.on("tokenWillExpire", function () {
+        A.api("POST", "/console/api/voice-token").then(function (next) { twilioDevice.updateToken(next.token); });
+      });
+      twilioDevice.register();
+    }).catch(function () {
+      A.setText("softphone-status", A.t("console.softphone.voice_unavailable"));
+      byId("softphone-status").className = "error";
+    });
+  }
+
+  // -- events ---------------------------------------------------------------------------
+  function onMessage(message) {
+    switch (message.kind) {
+      case "stream_open":
+        refresh();
+        break;
+      case "offered":
+        showOffer(message.call, message.data || {},
+          ((message.data || {}).expires_at || 0) - (message.at || 0));
+        break;
+      case "offer_withdrawn":
+      case "offer_timed_out":
+        if (offer && offer.call === message.call) { hideOffer(A.t("console.offer.withdrawn")); }
+        refresh();
+        break;
+      case "escalation_ring":
+        ring(message);
+        break;
+      case "escalation_stopped":
+        stopRing(message.escalation_id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  A.stream(onMessage, function (state) {
+    A.setText("stream-status", state === "open" ? A.t("console.events.connected") : A.t("console.events.reconnecting"));
+  });
+  setInterval(refresh, 10000);
+  if (config.twilio) { startTwilio(); }
+  else if (config.simulator) { A.setText("softphone-status", A.t("console.softphone.simulated")); }
+  else { A.setText("softphone-status", A.t("console.softphone.voice_unavailable")); }
+})();

@@ -1,0 +1,39 @@
+/* The wallboard re-reads its server-rendered board when the event stream says something moved,
+   and every few seconds for the clocks. */
+(function () {
+  "use strict";
+  var A = window.Amparo;
+  var board = document.getElementById("board");
+  var pending = null;
+  var loading = false;
+
+  function reload() {
+    if (loading) { schedule(); return; }
+    loading = true;
+    fetch("/supervisor/board", { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { if (!response.ok) { throw new Error(String(response.status)); } return response.text(); })
+      .then(function (html) { board.innerHTML = html; })  // our own server-rendered, escaped fragment
+      .catch(function () { /* next tick tries again */ })
+      .finally(function () { loading = false; });
+  }
+
+  function schedule() {
+    if (pending) { return; }
+    pending = setTimeout(function () { pending = null; reload(); }, 100);
+  }
+
+  board.addEventListener("click", function (event) {
+    var button = event.target.closest("button.supervise");
+    if (!button) { return; }
+    var call = button.getAttribute("data-call"), mode = button.getAttribute("data-mode");
+    A.api("POST", "/supervisor/api/calls/" + encodeURIComponent(call) + "/supervise", { mode: mode })
+      .then(function () { A.setText("supervise-status", button.textContent + " ✓"); })
+      .catch(function (error) { A.setText("supervise-status", A.t("console.error.generic") + " (" + error.errorId + ")"); });
+  });
+
+  A.stream(function () { schedule(); }, function (state) {
+    A.setText("stream-status", state === "open" ? A.t("console.events.connected") : A.t("console.events.reconnecting"));
+    if (state === "open") { schedule(); }
+  });
+  setInterval(schedule, 5000);
+})();

@@ -1,0 +1,73 @@
+"""Console vocabulary with its catalog keys: dispositions, states, supervision modes."""
+
+from __future__ import annotations
+
+from locales.markers import N_
+
+DISPOSITION_TEXT = {
+    "support_given": N_("console.disposition.support_given"),
+    "information": N_("console.disposition.information"),
+    "referred": N_("console.disposition.referred"),
+    "urgent_response": N_("console.disposition.urgent_response"),
+    "callback_agreed": N_("console.disposition.callback_agreed"),
+    "silent_no_contact": N_("console.disposition.silent_no_contact"),
+    "caller_hung_up": N_("console.disposition.caller_hung_up"),
+    "wrong_number": N_("console.disposition.wrong_number"),
+    "test_call": N_("console.disposition.test_call"),
+}
+DISPOSITIONS = tuple(DISPOSITION_TEXT)
+
+STATE_TEXT = {
+    "offline": N_("console.presence.offline"),
+    "available": N_("console.presence.available"),
+    "offered": N_("console.presence.offered"),
+    "on_call": N_("console.presence.on_call"),
+    "wrap_up": N_("console.presence.wrap_up"),
+    "break": N_("console.presence.break"),
+}
+
+SUPERVISION_TEXT = {
+    "listen": N_("console.supervise.listen"),
+    "whisper": N_("console.supervise.whisper"),
+    "barge": N_("console.supervise.barge"),
+}
+
+ALARM_TEXT = {
+    "prealarm": N_("console.alarm.prealarm"),
+    "assault": N_("console.alarm.assault"),
+    "medical": N_("console.alarm.medical"),
+    "psychosocial": N_("console.alarm.psychosocial"),
+}
+
+RESOURCE_TEXT = {
+    "police": N_("console.resource.police"),
+    "shelter": N_("console.resource.shelter"),
+    "health": N_("console.resource.health"),
+}
+
+SIMULATOR_SCRIPT_MESSAGES = (
+    N_("simulator.status.ringing"),
+    N_("simulator.status.in_ivr"),
+    N_("simulator.status.waiting_for_keys"),
+    N_("simulator.status.on_hold"),
+    N_("simulator.status.connected"),
+    N_("simulator.status.transferred"),
+    N_("simulator.status.ended"),
+    N_("simulator.error"),
+    N_("simulator.alarm_sent"),
+    N_("simulator.incoming"),
+    N_("simulator.answer"),
+    N_("simulator.answer_machine"),
+)
+
+ESCALATION_REASON_TEXT = {
+    "severe_screen": N_("console.reason.severe_screen"),
+    "severe_call": N_("console.reason.severe_call"),
+    "device_alarm": N_("console.reason.device_alarm"),
+    "duress_code": N_("console.reason.duress_code"),
+    "silent_call": N_("console.reason.silent_call"),
+    "checkin_help_now": N_("console.reason.checkin_help_now"),
+    "hung_up_at_risk": N_("console.reason.hung_up_at_risk"),
+    "agent_request": N_("console.reason.agent_request"),
+}
+ALARM_REASONS = frozenset({"device_alarm", "duress_code", "checkin_help_now"})

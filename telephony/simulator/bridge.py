@@ -1,0 +1,42 @@
+"""The console's bridge to simulated calls: what a carrier bridge does, shown as text on the
+simulated phone (the caller's page shows every line; nothing is heard)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telephony.simulator.phone import PhoneStatus, SimulatedPhones
+
+_SUPERVISION_TEXT = {
+    "listen": "[a supervisor is listening to the call; nobody hears them]",
+    "whisper": "[a supervisor is coaching the agent; only the agent hears them]",
+    "barge": "[a supervisor joined the call]",
+}
+
+
+@dataclass
+class SimulatedBridge:
+    """Registered in ``TelephonyControl.bridges`` under the simulator channel."""
+
+    phones: SimulatedPhones
+
+    def connect(self, call_id: str, agent_id: str) -> None:
+        # The caller hears a person answer; she is never told the agent's name or id.
+        self.phones.connect_agent(call_id, "an agent")
+
+    def end(self, call_id: str) -> None:
+        self.phones.end_by_agent(call_id)
+
+    def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
+        if mode not in _SUPERVISION_TEXT:
+            raise ValueError(f"unknown supervision mode {mode!r}")
+        self.phones.note(call_id, "supervisor", _SUPERVISION_TEXT[mode])
+
+    def hold(self, call_id: str, on: bool) -> None:
+        if on:
+            self.phones.note(call_id, "notice", "[on hold]", PhoneStatus.ON_HOLD)
+        else:
+            self.phones.note(call_id, "notice", "[back with the agent]", PhoneStatus.CONNECTED)
+
+    def add_interpreter(self, call_id: str, language: str) -> None:
+        self.phones.note(call_id, "notice", f"[an interpreter ({language}) joined the call]")
