@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import build_runtime
+from routing import AgentState
 from settings import load_settings
 from store import database
 from store.models import Agent, Beneficiary, Device
@@ -121,7 +123,11 @@ def live_app(
             data_key=data_key,
             data_dir=directory / "web",
         ) as live:
-            sweeper = Sweeper(sweeper_runtime.router()).start()
+            router = sweeper_runtime.router()
+            # A second agent is signed in (on a break) so the line counts as staffed and
+            # callers wait for a human rather than overflow to the backup number.
+            router.set_agent_state(floor.hotline.agents["farah"], AgentState.BREAK, time.time())
+            sweeper = Sweeper(router).start()
             yield live
     finally:
         if sweeper is not None:
