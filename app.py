@@ -38,7 +38,7 @@ from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
 from telephony.simulator.phone import SimulatedPhones
 from telephony.switchboard import Switchboard
-from telephony.twilio.assembly import twilio_blueprint_for, twilio_redirectors
+from telephony.twilio.assembly import twilio_blueprint_for, twilio_bridge, twilio_redirectors
 from wiring import (
     RedisNotifier,
     RoutingCallLog,
@@ -85,8 +85,11 @@ class Runtime:
         """The router on this process's Redis, configured from the lines and teams stored."""
         if "router" not in self.extras:
             config = router_config_from_store(self.sessions)
+            bridge = twilio_bridge(self)
             self.extras["control"] = TelephonyControl(
-                self.redis, redirectors=twilio_redirectors(self)
+                self.redis,
+                redirectors=twilio_redirectors(self),
+                bridges={Channel.TWILIO.value: bridge} if bridge is not None else {},
             )
             built = Router(
                 self.redis,

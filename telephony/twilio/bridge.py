@@ -107,6 +107,14 @@ class TwilioBridge:
         self._calls.update(call_id, **fields)
         return agent.call_sid
 
+    def end(self, call_id: str) -> None:
+        """The agent ended the call: hang up the caller's leg (the conference ends with it)."""
+        self._voice.hang_up(self._calls.sid_for(call_id))
+
+    def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
+        """The console's entry for listen / whisper / barge (see :class:`SupervisorMode`)."""
+        self.join_supervisor(call_id, supervisor_id, SupervisorMode(mode))
+
     def agent_leg_failed(self, call_id: str) -> None:
         """The agent's softphone did not answer (busy, no answer, failed): the caller must not
         wait alone in the conference."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pyotp
@@ -9,6 +10,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import Runtime, build_runtime, create_app
+from routing import AgentState
 from settings import Settings
 from tests.harness.hotline import Hotline, make_hotline
 from tests.integration.console.console_helpers import Account, SignedIn, account, add_admin, sign_in
@@ -21,8 +23,10 @@ def hotline(db_sessions: sessionmaker[Session]) -> Hotline:
 
 @pytest.fixture
 def runtime(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> Iterator[Runtime]:
-    """A runtime whose router knows the hotline (built after it exists)."""
+    """A runtime whose router knows the hotline (built after it exists), with one agent signed
+    in on a break so callers wait for a human rather than overflow to an unstaffed line."""
     built = build_runtime(settings)
+    built.router().set_agent_state(hotline.agents["farah"], AgentState.BREAK, time.time())
     try:
         yield built
     finally:

@@ -220,7 +220,7 @@ def test_voice_tokens_need_a_signed_in_agent_and_a_configured_api_key(
     app: Flask, hotline: Hotline
 ) -> None:
     anonymous = app.test_client().post("/console/api/voice-token")
-    assert anonymous.status_code == 302
+    assert anonymous.status_code == 401
     client, csrf = signed_in(app, hotline.agents["ana"])
     reply = client.post("/console/api/voice-token", headers={"X-CSRF-Token": csrf})  # type: ignore[attr-defined]
     assert reply.status_code == 503
