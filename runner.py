@@ -85,18 +85,35 @@ def worker(burst: bool) -> None:
     from rq.serializers import JSONSerializer
 
     from app import build_runtime
+    from wiring import Sweeper
 
     settings = _settings()
     runtime = build_runtime(settings)
+    sweeper = None
     try:
         connection = runtime.jobs_connection()
         _install_recording_jobs(settings, runtime, connection)
+        _install_checkin_jobs(runtime)
+        # Ladders climb (alarms: after 60 s without a human) only if someone sweeps.
+        sweeper = Sweeper(runtime.router()).start()
         queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
         Worker(queues, connection=connection, serializer=JSONSerializer).work(
             burst=burst, with_scheduler=True, logging_level=settings.log_level
         )
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         runtime.close()
+
+
+def _install_checkin_jobs(runtime: Any) -> None:
+    """Check-in calls, alarms and notifications: install their context, then make sure the
+    planner and the sweep are scheduled (once per slot whatever the number of workers)."""
+    from checkins import jobs as checkin_jobs
+
+    context = runtime.checkins()
+    checkin_jobs.install(context)
+    checkin_jobs.schedule_periodic(context)
 
 
 def _install_recording_jobs(settings: Settings, runtime: Any, connection: Any) -> None:

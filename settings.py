@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -47,6 +48,9 @@ class Settings:
     twilio_twiml_app_sid: str | None = None
     twilio_api_base_url: str | None = None
     twilio_cps: float = 1.0
+    outbound_cps: float = 1.0
+    checkin_ring_timeout_s: int = 45
+    checkin_caller_id: str | None = None
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -77,6 +81,9 @@ class Settings:
             "AMPARO_SIMULATOR": "on" if self.simulator_enabled else "off",
             "AMPARO_TWILIO_ACCOUNT_SID": self.twilio_account_sid or "(not set: Twilio off)",
             "AMPARO_TWILIO_CPS": str(self.twilio_cps),
+            "AMPARO_OUTBOUND_CPS": str(self.outbound_cps),
+            "AMPARO_CHECKIN_RING_TIMEOUT": str(self.checkin_ring_timeout_s),
+            "AMPARO_CHECKIN_CALLER_ID": self.checkin_caller_id or "(the edge's default number)",
             "AMPARO_LOG_LEVEL": self.log_level,
         }
 
@@ -173,6 +180,8 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw.strip()
 
 
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
 SUPPORTED_LOCALES = ("es", "en", "fr", "ar", "ro", "pt", "ca", "eu", "gl", "zh", "uk", "ru")
 
 
@@ -231,6 +240,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(
             "AMPARO_DEFAULT_LOCALE", f"must be one of {', '.join(SUPPORTED_LOCALES)}"
         )
+    caller_id = (env.get("AMPARO_CHECKIN_CALLER_ID") or "").strip() or None
+    if caller_id is not None and not _E164.match(caller_id):
+        raise ConfigurationError(
+            "AMPARO_CHECKIN_CALLER_ID", "must be a number in E.164 form, e.g. +34910000000"
+        )
     log_level = (env.get("AMPARO_LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("AMPARO_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
@@ -258,5 +272,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         twilio_twiml_app_sid=env.get("AMPARO_TWILIO_TWIML_APP_SID") or None,
         twilio_api_base_url=_url(env, "AMPARO_TWILIO_API_BASE_URL", ("http", "https")),
         twilio_cps=_float(env, "AMPARO_TWILIO_CPS", 1.0, 0.01, 1000.0),
+        outbound_cps=_float(env, "AMPARO_OUTBOUND_CPS", 1.0, 0.01, 1000.0),
+        checkin_ring_timeout_s=_int(env, "AMPARO_CHECKIN_RING_TIMEOUT", 45, 10, 300),
+        checkin_caller_id=caller_id,
         log_level=log_level,
     )

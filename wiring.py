@@ -5,11 +5,13 @@ the switchboard every telephony edge shares.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +19,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from checkins.errors import DialerNotConfigured
+from checkins.ports import OutboundDialer
 from routing import (
     AgentProfile,
     EscalationTeam,
@@ -26,6 +30,7 @@ from routing import (
     RouterConfig,
     WideningStep,
 )
+from settings import Settings
 from store.call_log import CallLog
 from store.live_state import key
 from store.models import Agent, Line, Queue, Team, TeamMember
@@ -146,6 +151,52 @@ class RedisNotifier:
         pipe.lpush(SUPERVISOR_FEED, message)
         pipe.ltrim(SUPERVISOR_FEED, 0, self.keep - 1)
         pipe.execute()
+
+
+@dataclass
+class RoutingAlerts:
+    """Check-ins' and alarms' ``Alerts``: routing's ladders and the supervisors' feed."""
+
+    router: Router
+    notifier: RedisNotifier
+
+    def escalate(
+        self, escalation_id: str, team_id: str, reason: str, now: float, call_id: str | None = None
+    ) -> Any:
+        return self.router.escalate(escalation_id, team_id, reason, now, call_id)
+
+    def notify_supervisors(self, kind: str, data: dict[str, Any]) -> None:
+        self.notifier.notify_supervisors(kind, data)
+
+
+def outbound_dialer(settings: Settings, simulator: Callable[[], OutboundDialer]) -> OutboundDialer:
+    """The edge that rings beneficiaries for check-ins and notifications: Twilio when it is
+    configured, else SIP when ``AMPARO_SIP_LISTEN`` is set, else the simulator.
+
+    The Twilio and SIP edges provide ``build_outbound_dialer(settings)`` in
+    ``telephony.twilio.dialer`` and ``telephony.sip.dialer``; selecting one whose module is
+    not part of this build stops with a clear error instead of calling nobody.
+    """
+    if settings.twilio_account_sid:
+        return _edge_dialer(
+            "telephony.twilio.dialer", "Twilio (AMPARO_TWILIO_ACCOUNT_SID)", settings
+        )
+    if getattr(settings, "sip_listen", None):
+        return _edge_dialer("telephony.sip.dialer", "SIP (AMPARO_SIP_LISTEN)", settings)
+    return simulator()
+
+
+def _edge_dialer(module_name: str, what: str, settings: Settings) -> OutboundDialer:
+    try:
+        module = importlib.import_module(module_name)
+        build = module.build_outbound_dialer
+    except (ImportError, AttributeError) as exc:
+        raise DialerNotConfigured(
+            f"{what} is configured, but this build has no outbound dialer for it "
+            f"({module_name}.build_outbound_dialer); check-in calls cannot be placed"
+        ) from exc
+    dialer: OutboundDialer = build(settings)
+    return dialer
 
 
 class CallRedirector(Protocol):
