@@ -302,7 +302,16 @@ def keep_refused(
 
 
 def escalate(ctx: CheckinContext, stored_id: str) -> bool:
-    """Start the urgent team's ladder for a stored alarm (once); True when started now."""
+    """Start the urgent team's ladder for a stored alarm (once); True when started now.
+    Never raises: the alarm is stored, and the sweep escalates what failed here."""
+    try:
+        return _escalate(ctx, stored_id)
+    except Exception:
+        log.exception("alarm %s: escalation failed; the sweep will retry", stored_id)
+        return False
+
+
+def _escalate(ctx: CheckinContext, stored_id: str) -> bool:
     now = ctx.clock.now()
     with ctx.sessions() as db, db.begin():
         alarm = db.get(DeviceAlarm, stored_id)
@@ -323,13 +332,9 @@ def escalate(ctx: CheckinContext, stored_id: str) -> bool:
             "has_location": alarm.latitude is not None,
             "escalation_id": escalation_id,
         }
-    try:
-        if team_id is not None:
-            ctx.alerts.escalate(escalation_id, team_id, "device_alarm", now.timestamp())
-        ctx.alerts.notify_supervisors("device_alarm", {**details, "no_team": team_id is None})
-    except Exception:
-        log.exception("alarm %s: escalation failed; the sweep will retry", stored_id)
-        return False
+    if team_id is not None:
+        ctx.alerts.escalate(escalation_id, team_id, "device_alarm", now.timestamp())
+    ctx.alerts.notify_supervisors("device_alarm", {**details, "no_team": team_id is None})
     with ctx.sessions() as db, db.begin():
         alarm = db.get(DeviceAlarm, stored_id)
         if alarm is not None:
