@@ -85,9 +85,10 @@ def run_attempt(ctx: CheckinContext, attempt_id: str) -> RunResult:
             ctx, attempt_id, later, target.queue, job_id=attempt_job_id(attempt_id, later) + "-rl"
         )
         return RunResult.RATE_LIMITED
-    if reservation.wait_s > 0:
-        time.sleep(reservation.wait_s)
-    return _dial(ctx, attempt_id, target, number, attempt_no, now)
+    # The turn is reserved now; the claim and the call's opening happen while waiting for it,
+    # so the dial itself keeps to the rate as closely as the database allows.
+    turn = time.monotonic() + reservation.wait_s
+    return _dial(ctx, attempt_id, target, number, attempt_no, now, turn)
 
 
 def _slot_settled(db: Session, attempt: CheckinAttempt) -> bool:
@@ -152,6 +153,7 @@ def _dial(
     number: str,
     attempt_no: int,
     now: datetime,
+    turn: float,
 ) -> RunResult:
     with ctx.sessions() as db, db.begin():
         claimed = db.execute(
@@ -192,6 +194,7 @@ def _dial(
     if opened.rowcount != 1:  # type: ignore[attr-defined]
         return RunResult.ALREADY_DIALED
     schedule_ring_timeout(ctx, attempt_id, now + ctx.ring_timeout, target.queue)
+    time.sleep(max(0.0, turn - time.monotonic()))
     ctx.dialer.place_call(call_id, number, ctx.caller_id)
     with ctx.sessions() as db, db.begin():
         db.execute(

@@ -57,7 +57,8 @@ def queue_counts(connection: redis.Redis) -> list[QueueCounts]:
 
 
 def _reason(job: Job) -> str:
-    text = (job.exc_info or "").strip().splitlines()
+    result = job.latest_result()
+    text = ((result.exc_string if result is not None else None) or "").strip().splitlines()
     return (text[-1] if text else "unknown")[:200]
 
 

@@ -87,7 +87,7 @@ def scheduled_job_ids(jobs: redis.Redis) -> list[str]:
 def add_plan(
     sessions: sessionmaker[Session],
     beneficiary_id: str,
-    due: datetime,
+    due: datetime | None,
     cadence_days: int = 30,
     **beneficiary: Any,
 ) -> str:

@@ -4,7 +4,7 @@ top of routing with a ladder that climbs after 60 s without a human; refusals ke
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -237,8 +237,9 @@ def test_an_authentic_alarm_with_a_wrong_detail_is_still_acted_on(
 
 
 @pytest.fixture
-def database_switch(runtime: Runtime) -> Iterator[dict[str, bool]]:
-    """Stop the database as far as this process can tell: every new connection fails."""
+def database_switch(runtime: Runtime) -> Iterator[Callable[[bool], None]]:
+    """Stop (True) or start (False) the database as far as this process can tell: while it
+    is stopped every new connection fails."""
     state = {"down": False}
     dbapi = runtime.engine.dialect.loaded_dbapi
 
@@ -252,8 +253,7 @@ def database_switch(runtime: Runtime) -> Iterator[dict[str, bool]]:
         state["down"] = down
         runtime.engine.dispose()
 
-    state_switch = {"switch": switch}  # type: ignore[dict-item]
-    yield state_switch  # type: ignore[misc]
+    yield switch
     event.remove(runtime.engine, "do_connect", refuse)
 
 
@@ -264,14 +264,14 @@ def test_with_the_database_down_the_device_hears_503_and_its_retry_is_stored_onc
     clock: ManualClock,
     hotline: Hotline,
     serial: str,
-    database_switch: Any,
+    database_switch: Callable[[bool], None],
 ) -> None:
     body = alarm_body("A-7", serial)
-    database_switch["switch"](True)
+    database_switch(True)
     down = send(client, clock, hotline, serial, body)
     assert down.status_code == 503
     assert down.headers["Retry-After"] and down.json["error_id"] == "store_unavailable"
-    database_switch["switch"](False)
+    database_switch(False)
     assert stored(ctx, hotline) == []
     clock.advance(5)
     assert send(client, clock, hotline, serial, body).status_code == 202
