@@ -141,7 +141,9 @@ def _too_late_or_early(
             .values(scheduled_at=later)
         )
     if moved.rowcount == 1:  # type: ignore[attr-defined]
-        schedule_attempt(ctx, attempt_id, later, target.queue)
+        # Its own id differs from the running job's, even when the window opens this second.
+        moved_id = attempt_job_id(attempt_id, later) + "-moved"
+        schedule_attempt(ctx, attempt_id, later, target.queue, job_id=moved_id)
     log.info("attempt %s outside her windows; moved to the next safe moment", attempt_id)
     return RunResult.DEFERRED
 

@@ -42,6 +42,14 @@ def attempt_job_id(attempt_id: str, when: datetime) -> str:
     return f"checkin-attempt-{attempt_id}-{int(when.timestamp())}"
 
 
+def not_before(when: datetime) -> datetime:
+    """``when`` rounded up to the second: rq's scheduled registry keeps whole seconds,
+    rounded down, and a call must never go out before its window opens."""
+    if when.microsecond:
+        return when.replace(microsecond=0) + timedelta(seconds=1)
+    return when
+
+
 def schedule(
     ctx: CheckinContext,
     queue_name: str,
@@ -72,7 +80,7 @@ def schedule(
         if when <= ctx.clock.now():
             queue.enqueue(func, *args, **options)
         else:
-            queue.enqueue_at(when, func, *args, **options)
+            queue.enqueue_at(not_before(when), func, *args, **options)
     except DuplicateJobError:
         return False
     return True

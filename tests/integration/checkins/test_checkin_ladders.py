@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from app import Runtime
-from checkins.attempts import report_unanswered
+from checkins import planner
+from checkins.attempts import RunResult, report_unanswered, run_attempt
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
+from checkins.scheduling import not_before
 from store.alarms import CaseworkerTask
+from store.live_state import job_queue
 from store.records import Escalation
 from store.vocabulary import RiskLevel
 from tests.harness.hotline import Hotline
@@ -23,7 +26,7 @@ from tests.integration.checkins.calls import (
     start_slot,
     supervisor_alerts,
 )
-from tests.integration.checkins.helpers import attempts_of, drain
+from tests.integration.checkins.helpers import add_plan, attempts_of, drain, scheduled_job_ids
 
 MADRID = ZoneInfo("Europe/Madrid")
 MORNINGS = [{"days": list(range(7)), "start": "09:00", "end": "14:00"}]
@@ -160,3 +163,29 @@ def test_a_late_high_risk_retry_outside_her_window_hands_over_instead_of_calling
     drain(ctx.jobs, clock)
     assert latest(ctx, hotline).outcome == "outside_window"
     assert ladder_status(runtime, f"checkin:{retry.id}") == "active"
+
+
+def test_a_job_released_a_moment_before_her_window_opens_waits_for_it_and_is_not_lost(
+    runtime: Runtime, ctx: CheckinContext, clock: ManualClock, hotline: Hotline
+) -> None:
+    day = clock.now().date()
+    opens = datetime.combine(day, time(9, 0), tzinfo=MADRID).astimezone(UTC)
+    clock.set(opens - timedelta(milliseconds=400))
+    add_plan(ctx.sessions, hotline.beneficiary_id, clock.now(), safe_call_windows=MORNINGS)
+    planner.plan_due(ctx)
+    [attempt] = attempts_of(ctx.sessions, hotline.beneficiary_id)
+    assert attempt.scheduled_at == opens
+    [job_id] = scheduled_job_ids(ctx.jobs)
+    when = job_queue(ctx.jobs, "checkins").scheduled_job_registry.get_scheduled_time(job_id)
+    assert when >= opens  # never released before the window opens
+    # Even run early (a clock a little ahead on the worker), the attempt is moved, not lost.
+    assert run_attempt(ctx, attempt.id) is RunResult.DEFERRED
+    clock.set(opens)
+    drain(ctx.jobs, clock)
+    assert latest(ctx, hotline).call_id is not None
+
+
+def test_a_fractional_time_is_scheduled_at_the_next_whole_second(ctx: CheckinContext) -> None:
+    when = ctx.clock.now() + timedelta(minutes=3, milliseconds=250)
+    assert not_before(when) == when.replace(microsecond=0) + timedelta(seconds=1)
+    assert not_before(when.replace(microsecond=0)) == when.replace(microsecond=0)
