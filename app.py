@@ -40,6 +40,7 @@ from telephony.simulator.http import simulator_api
 from telephony.simulator.phone import SimulatedPhones
 from telephony.switchboard import Switchboard
 from wiring import (
+    LazyDialer,
     RedisNotifier,
     RoutingAlerts,
     RoutingCallLog,
@@ -130,7 +131,9 @@ class Runtime:
                 sessions=self.sessions,
                 live=self.redis,
                 jobs=self.jobs_connection(),
-                dialer=outbound_dialer(self.settings, self.simulator),
+                dialer=LazyDialer(
+                    lambda: outbound_dialer(self.settings, self.simulator, self.redis)
+                ),
                 calls=self.switchboard(),
                 alerts=RoutingAlerts(self.router(), RedisNotifier(self.redis)),
                 outbound_cps=self.settings.outbound_cps,

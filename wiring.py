@@ -34,6 +34,7 @@ from settings import Settings
 from store.call_log import CallLog
 from store.live_state import key
 from store.models import Agent, Line, Queue, Team, TeamMember
+from store.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
@@ -169,24 +170,53 @@ class RoutingAlerts:
         self.notifier.notify_supervisors(kind, data)
 
 
-def outbound_dialer(settings: Settings, simulator: Callable[[], OutboundDialer]) -> OutboundDialer:
+class LazyDialer:
+    """Chooses the outbound edge on first use, so a web process that only records the
+    outcomes of check-in calls never needs the dialer's module."""
+
+    def __init__(self, choose: Callable[[], OutboundDialer]) -> None:
+        self._choose = choose
+        self._dialer: OutboundDialer | None = None
+
+    def _edge(self) -> OutboundDialer:
+        if self._dialer is None:
+            self._dialer = self._choose()
+        return self._dialer
+
+    @property
+    def channel(self) -> Channel:
+        return self._edge().channel
+
+    def place_call(self, call_id: str, to_number: str, caller_id: str | None) -> str:
+        return self._edge().place_call(call_id, to_number, caller_id)
+
+    def cancel(self, call_id: str) -> None:
+        self._edge().cancel(call_id)
+
+
+def outbound_dialer(
+    settings: Settings, simulator: Callable[[], OutboundDialer], live: redis.Redis | None = None
+) -> OutboundDialer:
     """The edge that rings beneficiaries for check-ins and notifications: Twilio when it is
     configured, else SIP when ``AMPARO_SIP_LISTEN`` is set, else the simulator.
 
-    The Twilio and SIP edges provide ``build_outbound_dialer(settings)`` in
-    ``telephony.twilio.dialer`` and ``telephony.sip.dialer``; selecting one whose module is
-    not part of this build stops with a clear error instead of calling nobody.
+    The Twilio and SIP edges provide ``build_outbound_dialer(settings, live)`` (``live``: this
+    process's Redis client) in ``telephony.twilio.dialer`` and ``telephony.sip.dialer``;
+    selecting one whose module is not part of this build stops with a clear error instead of
+    calling nobody.
     """
     if settings.twilio_account_sid:
         return _edge_dialer(
-            "telephony.twilio.dialer", "Twilio (AMPARO_TWILIO_ACCOUNT_SID)", settings
+            "telephony.twilio.dialer", "Twilio (AMPARO_TWILIO_ACCOUNT_SID)", settings, live
         )
     if getattr(settings, "sip_listen", None):
-        return _edge_dialer("telephony.sip.dialer", "SIP (AMPARO_SIP_LISTEN)", settings)
+        return _edge_dialer("telephony.sip.dialer", "SIP (AMPARO_SIP_LISTEN)", settings, live)
     return simulator()
 
 
-def _edge_dialer(module_name: str, what: str, settings: Settings) -> OutboundDialer:
+def _edge_dialer(
+    module_name: str, what: str, settings: Settings, live: redis.Redis | None
+) -> OutboundDialer:
     try:
         module = importlib.import_module(module_name)
         build = module.build_outbound_dialer
@@ -195,7 +225,7 @@ def _edge_dialer(module_name: str, what: str, settings: Settings) -> OutboundDia
             f"{what} is configured, but this build has no outbound dialer for it "
             f"({module_name}.build_outbound_dialer); check-in calls cannot be placed"
         ) from exc
-    dialer: OutboundDialer = build(settings)
+    dialer: OutboundDialer = build(settings, live)
     return dialer
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import exists, or_, select, update
@@ -80,7 +80,7 @@ def run_attempt(ctx: CheckinContext, attempt_id: str) -> RunResult:
         return _too_late_or_early(ctx, attempt_id, target, attempt_no, scheduled_at, now)
     reservation = ctx.rate_limit.reserve(ctx.dial_max_wait_s)
     if not reservation.granted:
-        later = datetime.fromtimestamp(time.time() + reservation.wait_s, now.tzinfo)
+        later = now + timedelta(seconds=reservation.wait_s)
         schedule_attempt(
             ctx, attempt_id, later, target.queue, job_id=attempt_job_id(attempt_id, later) + "-rl"
         )

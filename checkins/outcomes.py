@@ -92,8 +92,8 @@ def _follow_up(
 ) -> None:
     meaning = MEANINGS[outcome]
     if meaning in {Meaning.SETTLED, Meaning.LATER} and attempt.notification_id:
-        notice = attempt.notification_id
-        after.add(lambda: progress.count(ctx.live, notice, "reached"))
+        notice, person = attempt.notification_id, target.beneficiary_id
+        after.add(lambda: progress.reached(ctx.live, notice, person))
     if meaning in {Meaning.SETTLED, Meaning.CLOSED}:
         return
     if meaning is Meaning.UNREACHED:

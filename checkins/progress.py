@@ -1,9 +1,9 @@
 """How far a notification's calls have got, for supervisors: a Redis hash per notification.
 
 ``total`` beneficiaries named, ``scheduled`` calls queued, ``called`` first calls placed,
-``reached`` beneficiaries who answered and were verified (or asked to be called later),
-``not_reached`` those whose ladder ended without reaching her. Counters only: no names, no
-numbers. Kept 30 days.
+``reached`` beneficiaries who answered and were verified (or asked to be called later; each
+counted once), ``not_reached`` those whose ladder ended without reaching her. Counters and ids
+only: no names, no numbers. Kept 30 days.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from store.live_state import key
 
 TTL_S = 30 * 86400
 FIELDS = ("total", "scheduled", "called", "reached", "not_reached")
+_COUNTERS = ("total", "scheduled", "called", "not_reached")
 
 
 def progress_key(notification_id: str) -> str:
@@ -34,8 +35,17 @@ def start(client: redis.Redis, notification_id: str, kind: str, total: int) -> N
     pipe.execute()
 
 
+def reached(client: redis.Redis, notification_id: str, beneficiary_id: str) -> None:
+    """She was reached (counted once, however many of her calls settle)."""
+    name = progress_key(notification_id)
+    pipe = client.pipeline()
+    pipe.sadd(f"{name}:reached", beneficiary_id)
+    pipe.expire(f"{name}:reached", TTL_S)
+    pipe.execute()
+
+
 def count(client: redis.Redis, notification_id: str, field: str, by: int = 1) -> None:
-    if field not in FIELDS:
+    if field not in _COUNTERS:
         raise ValueError(f"unknown progress field {field!r}")
     name = progress_key(notification_id)
     pipe = client.pipeline()
@@ -49,6 +59,7 @@ def read(client: redis.Redis, notification_id: str) -> dict[str, Any] | None:
     if not raw:
         return None
     values = {_text(k): _text(v) for k, v in raw.items()}
+    values["reached"] = str(client.scard(f"{progress_key(notification_id)}:reached"))
     report: dict[str, Any] = {"notification_id": notification_id, "kind": values.get("kind")}
     for field in FIELDS:
         report[field] = int(values.get(field, 0))

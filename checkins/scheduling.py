@@ -78,6 +78,8 @@ def schedule(
         options["unique"] = True
     try:
         if when <= ctx.clock.now():
+            # rq's immediate enqueue opens a MULTI of its own: never inside a shared pipeline.
+            options.pop("pipeline", None)
             queue.enqueue(func, *args, **options)
         else:
             queue.enqueue_at(not_before(when), func, *args, **options)

@@ -13,6 +13,8 @@ from checkins import planner
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from store.alarms import CaseworkerTask
+from store.live_state import job_queue
+from store.models import Beneficiary
 from store.records import CheckinPlan
 from store.vocabulary import RiskLevel
 from tests.harness.hotline import Hotline
@@ -180,3 +182,31 @@ def test_a_job_lost_with_redis_is_scheduled_again(
     drain(ctx.jobs, clock)
     [attempt] = attempts_of(ctx.sessions, hotline.beneficiary_id)
     assert attempt.call_id is not None
+
+
+def test_many_slots_due_at_once_are_all_queued(
+    ctx: CheckinContext, clock: ManualClock, hotline: Hotline
+) -> None:
+    people = [hotline.beneficiary_id]
+    with ctx.sessions() as db, db.begin():
+        for index in range(5):
+            person = Beneficiary(
+                reference=f"M-{hotline.beneficiary_id[:8]}-{index}",
+                full_name="Many",
+                preferred_locale="es",
+                timezone="Europe/Madrid",
+                line_id=hotline.line_id,
+                safe_call_windows=EVERY_MORNING,
+            )
+            db.add(person)
+            db.flush()
+            people.append(person.id)
+    for beneficiary_id in people:
+        add_plan(
+            ctx.sessions,
+            beneficiary_id,
+            clock.now(),
+            safe_call_windows=[{"days": list(range(7)), "start": "00:00", "end": "23:59"}],
+        )
+    assert planner.plan_due(ctx).planned == 6
+    assert job_queue(ctx.jobs, "checkins").count == 6

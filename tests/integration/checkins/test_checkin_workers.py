@@ -55,6 +55,7 @@ def spawn(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., subproce
                 "AMPARO_SIMULATOR": "on",
                 "AMPARO_LOG_LEVEL": "WARNING",
                 "AMPARO_TEST_BLOCK": block,
+                "AMPARO_CHECKIN_CALLER_ID": "+34910000099",
                 "PYTHONPATH": str(ROOT),
             }
         )
@@ -143,6 +144,8 @@ def test_two_workers_racing_call_each_beneficiary_exactly_once(
     time.sleep(1.0)  # anything still running would show up now
     placed = dials(runtime)
     assert len(placed) == len(set(placed)) == len(people)
+    shown = {str(item).split("|")[1] for item in runtime.redis.lrange(DIALS_KEY, 0, -1)}
+    assert shown == {"+34910000099"}  # the neutral caller id, never the hotline's number
     with ctx.sessions() as db:
         called = db.scalars(select(Call.beneficiary_id).where(Call.id.in_(placed))).all()
     assert sorted(str(item) for item in called) == sorted(people)
