@@ -23,6 +23,9 @@ from werkzeug.exceptions import HTTPException
 from agent_console.console import register_console
 from agent_console.health import health_blueprint
 from agent_console.ports import ConsolePorts
+from checkins.context import CheckinContext
+from checkins.http import checkins_api
+from checkins.operations_page import operations_blueprint
 from ivr_flows.events import RecordingDecision
 from recordings_policy.http import recordings_blueprint
 from recordings_policy.policy import decide as decide_recording
@@ -40,10 +43,13 @@ from telephony.simulator.phone import SimulatedPhones
 from telephony.switchboard import Switchboard
 from telephony.twilio.assembly import twilio_blueprint_for, twilio_bridge, twilio_redirectors
 from wiring import (
+    LazyDialer,
     RedisNotifier,
+    RoutingAlerts,
     RoutingCallLog,
     TelephonyControl,
     agent_profiles,
+    outbound_dialer,
     router_config_from_store,
 )
 
@@ -119,9 +125,37 @@ class Runtime:
                 router=self.router(),
                 call_log=self.call_log,
                 recording_policy=recording_decision,
+                outcome_sinks=[self._checkin_outcome],
             )
         switchboard: Switchboard = self.extras["switchboard"]
         return switchboard
+
+    def checkins(self) -> CheckinContext:
+        """Check-ins, alarms and notifications of this process (built once)."""
+        if "checkins" not in self.extras:
+            from checkins.assembly import build_context
+
+            self.extras["checkins"] = build_context(
+                sessions=self.sessions,
+                live=self.redis,
+                jobs=self.jobs_connection(),
+                dialer=LazyDialer(
+                    lambda: outbound_dialer(self.settings, self.simulator, self.redis)
+                ),
+                calls=self.switchboard(),
+                alerts=RoutingAlerts(self.router(), RedisNotifier(self.redis)),
+                outbound_cps=self.settings.outbound_cps,
+                ring_timeout_s=self.settings.checkin_ring_timeout_s,
+                caller_id=self.settings.checkin_caller_id,
+                engine=self.engine,
+            )
+        context: CheckinContext = self.extras["checkins"]
+        return context
+
+    def _checkin_outcome(self, call_id: str, outcome: Any, _data: dict[str, Any]) -> None:
+        from checkins.outcomes import on_call_outcome
+
+        on_call_outcome(self.checkins(), call_id, str(outcome.value))
 
     def simulator(self) -> SimulatedPhones:
         """The simulated phones (also routing's redirector for simulated calls)."""
@@ -237,6 +271,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
 
     app.register_blueprint(twilio_blueprint_for(runtime))
+    app.register_blueprint(checkins_api(runtime.checkins))
+    app.register_blueprint(
+        operations_blueprint(
+            lambda: runtime.checkins().jobs, lambda: runtime.redis, runtime.sessions
+        )
+    )
+    if settings.twilio_auth_token:
+        from telephony.twilio.sms import twilio_sms_blueprint
+
+        app.register_blueprint(
+            twilio_sms_blueprint(
+                runtime.checkins, settings.twilio_auth_token, settings.public_base_url
+            )
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -381,12 +429,20 @@ def check() -> None:
         sys.exit(1)
 
 
+def _open_database() -> tuple[sessionmaker[Session], Any]:
+    settings = _settings_or_exit()
+    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    engine = database.make_engine(settings.database_url)
+    return database.session_factory(engine), engine.dispose
+
+
 def _register_commands() -> None:
+    from checkins.cli import systems_cli
     from ivr_flows.cli import flows
     from locales.cli import locales_cli
     from runner import run, web, worker
 
-    for command in (run, web, worker, flows, locales_cli):
+    for command in (run, web, worker, flows, locales_cli, systems_cli(_open_database)):
         cli.add_command(command)
 
 

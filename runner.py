@@ -91,9 +91,13 @@ def worker(burst: bool) -> None:
 
     settings = _settings()
     runtime = build_runtime(settings)
+    sweeper = None
     try:
         connection = runtime.jobs_connection()
         _install_recording_jobs(settings, runtime, connection)
+        _install_checkin_jobs(runtime)
+        # Ladders climb (alarms: after 60 s without a human) only if someone sweeps.
+        sweeper = Sweeper(runtime.router()).start()
         queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
         sweeper = None if burst else Sweeper(runtime.router()).start()
         try:
@@ -104,7 +108,19 @@ def worker(burst: bool) -> None:
             if sweeper is not None:
                 sweeper.stop()
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         runtime.close()
+
+
+def _install_checkin_jobs(runtime: Any) -> None:
+    """Check-in calls, alarms and notifications: install their context, then make sure the
+    planner and the sweep are scheduled (once per slot whatever the number of workers)."""
+    from checkins import jobs as checkin_jobs
+
+    context = runtime.checkins()
+    checkin_jobs.install(context)
+    checkin_jobs.schedule_periodic(context)
 
 
 def _install_recording_jobs(settings: Settings, runtime: Any, connection: Any) -> None:

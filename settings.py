@@ -50,6 +50,9 @@ class Settings:
     twilio_cps: float = 1.0
     twilio_neutral_caller_id: str | None = None
     fallback_number: str | None = None
+    outbound_cps: float = 1.0
+    checkin_ring_timeout_s: int = 45
+    checkin_caller_id: str | None = None
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -87,6 +90,9 @@ class Settings:
             "AMPARO_TWILIO_CPS": str(self.twilio_cps),
             "AMPARO_TWILIO_NEUTRAL_CALLER_ID": self.twilio_neutral_caller_id or "(not set)",
             "AMPARO_FALLBACK_NUMBER": self.fallback_number or "(not set)",
+            "AMPARO_OUTBOUND_CPS": str(self.outbound_cps),
+            "AMPARO_CHECKIN_RING_TIMEOUT": str(self.checkin_ring_timeout_s),
+            "AMPARO_CHECKIN_CALLER_ID": self.checkin_caller_id or "(the edge's default number)",
             "AMPARO_LOG_LEVEL": self.log_level,
         }
 
@@ -250,6 +256,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(
             "AMPARO_DEFAULT_LOCALE", f"must be one of {', '.join(SUPPORTED_LOCALES)}"
         )
+    caller_id = _phone_number(env, "AMPARO_CHECKIN_CALLER_ID")
     twilio_account_sid = env.get("AMPARO_TWILIO_ACCOUNT_SID") or None
     fallback_number = _phone_number(env, "AMPARO_FALLBACK_NUMBER")
     if twilio_account_sid and fallback_number is None:
@@ -286,5 +293,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         twilio_cps=_float(env, "AMPARO_TWILIO_CPS", 1.0, 0.01, 1000.0),
         twilio_neutral_caller_id=_phone_number(env, "AMPARO_TWILIO_NEUTRAL_CALLER_ID"),
         fallback_number=fallback_number,
+        outbound_cps=_float(env, "AMPARO_OUTBOUND_CPS", 1.0, 0.01, 1000.0),
+        checkin_ring_timeout_s=_int(env, "AMPARO_CHECKIN_RING_TIMEOUT", 45, 10, 300),
+        checkin_caller_id=caller_id,
         log_level=log_level,
     )

@@ -5,11 +5,13 @@ the switchboard every telephony edge shares.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +19,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from checkins.errors import DialerNotConfigured
+from checkins.ports import OutboundDialer
 from routing import (
     AgentProfile,
     EscalationTeam,
@@ -26,9 +30,11 @@ from routing import (
     RouterConfig,
     WideningStep,
 )
+from settings import Settings
 from store.call_log import CallLog
 from store.live_state import key
 from store.models import Agent, Line, Queue, Team, TeamMember
+from store.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +175,81 @@ class RedisNotifier:
         pipe.lpush(SUPERVISOR_FEED, message)
         pipe.ltrim(SUPERVISOR_FEED, 0, self.keep - 1)
         pipe.execute()
+
+
+@dataclass
+class RoutingAlerts:
+    """Check-ins' and alarms' ``Alerts``: routing's ladders and the supervisors' feed."""
+
+    router: Router
+    notifier: RedisNotifier
+
+    def escalate(
+        self, escalation_id: str, team_id: str, reason: str, now: float, call_id: str | None = None
+    ) -> Any:
+        return self.router.escalate(escalation_id, team_id, reason, now, call_id)
+
+    def notify_supervisors(self, kind: str, data: dict[str, Any]) -> None:
+        self.notifier.notify_supervisors(kind, data)
+
+
+class LazyDialer:
+    """Chooses the outbound edge on first use, so a web process that only records the
+    outcomes of check-in calls never needs the dialer's module."""
+
+    def __init__(self, choose: Callable[[], OutboundDialer]) -> None:
+        self._choose = choose
+        self._dialer: OutboundDialer | None = None
+
+    def _edge(self) -> OutboundDialer:
+        if self._dialer is None:
+            self._dialer = self._choose()
+        return self._dialer
+
+    @property
+    def channel(self) -> Channel:
+        return self._edge().channel
+
+    def place_call(self, call_id: str, to_number: str, caller_id: str | None) -> str:
+        return self._edge().place_call(call_id, to_number, caller_id)
+
+    def cancel(self, call_id: str) -> None:
+        self._edge().cancel(call_id)
+
+
+def outbound_dialer(
+    settings: Settings, simulator: Callable[[], OutboundDialer], live: redis.Redis | None = None
+) -> OutboundDialer:
+    """The edge that rings beneficiaries for check-ins and notifications: Twilio when it is
+    configured, else SIP when ``AMPARO_SIP_LISTEN`` is set, else the simulator.
+
+    The Twilio and SIP edges provide ``build_outbound_dialer(settings, live)`` (``live``: this
+    process's Redis client) in ``telephony.twilio.dialer`` and ``telephony.sip.dialer``;
+    selecting one whose module is not part of this build stops with a clear error instead of
+    calling nobody.
+    """
+    if settings.twilio_account_sid:
+        return _edge_dialer(
+            "telephony.twilio.dialer", "Twilio (AMPARO_TWILIO_ACCOUNT_SID)", settings, live
+        )
+    if getattr(settings, "sip_listen", None):
+        return _edge_dialer("telephony.sip.dialer", "SIP (AMPARO_SIP_LISTEN)", settings, live)
+    return simulator()
+
+
+def _edge_dialer(
+    module_name: str, what: str, settings: Settings, live: redis.Redis | None
+) -> OutboundDialer:
+    try:
+        module = importlib.import_module(module_name)
+        build = module.build_outbound_dialer
+    except (ImportError, AttributeError) as exc:
+        raise DialerNotConfigured(
+            f"{what} is configured, but this build has no outbound dialer for it "
+            f"({module_name}.build_outbound_dialer); check-in calls cannot be placed"
+        ) from exc
+    dialer: OutboundDialer = build(settings, live)
+    return dialer
 
 
 class CallRedirector(Protocol):

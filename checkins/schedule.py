@@ -89,7 +89,17 @@ def next_attempt_at(
 ) -> datetime | None:
     """When attempt ``attempt_no`` (1-based) of a slot goes out; None when the ladder is over
     and ``LADDERS[risk].then`` takes over."""
-    ladder = LADDERS[risk]
+    return next_attempt_on(LADDERS[risk], windows, tz, first_attempt, attempt_no)
+
+
+def next_attempt_on(
+    ladder: RetryLadder,
+    windows: Sequence[SafeWindow],
+    tz: ZoneInfo,
+    first_attempt: datetime,
+    attempt_no: int,
+) -> datetime | None:
+    """:func:`next_attempt_at` for any ladder (notifications have their own)."""
     if attempt_no < 1 or attempt_no > len(ladder.offsets):
         return None
     wanted = first_attempt + ladder.offsets[attempt_no - 1]

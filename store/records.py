@@ -66,9 +66,12 @@ class CallEvent(Base):
 
 
 class Escalation(Base):
+    """An urgent-team ladder. Its id names what it is about (``call:<id>``, ``alarm:<id>``,
+    ``checkin:<attempt id>``, ``prox:<notification>:<beneficiary>``), the same id routing's
+    ladder carries, so it is 80 characters wide."""
+
     __tablename__ = "escalations"
 
-    #: ``call:<call id>`` or ``alarm:<alarm id>``, the same id routing's ladder carries.
     id: Mapped[str] = mapped_column(String(80), primary_key=True, default=new_id)
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), nullable=True, index=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
@@ -86,6 +89,7 @@ class CheckinPlan(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     beneficiary_id: Mapped[str] = mapped_column(ForeignKey("beneficiaries.id"), unique=True)
+    #: Days between check-ins she asked for; the risk's default applies when it is shorter.
     cadence_days: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
@@ -93,18 +97,34 @@ class CheckinPlan(Base):
 
 
 class CheckinAttempt(Base):
-    """One attempt at one slot; ``idempotency_key`` is unique so a slot is tried once."""
+    """One outbound call attempt at one slot; ``idempotency_key`` is unique so a slot's attempt
+    is created once.
+
+    ``purpose`` is ``checkin`` (a slot of a plan) or ``notification`` (a call an external
+    system asked for, ``notification_id``). ``started_at`` is the claim of the worker about to
+    dial; ``call_id`` is set before the phone rings and ``dialed_at`` once it does, so a job run
+    again never dials twice. ``outcome`` is set once, by whoever concludes the attempt first.
+    """
 
     __tablename__ = "checkin_attempts"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    plan_id: Mapped[str] = mapped_column(ForeignKey("checkin_plans.id"), index=True)
-    slot: Mapped[str] = mapped_column(String(32))
+    plan_id: Mapped[str | None] = mapped_column(
+        ForeignKey("checkin_plans.id"), nullable=True, index=True
+    )
+    beneficiary_id: Mapped[str | None] = mapped_column(
+        ForeignKey("beneficiaries.id"), nullable=True, index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16), default="checkin", server_default="checkin")
+    notification_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    slot: Mapped[str] = mapped_column(String(48))
     attempt_no: Mapped[int] = mapped_column(Integer, default=1)
-    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dialed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), nullable=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), nullable=True, index=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
 
 

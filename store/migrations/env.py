@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
+import store.alarms
 import store.models
 import store.records  # noqa: F401  (registers the tables)
 from store.base import Base

@@ -137,6 +137,8 @@ def _render_one(call: SimulatedCall, turn: CallTurn, action: Action) -> None:
 class SimulatedPhones:
     """The simulator's side of the switchboard, with state in Redis."""
 
+    channel = Channel.SIMULATOR
+
     def __init__(self, live: redis.Redis, switchboard: Switchboard) -> None:
         self._live = live
         self._switchboard = switchboard
@@ -231,10 +233,24 @@ class SimulatedPhones:
         self._live.sadd(key("sim", "ringing"), call_id)
         return f"sim-{call_id}"
 
+    def cancel(self, call_id: str) -> None:
+        """Stop ringing a call nobody answered (the check-in's ring timeout)."""
+        try:
+            call = self.get(call_id)
+        except UnknownSimulatedCall:
+            return
+        self._live.srem(key("sim", "ringing"), call_id)
+        if call.status is PhoneStatus.RINGING:
+            call.status = PhoneStatus.ENDED
+            call.lines.append(Line("notice", "[missed call]"))
+            self._save(call)
+
     def answer(
         self, call_id: str, *, machine: bool = False, now: float | None = None
     ) -> SimulatedCall:
         call = self.get(call_id)
+        if call.status is not PhoneStatus.RINGING:
+            return call  # it stopped ringing (cancelled) or was answered already
         self._live.srem(key("sim", "ringing"), call_id)
         call.status = PhoneStatus.IN_IVR
         turn = self._switchboard.answered(call_id, now or time.time(), machine=machine)
