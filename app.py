@@ -139,9 +139,7 @@ class Runtime:
                 sessions=self.sessions,
                 live=self.redis,
                 jobs=self.jobs_connection(),
-                dialer=LazyDialer(
-                    lambda: outbound_dialer(self.settings, self.simulator, self.redis)
-                ),
+                dialer=LazyDialer(lambda: outbound_dialer(self.settings, self.simulator, self)),
                 calls=self.switchboard(),
                 alerts=RoutingAlerts(self.router(), RedisNotifier(self.redis)),
                 outbound_cps=self.settings.outbound_cps,

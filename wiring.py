@@ -218,28 +218,26 @@ class LazyDialer:
 
 
 def outbound_dialer(
-    settings: Settings, simulator: Callable[[], OutboundDialer], live: redis.Redis | None = None
+    settings: Settings, simulator: Callable[[], OutboundDialer], runtime: Any = None
 ) -> OutboundDialer:
     """The edge that rings beneficiaries for check-ins and notifications: Twilio when it is
     configured, else SIP when ``AMPARO_SIP_LISTEN`` is set, else the simulator.
 
-    The Twilio and SIP edges provide ``build_outbound_dialer(settings, live)`` (``live``: this
-    process's Redis client) in ``telephony.twilio.dialer`` and ``telephony.sip.dialer``;
+    The Twilio and SIP edges provide ``build_outbound_dialer(runtime)`` (this process's
+    ``app.Runtime``) in ``telephony.twilio.dialer`` and ``telephony.sip.dialer``;
     selecting one whose module is not part of this build stops with a clear error instead of
     calling nobody.
     """
     if settings.twilio_account_sid:
         return _edge_dialer(
-            "telephony.twilio.dialer", "Twilio (AMPARO_TWILIO_ACCOUNT_SID)", settings, live
+            "telephony.twilio.dialer", "Twilio (AMPARO_TWILIO_ACCOUNT_SID)", runtime
         )
     if getattr(settings, "sip_listen", None):
-        return _edge_dialer("telephony.sip.dialer", "SIP (AMPARO_SIP_LISTEN)", settings, live)
+        return _edge_dialer("telephony.sip.dialer", "SIP (AMPARO_SIP_LISTEN)", runtime)
     return simulator()
 
 
-def _edge_dialer(
-    module_name: str, what: str, settings: Settings, live: redis.Redis | None
-) -> OutboundDialer:
+def _edge_dialer(module_name: str, what: str, runtime: Any) -> OutboundDialer:
     try:
         module = importlib.import_module(module_name)
         build = module.build_outbound_dialer
@@ -248,7 +246,7 @@ def _edge_dialer(
             f"{what} is configured, but this build has no outbound dialer for it "
             f"({module_name}.build_outbound_dialer); check-in calls cannot be placed"
         ) from exc
-    dialer: OutboundDialer = build(settings, live)
+    dialer: OutboundDialer = build(runtime)
     return dialer
 
 

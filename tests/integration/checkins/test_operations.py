@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pyotp
 import pytest
 from flask.testing import FlaskClient
 from rq.job import Job
@@ -36,15 +37,24 @@ def client(runtime: Runtime, ctx: CheckinContext) -> FlaskClient:
 
 
 def sign_in(client: FlaskClient, ctx: CheckinContext, agent_id: str) -> str:
-    with ctx.sessions() as db:
+    """Password, then for supervisors and admins the second factor (TOTP)."""
+    secret = pyotp.random_base32()
+    with ctx.sessions() as db, db.begin():
         agent = db.get(Agent, agent_id)
         assert agent is not None
         login = agent.login
+        second_factor = str(agent.role) in ("supervisor", "admin")
+        if second_factor:
+            agent.totp_secret = secret
     client.get("/login")
     with client.session_transaction() as session:
         token = str(session["csrf"])
     answer = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token})
     assert answer.status_code == 302
+    if second_factor:
+        code = pyotp.TOTP(secret).now()
+        answer = client.post("/login/code", data={"csrf_token": token, "code": code})
+        assert answer.status_code == 302
     client.get("/console")  # a page with a form gives the signed-in session its CSRF token
     with client.session_transaction() as session:
         return str(session["csrf"])

@@ -22,6 +22,7 @@ from store.vocabulary import Channel
 from telephony.switchboard import call_id_for
 from telephony.twilio.assembly import twilio_bridge, twilio_parts, twilio_voice
 from telephony.twilio.client import SupervisorMode
+from telephony.twilio.dialer import TwilioDialer
 from tests.harness.hotline import Hotline
 from tests.harness.prism import REPO, PrismMock
 from tests.harness.twilio_driver import ACCOUNT_SID, FlaskTransport, TwilioDriver
@@ -30,6 +31,7 @@ from tests.integration.twilio.conftest import (
     PUBLIC_BASE_URL,
     twilio_settings,
 )
+from wiring import outbound_dialer
 
 ACCOUNT = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
 REJECTED = "Request did not pass the validation rules"
@@ -216,3 +218,25 @@ def test_outbound_calls_from_two_processes_keep_to_the_accounts_calls_per_second
     assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.1
     for start in times:  # no one-second window holds more than the budget (+1 for jitter)
         assert sum(1 for t in times if start <= t < start + 1.0) <= cps + 1
+
+
+def test_check_ins_dial_through_twilio_when_it_is_configured_and_can_cancel_the_ringing(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    dialer = outbound_dialer(runtime.settings, runtime.simulator, runtime)
+    assert isinstance(dialer, TwilioDialer) and dialer.channel is Channel.TWILIO
+    call_id = runtime.switchboard().open_outbound(
+        line_id=hotline.line_id,
+        beneficiary_id=hotline.beneficiary_id,
+        to_number=hotline.beneficiary_number,
+        channel=Channel.TWILIO,
+        at=1_800_000_000.0,
+    )
+    sid = dialer.place_call(call_id, hotline.beneficiary_number, None)
+    assert http.sent[-1][3] == 201 and sid.startswith("CA")
+    dialer.cancel(call_id)
+    method, path, form, _status = http.sent[-1]
+    assert (method, path) == ("POST", f"{ACCOUNT}/Calls/{sid}.json")
+    assert form["Status"] == ["canceled"]
+    assert REJECTED not in prism.log()
