@@ -12,23 +12,7 @@ from dataclasses import dataclass
 
 import redis
 
-from store.live_state import key
-
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local interval = tonumber(ARGV[1])
-local max_wait = tonumber(ARGV[2])
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-local slot = math.max(nxt, now)
-local wait = slot - now
-if wait > max_wait then
-  return {0, tostring(wait)}
-end
-local keep_ms = math.ceil((wait + interval) * 1000) + 1000
-redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', keep_ms)
-return {1, tostring(wait)}
-"""
+from store.pacing import SharedPace
 
 
 @dataclass(frozen=True)
@@ -42,15 +26,12 @@ class OutboundRateLimit:
     def __init__(self, client: redis.Redis, cps: float, name: str = "outbound") -> None:
         if cps <= 0:
             raise ValueError("calls per second must be positive")
-        self._client = client
-        self._interval = 1.0 / cps
-        self._key = key("ratelimit", name)
-        self._script = client.register_script(_RESERVE)
+        self._pace = SharedPace(client, cps, "ratelimit", name)
 
     @property
     def interval_s(self) -> float:
-        return self._interval
+        return self._pace.interval_s
 
     def reserve(self, max_wait_s: float = 5.0) -> Reservation:
-        granted, wait = self._script(keys=[self._key], args=[self._interval, max_wait_s])
-        return Reservation(bool(int(granted)), float(wait))
+        booking = self._pace.book(max_wait_s=max_wait_s)
+        return Reservation(booking.granted, booking.wait_s)

@@ -12,33 +12,26 @@ import logging
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, request
-from twilio.request_validator import RequestValidator
 
 from checkins.context import CheckinContext
 from checkins.errors import StoreUnavailable
 from checkins.sms_alarms import receive_text
+from telephony.twilio.signatures import SignatureCheck
 
 log = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
-def signed_url(public_base_url: str) -> str:
-    """The URL Twilio signed: the public base URL, the path, and the query string if any."""
-    query = request.query_string.decode()
-    return public_base_url.rstrip("/") + request.path + (f"?{query}" if query else "")
-
-
 def twilio_sms_blueprint(
     context_of: Callable[[], CheckinContext], auth_token: str, public_base_url: str
 ) -> Blueprint:
     bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
-    validator = RequestValidator(auth_token)
+    signatures = SignatureCheck(auth_token, public_base_url)
 
     @bp.post("/incoming")
     def incoming() -> Response:
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not validator.validate(signed_url(public_base_url), request.form.to_dict(), signature):
+        if not signatures.valid(request):
             abort(403)
         message_id = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
         if not message_id:

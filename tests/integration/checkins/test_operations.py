@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pyotp
 import pytest
 from flask.testing import FlaskClient
 from rq.job import Job
@@ -18,8 +17,8 @@ from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.scheduling import RETRY_INTERVALS
 from store.live_state import job_queue
-from store.models import Agent
-from tests.harness.hotline import PASSWORD, Hotline
+from tests.harness.hotline import Hotline
+from tests.harness.signin import sign_in
 from tests.integration.checkins.calls import ALL_DAY
 from tests.integration.checkins.helpers import add_plan, drain, release_due, run_burst
 
@@ -36,38 +35,14 @@ def client(runtime: Runtime, ctx: CheckinContext) -> FlaskClient:
     return create_app(runtime=runtime).test_client()
 
 
-def sign_in(client: FlaskClient, ctx: CheckinContext, agent_id: str) -> str:
-    """Password, then for supervisors and admins the second factor (TOTP)."""
-    secret = pyotp.random_base32()
-    with ctx.sessions() as db, db.begin():
-        agent = db.get(Agent, agent_id)
-        assert agent is not None
-        login = agent.login
-        second_factor = str(agent.role) in ("supervisor", "admin")
-        if second_factor:
-            agent.totp_secret = secret
-    client.get("/login")
-    with client.session_transaction() as session:
-        token = str(session["csrf"])
-    answer = client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 302
-    if second_factor:
-        code = pyotp.TOTP(secret).now()
-        answer = client.post("/login/code", data={"csrf_token": token, "code": code})
-        assert answer.status_code == 302
-    client.get("/console")  # a page with a form gives the signed-in session its CSRF token
-    with client.session_transaction() as session:
-        return str(session["csrf"])
-
-
 def test_only_supervisors_and_admins_see_the_operations_page(
     client: FlaskClient, ctx: CheckinContext, hotline: Hotline
 ) -> None:
     assert client.get("/operations").status_code == 302  # to the sign-in page
-    sign_in(client, ctx, hotline.agents["ana"])
+    sign_in(client, ctx.sessions, hotline.agents["ana"])
     assert client.get("/operations").status_code == 403
     assert client.get("/operations/api").status_code == 403
-    sign_in(client, ctx, hotline.agents["boss"])
+    sign_in(client, ctx.sessions, hotline.agents["boss"])
     page = client.get("/operations")
     assert page.status_code == 200 and b"checkins" in page.data
     overview = client.get("/operations/api").get_json()
@@ -98,7 +73,7 @@ def test_a_failing_job_retries_with_back_off_then_is_a_visible_dead_letter_to_ru
     assert failed.get_job_ids() == [job_id]
     job = Job.fetch(job_id, connection=ctx.jobs, serializer=JSONSerializer)
     assert job.retries_left == 0 or job.retries_left is None
-    token = sign_in(client, ctx, hotline.agents["boss"])
+    token = sign_in(client, ctx.sessions, hotline.agents["boss"])
     [dead] = client.get("/operations/api").get_json()["failed"]
     assert dead["job_id"] == job_id and dead["function"] == "run_attempt"
     assert "rate limit store unavailable" in dead["reason"]
