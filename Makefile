@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests use as real peers; installed when run as root, skipped (and said) otherwise.
-# build-essential swig libssl-dev uuid-dev python3-dev: to build the SIP engine (third_party/pjproject).
-DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev
+# build-essential swig libssl-dev uuid-dev python3-dev: to build the SIP engine (third_party/pjproject);
+# sip-tester (SIPp), baresip, kamailio: real SIP peers and proxy; espeak-ng, sox: SIP prompts.
+DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev sip-tester baresip kamailio espeak-ng sox
 
 .PHONY: run test lint unit venv system-packages node sip-engine clean
 

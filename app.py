@@ -33,6 +33,7 @@ from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Direction
 from telephony.directory import LineInfo
+from telephony.sip.commands import SipRedirector
 from telephony.switchboard import Switchboard
 from wiring import (
     RedisNotifier,
@@ -81,6 +82,8 @@ class Runtime:
         if "router" not in self.extras:
             config = router_config_from_store(self.sessions)
             self.extras["control"] = TelephonyControl(self.redis)
+            # Overflow of a SIP call: published to the SIP process that holds it.
+            self.extras["control"].redirectors["sip"] = SipRedirector(self.redis)
             built = Router(
                 self.redis,
                 config,
@@ -336,8 +339,9 @@ def _register_commands() -> None:
     from ivr_flows.cli import flows
     from locales.cli import locales_cli
     from runner import run, web, worker
+    from telephony.sip.cli import sip
 
-    for command in (run, web, worker, flows, locales_cli):
+    for command in (run, web, worker, flows, locales_cli, sip):
         cli.add_command(command)
 
 
