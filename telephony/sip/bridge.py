@@ -72,7 +72,6 @@ class SupervisorLeg:
     def leg_ended(self, leg: Leg, status: int) -> None:
         log.info("call %s: supervisor left (status %s)", self.bridge.call_id, status)
         self.bridge.supervisors.pop(self.supervisor_id, None)
-        self.bridge.host.leg_finished(leg)
 
 
 @dataclass
@@ -112,7 +111,6 @@ class Bridge:
         """The person's keys are not the caller's answers."""
 
     def leg_ended(self, leg: Leg, status: int) -> None:
-        self.host.leg_finished(leg)
         if self.connected:
             log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
             self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})

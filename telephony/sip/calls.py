@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ivr_flows.events import CallEvent, EventKind, PinResult
-from telephony.sip.legs import Leg
+from telephony.sip.legs import Leg, borrowed
 from telephony.sip.media import (
     CallAudio,
     DialStep,
@@ -75,6 +75,7 @@ class IvrSession:
     def __post_init__(self) -> None:
         self.audio = CallAudio(self.host.hold_loop)
         self.leg.listener = self
+        self.leg = borrowed(self.leg)
 
     # -- leg callbacks -----------------------------------------------------------------------
 
@@ -140,6 +141,10 @@ class IvrSession:
         """A turn's media steps, back on the pjsua2 thread."""
         turn, steps = result
         if self.ended:
+            if not self.call_id and turn.line is not None:
+                # She hung up while her call was being opened: tell the switchboard now.
+                self.call_id, self.opened = turn.call_id, True
+                self.send(EventKind.HANGUP)
             return
         if not self.call_id:
             self.call_id = turn.call_id

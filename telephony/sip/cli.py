@@ -8,6 +8,7 @@ the process exits 0. A second signal skips the wait.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
@@ -45,6 +46,9 @@ def sip(listen: str | None) -> None:
         sys.exit(3)
 
     from telephony.sip.service import SipService
+
+    # A crash in native code (pjsua2) must leave the Python stacks of every thread in the log.
+    faulthandler.enable(all_threads=True)
 
     runtime = build_runtime(settings)
     stop = threading.Event()

@@ -46,17 +46,20 @@ class AdmittingAccount(pj.Account):  # type: ignore[misc]
     """The SIP account; every incoming INVITE passes :meth:`onIncomingCall`."""
 
     def __init__(
-        self, admit: Callable[[], bool], accept: Callable[[Leg], None], legs: set[Leg]
+        self,
+        admit: Callable[[], bool],
+        accept: Callable[[Leg], None],
+        track: Callable[[Leg], None],
     ) -> None:
         super().__init__()
         self._admit = admit
         self._accept = accept
-        self._legs = legs
+        self._track = track
         self.refused = 0
 
     def onIncomingCall(self, prm: Any) -> None:
         leg = Leg(self, prm.callId)
-        self._legs.add(leg)
+        self._track(leg)
         if not self._admit():
             self.refused += 1
             refuse(leg)
@@ -121,6 +124,13 @@ class SipEngine:
     def legs_in_use(self) -> int:
         return len(self.legs)
 
+    def track(self, leg: Leg) -> None:
+        """Hold ``leg`` (the only strong reference, see ``legs.borrowed``) until its
+        DISCONNECTED callback, which drops it so the Call is deleted before pjsua can give its
+        slot to a new call."""
+        self.legs.add(leg)
+        leg.on_gone = self.legs.discard
+
     # -- pjsua2 thread -----------------------------------------------------------------------
 
     def _admit(self) -> bool:
@@ -181,7 +191,7 @@ class SipEngine:
             if codec.codecId.startswith(("telephone-event", "PCM")):
                 priority = max(priority, 200)
             endpoint.codecSetPriority(codec.codecId, priority)
-        account = AdmittingAccount(self._admit, lambda leg: self.accept(leg), self.legs)
+        account = AdmittingAccount(self._admit, lambda leg: self.accept(leg), self.track)
         account.create(self._account_config(), True)
         self.account = account
         log.info(

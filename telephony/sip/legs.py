@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Protocol
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 import pjsua2 as pj
 
@@ -28,6 +30,20 @@ def uri_user(uri: str) -> str | None:
 def uri_host(uri: str) -> str | None:
     match = _URI_HOST.search(uri)
     return match.group(1) if match else None
+
+
+def borrowed(leg: Leg) -> Leg:
+    """A weak reference to ``leg`` for everything but the engine's set of live legs.
+
+    pjsua2's ``Call`` destructor hangs up "its" call slot and detaches it from its Python object,
+    and pjsua reuses slots: a Leg object that outlived its call (kept by a timer, a bridge, a
+    session) would, when finally freed, hang up and orphan whichever new call got the slot.
+    So the engine holds the only strong reference and drops it inside the DISCONNECTED
+    callback, where pjsua2 allows the Call to be deleted; everyone else borrows.
+    """
+    if isinstance(leg, weakref.ProxyType):
+        return leg
+    return cast(Leg, weakref.proxy(leg))
 
 
 def call_param(status: int = 0, headers: dict[str, str] | None = None) -> Any:
@@ -66,6 +82,7 @@ class Leg(pj.Call):  # type: ignore[misc]
         self.media: Any = None
         self.status = 0
         self.sip_call_id = ""
+        self.on_gone: Callable[[Leg], None] = lambda leg: None
 
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
@@ -80,6 +97,7 @@ class Leg(pj.Call):  # type: ignore[misc]
             self.media = None
             if self.listener is not None:
                 self.listener.leg_ended(self, self.status)
+            self.on_gone(self)
 
     def onCallMediaState(self, prm: Any) -> None:
         if self.ended:

@@ -222,10 +222,11 @@ class CallAudio:
                 log.error("second leg not recorded: %s", exc.reason)
 
     def release(self) -> Path | None:
-        """Stop everything; returns the finished recording to archive, if any."""
-        self.stop_playing()
-        self.stop_hold()
+        """The call is over (its media port is already gone, and with it every connection):
+        drop players and recorder; returns the finished recording to archive, if any."""
         self._media = None
+        self._holding = False
+        self.stop_playing()
         recorder, self.recorder = self.recorder, None
         del recorder  # closes the WAV file
         path, self.recording_path = self.recording_path, None

@@ -40,7 +40,7 @@ from telephony.sip import commands
 from telephony.sip.bridge import Bridge, MonitorMode, SupervisorLeg
 from telephony.sip.calls import IvrSession, recording_file
 from telephony.sip.endpoint import SipEngine
-from telephony.sip.legs import Leg, call_param, uri_host, uri_user
+from telephony.sip.legs import Leg, borrowed, call_param, uri_host, uri_user
 from telephony.sip.media import Step, plan_turn
 from telephony.sip.outbound import CheckinTarget, check_pin, checkin_target, open_checkin
 from telephony.sip.prompts import PromptLibrary, flow_prompts
@@ -201,7 +201,6 @@ class SipService:
 
     def session_ended(self, session: IvrSession, recording: Path | None) -> None:
         self.stats["ended"] += 1
-        self.leg_finished(session.leg)
         call_id = session.call_id
         if not call_id:
             return
@@ -213,25 +212,27 @@ class SipService:
     def waiting(self, session: IvrSession) -> None:
         """The caller is on the hold loop until a person is bridged (command ``bridge``)."""
 
-    def leg_finished(self, leg: Leg) -> None:
-        # Dropped later, outside the callback that reported the end.
-        self.loop.post(lambda: self.engine.legs.discard(leg))
-
     def _archive_recording(self, call_id: str, path: Path) -> None:
         if self._archive is None or not path.is_file():
             return
         self._archive().store_local_file(call_id, path, datetime.now(UTC))
         log.info("call %s: recording sealed", call_id)
 
-    def _new_leg(self, uri: str, listener: Any, from_user: str | None = None) -> Leg | None:
+    def _new_leg(self, uri: str, listener: Any, neutral: bool = False) -> Leg | None:
+        """An outgoing leg; ``neutral`` hides who calls (check-ins, numbers through the trunk):
+        the From shows ``AMPARO_SIP_CALLER_ID`` only, never the service."""
         account = self.engine.account
         if account is None:
             return None
         leg = Leg(account)
         leg.listener = listener
-        self.engine.legs.add(leg)
+        self.engine.track(leg)
+        param = call_param()
+        if neutral:
+            host = uri_host(uri) or "invalid"
+            param.txOption.localUri = f"<sip:{self.settings.sip_caller_id}@{host}>"
         try:
-            leg.makeCall(uri, call_param())
+            leg.makeCall(uri, param)
         except pj.Error as exc:
             log.error("outgoing leg refused: %s", exc.reason)
             self.engine.legs.discard(leg)
@@ -245,12 +246,12 @@ class SipService:
             )
             return
         bridge = Bridge(self, session, None, person_id)  # type: ignore[arg-type]
-        leg = self._new_leg(uri, bridge)
+        leg = self._new_leg(uri, bridge, neutral=person_id.startswith("number:"))
         if leg is None:
             self.log_event(session.call_id, "bridge_failed", {"to": person_id, "status": 0})
             session.unbridged()
             return
-        bridge.person = leg
+        bridge.person = borrowed(leg)
         session.bridge = bridge
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None:
@@ -330,7 +331,7 @@ class SipService:
         supervisor = SupervisorLeg(bridge, None, supervisor_id, mode)  # type: ignore[arg-type]
         leg = self._new_leg(uri, supervisor)
         if leg is not None:
-            supervisor.leg = leg
+            supervisor.leg = borrowed(leg)
             bridge.add_supervisor(supervisor)
 
     def _redirect(self, call_id: str, number: str) -> None:
@@ -372,7 +373,16 @@ class SipService:
             except (ValueError, KeyError):
                 log.error("unreadable outbound request ignored")
 
+    def _sample(self) -> None:
+        """Gauges read on the pjsua2 thread for the heartbeat (ports leak -> calls fail)."""
+        endpoint = self.engine.endpoint
+        if endpoint is not None:
+            self.stats["bridge_ports"] = int(endpoint.mediaActivePorts())
+        self.stats["legs"] = len(self.engine.legs)
+        self.stats["calls"] = len(self.calls)
+
     def _heartbeat(self) -> None:
+        self.loop.post(self._sample)
         name = commands.process_key(self.process_id)
         self.live.hset(
             name,
@@ -380,6 +390,9 @@ class SipService:
                 "process_id": self.process_id,
                 "listen": str(self.settings.sip_listen),
                 "legs": str(self.engine.legs_in_use()),
+                "calls": str(self.stats.get("calls", 0)),
+                "bridge_ports": str(self.stats.get("bridge_ports", 0)),
+                "answered": str(self.stats["answered"]),
                 "max_calls": str(self.settings.sip_max_calls),
                 "at": str(time.time()),
             },
@@ -404,9 +417,9 @@ class SipService:
             log.error("check-in %s: no trunk configured (AMPARO_SIP_TRUNK)", target.call_id)
             return
         checkin = CheckinCall(self, target)
-        leg = self._new_leg(f"sip:{target.number}@{trunk}", checkin)
+        leg = self._new_leg(f"sip:{target.number}@{trunk}", checkin, neutral=True)
         if leg is not None:
-            checkin.leg = leg
+            checkin.leg = borrowed(leg)
             self.log_event_soon(target.call_id, "checkin_dialled")
 
     def log_event_soon(self, call_id: str, kind: str) -> None:
@@ -445,4 +458,3 @@ class CheckinCall:
 
     def leg_ended(self, leg: Leg, status: int) -> None:
         log.info("check-in %s: not answered (status %s)", self.target.call_id, status)
-        self.host.leg_finished(leg)

@@ -46,6 +46,7 @@ def sipp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("sipp")
     for keys in ("112222", "111", "0"):
         stitch(keys, workdir / "pcap" / f"keys_{keys}.pcap")
+    stitch("2468#2", workdir / "pcap" / "keys_2468#2.pcap", gap_s=1.5)  # a check-in PIN
     return workdir
 
 

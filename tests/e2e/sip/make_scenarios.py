@@ -132,7 +132,7 @@ SCENARIOS = {
     # No key at all for 45 s: the IVR must hand her to a person, never hang up.
     "silent_caller": ("A silent caller stays 55 s and hangs up herself", "", 0, 55000),
     # Load: 0 (a person, interpreter) after the welcome, then 8 s on hold.
-    "load_caller": ("Load: one key to the queue, a few seconds on hold", "0", 1500, 8000),
+    "load_caller": ("Load: one key to the queue, a few seconds on hold", "0", 1500, 6000),
 }
 
 

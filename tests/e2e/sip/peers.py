@@ -6,6 +6,7 @@ Everything binds 127.0.0.1 on free ports and is stopped by the test that started
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -239,3 +240,129 @@ def parse_sipp(returncode: int, output: str) -> SippResult:
         failed=_counter(output, "Failed call"),
         output=output,
     )
+
+
+BARESIP_MODULES = Path("/usr/lib/baresip/modules")
+
+
+def baresip_available() -> str | None:
+    return shutil.which("baresip") if BARESIP_MODULES.is_dir() else None
+
+
+def speech_wav(path: Path, text: str, seconds: int = 40) -> Path:
+    """A spoken WAV (8 kHz mono 16-bit) at least ``seconds`` long, for a peer to send."""
+    spoken = path.with_suffix(".22k.wav")
+    subprocess.run(
+        ["espeak-ng", "-v", "en", "-w", str(spoken), " ".join([text] * 12)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "sox",
+            str(spoken),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "repeat",
+            "3",
+            "trim",
+            "0",
+            str(seconds),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@dataclass
+class Baresip:
+    """A baresip user agent with no sound card: it sends ``wav`` as its voice, auto-answers
+    when ``answer`` is set, and takes commands (dial, keys, hang-up) over ctrl_tcp."""
+
+    directory: Path
+    user: str
+    wav: Path
+    answer: bool = False
+    sip_port: int = field(default_factory=free_port)
+    ctrl_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.user}@127.0.0.1:{self.sip_port}"
+
+    def start(self) -> Baresip:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        rtp = free_port_pair()
+        (self.directory / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{self.sip_port}",
+                    f"audio_source aufile,{self.wav}",
+                    "audio_player aubridge,nowhere",
+                    "audio_alert aubridge,nowhere",
+                    f"rtp_ports {rtp}-{rtp + 40}",
+                    "net_interface lo",
+                    f"module_path {BARESIP_MODULES}",
+                    "module g711.so",
+                    "module aufile.so",
+                    "module aubridge.so",
+                    "module_app account.so",
+                    "module_app menu.so",
+                    "module_app ctrl_tcp.so",
+                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                    "",
+                ]
+            )
+        )
+        answermode = ";answermode=auto" if self.answer else ""
+        (self.directory / "accounts").write_text(
+            f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0{answermode}\n"
+        )
+        (self.directory / "contacts").write_text("")
+        self._log = (self.directory / "baresip.log").open("ab")
+        self.process = subprocess.Popen(
+            ["baresip", "-f", str(self.directory)],
+            cwd=self.directory,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"baresip did not start: {self.log()[-2000:]}")
+
+    def command(self, name: str, params: str = "") -> None:
+        import json
+
+        body = json.dumps({"command": name, "params": params, "token": name}).encode()
+        with socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=5) as conn:
+            conn.sendall(str(len(body)).encode() + b":" + body + b",")
+            conn.settimeout(2)
+            with contextlib.suppress(TimeoutError):
+                conn.recv(4096)
+
+    def log(self) -> str:
+        path = self.directory / "baresip.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
