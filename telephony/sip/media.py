@@ -179,7 +179,8 @@ class CallAudio:
         if player is not None and self._media is not None:
             with contextlib.suppress(pj.Error):
                 player.stopTransmit(self._media)
-        # Dropping the last reference destroys the player and frees its bridge port.
+        # Dropping the last reference destroys the player; pjmedia frees its bridge port on the
+        # next clock tick (port removal is asynchronous in 2.17).
         del player
 
     def hold(self) -> None:

@@ -25,7 +25,7 @@ from store.credentials import verify_secret
 from store.live_state import key
 from store.models import Beneficiary
 from store.records import Call
-from store.vocabulary import Channel, Direction
+from store.vocabulary import Channel, Direction, RiskLevel
 from telephony.switchboard import CALL_META_TTL_S, CallTurn, Switchboard, call_id_for
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def open_checkin(board: Switchboard, target: CheckinTarget, at: float) -> CallTu
             raise LookupError("line of the check-in is gone")
         with board.sessions() as db:
             beneficiary = db.get(Beneficiary, target.beneficiary_id)
-            stored_risk = beneficiary.risk_level if beneficiary else None
+            stored_risk = RiskLevel(beneficiary.risk_level) if beneficiary else None
             preferred = beneficiary.preferred_locale if beneficiary else None
         board.call_log.ensure_call(
             Call(

@@ -215,6 +215,8 @@ class SipService:
     def _archive_recording(self, call_id: str, path: Path) -> None:
         if self._archive is None or not path.is_file():
             return
+        if not wav_finished(path):
+            log.error("call %s: recording not closed in time; sealing it as it is", call_id)
         self._archive().store_local_file(call_id, path, datetime.now(UTC))
         log.info("call %s: recording sealed", call_id)
 
@@ -425,6 +427,22 @@ class SipService:
     def log_event_soon(self, call_id: str, kind: str) -> None:
         """Events of a call not opened yet wait until it exists (only logged here)."""
         log.info("call %s: %s", call_id, kind)
+
+
+def wav_finished(path: Path, timeout_s: float = 5.0) -> bool:
+    """Wait until pjmedia has closed the recorder's WAV (its RIFF size is written then).
+
+    pjmedia 2.17 removes conference ports asynchronously, on the media clock: the file is
+    finalised a few frames after the recorder object is dropped, not at once.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with path.open("rb") as handle:
+            header = handle.read(8)
+        if len(header) == 8 and header[:4] == b"RIFF" and int.from_bytes(header[4:], "little"):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 class CheckinCall:

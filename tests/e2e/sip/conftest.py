@@ -46,7 +46,8 @@ def sipp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("sipp")
     for keys in ("112222", "111", "0"):
         stitch(keys, workdir / "pcap" / f"keys_{keys}.pcap")
-    stitch("2468#2", workdir / "pcap" / "keys_2468#2.pcap", gap_s=1.5)  # a check-in PIN
+    # A check-in answered: PIN, #, then 2; telephone-events of the type pjsua offers (120).
+    stitch("2468#2", workdir / "pcap" / "keys_2468#2.pcap", gap_s=1.5, payload_type=120)
     return workdir
 
 

@@ -41,8 +41,12 @@ def _packets(path: Path) -> tuple[bytes, list[tuple[float, bytes]]]:
     return header, packets
 
 
-def stitch(keys: str, out: Path, gap_s: float = 2.5) -> Path:
-    """Write a capture pressing ``keys`` ``gap_s`` apart (the first at time 0)."""
+def stitch(keys: str, out: Path, gap_s: float = 2.5, payload_type: int | None = None) -> Path:
+    """Write a capture pressing ``keys`` ``gap_s`` apart (the first at time 0).
+
+    ``payload_type`` replaces the captures' telephone-event type (101): a phone answering a
+    call sends events with the type the caller offered (pjsua offers 120).
+    """
     header: bytes = b""
     records = []
     seq = 1000
@@ -57,6 +61,8 @@ def stitch(keys: str, out: Path, gap_s: float = 2.5) -> Path:
             struct.pack_into("!H", packet, RTP_OFFSET + 2, seq & 0xFFFF)
             struct.pack_into("!I", packet, RTP_OFFSET + 4, (timestamp + rtp_ts - first_ts))
             struct.pack_into("!H", packet, UDP_CHECKSUM, 0)  # no checksum (IPv4 allows it)
+            if payload_type is not None:
+                packet[RTP_OFFSET + 1] = (packet[RTP_OFFSET + 1] & 0x80) | payload_type
             seq += 1
             records.append((index * gap_s + when - first_time, bytes(packet)))
         timestamp += int(gap_s * 8000)

@@ -46,10 +46,11 @@ HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
   <send>
     <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      ACK [next_url] SIP/2.0
+      [routes]
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:caller-[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
@@ -71,7 +72,8 @@ KEYS = """  <pause milliseconds="{pause}"/>
 INFO = """  <pause milliseconds="{pause}"/>
   <send retrans="500">
     <![CDATA[
-      INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      INFO [next_url] SIP/2.0
+      [routes]
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:caller-[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
@@ -92,7 +94,8 @@ INFO = """  <pause milliseconds="{pause}"/>
 TAIL = """  <pause milliseconds="{hold}"/>
   <send retrans="500">
     <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      BYE [next_url] SIP/2.0
+      [routes]
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:caller-[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
@@ -132,7 +135,10 @@ SCENARIOS = {
     # No key at all for 45 s: the IVR must hand her to a person, never hang up.
     "silent_caller": ("A silent caller stays 55 s and hangs up herself", "", 0, 55000),
     # Load: 0 (a person, interpreter) after the welcome, then 8 s on hold.
+    # Load (bench/sip_load.sh): key 0 for a person, ~9 s in all, so 50 calls/s fit 500 at once.
     "load_caller": ("Load: one key to the queue, a few seconds on hold", "0", 1500, 6000),
+    # The load test: the same, waiting long enough on hold to be routed under any load.
+    "crowd_caller": ("A crowd: one key to the queue, 12 s on hold", "0", 1500, 12000),
 }
 
 

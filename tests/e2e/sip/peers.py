@@ -249,11 +249,11 @@ def baresip_available() -> str | None:
     return shutil.which("baresip") if BARESIP_MODULES.is_dir() else None
 
 
-def speech_wav(path: Path, text: str, seconds: int = 40) -> Path:
+def speech_wav(path: Path, text: str, seconds: int = 150) -> Path:
     """A spoken WAV (8 kHz mono 16-bit) at least ``seconds`` long, for a peer to send."""
     spoken = path.with_suffix(".22k.wav")
     subprocess.run(
-        ["espeak-ng", "-v", "en", "-w", str(spoken), " ".join([text] * 12)],
+        ["espeak-ng", "-v", "en", "-w", str(spoken), " ".join([text] * 40)],
         check=True,
         capture_output=True,
     )
@@ -309,7 +309,7 @@ class Baresip:
                     "audio_player aubridge,nowhere",
                     "audio_alert aubridge,nowhere",
                     f"rtp_ports {rtp}-{rtp + 40}",
-                    "net_interface lo",
+                    "net_interface 127.0.0.1",
                     f"module_path {BARESIP_MODULES}",
                     "module g711.so",
                     "module aufile.so",

@@ -110,7 +110,7 @@ def test_an_accepted_call_is_bridged_recorded_monitored_and_ended_by_the_agent(
     caller.command("sndcode", "1")  # Spanish; recording notice, recording starts
     time.sleep(2)
     caller.command("sndcode", "0")  # a person, please
-    wait_until(lambda: "enqueued" in kinds(db_sessions, call_id), 40, "never queued")
+    wait_until(lambda: "outcome" in kinds(db_sessions, call_id), 40, "never queued")
 
     assert commands.request_bridge(redis_client, call_id, hotline.agents["ana"])
     wait_until(lambda: "sip_bridged" in kinds(db_sessions, call_id), 20, sip.log()[-3000:])
@@ -139,6 +139,7 @@ def test_an_accepted_call_is_bridged_recorded_monitored_and_ended_by_the_agent(
         reason="checking the SIP bridge recording in a test",
     )
     audio = b"".join(playback.chunks)
+    assert audio[:4] == b"RIFF", (len(audio), audio[:64])
     assert rms(audio) > SILENCE_RMS
 
 
