@@ -154,7 +154,13 @@ def run(port: int | None) -> None:
             "worker": [sys.executable, "-m", "app", "worker"],
         }
         if settings.sip_listen:
-            commands["sip"] = [sys.executable, "-m", "app", "sip"]
+            from telephony.sip.engine import describe, engine_info
+
+            engine = engine_info()
+            if engine["available"]:
+                commands["sip"] = [sys.executable, "-m", "app", "sip"]
+            else:
+                click.echo(f"amparo run: SIP not started: {describe(engine)}", err=True)
         for name, command in commands.items():
             children[name] = subprocess.Popen(command, env=env)
         url = f"http://{settings.web_host}:{port or settings.web_port}"

@@ -83,6 +83,7 @@ class Bridge:
     person: Leg
     person_id: str  # an agent id, or "number:<reason>" for a dialled target
     connected: bool = False
+    caller_gone: bool = False
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
 
     @property
@@ -111,6 +112,8 @@ class Bridge:
         """The person's keys are not the caller's answers."""
 
     def leg_ended(self, leg: Leg, status: int) -> None:
+        if self.caller_gone:
+            return  # we ended it: the caller hung up first (logged in caller_left)
         if self.connected:
             log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
             self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
@@ -132,6 +135,7 @@ class Bridge:
     # -- the caller's side -------------------------------------------------------------------
 
     def caller_left(self) -> None:
+        self.caller_gone = True
         log.info("call %s: caller hung up; ending %s's leg", self.call_id, self._who())
         self.host.log_event(self.call_id, "caller_hung_up", {"bridged_to": self._who()})
         self.person.end()

@@ -151,6 +151,8 @@ class IvrSession:
             self.opened = turn.line is not None
             self.host.session_identified(self)
         self.waiting_turn = False
+        if self.bridge is not None:
+            return  # with a person (or being connected to one): the IVR has nothing to say
         self.gather = None
         self.steps = deque(steps)
         if self.audio.ready:

@@ -58,13 +58,18 @@ class AdmittingAccount(pj.Account):  # type: ignore[misc]
         self.refused = 0
 
     def onIncomingCall(self, prm: Any) -> None:
+        # Called from C++: nothing may escape (it would abort the process).
         leg = Leg(self, prm.callId)
         self._track(leg)
-        if not self._admit():
-            self.refused += 1
+        try:
+            if not self._admit():
+                self.refused += 1
+                refuse(leg)
+                return
+            self._accept(leg)
+        except Exception:
+            log.exception("incoming call failed; refused with 503")
             refuse(leg)
-            return
-        self._accept(leg)
 
     def onRegState(self, prm: Any) -> None:
         log.info("trunk registration: %s %s", prm.code, prm.reason)

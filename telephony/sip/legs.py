@@ -84,7 +84,32 @@ class Leg(pj.Call):  # type: ignore[misc]
         self.sip_call_id = ""
         self.on_gone: Callable[[Leg], None] = lambda leg: None
 
+    # pjsua2 calls these from C++ (SWIG directors): an exception escaping one would unwind
+    # through pjsua and abort the process, so every callback body is guarded.
+
     def onCallState(self, prm: Any) -> None:
+        try:
+            self._state()
+        except Exception:
+            log.exception("call state callback failed")
+
+    def onCallMediaState(self, prm: Any) -> None:
+        try:
+            self._media_state()
+        except Exception:
+            log.exception("media state callback failed")
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        # RFC 2833 telephone-events and SIP INFO (application/dtmf-relay) both land here.
+        try:
+            log.debug("key received by %s", "SIP INFO" if prm.method == 1 else "RFC 2833")
+            if self.listener is not None and not self.ended:
+                for digit in str(prm.digit):
+                    self.listener.leg_digit(self, digit)
+        except Exception:
+            log.exception("key callback failed")
+
+    def _state(self) -> None:
         info = self.getInfo()
         self.sip_call_id = self.sip_call_id or str(info.callIdString)
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.confirmed:
@@ -95,11 +120,13 @@ class Leg(pj.Call):  # type: ignore[misc]
             self.ended = True
             self.status = int(info.lastStatusCode)
             self.media = None
-            if self.listener is not None:
-                self.listener.leg_ended(self, self.status)
-            self.on_gone(self)
+            try:
+                if self.listener is not None:
+                    self.listener.leg_ended(self, self.status)
+            finally:
+                self.on_gone(self)
 
-    def onCallMediaState(self, prm: Any) -> None:
+    def _media_state(self) -> None:
         if self.ended:
             return
         info = self.getInfo()
@@ -115,16 +142,12 @@ class Leg(pj.Call):  # type: ignore[misc]
                     self.listener.leg_media(self, audio)
                 return
 
-    def onDtmfDigit(self, prm: Any) -> None:
-        # RFC 2833 telephone-events and SIP INFO (application/dtmf-relay) both land here.
-        log.debug("key received by %s", "SIP INFO" if prm.method == 1 else "RFC 2833")
-        if self.listener is not None and not self.ended:
-            for digit in str(prm.digit):
-                self.listener.leg_digit(self, digit)
-
     def end(self, status: int = 0) -> None:
         """Hang up (or refuse) unless already over; never raises."""
-        if self.ended:
+        try:
+            if self.ended:
+                return
+        except ReferenceError:  # a borrowed leg whose call is over and gone
             return
         try:
             self.hangup(call_param(status))

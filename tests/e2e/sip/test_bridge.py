@@ -147,3 +147,28 @@ def _recording_of(db_sessions: sessionmaker[Session], call_id: str) -> str | Non
     with db_sessions() as db:
         found = db.scalars(select(Recording.id).where(Recording.call_id == call_id)).first()
         return None if found is None else str(found)
+
+
+@pytest.mark.slow
+def test_when_the_caller_hangs_up_the_agents_leg_is_ended_and_logged(
+    start_sip: Callable[..., SipProcess],
+    phones: Callable[..., Baresip],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+) -> None:
+    sip = start_sip()
+    agent = phones("agent", answer=True)
+    caller = phones("caller", answer=False)
+    set_sip_uri(db_sessions, hotline.agents["ana"], agent.uri)
+
+    caller.command("dial", f"sip:{hotline.line_number}@{sip.address}")
+    call_id = str(wait_until(lambda: owned_call(redis_client), 20, "the call never arrived"))
+    assert commands.request_bridge(redis_client, call_id, hotline.agents["ana"])
+    wait_until(lambda: "sip_bridged" in kinds(db_sessions, call_id), 20, sip.log()[-3000:])
+
+    caller.command("hangup")
+
+    wait_until(lambda: "sip_caller_hung_up" in kinds(db_sessions, call_id), 20, sip.log()[-3000:])
+    wait_until(lambda: "session closed" in agent.log(), 10, "the agent's leg was not ended")
+    assert "hangup" in kinds(db_sessions, call_id)
