@@ -272,12 +272,10 @@ class SipService:
             return
         try:
             source = uri_host(str(session.leg.getInfo().remoteUri)) or "invalid"
-            session.leg.xferCall(f"sip:{digits}@{source}", call_param())
+            session.leg.xfer(f"sip:{digits}@{source}", call_param())
             self.log_event(session.call_id, "transferred", {"reason": reason})
-        except pj.Error as exc:
-            log.error(
-                "call %s: transfer refused (%s); caller kept on hold", session.call_id, exc.reason
-            )
+        except (pj.Error, ReferenceError) as exc:
+            log.error("call %s: transfer refused (%s); caller kept on hold", session.call_id, exc)
             session.unbridged()
 
     # -- commands from other processes -------------------------------------------------------
