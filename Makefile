@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests use as real peers; installed when run as root, skipped (and said) otherwise.
-# build-essential swig libssl-dev uuid-dev python3-dev: to build the SIP engine (third_party/pjproject).
+# build-essential swig libssl-dev uuid-dev python3-dev: to build the SIP engine (third_party/pjproject);
+# sip-tester (SIPp), baresip, kamailio: real SIP peers and proxy; espeak-ng, sox: SIP prompts;
 # chromium: the browser the console's end-to-end tests drive (Playwright, never a downloaded browser).
-DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev chromium
+DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev sip-tester baresip kamailio espeak-ng sox chromium
 
 .PHONY: run test lint unit venv system-packages node voice-sdk sip-engine clean
 

@@ -40,6 +40,7 @@ from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
 from telephony.simulator.phone import SimulatedPhones
+from telephony.sip.commands import SipRedirector
 from telephony.switchboard import Switchboard
 from telephony.twilio.assembly import twilio_blueprint_for, twilio_bridge, twilio_redirectors
 from wiring import (
@@ -97,6 +98,8 @@ class Runtime:
                 redirectors=twilio_redirectors(self),
                 bridges={Channel.TWILIO.value: bridge} if bridge is not None else {},
             )
+            # Overflow of a SIP call: published to the SIP process that holds it.
+            self.extras["control"].redirectors["sip"] = SipRedirector(self.redis)
             built = Router(
                 self.redis,
                 config,
@@ -439,8 +442,9 @@ def _register_commands() -> None:
     from ivr_flows.cli import flows
     from locales.cli import locales_cli
     from runner import run, web, worker
+    from telephony.sip.cli import sip
 
-    for command in (run, web, worker, flows, locales_cli, systems_cli(_open_database)):
+    for command in (run, web, worker, flows, locales_cli, systems_cli(_open_database), sip):
         cli.add_command(command)
 
 

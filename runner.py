@@ -153,7 +153,8 @@ def _prepare_database(settings: Settings) -> list[Any]:
 @click.command("run")
 @click.option("--port", type=int, default=None, help="Web port (default AMPARO_WEB_PORT).")
 def run(port: int | None) -> None:
-    """Run everything on one machine: web + worker (+ embedded Redis and demo data by default)."""
+    """Run everything on one machine: web + worker (+ embedded Redis and demo data by default;
+    + the SIP endpoint when AMPARO_SIP_LISTEN is set)."""
     from store.demo import read_logins
 
     settings = _settings()
@@ -176,6 +177,14 @@ def run(port: int | None) -> None:
             "web": [sys.executable, "-m", "app", "web"],
             "worker": [sys.executable, "-m", "app", "worker"],
         }
+        if settings.sip_listen:
+            from telephony.sip.engine import describe, engine_info
+
+            engine = engine_info()
+            if engine["available"]:
+                commands["sip"] = [sys.executable, "-m", "app", "sip"]
+            else:
+                click.echo(f"amparo run: SIP not started: {describe(engine)}", err=True)
         for name, command in commands.items():
             children[name] = subprocess.Popen(command, env=env)
         url = f"http://{settings.web_host}:{port or settings.web_port}"

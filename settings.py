@@ -54,6 +54,17 @@ class Settings:
     checkin_ring_timeout_s: int = 45
     checkin_caller_id: str | None = None
     log_level: str = "INFO"
+    sip_listen: str | None = None
+    sip_registrar: str | None = None
+    sip_user: str | None = None
+    sip_password: str | None = field(default=None, repr=False)
+    sip_trunk: str | None = None
+    sip_caller_id: str = "anonymous"
+    sip_max_calls: int = 480
+    sip_workers: int = 8
+    sip_process_id: str | None = None
+    sip_rtp_port: int = 0
+    sip_drain_s: float = 20.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -94,6 +105,17 @@ class Settings:
             "AMPARO_CHECKIN_RING_TIMEOUT": str(self.checkin_ring_timeout_s),
             "AMPARO_CHECKIN_CALLER_ID": self.checkin_caller_id or "(the edge's default number)",
             "AMPARO_LOG_LEVEL": self.log_level,
+            "AMPARO_SIP_LISTEN": self.sip_listen or "(not set: SIP off)",
+            "AMPARO_SIP_REGISTRAR": self.sip_registrar or "(no registration)",
+            "AMPARO_SIP_USER": self.sip_user or "(not set)",
+            "AMPARO_SIP_PASSWORD": "(set)" if self.sip_password else "(not set)",
+            "AMPARO_SIP_TRUNK": self.sip_trunk or "(registrar host, if any)",
+            "AMPARO_SIP_CALLER_ID": self.sip_caller_id,
+            "AMPARO_SIP_MAX_CALLS": str(self.sip_max_calls),
+            "AMPARO_SIP_WORKERS": str(self.sip_workers),
+            "AMPARO_SIP_PROCESS_ID": self.sip_process_id or "(host:port)",
+            "AMPARO_SIP_RTP_PORT": str(self.sip_rtp_port or "(any free)"),
+            "AMPARO_SIP_DRAIN_SECONDS": str(self.sip_drain_s),
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -198,6 +220,25 @@ def _phone_number(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+def _host_port(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(name, f"must be host:port, got {raw!r}")
+    return raw
+
+
+def _sip_uri(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("sip:", "sips:")):
+        raise ConfigurationError(name, f"must be a sip: URI, got {raw!r}")
+    return raw
+
+
 SUPPORTED_LOCALES = ("es", "en", "fr", "ar", "ro", "pt", "ca", "eu", "gl", "zh", "uk", "ru")
 
 
@@ -297,4 +338,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         checkin_ring_timeout_s=_int(env, "AMPARO_CHECKIN_RING_TIMEOUT", 45, 10, 300),
         checkin_caller_id=caller_id,
         log_level=log_level,
+        sip_listen=_host_port(env, "AMPARO_SIP_LISTEN"),
+        sip_registrar=_sip_uri(env, "AMPARO_SIP_REGISTRAR"),
+        sip_user=env.get("AMPARO_SIP_USER") or None,
+        sip_password=env.get("AMPARO_SIP_PASSWORD") or None,
+        sip_trunk=_host_port(env, "AMPARO_SIP_TRUNK"),
+        sip_caller_id=env.get("AMPARO_SIP_CALLER_ID") or "anonymous",
+        sip_max_calls=_int(env, "AMPARO_SIP_MAX_CALLS", 480, 1, 100_000),
+        sip_workers=_int(env, "AMPARO_SIP_WORKERS", 8, 1, 256),
+        sip_process_id=env.get("AMPARO_SIP_PROCESS_ID") or None,
+        sip_rtp_port=_int(env, "AMPARO_SIP_RTP_PORT", 0, 0, 65000),
+        sip_drain_s=_float(env, "AMPARO_SIP_DRAIN_SECONDS", 20.0, 0.0, 3600.0),
     )

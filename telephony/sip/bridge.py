@@ -1,0 +1,184 @@
+"""Joining a caller to a person on the conference bridge.
+
+When an agent accepts a call (in the web console, in whatever process) the SIP process holding
+the caller calls the agent's SIP URI; once the agent's leg has media, the caller stops hearing
+the hold loop and the two legs are connected both ways. The same bridge carries a call sent to
+a number through the trunk (overflow, fallback).
+
+A supervisor's leg joins an existing bridge in one of three modes:
+
+* ``listen``: the supervisor hears caller and agent; nobody hears the supervisor;
+* ``whisper``: as listen, and the agent (only) hears the supervisor (coaching);
+* ``barge``: everyone hears everyone.
+
+Hang-up of the caller ends the person's and supervisors' legs; hang-up of the person (once
+connected) ends the caller's leg; both are logged with ids only. A person's leg that fails
+before answering puts the caller back on the hold loop: never silence, never a hang-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import pjsua2 as pj
+
+from telephony.sip.legs import Leg
+
+if TYPE_CHECKING:
+    from telephony.sip.calls import IvrSession
+    from telephony.sip.service import SipService
+
+log = logging.getLogger(__name__)
+
+
+class MonitorMode(StrEnum):
+    LISTEN = "listen"
+    WHISPER = "whisper"
+    BARGE = "barge"
+
+
+def _link(source: Any, sink: Any) -> None:
+    try:
+        source.startTransmit(sink)
+    except pj.Error as exc:
+        log.error("bridge link refused: %s", exc.reason)
+
+
+def _unlink(source: Any, sink: Any) -> None:
+    with contextlib.suppress(pj.Error):
+        source.stopTransmit(sink)
+
+
+@dataclass
+class SupervisorLeg:
+    bridge: Bridge
+    leg: Leg
+    supervisor_id: str
+    mode: MonitorMode
+
+    def leg_confirmed(self, leg: Leg) -> None:
+        """Media follows."""
+
+    def leg_media(self, leg: Leg, media: Any) -> None:
+        self.bridge.connect_supervisor(self)
+
+    def leg_digit(self, leg: Leg, digit: str) -> None:
+        """Supervisors' keys do nothing in the call."""
+
+    def leg_ended(self, leg: Leg, status: int) -> None:
+        log.info("call %s: supervisor left (status %s)", self.bridge.call_id, status)
+        self.bridge.supervisors.pop(self.supervisor_id, None)
+
+
+@dataclass
+class Bridge:
+    """The caller's session and the person (agent or number) it is being joined to."""
+
+    host: SipService
+    session: IvrSession
+    person: Leg
+    person_id: str  # an agent id, or "number:<reason>" for a dialled target
+    connected: bool = False
+    caller_gone: bool = False
+    supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
+
+    @property
+    def call_id(self) -> str:
+        return self.session.call_id
+
+    # -- the person's leg --------------------------------------------------------------------
+
+    def leg_confirmed(self, leg: Leg) -> None:
+        """Answered; media follows."""
+
+    def leg_media(self, leg: Leg, media: Any) -> None:
+        caller = self.session.audio.media
+        if caller is None or self.session.ended:
+            leg.end()
+            return
+        self.session.bridged(self)
+        _link(caller, media)
+        _link(media, caller)
+        self.session.audio.record_also(media)
+        self.connected = True
+        log.info("call %s: bridged to %s", self.call_id, self._who())
+        self.host.log_event(self.call_id, "bridged", {"to": self._who()})
+
+    def leg_digit(self, leg: Leg, digit: str) -> None:
+        """The person's keys are not the caller's answers."""
+
+    def leg_ended(self, leg: Leg, status: int) -> None:
+        if self.caller_gone:
+            return  # we ended it: the caller hung up first (logged in caller_left)
+        if self.connected:
+            log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
+            self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
+            self._end_supervisors()
+            self.session.leg.end()
+        else:
+            log.warning(
+                "call %s: %s did not answer (status %s); caller back on hold",
+                self.call_id,
+                self._who(),
+                status,
+            )
+            self.host.log_event(
+                self.call_id, "bridge_failed", {"to": self._who(), "status": status}
+            )
+            self._end_supervisors()
+            self.session.unbridged()
+
+    # -- the caller's side -------------------------------------------------------------------
+
+    def caller_left(self) -> None:
+        self.caller_gone = True
+        log.info("call %s: caller hung up; ending %s's leg", self.call_id, self._who())
+        self.host.log_event(self.call_id, "caller_hung_up", {"bridged_to": self._who()})
+        self.person.end()
+        self._end_supervisors()
+
+    # -- supervisors -------------------------------------------------------------------------
+
+    def add_supervisor(self, supervisor: SupervisorLeg) -> None:
+        self.supervisors[supervisor.supervisor_id] = supervisor
+
+    def connect_supervisor(
+        self, supervisor: SupervisorLeg, previous: MonitorMode | None = None
+    ) -> None:
+        sup = supervisor.leg.media
+        caller = self.session.audio.media
+        person = self.person.media
+        if sup is None or caller is None or person is None:
+            return
+        if previous is None:
+            _link(caller, sup)
+            _link(person, sup)
+        hears_sup_agent = supervisor.mode in (MonitorMode.WHISPER, MonitorMode.BARGE)
+        hears_sup_caller = supervisor.mode is MonitorMode.BARGE
+        (_link if hears_sup_agent else _unlink)(sup, person)
+        (_link if hears_sup_caller else _unlink)(sup, caller)
+        log.info("call %s: supervisor in %s mode", self.call_id, supervisor.mode.value)
+        self.host.log_event(
+            self.call_id,
+            "supervisor_joined" if previous is None else "supervisor_mode",
+            {"supervisor_id": supervisor.supervisor_id, "mode": supervisor.mode.value},
+        )
+
+    def change_mode(self, supervisor_id: str, mode: MonitorMode) -> bool:
+        supervisor = self.supervisors.get(supervisor_id)
+        if supervisor is None:
+            return False
+        previous, supervisor.mode = supervisor.mode, mode
+        self.connect_supervisor(supervisor, previous)
+        return True
+
+    def _end_supervisors(self) -> None:
+        for supervisor in list(self.supervisors.values()):
+            supervisor.leg.end()
+
+    def _who(self) -> str:
+        return self.person_id

@@ -1,0 +1,293 @@
+"""One caller's call: pjsua2 callbacks in, switchboard events out, media steps rendered.
+
+Everything here runs on the pjsua2 thread except what is handed to ``host.submit``: the
+switchboard (database and Redis I/O), PIN checks and prompt rendering run on the worker pool,
+and their result comes back through ``host.loop.post``. A call never waits on I/O, and a slow
+database delays one caller's next prompt, not every call's audio.
+
+Safety: a caller is never left in silence and never hung up on by the system for being silent.
+Whenever there is nothing to play (no steps, a refused player, a failed turn) the caller hears
+the hold loop; the IVR itself sends silent callers to a person.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ivr_flows.events import CallEvent, EventKind, PinResult
+from telephony.sip.legs import Leg, borrowed
+from telephony.sip.media import (
+    CallAudio,
+    DialStep,
+    GatherStep,
+    HangupStep,
+    HoldStep,
+    PlayStep,
+    RecordStep,
+    Step,
+)
+from telephony.switchboard import CallTurn
+
+if TYPE_CHECKING:
+    from telephony.sip.bridge import Bridge
+    from telephony.sip.service import SipService
+
+log = logging.getLogger(__name__)
+
+PLAY_MARGIN_S = 0.2
+
+
+@dataclass
+class GatherState:
+    step: GatherStep
+    digits: str = ""
+    playing: bool = True
+    timer: Any = None
+
+
+@dataclass
+class IvrSession:
+    """The IVR side of one caller leg (inbound, or an answered outbound check-in)."""
+
+    host: SipService
+    leg: Leg
+    call_id: str = ""
+    audio: CallAudio = field(init=False)
+    steps: deque[Step] = field(default_factory=deque)
+    gather: GatherState | None = None
+    typeahead: str = ""
+    waiting_turn: bool = True
+    holding: bool = False
+    bridge: Bridge | None = None
+    ended: bool = False
+    record_policy: str | None = None
+    opened: bool = False  # the switchboard opened the call (False: unknown line, fallback)
+    _timer: Any = None
+    _events: Any = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.audio = CallAudio(self.host.hold_loop)
+        self.leg.listener = self
+        self.leg = borrowed(self.leg)
+
+    # -- leg callbacks -----------------------------------------------------------------------
+
+    def leg_confirmed(self, leg: Leg) -> None:
+        """Answered; media arrives through ``leg_media``."""
+
+    def leg_media(self, leg: Leg, media: Any) -> None:
+        self.audio.attach(media)
+        if not self.waiting_turn or self.steps:
+            self._next()
+        else:
+            self.audio.hold()  # a turn is still being computed: never silence
+
+    def leg_digit(self, leg: Leg, digit: str) -> None:
+        if self.ended:
+            return
+        gather = self.gather
+        if gather is None or self.waiting_turn:
+            self.typeahead += digit
+            return
+        self._gather_digit(gather, digit)
+
+    def leg_ended(self, leg: Leg, status: int) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._cancel_timers()
+        log.info("call %s: caller hung up (status %s)", self.call_id or "-", status)
+        if self.bridge is not None:
+            self.bridge.caller_left()
+        recording = self.audio.release()
+        self.host.session_ended(self, recording)
+        if self.opened:
+            self.send(EventKind.HANGUP)
+
+    # -- turns -------------------------------------------------------------------------------
+
+    def send(self, kind: EventKind, digits: str | None = None, secret: bool = False) -> None:
+        """Hand an event to the switchboard off this thread; its actions come back later."""
+        call_id = self.call_id
+        seq = next(self._events)
+        at = time.time()
+        self.waiting_turn = kind is not EventKind.HANGUP
+        if self.waiting_turn and not self.holding:
+            self.audio.hold()
+
+        def work() -> tuple[CallTurn, list[Step]]:
+            pin: PinResult | None = None
+            shown = digits
+            if secret and digits is not None:
+                pin = self.host.check_pin(call_id, digits)
+                shown = None
+            event = CallEvent(kind=kind, call_id=call_id, at=at, digits=shown, pin_result=pin)
+            turn = self.host.switchboard.handle(event, idempotency_key=f"sip:{call_id}:{seq}")
+            return turn, self.host.plan(turn)
+
+        if kind is EventKind.HANGUP:
+            self.host.submit(work, None)
+        else:
+            self.host.submit(work, self.apply)
+
+    def apply(self, result: tuple[CallTurn, list[Step]]) -> None:
+        """A turn's media steps, back on the pjsua2 thread."""
+        turn, steps = result
+        if self.ended:
+            if not self.call_id and turn.line is not None:
+                # She hung up while her call was being opened: tell the switchboard now.
+                self.call_id, self.opened = turn.call_id, True
+                self.send(EventKind.HANGUP)
+            return
+        if not self.call_id:
+            self.call_id = turn.call_id
+            self.opened = turn.line is not None
+            self.host.session_identified(self)
+        self.waiting_turn = False
+        if self.bridge is not None:
+            return  # with a person (or being connected to one): the IVR has nothing to say
+        self.gather = None
+        self.steps = deque(steps)
+        if self.audio.ready:
+            self._next()
+
+    # -- media steps -------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        if self.ended or self.waiting_turn:
+            return
+        if not self.steps:
+            if self.gather is None and self.bridge is None:
+                self._hold()
+            return
+        step = self.steps.popleft()
+        if isinstance(step, PlayStep):
+            self.holding = False
+            self.audio.stop_hold()
+            if self.audio.play(step.files):
+                self._after(step.seconds + PLAY_MARGIN_S, self._next)
+            else:
+                self._next()
+        elif isinstance(step, GatherStep):
+            self._start_gather(step)
+        elif isinstance(step, HoldStep):
+            self._hold()
+        elif isinstance(step, RecordStep):
+            self.record_policy = step.policy
+            self.audio.start_recording(self.host.recording_path(self.call_id))
+            self._next()
+        elif isinstance(step, DialStep):
+            self.dial(step.number, step.reason)
+        elif isinstance(step, HangupStep):
+            log.info("call %s: ended by the flow (%s)", self.call_id, step.reason)
+            self.leg.end()
+
+    def _hold(self) -> None:
+        self.holding = True
+        self.audio.hold()
+        self.host.waiting(self)
+
+    def _after(self, seconds: float, action: Callable[[], None]) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.host.loop.call_later(seconds, action)
+
+    def _cancel_timers(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.gather is not None and self.gather.timer is not None:
+            self.gather.timer.cancel()
+
+    def _start_gather(self, step: GatherStep) -> None:
+        self.holding = False
+        self.audio.stop_hold()
+        gather = GatherState(step)
+        self.gather = gather
+        typed, self.typeahead = self.typeahead, ""
+        for digit in typed:
+            if self.gather is not gather:
+                self.typeahead += digit
+                continue
+            self._gather_digit(gather, digit)
+        if self.gather is not gather or gather.digits:
+            return
+        if step.prompt.files and self.audio.play(step.prompt.files):
+            self._after(step.prompt.seconds + PLAY_MARGIN_S, lambda: self._prompt_done(gather))
+        else:
+            self._prompt_done(gather)
+
+    def _prompt_done(self, gather: GatherState) -> None:
+        if self.gather is not gather:
+            return
+        gather.playing = False
+        self._arm(gather)
+
+    def _arm(self, gather: GatherState) -> None:
+        if gather.timer is not None:
+            gather.timer.cancel()
+        gather.timer = self.host.loop.call_later(
+            gather.step.timeout_s, lambda: self._gather_timeout(gather)
+        )
+
+    def _gather_digit(self, gather: GatherState, digit: str) -> None:
+        if gather.playing:  # barge-in: a key stops the prompt
+            gather.playing = False
+            if self._timer is not None:
+                self._timer.cancel()
+            self.audio.stop_playing()
+        step = gather.step
+        if step.finish_on_key is not None and digit == step.finish_on_key:
+            self._gather_done(gather)
+            return
+        gather.digits += digit
+        if len(gather.digits) >= step.num_digits:
+            self._gather_done(gather)
+        else:
+            self._arm(gather)
+
+    def _gather_timeout(self, gather: GatherState) -> None:
+        if self.gather is gather:
+            self._gather_done(gather)
+
+    def _gather_done(self, gather: GatherState) -> None:
+        if gather.timer is not None:
+            gather.timer.cancel()
+        self.gather = None
+        if gather.digits:
+            self.send(EventKind.DIGITS, gather.digits, secret=gather.step.secret)
+        else:
+            # No key within the timeout: the `silence` event. The flows send it to a person.
+            self.send(EventKind.SILENCE)
+
+    # -- people ------------------------------------------------------------------------------
+
+    def dial(self, number: str | None, reason: str) -> None:
+        """Send the caller to ``number`` (overflow, fallback): bridged through the trunk."""
+        self.host.dial_out(self, number, reason)
+
+    def bridged(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.holding = False
+        self.steps.clear()
+        self.gather = None
+        self._cancel_timers()
+        self.audio.stop_playing()
+        self.audio.stop_hold()
+
+    def unbridged(self) -> None:
+        """The person's leg failed before answering: back to the hold loop."""
+        self.bridge = None
+        if not self.ended:
+            self._hold()
+
+
+def recording_file(root: Path, call_id: str) -> Path:
+    return root / f"{call_id}-{int(time.time())}.wav"

@@ -1,0 +1,161 @@
+"""Telling the SIP process that holds a call what to do with it, from any process.
+
+Several ``amparo sip`` processes (on several machines) share one Redis. A call's media lives
+in exactly one of them, so a decision taken elsewhere (an agent accepts in the web console,
+routing's sweeper overflows a call, a supervisor starts listening) must reach that process:
+
+* ``amparo:sip:call:<call_id>`` names the owning process (set when the call is opened, removed
+  when it ends, with a TTL so a killed process leaves nothing behind for long);
+* each process subscribes to ``amparo:sip:<process_id>:commands`` and executes what arrives
+  there for calls it holds;
+* outbound check-ins are not bound to a process: they wait in the list
+  ``amparo:sip:outbound`` and whichever process has room takes the next one.
+
+Messages carry ids only (call, agent, supervisor, beneficiary), never a victim's number.
+Every ``request_*`` returns False when no live process holds the call, so the caller (the
+console) can say so instead of waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from store.live_state import key
+
+log = logging.getLogger(__name__)
+
+OWNER_TTL_S = 6 * 3600
+PROCESS_TTL_S = 15
+OUTBOUND_QUEUE = key("sip", "outbound")
+
+
+def owner_key(call_id: str) -> str:
+    return key("sip", "call", call_id)
+
+
+def command_channel(process_id: str) -> str:
+    return key("sip", process_id, "commands")
+
+
+def process_key(process_id: str) -> str:
+    return key("sip", "process", process_id)
+
+
+def claim_call(client: redis.Redis, call_id: str, process_id: str) -> None:
+    client.set(owner_key(call_id), process_id, ex=OWNER_TTL_S)
+
+
+def release_call(client: redis.Redis, call_id: str, process_id: str) -> None:
+    if client.get(owner_key(call_id)) == process_id:
+        client.delete(owner_key(call_id))
+
+
+def owner_of(client: redis.Redis, call_id: str) -> str | None:
+    owner = client.get(owner_key(call_id))
+    return None if owner is None else str(owner)
+
+
+def _send(client: redis.Redis, call_id: str, message: dict[str, Any]) -> bool:
+    owner = owner_of(client, call_id)
+    if owner is None:
+        log.warning("call %s: no SIP process holds it; %s not sent", call_id, message["op"])
+        return False
+    delivered = int(client.publish(command_channel(owner), json.dumps(message)))
+    if not delivered:
+        log.warning("call %s: SIP process %s is not listening", call_id, owner)
+    return delivered > 0
+
+
+def request_bridge(client: redis.Redis, call_id: str, agent_id: str) -> bool:
+    """The agent accepted: call their SIP URI and join them to the caller."""
+    return _send(client, call_id, {"op": "bridge", "call_id": call_id, "agent_id": agent_id})
+
+
+def request_monitor(client: redis.Redis, call_id: str, supervisor_id: str, mode: str) -> bool:
+    """A supervisor joins (or changes mode): ``listen``, ``whisper`` or ``barge``."""
+    message = {"op": "monitor", "call_id": call_id, "supervisor_id": supervisor_id, "mode": mode}
+    return _send(client, call_id, message)
+
+
+def request_redirect(client: redis.Redis, call_id: str, number: str) -> bool:
+    """Send the caller to a configured number (a line's overflow) through the trunk."""
+    return _send(client, call_id, {"op": "redirect", "call_id": call_id, "number": number})
+
+
+def request_checkin(client: redis.Redis, beneficiary_id: str, attempt_key: str) -> bool:
+    """Queue an outbound check-in call to a beneficiary; ``attempt_key`` makes it happen once
+    however often the job that asks runs (``checkins.schedule.idempotency_key``)."""
+    if not client.set(key("sip", "checkin", attempt_key), "1", nx=True, ex=OWNER_TTL_S):
+        return False
+    client.rpush(
+        OUTBOUND_QUEUE, json.dumps({"beneficiary_id": beneficiary_id, "attempt": attempt_key})
+    )
+    return True
+
+
+@dataclass
+class SipRedirector:
+    """Routing's overflow for SIP calls (``TelephonyControl.redirectors["sip"]``)."""
+
+    client: redis.Redis
+
+    def redirect_to_number(self, call_id: str, number: str) -> None:
+        request_redirect(self.client, call_id, number)
+
+
+def live_processes(client: redis.Redis) -> list[dict[str, str]]:
+    """Heartbeats of the SIP processes alive now (for ``amparo check`` and supervisors)."""
+    out = []
+    for name in client.scan_iter(match=process_key("*")):
+        data = client.hgetall(name)
+        if data:
+            out.append({str(k): str(v) for k, v in data.items()})
+    return out
+
+
+class CommandListener:
+    """Subscribes to this process's channel and hands each command to ``handle`` (on the
+    listener's thread: ``handle`` must only post to the pjsua2 loop)."""
+
+    def __init__(
+        self, client: redis.Redis, process_id: str, handle: Callable[[dict[str, Any]], None]
+    ) -> None:
+        self._client = client
+        self._channel = command_channel(process_id)
+        self._handle = handle
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="amparo-sip-commands", daemon=True)
+
+    def start(self) -> CommandListener:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub.subscribe(self._channel)
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is None:
+                        continue
+                    try:
+                        self._handle(json.loads(message["data"]))
+                    except (ValueError, KeyError, TypeError):
+                        log.error("unreadable SIP command ignored")
+                pubsub.close()
+            except redis.RedisError:
+                log.exception("SIP command channel lost; reconnecting")
+                time.sleep(1)

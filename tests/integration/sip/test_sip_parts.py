@@ -1,0 +1,208 @@
+"""The pieces of ``amparo sip`` that need no call: settings, prompts, media plans, PIN checks
+and the Redis commands that reach the process holding a call."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Record, Say, SetLocale
+from ivr_flows.events import PinResult
+from settings import ConfigurationError, load_settings
+from store.records import Call
+from store.vocabulary import RiskLevel
+from telephony.directory import LineInfo
+from telephony.sip import commands
+from telephony.sip.engine import engine_info
+from telephony.sip.prompts import PromptLibrary, flow_prompts, wav_seconds
+from telephony.switchboard import CallTurn
+from tests.harness.hotline import make_hotline
+
+needs_engine = pytest.mark.skipif(
+    not engine_info()["available"], reason=f"SIP engine: {engine_info()['reason']}"
+)
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"
+)
+
+LINE = LineInfo(
+    line_id="line-1",
+    name="Test",
+    number="+34910000000",
+    default_locale="es",
+    jurisdiction="ES",
+    flow="inbound_triage",
+    overflow_number="+34900000002",
+    urgent_number="+34900000003",
+    urgent_team_id=None,
+)
+
+
+def test_sip_settings_default_to_off_and_name_a_bad_listen_address(tmp_path: Path) -> None:
+    settings = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+    assert settings.sip_listen is None and settings.sip_max_calls == 480
+    assert "(not set: SIP off)" in settings.describe()["AMPARO_SIP_LISTEN"]
+
+    configured = load_settings(
+        {
+            "AMPARO_DATA_DIR": str(tmp_path),
+            "AMPARO_SIP_LISTEN": "0.0.0.0:5060",
+            "AMPARO_SIP_PASSWORD": "hunter2-secret",
+        }
+    )
+    assert configured.sip_listen == "0.0.0.0:5060"
+    assert "hunter2-secret" not in repr(configured) + str(configured.describe())
+
+    with pytest.raises(ConfigurationError) as bad:
+        load_settings({"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_SIP_LISTEN": "5060"})
+    assert bad.value.variable == "AMPARO_SIP_LISTEN"
+    with pytest.raises(ConfigurationError):
+        load_settings({"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_SIP_REGISTRAR": "trunk:5060"})
+
+
+@needs_espeak
+def test_prompts_are_rendered_once_at_8khz_and_a_recorded_prompt_wins(tmp_path: Path) -> None:
+    recorded = tmp_path / "locales"
+    library = PromptLibrary(tmp_path / "cache", recorded_dir=recorded)
+
+    first = library.file_for("triage.welcome", "es", {})
+    mtime = first.stat().st_mtime_ns
+    again = library.file_for("triage.welcome", "es", {})
+
+    assert again == first and first.stat().st_mtime_ns == mtime
+    with wave.open(str(first)) as handle:
+        assert (handle.getframerate(), handle.getnchannels(), handle.getsampwidth()) == (8000, 1, 2)
+    assert wav_seconds(first) > 1.0
+    other = library.file_for("language.option", "fr", {"digit": "3"})
+    assert other != first and other.parent.name == "fr"
+
+    own = recorded / "gl" / "prompts" / "triage.welcome.wav"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(first.read_bytes())
+    assert library.file_for("triage.welcome", "gl", {}) == own
+
+
+def test_every_message_of_the_builtin_flows_is_listed_for_prerendering() -> None:
+    from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
+
+    items = flow_prompts([builtin_path(name) for name in BUILTIN_FLOWS], ["es"])
+    ids = {(message_id, locale) for message_id, locale, _ in items}
+    assert ("triage.welcome", "es") in ids
+    assert ("language.option", "ar") in ids  # pinned to its own language
+    assert ("common.invalid_key", "es") in ids
+
+
+@needs_engine
+@needs_espeak
+def test_actions_become_media_steps_in_the_order_the_caller_hears_them(tmp_path: Path) -> None:
+    from telephony.sip.media import (
+        DialStep,
+        GatherStep,
+        HangupStep,
+        HoldStep,
+        PlayStep,
+        RecordStep,
+        plan_turn,
+    )
+
+    library = PromptLibrary(tmp_path / "cache", recorded_dir=tmp_path / "none")
+    say = Say("triage.welcome", "es")
+    turn = CallTurn(
+        "call-1",
+        LINE,
+        (
+            say,
+            SetLocale("es"),
+            Record("ES:inbound"),
+            Gather(1, 8.0, prompts=(Say("triage.danger_now", "es"),), secret=False),
+        ),
+    )
+    steps = plan_turn(turn, library)
+    assert [type(step) for step in steps] == [PlayStep, RecordStep, GatherStep]
+    gather = steps[2]
+    assert isinstance(gather, GatherStep) and gather.timeout_s == 8.0
+    assert gather.prompt.seconds > 0.5
+
+    ending = plan_turn(
+        CallTurn(
+            "call-1",
+            LINE,
+            (
+                Escalate("urgent", "duress", RiskLevel.EXTREMO, 900, connect_caller=False),
+                Say("triage.connecting", "es"),
+                Enqueue("general", 100, RiskLevel.BAJO),
+            ),
+        ),
+        library,
+    )
+    assert [type(step) for step in ending] == [PlayStep, HoldStep]  # a silent escalation is mute
+    dial = plan_turn(CallTurn("c", LINE, (Dial("fallback"),), True), library)
+    assert dial == [DialStep("+34900000002", "")]
+    assert plan_turn(CallTurn("c", LINE, (Hangup("done"),)), library) == [HangupStep("done")]
+
+
+def test_a_pin_is_checked_against_the_hash_and_pin_plus_duress_digit_is_duress(
+    db_sessions: sessionmaker[Session],
+) -> None:
+    from telephony.sip.outbound import check_pin
+
+    hotline = make_hotline(db_sessions)
+    with db_sessions() as db, db.begin():
+        db.add(
+            Call(
+                id="checkin-call-1",
+                line_id=hotline.line_id,
+                direction="checkin",
+                channel="sip",
+                external_id="sip:checkin:1",
+                beneficiary_id=hotline.beneficiary_id,
+                status="ivr",
+            )
+        )
+    assert check_pin(db_sessions, "checkin-call-1", "2468") is PinResult.OK
+    assert check_pin(db_sessions, "checkin-call-1", "24687") is PinResult.DURESS
+    assert check_pin(db_sessions, "checkin-call-1", "24681") is PinResult.WRONG
+    assert check_pin(db_sessions, "checkin-call-1", "7") is PinResult.WRONG
+    assert check_pin(db_sessions, "no-such-call", "2468") is PinResult.WRONG
+
+
+def test_commands_reach_only_the_process_that_holds_the_call(redis_client: redis.Redis) -> None:
+    assert commands.request_bridge(redis_client, "call-9", "agent-1") is False
+
+    commands.claim_call(redis_client, "call-9", "sip-a")
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(commands.command_channel("sip-a"))
+    assert commands.request_bridge(redis_client, "call-9", "agent-1") is True
+    assert commands.request_monitor(redis_client, "call-9", "boss-1", "whisper") is True
+    received = []
+    for _ in range(20):
+        message = listener.get_message(timeout=0.2)
+        if message:
+            received.append(json.loads(message["data"]))
+        if len(received) == 2:
+            break
+    assert received == [
+        {"op": "bridge", "call_id": "call-9", "agent_id": "agent-1"},
+        {"op": "monitor", "call_id": "call-9", "supervisor_id": "boss-1", "mode": "whisper"},
+    ]
+    listener.close()
+
+    commands.release_call(redis_client, "call-9", "sip-b")  # not the owner: no effect
+    assert commands.owner_of(redis_client, "call-9") == "sip-a"
+    commands.release_call(redis_client, "call-9", "sip-a")
+    assert commands.owner_of(redis_client, "call-9") is None
+
+
+def test_a_checkin_attempt_is_queued_once_with_ids_only(redis_client: redis.Redis) -> None:
+    assert commands.request_checkin(redis_client, "beneficiary-1", "plan-1:2026-05-01:1")
+    assert not commands.request_checkin(redis_client, "beneficiary-1", "plan-1:2026-05-01:1")
+    queued = redis_client.lrange(commands.OUTBOUND_QUEUE, 0, -1)
+    assert [json.loads(item) for item in queued] == [
+        {"beneficiary_id": "beneficiary-1", "attempt": "plan-1:2026-05-01:1"}
+    ]
