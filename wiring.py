@@ -116,7 +116,9 @@ class RoutingCallLog:
             kind,
             data,
             at=at,
-            idempotency_key=f"routing:{event_id}" if event_id is not None else None,
+            # The call id is part of the key: routing's event ids come from a Redis counter,
+            # which starts again after Redis is flushed or restarted without its data.
+            idempotency_key=f"routing:{call_id}:{event_id}" if event_id is not None else None,
         )
 
 
