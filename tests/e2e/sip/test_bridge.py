@@ -171,4 +171,4 @@ def test_when_the_caller_hangs_up_the_agents_leg_is_ended_and_logged(
 
     wait_until(lambda: "sip_caller_hung_up" in kinds(db_sessions, call_id), 20, sip.log()[-3000:])
     wait_until(lambda: "session closed" in agent.log(), 10, "the agent's leg was not ended")
-    assert "hangup" in kinds(db_sessions, call_id)
+    wait_until(lambda: "hangup" in kinds(db_sessions, call_id), 10, "hang-up not logged")

@@ -176,7 +176,7 @@ def test_commands_reach_only_the_process_that_holds_the_call(redis_client: redis
     assert commands.request_bridge(redis_client, "call-9", "agent-1") is False
 
     commands.claim_call(redis_client, "call-9", "sip-a")
-    listener = redis_client.pubsub(ignore_subscribe_messages=True)
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     listener.subscribe(commands.command_channel("sip-a"))
     assert commands.request_bridge(redis_client, "call-9", "agent-1") is True
     assert commands.request_monitor(redis_client, "call-9", "boss-1", "whisper") is True
