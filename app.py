@@ -40,7 +40,7 @@ from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
 from telephony.simulator.phone import SimulatedPhones
-from telephony.sip.commands import SipRedirector
+from telephony.sip.commands import SipBridge, SipRedirector
 from telephony.switchboard import Switchboard
 from telephony.twilio.assembly import twilio_blueprint_for, twilio_bridge, twilio_redirectors
 from wiring import (
@@ -100,6 +100,7 @@ class Runtime:
             )
             # Overflow of a SIP call: published to the SIP process that holds it.
             self.extras["control"].redirectors["sip"] = SipRedirector(self.redis)
+            self.extras["control"].bridges["sip"] = SipBridge(self.redis)
             built = Router(
                 self.redis,
                 config,

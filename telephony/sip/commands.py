@@ -111,6 +111,25 @@ class SipRedirector:
         request_redirect(self.client, call_id, number)
 
 
+@dataclass
+class SipBridge:
+    """The console's bridge for SIP calls (``TelephonyControl.bridges["sip"]``): commands go to
+    the SIP process that holds the call."""
+
+    client: redis.Redis
+
+    def connect(self, call_id: str, agent_id: str) -> bool:
+        return request_bridge(self.client, call_id, agent_id)
+
+    def end(self, call_id: str) -> None:
+        """On SIP the agent ends the call from her own phone: hanging up her leg ends the
+        caller's leg too (``bridge.py``), so there is nothing to send."""
+        log.info("call %s: ended by the agent's SIP phone", call_id)
+
+    def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
+        request_monitor(self.client, call_id, supervisor_id, mode)
+
+
 def live_processes(client: redis.Redis) -> list[dict[str, str]]:
     """Heartbeats of the SIP processes alive now (for ``amparo check`` and supervisors)."""
     out = []

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Record, Say, SetLocale
 from ivr_flows.events import PinResult
-from settings import ConfigurationError, load_settings
+from settings import ConfigurationError, Settings, load_settings
 from store.records import Call
 from store.vocabulary import RiskLevel
 from telephony.directory import LineInfo
@@ -206,3 +206,19 @@ def test_a_checkin_attempt_is_queued_once_with_ids_only(redis_client: redis.Redi
     assert [json.loads(item) for item in queued] == [
         {"beneficiary_id": "beneficiary-1", "attempt": "plan-1:2026-05-01:1"}
     ]
+
+
+def test_the_console_and_routing_reach_sip_calls_through_the_sip_process_that_holds_them(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    from app import build_runtime
+    from telephony.sip.commands import SipBridge, SipRedirector
+
+    runtime = build_runtime(settings)
+    try:
+        control = runtime.telephony_control()
+        assert isinstance(control.bridges["sip"], SipBridge)
+        assert isinstance(control.redirectors["sip"], SipRedirector)
+        assert control.bridges["sip"].connect("0" * 32, "agent-1") is False  # nobody holds it
+    finally:
+        runtime.close()
