@@ -218,7 +218,9 @@ def test_a_panic_button_alarm_rings_the_urgent_team_member_who_acknowledges_it(
     expect(device.locator("#panic-status")).to_have_text(
         "Alarma enviada: el dispositivo llama a su línea."
     )
-    call_id = device.locator("#sim-transcript").get_attribute("data-call")
+    transcript = device.locator("#sim-transcript")
+    expect(transcript).to_have_attribute("data-call", re.compile(r"^[0-9a-f]{32}$"))
+    call_id = transcript.get_attribute("data-call")
     alarm_row = wallboard.locator(f'#escalations tr.alarm[data-call="{call_id}"]')
     expect(alarm_row).to_contain_text("Alarma del dispositivo")
     expect(alarm_row).to_contain_text("Sin confirmar")
