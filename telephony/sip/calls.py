@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ivr_flows.events import CallEvent, EventKind, PinResult
+from ivr_flows.events import CallEvent, EventKind
 from telephony.sip.legs import Leg, borrowed
 from telephony.sip.media import (
     CallAudio,
@@ -113,8 +113,10 @@ class IvrSession:
 
     # -- turns -------------------------------------------------------------------------------
 
-    def send(self, kind: EventKind, digits: str | None = None, secret: bool = False) -> None:
-        """Hand an event to the switchboard off this thread; its actions come back later."""
+    def send(self, kind: EventKind, digits: str | None = None) -> None:
+        """Hand an event to the switchboard off this thread; its actions come back later.
+        Digits keyed at a PIN prompt go as they are: the switchboard compares them with her
+        PIN and keeps only the result (nothing here logs them)."""
         call_id = self.call_id
         seq = next(self._events)
         at = time.time()
@@ -123,12 +125,7 @@ class IvrSession:
             self.audio.hold()
 
         def work() -> tuple[CallTurn, list[Step]]:
-            pin: PinResult | None = None
-            shown = digits
-            if secret and digits is not None:
-                pin = self.host.check_pin(call_id, digits)
-                shown = None
-            event = CallEvent(kind=kind, call_id=call_id, at=at, digits=shown, pin_result=pin)
+            event = CallEvent(kind=kind, call_id=call_id, at=at, digits=digits)
             turn = self.host.switchboard.handle(event, idempotency_key=f"sip:{call_id}:{seq}")
             return turn, self.host.plan(turn)
 
@@ -262,7 +259,7 @@ class IvrSession:
             gather.timer.cancel()
         self.gather = None
         if gather.digits:
-            self.send(EventKind.DIGITS, gather.digits, secret=gather.step.secret)
+            self.send(EventKind.DIGITS, gather.digits)
         else:
             # No key within the timeout: the `silence` event. The flows send it to a person.
             self.send(EventKind.SILENCE)

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 
 import click
@@ -45,6 +46,7 @@ def sip(listen: str | None) -> None:
         click.echo(f"amparo sip: {exc} [{exc.error_id}]", err=True)
         sys.exit(3)
 
+    from checkins.attempts import report_unanswered
     from telephony.sip.service import SipService
 
     # A crash in native code (pjsua2) must leave the Python stacks of every thread in the log.
@@ -67,6 +69,9 @@ def sip(listen: str | None) -> None:
         live=runtime.redis,
         call_log=runtime.call_log,
         archive=lambda: runtime.recordings().archive,
+        unanswered=lambda call_id, reason, at: report_unanswered(
+            runtime.checkins(), call_id, reason, datetime.fromtimestamp(at, UTC)
+        ),
     )
     sweeper = Sweeper(runtime.router()).start()
     try:

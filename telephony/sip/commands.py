@@ -8,10 +8,11 @@ routing's sweeper overflows a call, a supervisor starts listening) must reach th
   when it ends, with a TTL so a killed process leaves nothing behind for long);
 * each process subscribes to ``amparo:sip:<process_id>:commands`` and executes what arrives
   there for calls it holds;
-* outbound check-ins are not bound to a process: they wait in the list
-  ``amparo:sip:outbound`` and whichever process has room takes the next one.
+* outbound calls (check-ins, notifications) are not bound to a process until one takes them:
+  they wait in the list ``amparo:sip:outbound`` and whichever process has room takes the next
+  one (and then owns it, so a ``cancel`` reaches it).
 
-Messages carry ids only (call, agent, supervisor, beneficiary), never a victim's number.
+Messages carry ids only (call, agent, supervisor), never a victim's number.
 Every ``request_*`` returns False when no live process holds the call, so the caller (the
 console) can say so instead of waiting.
 """
@@ -90,15 +91,33 @@ def request_redirect(client: redis.Redis, call_id: str, number: str) -> bool:
     return _send(client, call_id, {"op": "redirect", "call_id": call_id, "number": number})
 
 
-def request_checkin(client: redis.Redis, beneficiary_id: str, attempt_key: str) -> bool:
-    """Queue an outbound check-in call to a beneficiary; ``attempt_key`` makes it happen once
-    however often the job that asks runs (``checkins.schedule.idempotency_key``)."""
-    if not client.set(key("sip", "checkin", attempt_key), "1", nx=True, ex=OWNER_TTL_S):
+def request_dial(client: redis.Redis, call_id: str, caller_id: str | None = None) -> bool:
+    """Ask whichever SIP process has room to ring an outbound call the switchboard opened
+    (``telephony.sip.outbound``). Once per call however often it is asked; False when it was
+    already asked. ``caller_id`` is the service's neutral number, never hers."""
+    if not client.set(key("sip", "dial", call_id), "1", nx=True, ex=OWNER_TTL_S):
         return False
-    client.rpush(
-        OUTBOUND_QUEUE, json.dumps({"beneficiary_id": beneficiary_id, "attempt": attempt_key})
-    )
+    message = {"op": "dial", "call_id": call_id, "caller_id": caller_id or ""}
+    client.rpush(OUTBOUND_QUEUE, json.dumps(message))
     return True
+
+
+def request_cancel(client: redis.Redis, call_id: str) -> bool:
+    """Stop an outbound call still ringing (or not taken yet): the flag stops a process that
+    takes the request later, the command the process ringing it now. True when a process
+    holding the call was told."""
+    client.set(cancel_key(call_id), "1", ex=OWNER_TTL_S)
+    if owner_of(client, call_id) is None:
+        return False
+    return _send(client, call_id, {"op": "cancel", "call_id": call_id})
+
+
+def cancel_key(call_id: str) -> str:
+    return key("sip", "cancelled", call_id)
+
+
+def cancelled(client: redis.Redis, call_id: str) -> bool:
+    return bool(client.exists(cancel_key(call_id)))
 
 
 @dataclass

@@ -6,9 +6,10 @@ Threads of one process:
   blocks on I/O;
 * ``amparo-sip-worker-*`` (``AMPARO_SIP_WORKERS``) run the switchboard (database, Redis, IVR),
   PIN checks, prompt rendering and recording archiving, and post results back to the loop;
-* ``amparo-sip-commands`` listens on this process's Redis channel (bridge, monitor, redirect);
-* ``amparo-sip-presence`` refreshes this process's heartbeat and takes outbound check-ins
-  from the shared queue while there is room;
+* ``amparo-sip-commands`` listens on this process's Redis channel (bridge, monitor, redirect,
+  cancel);
+* ``amparo-sip-presence`` refreshes this process's heartbeat and takes outbound calls
+  (check-ins, notifications) from the shared queue while there is room;
 * the main thread waits for SIGTERM/SIGINT and then drains (see ``cli.py``).
 """
 
@@ -31,6 +32,7 @@ import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr_flows.events import CallEvent, EventKind
 from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
 from settings import Settings
 from store.call_log import CallLog
@@ -42,7 +44,7 @@ from telephony.sip.calls import IvrSession, recording_file
 from telephony.sip.endpoint import SipEngine
 from telephony.sip.legs import Leg, borrowed, call_param, uri_host, uri_user
 from telephony.sip.media import Step, plan_turn
-from telephony.sip.outbound import CheckinTarget, check_pin, checkin_target, open_checkin
+from telephony.sip.outbound import OutboundTarget, outbound_target, unanswered_reason
 from telephony.sip.prompts import PromptLibrary, flow_prompts
 from telephony.switchboard import CallTurn, Switchboard
 
@@ -62,6 +64,7 @@ class SipService:
         live: redis.Redis,
         call_log: CallLog,
         archive: Callable[[], Any] | None = None,
+        unanswered: Callable[[str, str, float], Any] | None = None,
     ) -> None:
         assert settings.sip_listen is not None
         self.settings = settings
@@ -70,6 +73,7 @@ class SipService:
         self.live = live
         self.call_log = call_log
         self._archive = archive
+        self._unanswered = unanswered
         self.process_id = settings.sip_process_id or f"{socket.gethostname()}:{settings.sip_listen}"
         self.engine = SipEngine(
             settings.sip_listen,
@@ -87,6 +91,7 @@ class SipService:
         self.executor = ThreadPoolExecutor(settings.sip_workers, "amparo-sip-worker")
         self.hold_loop: Any = None
         self.calls: dict[str, IvrSession] = {}
+        self.ringing: dict[str, OutboundCall] = {}
         self.pending_outbound = 0
         self._stopping = threading.Event()
         self._listener = commands.CommandListener(live, self.process_id, self._command)
@@ -160,9 +165,6 @@ class SipService:
     def plan(self, turn: CallTurn) -> list[Step]:
         return plan_turn(turn, self.prompts)
 
-    def check_pin(self, call_id: str, digits: str) -> Any:
-        return check_pin(self.sessions, call_id, digits)
-
     def log_event(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
         at = time.time()
         self.submit(lambda: self.call_log.append(call_id, f"sip_{kind}", data, at=at), None)
@@ -220,9 +222,11 @@ class SipService:
         self._archive().store_local_file(call_id, path, datetime.now(UTC))
         log.info("call %s: recording sealed", call_id)
 
-    def _new_leg(self, uri: str, listener: Any, neutral: bool = False) -> Leg | None:
+    def _new_leg(
+        self, uri: str, listener: Any, neutral: bool = False, caller_id: str | None = None
+    ) -> Leg | None:
         """An outgoing leg; ``neutral`` hides who calls (check-ins, numbers through the trunk):
-        the From shows ``AMPARO_SIP_CALLER_ID`` only, never the service."""
+        the From shows ``caller_id`` or ``AMPARO_SIP_CALLER_ID`` only, never the service."""
         account = self.engine.account
         if account is None:
             return None
@@ -232,7 +236,8 @@ class SipService:
         param = call_param()
         if neutral:
             host = uri_host(uri) or "invalid"
-            param.txOption.localUri = f"<sip:{self.settings.sip_caller_id}@{host}>"
+            shown = caller_id or self.settings.sip_caller_id
+            param.txOption.localUri = f"<sip:{shown}@{host}>"
         try:
             leg.makeCall(uri, param)
         except pj.Error as exc:
@@ -299,6 +304,8 @@ class SipService:
         elif op == "redirect":
             number = str(message["number"])
             self.loop.post(lambda: self._redirect(call_id, number))
+        elif op == "cancel":
+            self.loop.post(lambda: self._cancel_outbound(call_id))
         else:
             log.error("unknown SIP command %r ignored", op)
 
@@ -366,7 +373,7 @@ class SipService:
                     continue
                 item = self.live.blpop([commands.OUTBOUND_QUEUE], timeout=1)
                 if item is not None:
-                    self._take_checkin(json.loads(item[1]))
+                    self._take_outbound(json.loads(item[1]))
             except redis.RedisError:
                 log.exception("SIP presence: Redis unavailable; retrying")
                 time.sleep(1)
@@ -399,32 +406,83 @@ class SipService:
         )
         self.live.expire(name, commands.PROCESS_TTL_S)
 
-    def _take_checkin(self, request: dict[str, Any]) -> None:
-        target = checkin_target(
-            self.sessions, str(request["beneficiary_id"]), str(request["attempt"])
+    def _take_outbound(self, request: dict[str, Any]) -> None:
+        """An outbound call from the shared queue (presence thread): read its number, claim
+        it, and ring it on the pjsua2 thread."""
+        call_id = str(request["call_id"])
+        if commands.cancelled(self.live, call_id):
+            log.info("outbound call %s was cancelled before it was taken", call_id)
+            return
+        target = outbound_target(
+            self.sessions, call_id, datetime.now(UTC), self.settings.checkin_ring_timeout_s
         )
         if target is None:
             return
+        commands.claim_call(self.live, call_id, self.process_id)
+        caller_id = str(request.get("caller_id") or "") or None
         self.pending_outbound += 1
-        self.loop.post(lambda: self._dial_checkin(target))
+        self.loop.post(lambda: self._dial_outbound(target, caller_id))
 
-    def _dial_checkin(self, target: CheckinTarget) -> None:
+    def _dial_outbound(self, target: OutboundTarget, caller_id: str | None) -> None:
         self.pending_outbound -= 1
         trunk = self.settings.sip_trunk or (
             uri_host(self.settings.sip_registrar) if self.settings.sip_registrar else None
         )
+        outbound = OutboundCall(self, target.call_id)
         if trunk is None:
-            log.error("check-in %s: no trunk configured (AMPARO_SIP_TRUNK)", target.call_id)
+            log.error("outbound call %s: no trunk configured (AMPARO_SIP_TRUNK)", target.call_id)
+            outbound.leg_ended(None, 0)
             return
-        checkin = CheckinCall(self, target)
-        leg = self._new_leg(f"sip:{target.number}@{trunk}", checkin, neutral=True)
-        if leg is not None:
-            checkin.leg = borrowed(leg)
-            self.log_event_soon(target.call_id, "checkin_dialled")
+        leg = self._new_leg(
+            f"sip:{target.number}@{trunk}", outbound, neutral=True, caller_id=caller_id
+        )
+        if leg is None:
+            outbound.leg_ended(None, 0)
+            return
+        outbound.leg = borrowed(leg)
+        self.ringing[target.call_id] = outbound
+        self.log_event(target.call_id, "dialled", {})
 
-    def log_event_soon(self, call_id: str, kind: str) -> None:
-        """Events of a call not opened yet wait until it exists (only logged here)."""
-        log.info("call %s: %s", call_id, kind)
+    def _cancel_outbound(self, call_id: str) -> None:
+        outbound = self.ringing.get(call_id)
+        if outbound is None or outbound.leg is None:
+            return
+        log.info("outbound call %s: still ringing; cancelled", call_id)
+        outbound.leg.end()
+
+    def outbound_answered(self, outbound: OutboundCall, leg: Leg) -> None:
+        self.ringing.pop(outbound.call_id, None)
+        session = IvrSession(self, leg)  # takes over the leg's callbacks
+        call_id = session.call_id = outbound.call_id
+        session.opened = True  # the check-in job opened it before it rang
+        self.stats["answered"] += 1
+        at = time.time()
+
+        def work() -> tuple[CallTurn, list[Step]]:
+            turn = self.switchboard.answered(call_id, at)
+            return turn, self.plan(turn)
+
+        self.submit(work, session.apply)
+        self.session_identified(session)
+        if leg.media is not None:
+            session.leg_media(leg, leg.media)
+
+    def outbound_unanswered(self, outbound: OutboundCall, status: int) -> None:
+        """Nobody answered (busy, declined, no answer, a failure): the attempt is concluded now
+        so the ladder goes on, and the call is over."""
+        self.ringing.pop(outbound.call_id, None)
+        call_id, at, reason = outbound.call_id, time.time(), unanswered_reason(status)
+        log.info("outbound call %s: not answered (%s, status %s)", call_id, reason, status)
+        self.log_event(call_id, "unanswered", {"status": status, "reason": reason})
+
+        def work() -> None:
+            commands.release_call(self.live, call_id, self.process_id)
+            if self._unanswered is not None:
+                self._unanswered(call_id, reason, at)
+            hangup = CallEvent(EventKind.HANGUP, call_id, at, channel=Channel.SIP)
+            self.switchboard.handle(hangup, idempotency_key=f"sip:{call_id}:unanswered")
+
+        self.submit(work, None)
 
 
 def wav_finished(path: Path, timeout_s: float = 5.0) -> bool:
@@ -443,28 +501,16 @@ def wav_finished(path: Path, timeout_s: float = 5.0) -> bool:
     return False
 
 
-class CheckinCall:
+class OutboundCall:
     """An outbound leg ringing; once answered it becomes an ordinary IVR session."""
 
-    def __init__(self, host: SipService, target: CheckinTarget) -> None:
+    def __init__(self, host: SipService, call_id: str) -> None:
         self.host = host
-        self.target = target
+        self.call_id = call_id
         self.leg: Leg | None = None
-        self.session: IvrSession | None = None
 
     def leg_confirmed(self, leg: Leg) -> None:
-        session = IvrSession(self.host, leg)  # takes over the leg's callbacks
-        self.session = session
-        at = time.time()
-        target = self.target
-
-        def work() -> tuple[CallTurn, list[Step]]:
-            turn = open_checkin(self.host.switchboard, target, at)
-            return turn, self.host.plan(turn)
-
-        self.host.submit(work, session.apply)
-        if leg.media is not None:
-            session.leg_media(leg, leg.media)
+        self.host.outbound_answered(self, leg)
 
     def leg_media(self, leg: Leg, media: Any) -> None:
         """Early media before the answer: nothing to play yet."""
@@ -472,5 +518,5 @@ class CheckinCall:
     def leg_digit(self, leg: Leg, digit: str) -> None:
         """Keys before the answer are ignored."""
 
-    def leg_ended(self, leg: Leg, status: int) -> None:
-        log.info("check-in %s: not answered (status %s)", self.target.call_id, status)
+    def leg_ended(self, leg: Leg | None, status: int) -> None:
+        self.host.outbound_unanswered(self, status)

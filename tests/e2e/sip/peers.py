@@ -232,6 +232,36 @@ def run_sipp(
     return parse_sipp(done.returncode, done.stdout + done.stderr)
 
 
+def sipp_phone(
+    scenario: str, workdir: Path, timeout_s: float = 120.0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """SIPp as one phone behind the trunk (a UAS answering a single call with ``scenario``);
+    returns the process and its SIP port, for ``AMPARO_SIP_TRUNK=127.0.0.1:<port>``."""
+    port = free_port()
+    command = [
+        "sipp",
+        "-sf",
+        str(SCENARIOS / f"{scenario}.xml"),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        str(free_port_pair()),
+        "-m",
+        "1",
+        "-nostdin",
+        "-trace_err",
+        "-timeout",
+        f"{int(timeout_s)}s",
+        "-timeout_error",
+    ]
+    phone = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return phone, port
+
+
 def parse_sipp(returncode: int, output: str) -> SippResult:
     return SippResult(
         returncode=returncode,

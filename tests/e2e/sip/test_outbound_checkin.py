@@ -1,13 +1,20 @@
-"""Calls out through the trunk, answered by SIPp phones: a check-in (neutral caller id, PIN by
-RFC 2833 checked against the beneficiary's hash and never logged, the check-in menu, and an
-explicit, polite end chosen by her: "call me later"), and an overflow that sends a waiting
-caller to the line's number, bridged."""
+"""Calls out through the trunk, answered (or not) by SIPp phones.
+
+Check-ins go the way they go in production: the planner plans a slot, a real rq worker runs the
+attempt's job, the job opens the call and hands it to the SIP edge (``SipDialer``), and the
+``amparo sip`` process rings her through the trunk. Answered: PIN by RFC 2833 (checked against
+her hash, never logged), the check-in menu, and the polite end she chose ("call me later").
+Busy: the attempt is concluded at once from the SIP status, not after the ring timeout. Still
+ringing at the ring timeout: the ring-timeout job cancels it (CANCEL on the wire).
+
+Also: an overflow that sends a waiting caller to the line's number, bridged."""
 
 from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,62 +22,95 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import build_runtime
+from checkins import jobs, planner
+from checkins.clock import ManualClock
+from checkins.context import CheckinContext
+from settings import Settings
 from store.live_state import key
-from store.records import Call
 from store.records import CallEvent as StoredEvent
-from telephony.sip import commands
+from store.records import CheckinAttempt
+from store.vocabulary import RiskLevel
 from telephony.sip.commands import SipRedirector
-from tests.e2e.sip.peers import (
-    SCENARIOS,
-    SipProcess,
-    free_port,
-    free_port_pair,
-    parse_sipp,
-    run_sipp,
-)
+from tests.e2e.sip.peers import SipProcess, parse_sipp, run_sipp, sipp_phone
 from tests.harness.hotline import Hotline
+from tests.integration.checkins.calls import ALL_DAY
+from tests.integration.checkins.helpers import (
+    add_plan,
+    attempts_of,
+    deactivate_other_plans,
+    drain,
+)
+
+CHECKIN_CALLER_ID = "+34910000099"
+
+
+@pytest.fixture
+def checkins(
+    settings: Settings, hotline: Hotline, db_sessions: sessionmaker[Session]
+) -> Iterator[CheckinContext]:
+    """This process as an rq worker of a SIP deployment: check-ins ring through the SIP edge."""
+    deactivate_other_plans(db_sessions)
+    runtime = build_runtime(settings.with_overrides(sip_listen="127.0.0.1:5060"))
+    try:
+        context = runtime.checkins()
+        context.clock = ManualClock(datetime.now(UTC))
+        jobs.install(context)
+        yield context
+    finally:
+        runtime.close()
+
+
+def plan_and_dial(ctx: CheckinContext, hotline: Hotline) -> CheckinAttempt:
+    """A plan due now; the planner plans it and a real rq worker runs the attempt's job."""
+    assert isinstance(ctx.clock, ManualClock)
+    add_plan(
+        ctx.sessions,
+        hotline.beneficiary_id,
+        ctx.clock.now(),
+        risk_level=RiskLevel.MEDIO,
+        safe_call_windows=ALL_DAY,
+    )
+    planner.plan_due(ctx)
+    drain(ctx.jobs, ctx.clock)
+    attempt = attempts_of(ctx.sessions, hotline.beneficiary_id)[-1]
+    assert attempt.call_id is not None and attempt.dialed_at is not None
+    assert ctx.dialer.channel.value == "sip"
+    return attempt
+
+
+def concluded(ctx: CheckinContext, attempt_id: str, timeout_s: float = 20.0) -> CheckinAttempt:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with ctx.sessions() as db:
+            attempt = db.get(CheckinAttempt, attempt_id)
+            assert attempt is not None
+            if attempt.outcome is not None or time.monotonic() > deadline:
+                return attempt
+        time.sleep(0.3)
+
+
+def event_kinds(sessions: sessionmaker[Session], call_id: str) -> list[StoredEvent]:
+    with sessions() as db:
+        return list(
+            db.scalars(
+                select(StoredEvent).where(StoredEvent.call_id == call_id).order_by(StoredEvent.seq)
+            )
+        )
 
 
 @pytest.mark.slow
-def test_a_checkin_call_through_the_trunk_checks_the_pin_and_ends_politely(
+def test_a_checkin_rung_by_the_job_through_the_trunk_checks_the_pin_and_ends_politely(
     start_sip: Callable[..., SipProcess],
     hotline: Hotline,
+    checkins: CheckinContext,
     db_sessions: sessionmaker[Session],
-    redis_client: redis.Redis,
     sipp_dir: Path,
 ) -> None:
-    phone_port = free_port()
-    phone = subprocess.Popen(
-        [
-            "sipp",
-            "-sf",
-            str(SCENARIOS / "checkin_answer.xml"),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(phone_port),
-            "-mi",
-            "127.0.0.1",
-            "-mp",
-            str(free_port_pair()),
-            "-m",
-            "1",
-            "-nostdin",
-            "-trace_err",
-            "-timeout",
-            "120s",
-            "-timeout_error",
-        ],
-        cwd=sipp_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    phone, port = sipp_phone("checkin_answer", sipp_dir)
     try:
-        start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{phone_port}")
-
-        assert commands.request_checkin(redis_client, hotline.beneficiary_id, "test-slot:1")
-        assert not commands.request_checkin(redis_client, hotline.beneficiary_id, "test-slot:1")
-
+        start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{port}")
+        attempt = plan_and_dial(checkins, hotline)
         out, _ = phone.communicate(timeout=150)
     finally:
         if phone.poll() is None:
@@ -78,27 +118,78 @@ def test_a_checkin_call_through_the_trunk_checks_the_pin_and_ends_politely(
     result = parse_sipp(phone.returncode, out.decode(errors="replace"))
     assert result.returncode == 0, result.output[-3000:]
 
-    with db_sessions() as db:
-        call = db.scalars(
-            select(Call).where(
-                Call.beneficiary_id == hotline.beneficiary_id, Call.direction == "checkin"
-            )
-        ).one()
-        deadline = time.monotonic() + 10
-        while True:
-            events = db.scalars(
-                select(StoredEvent).where(StoredEvent.call_id == call.id).order_by(StoredEvent.seq)
-            ).all()
-            if any(e.kind == "outcome" for e in events) or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-            db.expire_all()
+    done = concluded(checkins, attempt.id)
+    assert done.outcome == "call_later"
+    events = event_kinds(db_sessions, str(attempt.call_id))
     kinds = [event.kind for event in events]
-    assert kinds[0] == "answered"
-    assert kinds.count("digits") == 2
+    assert kinds[:2] == ["dialing", "sip_dialled"] or kinds[:2] == ["sip_dialled", "dialing"]
+    assert "answered" in kinds and kinds.count("digits") == 2
     pin_event = next(event for event in events if event.kind == "digits")
     assert pin_event.data.get("pin_checked") is True and "digits" not in pin_event.data
     assert "call_later" in [e.data.get("outcome") for e in events if e.kind == "outcome"]
+
+
+@pytest.mark.slow
+def test_a_busy_phone_concludes_the_attempt_at_once_and_shows_the_checkin_caller_id(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    checkins: CheckinContext,
+    db_sessions: sessionmaker[Session],
+    sipp_dir: Path,
+) -> None:
+    checkins.caller_id = CHECKIN_CALLER_ID
+    phone, port = sipp_phone("checkin_busy", sipp_dir, timeout_s=60)
+    try:
+        start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{port}")
+        attempt = plan_and_dial(checkins, hotline)
+        out, _ = phone.communicate(timeout=90)
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+    result = parse_sipp(phone.returncode, out.decode(errors="replace"))
+    assert result.returncode == 0, result.output[-3000:]  # the From showed the caller id
+
+    # Well inside the 45-second ring timeout, which never ran (the test clock stands still).
+    done = concluded(checkins, attempt.id, timeout_s=15)
+    assert done.outcome == "busy"
+    unanswered = [e for e in event_kinds(db_sessions, str(attempt.call_id)) if "unans" in e.kind]
+    assert [(e.kind, e.data) for e in unanswered] == [
+        ("sip_unanswered", {"status": 486, "reason": "busy"})
+    ]
+    # The ladder goes on: her next attempt is planned.
+    assert len(attempts_of(db_sessions, hotline.beneficiary_id)) == 2
+
+
+@pytest.mark.slow
+def test_a_phone_still_ringing_at_the_ring_timeout_is_cancelled(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    checkins: CheckinContext,
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    phone, port = sipp_phone("checkin_ring", sipp_dir, timeout_s=90)
+    try:
+        sip = start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{port}")
+        attempt = plan_and_dial(checkins, hotline)
+        deadline = time.monotonic() + 30
+        while redis_client.get(key("sip", "call", str(attempt.call_id))) != sip.process_id:
+            assert time.monotonic() < deadline, "no SIP process took the call"
+            time.sleep(0.2)
+        time.sleep(1)  # ringing
+
+        # The ring timeout passes: the ring-timeout job runs on a real rq worker.
+        assert isinstance(checkins.clock, ManualClock)
+        checkins.clock.advance(checkins.ring_timeout + timedelta(seconds=1))
+        drain(checkins.jobs, checkins.clock)
+
+        out, _ = phone.communicate(timeout=60)
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+    result = parse_sipp(phone.returncode, out.decode(errors="replace"))
+    assert result.returncode == 0, result.output[-3000:]  # CANCEL received, 487 sent, ACKed
+    assert concluded(checkins, attempt.id).outcome == "no_answer"
 
 
 def test_an_overflow_sends_a_waiting_caller_to_the_number_through_the_trunk(
@@ -108,32 +199,7 @@ def test_an_overflow_sends_a_waiting_caller_to_the_number_through_the_trunk(
     redis_client: redis.Redis,
     sipp_dir: Path,
 ) -> None:
-    number_port = free_port()
-    number = subprocess.Popen(
-        [
-            "sipp",
-            "-sf",
-            str(SCENARIOS / "number_answer.xml"),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(number_port),
-            "-mi",
-            "127.0.0.1",
-            "-mp",
-            str(free_port_pair()),
-            "-m",
-            "1",
-            "-nostdin",
-            "-trace_err",
-            "-timeout",
-            "90s",
-            "-timeout_error",
-        ],
-        cwd=sipp_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    number, number_port = sipp_phone("number_answer", sipp_dir, timeout_s=90)
     try:
         sip = start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{number_port}")
         caller = run_sipp(
@@ -155,22 +221,14 @@ def test_an_overflow_sends_a_waiting_caller_to_the_number_through_the_trunk(
         out, _ = number.communicate(timeout=120)
         caller.communicate(timeout=60)
     finally:
-        for peer in (number,):
-            if peer.poll() is None:
-                peer.kill()
+        if number.poll() is None:
+            number.kill()
     answered = parse_sipp(number.returncode, out.decode(errors="replace"))
     assert answered.returncode == 0, answered.output[-3000:]
     deadline = time.monotonic() + 10
     kinds: list[str] = []
     while time.monotonic() < deadline:  # events are written by the SIP process's workers
-        with db_sessions() as db:
-            kinds = list(
-                db.scalars(
-                    select(StoredEvent.kind)
-                    .where(StoredEvent.call_id == call_id)
-                    .order_by(StoredEvent.seq)
-                )
-            )
+        kinds = [event.kind for event in event_kinds(db_sessions, call_id)]
         if "sip_caller_hung_up" in kinds:
             break
         time.sleep(0.3)

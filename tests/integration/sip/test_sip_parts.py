@@ -1,11 +1,12 @@
-"""The pieces of ``amparo sip`` that need no call: settings, prompts, media plans, PIN checks
-and the Redis commands that reach the process holding a call."""
+"""The pieces of ``amparo sip`` that need no call: settings, prompts, media plans, outbound
+requests and the Redis commands that reach the process holding a call."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import wave
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Record, Say, SetLocale
-from ivr_flows.events import PinResult
 from settings import ConfigurationError, Settings, load_settings
 from store.records import Call
 from store.vocabulary import RiskLevel
@@ -147,29 +147,56 @@ def test_actions_become_media_steps_in_the_order_the_caller_hears_them(tmp_path:
     assert plan_turn(CallTurn("c", LINE, (Hangup("done"),)), library) == [HangupStep("done")]
 
 
-def test_a_pin_is_checked_against_the_hash_and_pin_plus_duress_digit_is_duress(
+def test_an_outbound_call_is_rung_only_while_it_is_fresh_and_open(
     db_sessions: sessionmaker[Session],
 ) -> None:
-    from telephony.sip.outbound import check_pin
+    from telephony.sip.outbound import outbound_target
 
     hotline = make_hotline(db_sessions)
-    with db_sessions() as db, db.begin():
-        db.add(
-            Call(
-                id="checkin-call-1",
+    now = datetime.now(UTC)
+
+    def opened(call_id: str, age_s: float, **values: object) -> None:
+        with db_sessions() as db, db.begin():
+            call = Call(
+                id=call_id,
                 line_id=hotline.line_id,
                 direction="checkin",
                 channel="sip",
-                external_id="sip:checkin:1",
+                external_id=f"sip:out-{call_id}",
+                caller_number="+34600111222",
                 beneficiary_id=hotline.beneficiary_id,
                 status="ivr",
+                started_at=now - timedelta(seconds=age_s),
             )
-        )
-    assert check_pin(db_sessions, "checkin-call-1", "2468") is PinResult.OK
-    assert check_pin(db_sessions, "checkin-call-1", "24687") is PinResult.DURESS
-    assert check_pin(db_sessions, "checkin-call-1", "24681") is PinResult.WRONG
-    assert check_pin(db_sessions, "checkin-call-1", "7") is PinResult.WRONG
-    assert check_pin(db_sessions, "no-such-call", "2468") is PinResult.WRONG
+            for name, value in values.items():
+                setattr(call, name, value)
+            db.add(call)
+
+    opened("out-fresh", 2)
+    opened("out-stale", 120)
+    opened("out-over", 2, status="abandoned", ended_at=now)
+    opened("out-no-number", 2, caller_number=None)
+    opened("in-call", 2, direction="inbound")
+
+    target = outbound_target(db_sessions, "out-fresh", now, 45)
+    assert target is not None and target.number == "+34600111222"
+    assert outbound_target(db_sessions, "out-stale", now, 45) is None  # the ladder moved on
+    assert outbound_target(db_sessions, "out-over", now, 45) is None
+    assert outbound_target(db_sessions, "in-call", now, 45) is None
+    assert outbound_target(db_sessions, "no-such-call", now, 45) is None
+    # Without a number on the call, her registered phone.
+    fallback = outbound_target(db_sessions, "out-no-number", now, 45)
+    assert fallback is not None and fallback.number.startswith("+34")
+
+
+def test_sip_statuses_of_an_unanswered_call_mean_busy_no_answer_or_failed() -> None:
+    from checkins.policy import UNANSWERED_REASONS
+    from telephony.sip.outbound import unanswered_reason
+
+    assert unanswered_reason(486) == "busy" and unanswered_reason(603) == "busy"
+    assert unanswered_reason(480) == "no-answer" and unanswered_reason(408) == "no-answer"
+    assert unanswered_reason(404) == "failed" and unanswered_reason(0) == "failed"
+    assert {unanswered_reason(code) for code in (486, 480, 487, 500)} <= set(UNANSWERED_REASONS)
 
 
 def test_commands_reach_only_the_process_that_holds_the_call(redis_client: redis.Redis) -> None:
@@ -199,13 +226,54 @@ def test_commands_reach_only_the_process_that_holds_the_call(redis_client: redis
     assert commands.owner_of(redis_client, "call-9") is None
 
 
-def test_a_checkin_attempt_is_queued_once_with_ids_only(redis_client: redis.Redis) -> None:
-    assert commands.request_checkin(redis_client, "beneficiary-1", "plan-1:2026-05-01:1")
-    assert not commands.request_checkin(redis_client, "beneficiary-1", "plan-1:2026-05-01:1")
+def test_an_outbound_call_is_queued_once_with_ids_only_and_a_cancel_reaches_its_owner(
+    redis_client: redis.Redis,
+) -> None:
+    from telephony.sip.dialer import SipDialer
+
+    dialer = SipDialer(redis_client)
+    assert dialer.channel.value == "sip"
+    assert dialer.place_call("out-7", "+34600111222", "+34910000099") == "out-7"
+    assert not commands.request_dial(redis_client, "out-7")  # asked twice: queued once
     queued = redis_client.lrange(commands.OUTBOUND_QUEUE, 0, -1)
     assert [json.loads(item) for item in queued] == [
-        {"beneficiary_id": "beneficiary-1", "attempt": "plan-1:2026-05-01:1"}
+        {"op": "dial", "call_id": "out-7", "caller_id": "+34910000099"}
     ]
+    assert b"600111222" not in b"".join(
+        redis_client.dump(name) or b"" for name in redis_client.scan_iter()
+    )
+
+    # Not taken yet: the flag stops whichever process takes it later.
+    dialer.cancel("out-7")
+    assert commands.cancelled(redis_client, "out-7")
+    # Ringing in a process: the process is told.
+    commands.claim_call(redis_client, "out-8", "sip-a")
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener.subscribe(commands.command_channel("sip-a"))
+    assert commands.request_cancel(redis_client, "out-8") is True
+    message = None
+    for _ in range(20):
+        message = listener.get_message(timeout=0.2)
+        if message:
+            break
+    assert message is not None
+    assert json.loads(message["data"]) == {"op": "cancel", "call_id": "out-8"}
+    listener.close()
+
+
+def test_with_sip_configured_check_ins_are_rung_through_the_sip_edge(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    from app import build_runtime
+    from telephony.sip.dialer import SipDialer
+    from wiring import outbound_dialer
+
+    runtime = build_runtime(settings.with_overrides(sip_listen="127.0.0.1:5099"))
+    try:
+        dialer = outbound_dialer(runtime.settings, runtime.simulator, runtime)
+        assert isinstance(dialer, SipDialer) and dialer.channel.value == "sip"
+    finally:
+        runtime.close()
 
 
 def test_the_console_and_routing_reach_sip_calls_through_the_sip_process_that_holds_them(
