@@ -19,6 +19,7 @@ from typing import Any
 import redis
 from flask import Blueprint
 
+from checkins.attempts import report_unanswered
 from recordings_policy.jobs import enqueue_twilio_recording
 from telephony.twilio.bridge import TwilioBridge, TwilioRedirector
 from telephony.twilio.calls import TwilioCalls
@@ -109,6 +110,9 @@ def twilio_blueprint_for(runtime: Any) -> Blueprint:
         accept_recording=accept_recording,
         enqueue_recording=enqueue_recording,
         bridge=lambda: parts.bridge,
+        unanswered=lambda call_id, reason, at: report_unanswered(
+            runtime.checkins(), call_id, reason, at
+        ),
     )
     signatures = SignatureCheck(settings.twilio_auth_token, settings.public_base_url)
     tokens = VoiceTokens(

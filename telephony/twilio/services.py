@@ -95,6 +95,9 @@ class TwilioEdge:
     accept_recording: Callable[[str, str, datetime], str]
     enqueue_recording: Callable[[str], object]
     bridge: Callable[[], TwilioBridge | None] = lambda: None
+    unanswered: Callable[[str, str, datetime], bool] | None = None
+    """Concludes a check-in attempt whose call nobody answered: (call id, ``CallStatus``,
+    when) -> whether it concluded one. Other calls are ignored by it."""
     clock: Callable[[], float] = time.time
     _newest_status: object = field(init=False, repr=False)
 
@@ -277,6 +280,9 @@ class TwilioEdge:
             at=at,
             idempotency_key=f"twilio:{hook.call_sid}:status:{sequence}:{status}",
         )
+        if newest and status in NOT_ANSWERED:
+            # Before the hangup: the switchboard would conclude the attempt as a hang-up.
+            self._report_unanswered(call_id, status, at)
         if newest and status in CALL_ENDED:
             self._caller_left(hook, call_id)
 
@@ -297,6 +303,24 @@ class TwilioEdge:
             EventKind.HANGUP, call_id or hook.call_id, self.clock(), channel=Channel.TWILIO
         )
         self.switchboard().handle(event, idempotency_key=f"twilio:{hook.call_sid}:hangup")
+
+    def _report_unanswered(self, call_id: str, status: str, at: float) -> None:
+        """Conclude the check-in attempt of a call nobody answered, with Twilio's reason.
+
+        A failure is only logged, never answered with a 503: the event is already stored, and
+        the attempt still ends, as a hang-up when the switchboard hears of it next, else at
+        its ring timeout."""
+        if self.unanswered is None:
+            return
+        try:
+            self.unanswered(call_id, status, datetime.fromtimestamp(at, UTC))
+        except Exception as exc:
+            log.error(
+                "call %s: %s not reported to check-ins (%s); left to the hangup and ring timeout",
+                call_id,
+                status,
+                type(exc).__name__,
+            )
 
     def _is_newest(self, call_sid: str, sequence: int) -> bool:
         if sequence < 0:
