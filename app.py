@@ -425,6 +425,15 @@ def check() -> None:
         redis_ok = live_state.answers(runtime.redis)
         click.echo(f"{'database':32} {'answers' if db_ok else 'DOWN'}")
         click.echo(f"{'redis':32} {'answers' if redis_ok else 'DOWN'}")
+        if redis_ok:
+            from telephony.sip.commands import live_processes
+
+            for process in live_processes(runtime.redis):
+                click.echo(
+                    f"{'sip process':32} {process.get('process_id', '?')}: "
+                    f"{process.get('legs', '?')}/{process.get('max_calls', '?')} legs, "
+                    f"trunk registration {process.get('registration', '?')}"
+                )
     finally:
         runtime.close()
     if not (db_ok and redis_ok) or catalog_problems or flow_problems:

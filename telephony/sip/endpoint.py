@@ -56,6 +56,9 @@ class AdmittingAccount(pj.Account):  # type: ignore[misc]
         self._accept = accept
         self._track = track
         self.refused = 0
+        #: What the trunk's registrar last said: "not configured", "pending", "registered",
+        #: "unregistered" or "failed <code>" (shown in the process's heartbeat).
+        self.registration = "not configured"
 
     def onIncomingCall(self, prm: Any) -> None:
         # Called from C++: nothing may escape (it would abort the process).
@@ -72,7 +75,20 @@ class AdmittingAccount(pj.Account):  # type: ignore[misc]
             refuse(leg)
 
     def onRegState(self, prm: Any) -> None:
-        log.info("trunk registration: %s %s", prm.code, prm.reason)
+        try:
+            code = int(prm.code)
+            if 200 <= code < 300:
+                self.registration = "registered" if int(prm.expiration) > 0 else "unregistered"
+                log.info("trunk registration: %s %s (%s)", code, prm.reason, self.registration)
+            else:
+                self.registration = f"failed {code}"
+                log.error(
+                    "trunk registration failed: %s %s; calls from the trunk may not arrive",
+                    code,
+                    prm.reason,
+                )
+        except Exception:
+            log.exception("registration callback failed")
 
 
 class SipEngine:
@@ -197,6 +213,8 @@ class SipEngine:
                 priority = max(priority, 200)
             endpoint.codecSetPriority(codec.codecId, priority)
         account = AdmittingAccount(self._admit, lambda leg: self.accept(leg), self.track)
+        if self.registrar:
+            account.registration = "pending"
         account.create(self._account_config(), True)
         self.account = account
         log.info(

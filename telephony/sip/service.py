@@ -401,6 +401,9 @@ class SipService:
                 "bridge_ports": str(self.stats.get("bridge_ports", 0)),
                 "answered": str(self.stats["answered"]),
                 "max_calls": str(self.settings.sip_max_calls),
+                "registration": self.engine.account.registration
+                if self.engine.account is not None
+                else "not started",
                 "at": str(time.time()),
             },
         )
