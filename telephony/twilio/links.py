@@ -74,8 +74,8 @@ class Links:
         ]
         return f"{self.base}{path}" + (f"?{urlencode(pairs)}" if pairs else "")
 
-    def step(self, *, silence: bool = False, secret: bool = False) -> str:
-        return self._url(STEP, turn=self.turn + 1, silence=silence, secret=secret)
+    def step(self, *, silence: bool = False) -> str:
+        return self._url(STEP, turn=self.turn + 1, silence=silence)
 
     def queue_wait(self, locale: str, mode: HoldMode) -> str:
         return self._url(QUEUE_WAIT, locale=locale, mode=mode.value)

@@ -37,9 +37,6 @@ from telephony.twilio.links import HoldMode, Leg, Links
 
 log = logging.getLogger(__name__)
 
-"""The check-in service's comparison of a PIN typed at a ``secret`` gather: (call id, digits)
--> result. The digits go nowhere else."""
-
 CALL_ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
 SEQUENCE_TTL_S = 6 * 3600

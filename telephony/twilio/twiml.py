@@ -150,7 +150,7 @@ def _gather(response: VoiceResponse, links: Links, action: Gather) -> None:
         timeout=max(1, math.ceil(action.timeout_s)),
         # No finish key unless the flow names one: "#" at a menu must not read as silence.
         finish_on_key=action.finish_on_key or "",
-        action=links.step(secret=action.secret),
+        action=links.step(),
         method="POST",
         action_on_empty_result=True,
     )
@@ -159,7 +159,7 @@ def _gather(response: VoiceResponse, links: Links, action: Gather) -> None:
             _say(gather, prompt)
         else:
             _play(gather, links, prompt)
-    response.redirect(links.step(silence=True, secret=action.secret), method="POST")
+    response.redirect(links.step(silence=True), method="POST")
 
 
 def _enqueue(response: VoiceResponse, links: Links, locale: str, mode: HoldMode) -> None:
