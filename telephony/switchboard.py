@@ -203,6 +203,18 @@ class Switchboard:
             log.exception("call %s: fallback could not read the line", call_id)
         return CallTurn(call_id, line, (Dial("fallback", reason="fallback_url"),), True)
 
+    def overflow_turn(self, call_id: str, reason: str) -> CallTurn:
+        """The line's overflow for a call already past the IVR: an agent accepted it but her
+        phone never answered, so the caller goes to the line's backup number rather than wait
+        on hold for a person who is not coming."""
+        line = None
+        try:
+            line = self.directory.line(self._meta(call_id)["line_id"])
+            self.call_log.append(call_id, "overflow", {"reason": reason})
+        except Exception:
+            log.exception("call %s: overflow could not read the line", call_id)
+        return CallTurn(call_id, line, (Dial("fallback", reason=reason),), True)
+
     # -- internals --------------------------------------------------------------------------
 
     def _context_of(self, call_id: str) -> CallerContext:

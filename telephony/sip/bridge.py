@@ -13,7 +13,9 @@ A supervisor's leg joins an existing bridge in one of three modes:
 
 Hang-up of the caller ends the person's and supervisors' legs; hang-up of the person (once
 connected) ends the caller's leg; both are logged with ids only. A person's leg that fails
-before answering puts the caller back on the hold loop: never silence, never a hang-up.
+before answering puts the caller back on the hold loop (never silence, never a hang-up); when
+that person was an agent who had accepted the call, the caller is then sent to the line's
+overflow number, as on Twilio, since routing will not offer the call again.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ class Bridge:
             )
             self._end_supervisors()
             self.session.unbridged()
+            self.host.person_unanswered(self.session, self.person_id)
 
     # -- the caller's side -------------------------------------------------------------------
 

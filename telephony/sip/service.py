@@ -257,9 +257,24 @@ class SipService:
         if leg is None:
             self.log_event(session.call_id, "bridge_failed", {"to": person_id, "status": 0})
             session.unbridged()
+            self.person_unanswered(session, person_id)
             return
         bridge.person = borrowed(leg)
         session.bridge = bridge
+
+    def person_unanswered(self, session: IvrSession, person_id: str) -> None:
+        """An agent accepted the call but her leg failed (busy, no answer, no SIP address):
+        routing considers the call taken and will not offer it again, so the caller goes to
+        the line's overflow number. A failed overflow leg leaves her on the hold loop."""
+        if person_id.startswith("number:") or session.ended:
+            return
+        call_id = session.call_id
+
+        def work() -> tuple[CallTurn, list[Step]]:
+            turn = self.switchboard.overflow_turn(call_id, "agent_unanswered")
+            return turn, self.plan(turn)
+
+        self.submit(work, session.apply)
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None:
         """Overflow or fallback: a leg to ``number`` through the trunk, bridged; without a trunk,
@@ -322,6 +337,7 @@ class SipService:
         if not uri:
             log.error("call %s: agent %s has no SIP address", call_id, agent_id)
             self.log_event(call_id, "bridge_failed", {"to": agent_id, "status": 0})
+            self.person_unanswered(session, agent_id)
             return
         self.bridge_to(session, uri, agent_id)
 

@@ -1,6 +1,7 @@
 """The carrier side of ``amparo sip``: registering with a trunk's registrar (digest
-authentication, un-registering on stop), and handing a caller back with REFER when no trunk is
-configured to dial the overflow number through."""
+authentication, un-registering on stop), sending a caller to the line's overflow number through
+the trunk when the agent who accepted her does not answer, and handing a caller back with REFER
+when no trunk is configured to dial the overflow number through."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.live_state import key
+from store.models import Agent
 from store.records import CallEvent as StoredEvent
 from telephony.sip import commands
 from telephony.sip.commands import SipRedirector
@@ -104,15 +106,81 @@ def test_without_a_trunk_an_overflow_hands_the_caller_back_with_refer(
     deadline = time.monotonic() + 10
     events: list[StoredEvent] = []
     while time.monotonic() < deadline:
-        with db_sessions() as db:
-            events = list(
-                db.scalars(
-                    select(StoredEvent)
-                    .where(StoredEvent.call_id == call_id)
-                    .order_by(StoredEvent.seq)
-                )
-            )
+        events = events_of(db_sessions, call_id)
         if any(event.kind == "hangup" for event in events):
             break
         time.sleep(0.3)
     assert ("sip_transferred", {"reason": "overflow"}) in [(e.kind, e.data) for e in events]
+
+
+def test_when_the_accepting_agents_phone_is_busy_the_caller_goes_to_the_overflow_number(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    agent_phone, agent_port = sipp_phone("agent_busy", sipp_dir, timeout_s=90)
+    number, number_port = sipp_phone("number_answer", sipp_dir, timeout_s=90)
+    with db_sessions() as db, db.begin():
+        db.execute(
+            update(Agent)
+            .where(Agent.id == hotline.agents["ana"])
+            .values(sip_uri=f"sip:ana@127.0.0.1:{agent_port}")
+        )
+    try:
+        sip = start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{number_port}")
+        caller = run_sipp(
+            "caller_to_queue", sip.address, hotline.line_number, sipp_dir, background=True
+        )
+        assert isinstance(caller, subprocess.Popen)
+        call_id = None
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            call_id = next(
+                (
+                    str(name).rsplit(":", 1)[1]
+                    for name in redis_client.scan_iter(match=key("sip", "call", "*"))
+                ),
+                None,
+            )
+            if call_id and "outcome" in [e.kind for e in events_of(db_sessions, call_id)]:
+                break
+            time.sleep(0.3)
+        assert call_id is not None, "the caller never reached the queue"
+
+        # She accepted in the console (what the console's SipBridge sends).
+        assert commands.request_bridge(redis_client, call_id, hotline.agents["ana"])
+
+        agent_out, _ = agent_phone.communicate(timeout=60)
+        number_out, _ = number.communicate(timeout=90)
+        caller.communicate(timeout=60)
+    finally:
+        for peer in (agent_phone, number):
+            if peer.poll() is None:
+                peer.kill()
+    assert parse_sipp(agent_phone.returncode, agent_out.decode(errors="replace")).returncode == 0
+    answered = parse_sipp(number.returncode, number_out.decode(errors="replace"))
+    assert answered.returncode == 0, answered.output[-3000:]  # bridged, then BYE from Amparo
+    assert caller.returncode == 0  # she was never hung up on
+    deadline = time.monotonic() + 10
+    seen: list[tuple[str, dict[str, object]]] = []
+    while time.monotonic() < deadline:
+        seen = [(e.kind, e.data) for e in events_of(db_sessions, call_id)]
+        if any(kind == "sip_caller_hung_up" for kind, _ in seen):
+            break
+        time.sleep(0.3)
+    kinds = [kind for kind, _ in seen]
+    assert ("sip_bridge_failed", {"to": hotline.agents["ana"], "status": 486}) in seen
+    assert ("overflow", {"reason": "agent_unanswered"}) in seen
+    assert kinds.index("sip_bridge_failed") < kinds.index("sip_bridged")
+    assert "sip_caller_hung_up" in kinds
+
+
+def events_of(sessions: sessionmaker[Session], call_id: str) -> list[StoredEvent]:
+    with sessions() as db:
+        return list(
+            db.scalars(
+                select(StoredEvent).where(StoredEvent.call_id == call_id).order_by(StoredEvent.seq)
+            )
+        )
