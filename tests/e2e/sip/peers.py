@@ -15,12 +15,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from store.live_state import key
+from store.records import CallEvent as StoredEvent
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = Path(__file__).with_name("scenarios")
@@ -232,11 +236,26 @@ def run_sipp(
     return parse_sipp(done.returncode, done.stdout + done.stderr)
 
 
-def sipp_phone(
-    scenario: str, workdir: Path, timeout_s: float = 120.0
-) -> tuple[subprocess.Popen[bytes], int]:
-    """SIPp as one phone behind the trunk (a UAS answering a single call with ``scenario``);
-    returns the process and its SIP port, for ``AMPARO_SIP_TRUNK=127.0.0.1:<port>``."""
+@dataclass
+class SippPhone:
+    """SIPp as one phone behind the trunk (a UAS taking a single call with its scenario)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def trunk(self) -> str:
+        """For ``AMPARO_SIP_TRUNK`` (or an agent's SIP address)."""
+        return f"127.0.0.1:{self.port}"
+
+    def result(self, timeout: float) -> SippResult:
+        out, _ = self.process.communicate(timeout=timeout)
+        return parse_sipp(self.process.returncode, out.decode(errors="replace"))
+
+
+@contextlib.contextmanager
+def sipp_phone(scenario: str, workdir: Path, timeout_s: float = 120.0) -> Iterator[SippPhone]:
+    """Start a SIPp phone with ``scenario``; it is killed on the way out if still running."""
     port = free_port()
     command = [
         "sipp",
@@ -258,8 +277,45 @@ def sipp_phone(
         f"{int(timeout_s)}s",
         "-timeout_error",
     ]
-    phone = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return phone, port
+    process = subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        yield SippPhone(process, port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+
+
+def events_of(
+    sessions: sessionmaker[Session], call_id: str, until: str | None = None, timeout_s: float = 10
+) -> list[StoredEvent]:
+    """A call's stored events in order; with ``until``, waits (up to ``timeout_s``) for an
+    event of that kind, since the SIP process's workers write them a moment later."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with sessions() as db:
+            events = list(
+                db.scalars(
+                    select(StoredEvent)
+                    .where(StoredEvent.call_id == call_id)
+                    .order_by(StoredEvent.seq)
+                )
+            )
+        if until is None or any(e.kind == until for e in events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.3)
+
+
+def held_call(client: redis.Redis, timeout_s: float = 40.0) -> str:
+    """The id of the call an ``amparo sip`` process holds, once one does (one call at a time)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for name in client.scan_iter(match=key("sip", "call", "*")):
+            return str(name).rsplit(":", 1)[1]
+        time.sleep(0.2)
+    raise AssertionError("no SIP process took the call")
 
 
 def parse_sipp(returncode: int, output: str) -> SippResult:

@@ -18,12 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from recordings_policy.assembly import assemble
-from store.live_state import key
 from store.models import Agent
 from store.records import CallEvent as StoredEvent
 from store.records import Recording
 from telephony.sip import commands
-from tests.e2e.sip.peers import Baresip, SipProcess, baresip_available, speech_wav
+from tests.e2e.sip.peers import Baresip, SipProcess, baresip_available, held_call, speech_wav
 from tests.harness.hotline import Hotline
 
 pytestmark = pytest.mark.skipif(
@@ -52,12 +51,6 @@ def kinds(db_sessions: sessionmaker[Session], call_id: str) -> list[str]:
                 .order_by(StoredEvent.seq)
             )
         )
-
-
-def owned_call(client: redis.Redis) -> str | None:
-    for name in client.scan_iter(match=key("sip", "call", "*")):
-        return str(name).rsplit(":", 1)[1]
-    return None
 
 
 def rms(wav_bytes: bytes) -> float:
@@ -106,7 +99,7 @@ def test_an_accepted_call_is_bridged_recorded_monitored_and_ended_by_the_agent(
     set_sip_uri(db_sessions, hotline.agents["boss"], boss.uri)
 
     caller.command("dial", f"sip:{hotline.line_number}@{sip.address}")
-    call_id = str(wait_until(lambda: owned_call(redis_client), 20, "the call never arrived"))
+    call_id = held_call(redis_client, timeout_s=20)
     caller.command("sndcode", "1")  # Spanish; recording notice, recording starts
     time.sleep(2)
     caller.command("sndcode", "0")  # a person, please
@@ -163,7 +156,7 @@ def test_when_the_caller_hangs_up_the_agents_leg_is_ended_and_logged(
     set_sip_uri(db_sessions, hotline.agents["ana"], agent.uri)
 
     caller.command("dial", f"sip:{hotline.line_number}@{sip.address}")
-    call_id = str(wait_until(lambda: owned_call(redis_client), 20, "the call never arrived"))
+    call_id = held_call(redis_client, timeout_s=20)
     assert commands.request_bridge(redis_client, call_id, hotline.agents["ana"])
     wait_until(lambda: "sip_bridged" in kinds(db_sessions, call_id), 20, sip.log()[-3000:])
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import build_runtime
@@ -28,11 +27,10 @@ from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from settings import Settings
 from store.live_state import key
-from store.records import CallEvent as StoredEvent
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel
 from telephony.sip.commands import SipRedirector
-from tests.e2e.sip.peers import SipProcess, parse_sipp, run_sipp, sipp_phone
+from tests.e2e.sip.peers import SipProcess, events_of, held_call, run_sipp, sipp_phone
 from tests.harness.hotline import Hotline
 from tests.integration.checkins.calls import ALL_DAY
 from tests.integration.checkins.helpers import (
@@ -90,15 +88,6 @@ def concluded(ctx: CheckinContext, attempt_id: str, timeout_s: float = 20.0) -> 
         time.sleep(0.3)
 
 
-def event_kinds(sessions: sessionmaker[Session], call_id: str) -> list[StoredEvent]:
-    with sessions() as db:
-        return list(
-            db.scalars(
-                select(StoredEvent).where(StoredEvent.call_id == call_id).order_by(StoredEvent.seq)
-            )
-        )
-
-
 @pytest.mark.slow
 def test_a_checkin_rung_by_the_job_through_the_trunk_checks_the_pin_and_ends_politely(
     start_sip: Callable[..., SipProcess],
@@ -107,22 +96,17 @@ def test_a_checkin_rung_by_the_job_through_the_trunk_checks_the_pin_and_ends_pol
     db_sessions: sessionmaker[Session],
     sipp_dir: Path,
 ) -> None:
-    phone, port = sipp_phone("checkin_answer", sipp_dir)
-    try:
-        start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{port}")
+    with sipp_phone("checkin_answer", sipp_dir) as phone:
+        start_sip(AMPARO_SIP_TRUNK=phone.trunk)
         attempt = plan_and_dial(checkins, hotline)
-        out, _ = phone.communicate(timeout=150)
-    finally:
-        if phone.poll() is None:
-            phone.kill()
-    result = parse_sipp(phone.returncode, out.decode(errors="replace"))
+        result = phone.result(timeout=150)
     assert result.returncode == 0, result.output[-3000:]
 
     done = concluded(checkins, attempt.id)
     assert done.outcome == "call_later"
-    events = event_kinds(db_sessions, str(attempt.call_id))
+    events = events_of(db_sessions, str(attempt.call_id))
     kinds = [event.kind for event in events]
-    assert kinds[:2] == ["dialing", "sip_dialled"] or kinds[:2] == ["sip_dialled", "dialing"]
+    assert sorted(kinds[:2]) == ["dialing", "sip_dialled"]
     assert "answered" in kinds and kinds.count("digits") == 2
     pin_event = next(event for event in events if event.kind == "digits")
     assert pin_event.data.get("pin_checked") is True and "digits" not in pin_event.data
@@ -138,21 +122,16 @@ def test_a_busy_phone_concludes_the_attempt_at_once_and_shows_the_checkin_caller
     sipp_dir: Path,
 ) -> None:
     checkins.caller_id = CHECKIN_CALLER_ID
-    phone, port = sipp_phone("checkin_busy", sipp_dir, timeout_s=60)
-    try:
-        start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{port}")
+    with sipp_phone("checkin_busy", sipp_dir, timeout_s=60) as phone:
+        start_sip(AMPARO_SIP_TRUNK=phone.trunk)
         attempt = plan_and_dial(checkins, hotline)
-        out, _ = phone.communicate(timeout=90)
-    finally:
-        if phone.poll() is None:
-            phone.kill()
-    result = parse_sipp(phone.returncode, out.decode(errors="replace"))
+        result = phone.result(timeout=90)
     assert result.returncode == 0, result.output[-3000:]  # the From showed the caller id
 
     # Well inside the 45-second ring timeout, which never ran (the test clock stands still).
     done = concluded(checkins, attempt.id, timeout_s=15)
     assert done.outcome == "busy"
-    unanswered = [e for e in event_kinds(db_sessions, str(attempt.call_id)) if "unans" in e.kind]
+    unanswered = [e for e in events_of(db_sessions, str(attempt.call_id)) if "unans" in e.kind]
     assert [(e.kind, e.data) for e in unanswered] == [
         ("sip_unanswered", {"status": 486, "reason": "busy"})
     ]
@@ -168,14 +147,11 @@ def test_a_phone_still_ringing_at_the_ring_timeout_is_cancelled(
     redis_client: redis.Redis,
     sipp_dir: Path,
 ) -> None:
-    phone, port = sipp_phone("checkin_ring", sipp_dir, timeout_s=90)
-    try:
-        sip = start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{port}")
+    with sipp_phone("checkin_ring", sipp_dir, timeout_s=90) as phone:
+        sip = start_sip(AMPARO_SIP_TRUNK=phone.trunk)
         attempt = plan_and_dial(checkins, hotline)
-        deadline = time.monotonic() + 30
-        while redis_client.get(key("sip", "call", str(attempt.call_id))) != sip.process_id:
-            assert time.monotonic() < deadline, "no SIP process took the call"
-            time.sleep(0.2)
+        assert held_call(redis_client, timeout_s=30) == attempt.call_id
+        assert redis_client.get(key("sip", "call", str(attempt.call_id))) == sip.process_id
         time.sleep(1)  # ringing
 
         # The ring timeout passes: the ring-timeout job runs on a real rq worker.
@@ -183,11 +159,7 @@ def test_a_phone_still_ringing_at_the_ring_timeout_is_cancelled(
         checkins.clock.advance(checkins.ring_timeout + timedelta(seconds=1))
         drain(checkins.jobs, checkins.clock)
 
-        out, _ = phone.communicate(timeout=60)
-    finally:
-        if phone.poll() is None:
-            phone.kill()
-    result = parse_sipp(phone.returncode, out.decode(errors="replace"))
+        result = phone.result(timeout=60)
     assert result.returncode == 0, result.output[-3000:]  # CANCEL received, 487 sent, ACKed
     assert concluded(checkins, attempt.id).outcome == "no_answer"
 
@@ -199,37 +171,20 @@ def test_an_overflow_sends_a_waiting_caller_to_the_number_through_the_trunk(
     redis_client: redis.Redis,
     sipp_dir: Path,
 ) -> None:
-    number, number_port = sipp_phone("number_answer", sipp_dir, timeout_s=90)
-    try:
-        sip = start_sip(AMPARO_SIP_TRUNK=f"127.0.0.1:{number_port}")
+    with sipp_phone("number_answer", sipp_dir, timeout_s=90) as number:
+        sip = start_sip(AMPARO_SIP_TRUNK=number.trunk)
         caller = run_sipp(
             "caller_to_queue", sip.address, hotline.line_number, sipp_dir, background=True
         )
         assert isinstance(caller, subprocess.Popen)
-        call_id = None
-        deadline = time.monotonic() + 40
-        while call_id is None and time.monotonic() < deadline:
-            for name in redis_client.scan_iter(match=key("sip", "call", "*")):
-                call_id = str(name).rsplit(":", 1)[1]
-            time.sleep(0.3)
-        assert call_id is not None
+        call_id = held_call(redis_client)
         time.sleep(3)
 
         # What routing's sweeper does when a queue's wait is too long (SipRedirector).
         SipRedirector(redis_client).redirect_to_number(call_id, "+34900000002")
 
-        out, _ = number.communicate(timeout=120)
+        answered = number.result(timeout=120)
         caller.communicate(timeout=60)
-    finally:
-        if number.poll() is None:
-            number.kill()
-    answered = parse_sipp(number.returncode, out.decode(errors="replace"))
     assert answered.returncode == 0, answered.output[-3000:]
-    deadline = time.monotonic() + 10
-    kinds: list[str] = []
-    while time.monotonic() < deadline:  # events are written by the SIP process's workers
-        kinds = [event.kind for event in event_kinds(db_sessions, call_id)]
-        if "sip_caller_hung_up" in kinds:
-            break
-        time.sleep(0.3)
+    kinds = [e.kind for e in events_of(db_sessions, call_id, until="sip_caller_hung_up")]
     assert "sip_bridged" in kinds and "sip_caller_hung_up" in kinds
