@@ -21,6 +21,11 @@
       return response.text().then(function (raw) {
         var data = {};
         try { data = raw ? JSON.parse(raw) : {}; } catch (e) { data = {}; }
+        if (response.status === 401) {
+          // Signed out or session ended: reloading the page takes the browser to the sign-in
+          // page and takes the callers' data off the screen.
+          window.location.reload();
+        }
         if (!response.ok) {
           var error = new Error(data.message || response.statusText);
           error.errorId = data.error_id || "http_" + response.status;

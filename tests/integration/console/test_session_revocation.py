@@ -1,0 +1,244 @@
+"""Signed-in sessions end when the account behind them changes: deactivated, role changed,
+password or second factor reset. The next request is refused (pages go to the sign-in page,
+JSON gets 401 ``auth.session_revoked``) and an open event stream ends within the re-check
+interval. When the database cannot be read, requests get 503 and the session is kept."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
+
+from app import Runtime
+from store import database
+from store.credentials import hash_secret
+from store.models import Agent
+from store.records import AuditEntry
+from store.vocabulary import AgentRole
+from tests.harness.hotline import PASSWORD
+from tests.integration.console.console_helpers import Account, SignedIn, csrf_of, sign_in
+
+NEW_PASSWORD = "a new password chosen after the reset"
+UNREACHABLE_DATABASE = "postgresql+psycopg://amparo@127.0.0.1:9/none"
+
+
+def _update(sessions: sessionmaker[Session], agent_id: str, **values: Any) -> None:
+    with sessions() as db, db.begin():
+        agent = db.get(Agent, agent_id)
+        assert agent is not None
+        for name, value in values.items():
+            setattr(agent, name, value)
+
+
+def _revocations(sessions: sessionmaker[Session], agent_id: str) -> list[dict[str, Any]]:
+    with sessions() as db:
+        return list(
+            db.scalars(
+                select(AuditEntry.detail)
+                .where(AuditEntry.actor_id == agent_id, AuditEntry.action == "session_revoked")
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
+def _assert_revoked_json(response: TestResponse) -> None:
+    assert response.status_code == 401
+    assert (response.json or {})["error_id"] == "auth.session_revoked"
+
+
+def _assert_sent_to_sign_in(response: TestResponse, path: str) -> None:
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next={path}"
+
+
+def _sign_in_with(app: Flask, login: str, password: str) -> tuple[FlaskClient, TestResponse]:
+    client = app.test_client()
+    client.get("/login")
+    token = csrf_of(client)
+    response = client.post(
+        "/login", data={"csrf_token": token, "login": login, "password": password}
+    )
+    return client, response
+
+
+def test_an_untouched_session_keeps_working(
+    agent: SignedIn, supervisor: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    for _ in range(3):
+        assert agent.client.get("/console").status_code == 200
+        assert agent.get("/console/api/me").status_code == 200
+        assert supervisor.client.get("/supervisor").status_code == 200
+        assert supervisor.get("/supervisor/api/board").status_code == 200
+    assert _revocations(db_sessions, agent.account.agent_id) == []
+
+
+def test_a_deactivated_agent_goes_to_sign_in_and_her_api_calls_are_refused(
+    app: Flask,
+    accounts: dict[str, Account],
+    db_sessions: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ana = accounts["ana"]
+    browser, api = sign_in(app, ana), sign_in(app, ana)
+    assert browser.client.get("/console").status_code == 200
+
+    _update(db_sessions, ana.agent_id, active=False)
+    with caplog.at_level(logging.WARNING, logger="agent_console.revocation"):
+        page = browser.client.get("/console", headers={"Accept-Language": "en"})
+        call = api.post("/console/api/state", {"state": "available"})
+
+    _assert_sent_to_sign_in(page, "/console")
+    _assert_revoked_json(call)
+    sign_in_page = browser.client.get("/login", headers={"Accept-Language": "en"})
+    assert "Your session has ended" in sign_in_page.get_data(as_text=True)
+    again = browser.client.get("/login", headers={"Accept-Language": "en"})
+    assert "Your session has ended" not in again.get_data(as_text=True), "said once"
+    later = api.get("/console/api/me")
+    assert (later.json or {})["error_id"] == "auth.sign_in_required", "the session is cleared"
+    assert [entry["reason"] for entry in _revocations(db_sessions, ana.agent_id)] == [
+        "inactive",
+        "inactive",
+    ]
+    logged = [r.getMessage() for r in caplog.records if "session revoked" in r.getMessage()]
+    assert logged and all(ana.agent_id in line for line in logged)
+    assert not any(ana.login in line for line in logged), "ids only in logs"
+    _, refused = _sign_in_with(app, ana.login, PASSWORD)
+    assert refused.status_code == 401
+
+
+def test_a_supervisor_lowered_to_agent_loses_the_supervisor_pages_at_once(
+    app: Flask, accounts: dict[str, Account], db_sessions: sessionmaker[Session]
+) -> None:
+    boss = accounts["boss"]
+    page, api = sign_in(app, boss), sign_in(app, boss, code_offset=30)
+    assert page.client.get("/supervisor").status_code == 200
+
+    _update(db_sessions, boss.agent_id, role=AgentRole.AGENT)
+
+    _assert_sent_to_sign_in(page.client.get("/supervisor"), "/supervisor")
+    _assert_revoked_json(api.get("/supervisor/api/board"))
+    assert _revocations(db_sessions, boss.agent_id)[-1]["reason"] == "role_changed"
+    as_agent = sign_in(app, Account(boss.agent_id, boss.login, "agent"))
+    assert as_agent.client.get("/console").status_code == 200
+    assert as_agent.client.get("/supervisor").status_code == 403
+
+
+def test_an_agent_raised_to_supervisor_signs_in_again_with_a_second_factor(
+    app: Flask, accounts: dict[str, Account], db_sessions: sessionmaker[Session]
+) -> None:
+    farah = accounts["farah"]
+    signed = sign_in(app, farah)
+    _update(db_sessions, farah.agent_id, role=AgentRole.SUPERVISOR)
+    _assert_revoked_json(signed.get("/supervisor/api/board"))
+    _, password_step = _sign_in_with(app, farah.login, PASSWORD)
+    assert password_step.headers["Location"].endswith("/login/code")
+
+
+def test_a_password_reset_ends_the_old_session_and_the_new_password_works(
+    app: Flask, accounts: dict[str, Account], db_sessions: sessionmaker[Session]
+) -> None:
+    ana = accounts["ana"]
+    old = sign_in(app, ana)
+    assert old.get("/console/api/me").status_code == 200
+
+    _update(db_sessions, ana.agent_id, password_hash=hash_secret(NEW_PASSWORD))
+
+    _assert_revoked_json(old.get("/console/api/me"))
+    assert _revocations(db_sessions, ana.agent_id)[-1]["reason"] == "credentials_changed"
+    _, with_old_password = _sign_in_with(app, ana.login, PASSWORD)
+    assert with_old_password.status_code == 401
+    client, with_new_password = _sign_in_with(app, ana.login, NEW_PASSWORD)
+    assert with_new_password.status_code == 302
+    assert client.get("/console").status_code == 200
+
+
+def test_the_session_keeps_a_keyed_tag_never_the_password_hash(
+    app: Flask, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    with db_sessions() as db:
+        stored = db.get(Agent, agent.account.agent_id)
+        assert stored is not None
+    with agent.client.session_transaction() as session:
+        values = [str(value) for value in dict(session).values()]
+    assert not any(stored.password_hash in value for value in values)
+    assert not any(stored.password_hash.split("$")[-1] in value for value in values)
+
+
+def test_a_second_factor_reset_by_an_admin_ends_the_supervisors_session(
+    app: Flask, accounts: dict[str, Account], supervisor: SignedIn, admin: SignedIn
+) -> None:
+    boss = accounts["boss"]
+    assert supervisor.get("/supervisor/api/board").status_code == 200
+    assert admin.post(f"/admin/api/agents/{boss.agent_id}/reset-second-factor").status_code == 200
+    _assert_revoked_json(supervisor.get("/supervisor/api/board"))
+
+
+def test_a_session_from_before_revocation_existed_signs_in_again(
+    app: Flask, accounts: dict[str, Account]
+) -> None:
+    """A cookie without the credentials tag (issued before this check) is refused once."""
+    signed = sign_in(app, accounts["ana"])
+    with signed.client.session_transaction() as session:
+        del session["credentials"]
+    _assert_revoked_json(signed.get("/console/api/me"))
+
+
+def test_every_route_that_trusts_the_session_refuses_a_revoked_one(
+    app: Flask, accounts: dict[str, Account], db_sessions: sessionmaker[Session]
+) -> None:
+    """The voice-token endpoint, recordings and the check-in pages use the same door."""
+    boss = accounts["boss"]
+    signed = [sign_in(app, boss, code_offset=offset) for offset in (0, 30, -30)]
+    _update(db_sessions, boss.agent_id, active=False)
+    _assert_revoked_json(signed[0].post("/console/api/voice-token"))
+    _assert_sent_to_sign_in(signed[1].client.get("/operations"), "/operations")
+    _assert_revoked_json(signed[2].post("/recordings/0123/access"))
+
+
+# -- database unreadable ------------------------------------------------------------------
+
+
+@pytest.fixture
+def database_down(runtime: Runtime) -> Iterator[Callable[[], AbstractContextManager[None]]]:
+    """While entered, the app's sessions connect to a database that refuses connections."""
+    unreachable = database.make_engine(UNREACHABLE_DATABASE)
+
+    @contextmanager
+    def down() -> Iterator[None]:
+        runtime.sessions.configure(bind=unreachable)
+        try:
+            yield
+        finally:
+            runtime.sessions.configure(bind=runtime.engine)
+
+    try:
+        yield down
+    finally:
+        unreachable.dispose()
+
+
+def test_an_unreadable_database_answers_503_and_keeps_the_session(
+    agent: SignedIn,
+    supervisor: SignedIn,
+    admin: SignedIn,
+    database_down: Callable[[], AbstractContextManager[None]],
+) -> None:
+    with database_down():
+        call = agent.post("/console/api/state", {"state": "break"})
+        board = supervisor.client.get("/supervisor")
+        accounts = admin.get("/admin")
+    assert call.status_code == 503
+    assert (call.json or {})["error_id"] == "auth.check_unavailable"
+    assert call.headers["Retry-After"]
+    assert board.status_code == 503 and board.mimetype == "text/html"
+    assert accounts.status_code == 503
+    assert agent.get("/console/api/me").status_code == 200, "the session was kept"
+    assert supervisor.client.get("/supervisor").status_code == 200
