@@ -40,10 +40,18 @@
   function stream(onMessage, onStatus) {
     var source = new EventSource("/console/events");
     source.onopen = function () { onStatus("open"); };
-    source.onerror = function () { onStatus("reconnecting"); };
+    source.onerror = function () {
+      onStatus("reconnecting");
+      // EventSource gives up after an error answer (503 while the server cannot check the
+      // session): open a new one a little later.
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(function () { stream(onMessage, onStatus); }, 5000);
+      }
+    };
     source.onmessage = function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.kind === "session_ended") { source.close(); window.location.reload(); return; }
       onMessage(data);
     };
     return source;

@@ -5,18 +5,23 @@ interval. When the database cannot be read, requests get 503 and the session is 
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from agent_console import events
 from app import Runtime
 from store import database
 from store.credentials import hash_secret
@@ -25,6 +30,7 @@ from store.records import AuditEntry
 from store.vocabulary import AgentRole
 from tests.harness.hotline import PASSWORD
 from tests.integration.console.console_helpers import Account, SignedIn, csrf_of, sign_in
+from wiring import agent_channel
 
 NEW_PASSWORD = "a new password chosen after the reset"
 UNREACHABLE_DATABASE = "postgresql+psycopg://amparo@127.0.0.1:9/none"
@@ -242,3 +248,77 @@ def test_an_unreadable_database_answers_503_and_keeps_the_session(
     assert accounts.status_code == 503
     assert agent.get("/console/api/me").status_code == 200, "the session was kept"
     assert supervisor.client.get("/supervisor").status_code == 200
+
+
+# -- the event stream ---------------------------------------------------------------------
+
+
+def _frames(chunks: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(c[len("data: ") :]) for c in chunks if c.startswith("data: ")]
+
+
+def _read_until_end(response: TestResponse, seconds: float) -> tuple[list[str], bool]:
+    """Chunks of the stream read for at most ``seconds``; True when the stream ended."""
+    chunks: list[str] = []
+
+    def read() -> None:
+        for chunk in response.response:
+            chunks.append(chunk.decode() if isinstance(chunk, bytes) else str(chunk))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return chunks, not reader.is_alive()
+
+
+@pytest.fixture
+def quick_recheck(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(events, "RECHECK_SECONDS", 0.5)
+    return 0.5
+
+
+def test_the_event_stream_of_a_deactivated_agent_ends_within_the_recheck_interval(
+    agent: SignedIn, db_sessions: sessionmaker[Session], quick_recheck: float
+) -> None:
+    response = agent.client.get("/console/events")
+    assert response.status_code == 200
+    stream = iter(response.response)
+    next(stream), next(stream)  # subscribed
+
+    _update(db_sessions, agent.account.agent_id, active=False)
+    started = time.monotonic()
+    chunks, ended = _read_until_end(response, quick_recheck + 5)
+
+    assert ended, "the stream of a deactivated account must end"
+    assert time.monotonic() - started < quick_recheck + 2.5
+    assert _frames(chunks)[-1]["kind"] == "session_ended"
+    reasons = _revocations(db_sessions, agent.account.agent_id)
+    assert reasons == [{"reason": "inactive", "where": "event_stream"}]
+
+
+def test_an_agents_stream_outlives_an_unreadable_database_but_a_supervisors_does_not(
+    agent: SignedIn,
+    supervisor: SignedIn,
+    redis_client: redis.Redis,
+    database_down: Callable[[], AbstractContextManager[None]],
+    quick_recheck: float,
+) -> None:
+    agent_stream = agent.client.get("/console/events")
+    supervisor_stream = supervisor.client.get("/console/events")
+    agent_chunks = iter(agent_stream.response)
+    next(agent_chunks), next(agent_chunks)
+    with database_down():
+        supervisor_chunks, supervisor_ended = _read_until_end(supervisor_stream, quick_recheck + 5)
+        channel = agent_channel(agent.account.agent_id)
+        publisher = threading.Timer(
+            3 * quick_recheck + 0.5,
+            lambda: redis_client.publish(channel, json.dumps({"kind": "offered", "call": "c1"})),
+        )
+        publisher.start()
+        offered = next(agent_chunks)  # blocks across several failed re-checks
+    agent_stream.close()
+    assert supervisor_ended, "fail closed for supervisors and admins"
+    assert _frames(supervisor_chunks)[-1]["kind"] == "session_ended"
+    assert _frames([str(offered.decode() if isinstance(offered, bytes) else offered)]) == [
+        {"kind": "offered", "call": "c1", "channel": "agent"}
+    ]
