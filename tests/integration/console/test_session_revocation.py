@@ -23,15 +23,18 @@ from werkzeug.test import TestResponse
 
 from agent_console import events
 from app import Runtime
+from routing.state import routing_key
 from store import database
 from store.credentials import hash_secret
 from store.models import Agent
 from store.records import AuditEntry
 from store.vocabulary import AgentRole
-from tests.harness.hotline import PASSWORD
+from telephony.simulator.phone import PhoneStatus
+from tests.harness.hotline import PASSWORD, Hotline
 from tests.integration.console.console_helpers import Account, SignedIn, csrf_of, sign_in
 from wiring import agent_channel
 
+LOW_RISK = ("1", "1", "2", "2", "2", "2")
 NEW_PASSWORD = "a new password chosen after the reset"
 UNREACHABLE_DATABASE = "postgresql+psycopg://amparo@127.0.0.1:9/none"
 
@@ -118,6 +121,62 @@ def test_a_deactivated_agent_goes_to_sign_in_and_her_api_calls_are_refused(
     assert not any(ana.login in line for line in logged), "ids only in logs"
     _, refused = _sign_in_with(app, ana.login, PASSWORD)
     assert refused.status_code == 401
+
+
+def test_an_admin_deactivates_an_account_from_the_admin_page_and_reactivates_it(
+    app: Flask,
+    accounts: dict[str, Account],
+    admin: SignedIn,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+) -> None:
+    ana = accounts["ana"]
+    signed = sign_in(app, ana)
+    assert signed.post("/console/api/state", {"state": "available"}).status_code == 200
+
+    done = admin.post(f"/admin/api/agents/{ana.agent_id}/deactivate")
+
+    assert done.status_code == 200
+    assert (done.json or {})["routing_state"] == "offline"
+    assert redis_client.hget(routing_key("agent", ana.agent_id), "state") == "offline"
+    _assert_revoked_json(signed.get("/console/api/me"))
+    with db_sessions() as db:
+        actions = db.scalars(
+            select(AuditEntry.action).where(
+                AuditEntry.actor_id == admin.account.agent_id, AuditEntry.subject_id == ana.agent_id
+            )
+        ).all()
+    assert "account_deactivated" in actions
+    assert "Reactivate" in admin.client.get("/admin", headers={"Accept-Language": "en"}).text
+
+    assert admin.post(f"/admin/api/agents/{ana.agent_id}/reactivate").status_code == 200
+    assert sign_in(app, ana).client.get("/console").status_code == 200
+
+
+def test_deactivating_an_agent_on_a_call_leaves_her_caller_connected(
+    app: Flask, runtime: Runtime, hotline: Hotline, accounts: dict[str, Account], admin: SignedIn
+) -> None:
+    ana = sign_in(app, accounts["ana"])
+    assert ana.post("/console/api/state", {"state": "available"}).status_code == 200
+    phones = runtime.simulator()
+    call = phones.dial(hotline.line_number, None)
+    for digit in LOW_RISK:
+        call = phones.press(call.call_id, digit)
+    accepted = ana.post(f"/console/api/offers/{call.call_id}/accept")
+    assert (accepted.json or {}).get("bridged") is True
+
+    done = admin.post(f"/admin/api/agents/{ana.account.agent_id}/deactivate")
+
+    assert (done.json or {})["routing_state"] == "on_call"
+    _assert_revoked_json(ana.get("/console/api/me"))
+    assert phones.get(call.call_id).status is PhoneStatus.CONNECTED
+
+
+def test_an_admin_cannot_deactivate_her_own_account(admin: SignedIn) -> None:
+    refused = admin.post(f"/admin/api/agents/{admin.account.agent_id}/deactivate")
+    assert refused.status_code == 409
+    assert (refused.json or {})["error_id"] == "console.own_account"
+    assert admin.client.get("/admin").status_code == 200
 
 
 def test_a_supervisor_lowered_to_agent_loses_the_supervisor_pages_at_once(
