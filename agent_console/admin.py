@@ -1,17 +1,25 @@
 """Admins' page (``/admin``): accounts with their lock and second-factor state; unlock an
-account locked after failed sign-ins, or clear a lost authenticator so its owner enrols again
-at the next sign-in. Both audited."""
+account locked after failed sign-ins, clear a lost authenticator so its owner enrols again at
+the next sign-in, deactivate an account (its sessions end at their next request, an open event
+stream within ``RECHECK_SECONDS``) or reactivate it. All audited."""
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from flask import Blueprint, Response, g, jsonify, render_template
 from sqlalchemy import select
 
 from agent_console.auth import check_csrf, login_required
 from agent_console.ports import ConsoleError, ConsolePorts
+from routing import AgentState
+from routing.errors import RoutingError, UnknownAgent
 from store import audit
 from store.base import utcnow
 from store.models import Agent
+
+log = logging.getLogger(__name__)
 
 ADMIN_ROLES = ("admin",)
 
@@ -42,7 +50,7 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
             ]
         return render_template("admin.html", accounts=rows)
 
-    def _change(agent_id: str, action: str) -> Response:
+    def _change(agent_id: str, action: str) -> None:
         check_csrf()
         with ports.sessions() as db, db.begin():
             agent = db.get(Agent, agent_id)
@@ -51,8 +59,10 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
             if action == "account_unlocked":
                 agent.locked_until = None
                 agent.failed_logins = 0
-            else:
+            elif action == "second_factor_reset":
                 agent.totp_secret = None
+            else:
+                agent.active = action == "account_reactivated"
             audit.record(
                 db,
                 actor_type="agent",
@@ -61,16 +71,50 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
                 subject_type="agent",
                 subject_id=agent_id,
             )
-        return jsonify(agent_id=agent_id, done=action)
+
+    def _leave_routing(agent_id: str) -> str:
+        """Offline in routing at once, so no caller waits on an offer to someone who can no
+        longer take it (an offer out to her goes to the next agent). A call she is on is left
+        alone: an admin's click never cuts a caller off. Returns her routing state."""
+        try:
+            transition = ports.router().set_agent_state(agent_id, AgentState.OFFLINE, ports.clock())
+        except UnknownAgent:
+            return AgentState.OFFLINE.value
+        except (RoutingError, redis.RedisError) as exc:
+            log.warning(
+                "deactivated agent_id=%s still in routing (%s)", agent_id, type(exc).__name__
+            )
+            return "unknown"
+        return str(transition.result.get("state") or "unknown")
 
     @bp.post("/admin/api/agents/<agent_id>/unlock")
     @login_required(*ADMIN_ROLES)
     def unlock(agent_id: str) -> Response:
-        return _change(agent_id, "account_unlocked")
+        _change(agent_id, "account_unlocked")
+        return jsonify(agent_id=agent_id, done="account_unlocked")
 
     @bp.post("/admin/api/agents/<agent_id>/reset-second-factor")
     @login_required(*ADMIN_ROLES)
     def reset_second_factor(agent_id: str) -> Response:
-        return _change(agent_id, "second_factor_reset")
+        _change(agent_id, "second_factor_reset")
+        return jsonify(agent_id=agent_id, done="second_factor_reset")
+
+    @bp.post("/admin/api/agents/<agent_id>/deactivate")
+    @login_required(*ADMIN_ROLES)
+    def deactivate(agent_id: str) -> Response:
+        """Her sessions end at their next request, an open event stream within
+        ``RECHECK_SECONDS``; ``routing_state`` says whether she is still on a call."""
+        if agent_id == g.agent_id:
+            check_csrf()
+            raise ConsoleError("console.own_account", "another admin must do this", 409)
+        _change(agent_id, "account_deactivated")
+        state = _leave_routing(agent_id)
+        return jsonify(agent_id=agent_id, done="account_deactivated", routing_state=state)
+
+    @bp.post("/admin/api/agents/<agent_id>/reactivate")
+    @login_required(*ADMIN_ROLES)
+    def reactivate(agent_id: str) -> Response:
+        _change(agent_id, "account_reactivated")
+        return jsonify(agent_id=agent_id, done="account_reactivated")
 
     return bp

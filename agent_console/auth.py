@@ -4,6 +4,11 @@ Passwords are argon2 hashes; every form and JSON write carries the session's CSR
 supervisors and admins add a TOTP code (enrolled at their first sign-in); attempts are limited
 per address and per login in Redis (any number of web processes share the count) besides the
 lockout after repeated failures stored on the account; every attempt is audited.
+
+The signed-in account lives in Flask's signed cookie; ``login_required`` checks it against the
+stored account on every request (see :mod:`agent_console.revocation`), so deactivating an
+account, changing its role or resetting its password or second factor ends its sessions at
+their next request.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from flask import (
     session,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
 
+from agent_console.revocation import AccountCheck, SessionStanding
 from store import audit
 from store.base import utcnow
 from store.credentials import verify_secret
@@ -52,6 +59,11 @@ SECOND_FACTOR_ROLES = frozenset({"supervisor", "admin"})
 PENDING_SECONDS = 300
 """Time between the password step and the code step."""
 ISSUER = "Amparo"
+ACCOUNT_CHECK = "amparo.account_check"
+"""Key of the :class:`AccountCheck` in ``app.extensions`` (set when the sign-in blueprint is
+registered)."""
+CREDENTIALS = "credentials"
+"""Session key of the credentials tag taken at sign-in."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,8 +90,72 @@ def wants_json() -> bool:
     return "/api/" in path or path.endswith("/events") or request.is_json
 
 
+def _account_check() -> AccountCheck:
+    check = current_app.extensions.get(ACCOUNT_CHECK)
+    if not isinstance(check, AccountCheck):
+        raise RuntimeError("login_required needs the sign-in blueprint registered on the app")
+    return check
+
+
+def _end_session(notice: str | None = None) -> None:
+    """Forget the account, keep the chosen language, and leave ``notice`` for the sign-in page."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+    if notice:
+        session["notice"] = notice
+
+
+def session_watch(where: str) -> Callable[[], SessionStanding]:
+    """The session's standing, to ask again after the request has ended (an event stream);
+    a revoked answer is logged and audited as seen ``where``."""
+    check = _account_check()
+    agent_id = str(session["agent_id"])
+    role = str(session.get("role", ""))
+    tag = str(session.get(CREDENTIALS, ""))
+
+    def standing() -> SessionStanding:
+        found = check.standing(agent_id, role, tag)
+        if found.revoked:
+            check.record_revocation(agent_id, found, where=where)
+        return found
+
+    return standing
+
+
+def _refused(standing: SessionStanding) -> Any:
+    """The answer to a session that cannot be trusted now.
+
+    Database unreadable: 503 for every role and route, the session kept (nothing is known
+    against it). Failing closed costs an agent on a call nothing the outage had not already
+    taken: accepting, holding, transferring, escalating, adding an interpreter and ending all
+    read or write the call row first; a refused reject or state change leaves the offer to time
+    out, and routing then offers the call to the next agent; an unacknowledged escalation keeps
+    ringing its ladder; no console request carries the voice, so a bridged caller stays bridged.
+    """
+    if standing is SessionStanding.UNAVAILABLE:
+        if wants_json():
+            body = {
+                "error_id": "auth.check_unavailable",
+                "message": "the session cannot be checked now; try again in a moment",
+            }
+            response = jsonify(body)
+        else:
+            response = current_app.make_response(render_template("unavailable.html"))
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
+    _end_session(notice="session_ended")
+    if wants_json():
+        body = {"error_id": "auth.session_revoked", "message": "the session has ended"}
+        return jsonify(body), 401
+    return redirect(url_for("auth.login", next=request.path))
+
+
 def login_required(*roles: str) -> Callable[[F], F]:
-    """Require a signed-in account, and one of ``roles`` when given."""
+    """Require a signed-in account whose session still stands, and one of ``roles`` when
+    given."""
 
     def decorate(view: F) -> F:
         @wraps(view)
@@ -89,6 +165,9 @@ def login_required(*roles: str) -> Callable[[F], F]:
                     body = {"error_id": "auth.sign_in_required", "message": "sign in first"}
                     return jsonify(body), 401
                 return redirect(url_for("auth.login", next=request.path))
+            standing = session_watch(where="request")()
+            if standing is not SessionStanding.VALID:
+                return _refused(standing)
             if roles and session.get("role") not in roles:
                 if wants_json():
                     body = {"error_id": "auth.forbidden", "message": "not allowed for this role"}
@@ -173,6 +252,13 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
     bp = Blueprint("auth", __name__)
     limiter = SignInLimiter(live)
 
+    @bp.record_once
+    def _install_check(state: BlueprintSetupState) -> None:
+        secret_key = state.app.secret_key
+        if not secret_key:
+            raise RuntimeError("the app needs a SECRET_KEY before sign-in is registered")
+        state.app.extensions[ACCOUNT_CHECK] = AccountCheck(sessions, secret_key)
+
     @bp.app_context_processor
     def _inject() -> dict[str, Any]:
         return {"csrf_token": csrf_token}
@@ -201,13 +287,13 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
             detail={"remote": request.remote_addr or "", "step": step},
         )
 
-    def _signed_in(agent_id: str, role: str, target: str | None, second_factor: bool) -> Response:
-        locale = session.get("locale")
-        session.clear()
+    def _signed_in(
+        agent_id: str, role: str, tag: str, target: str | None, second_factor: bool
+    ) -> Response:
+        _end_session()
         session["agent_id"] = agent_id
         session["role"] = role
-        if locale:
-            session["locale"] = locale
+        session[CREDENTIALS] = tag
         session.permanent = True
         current_app.logger.info("sign-in agent_id=%s", agent_id)
         _audit(agent_id, "sign_in", second_factor=second_factor)
@@ -215,7 +301,8 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
 
     @bp.get("/login")
     def login() -> str:
-        return render_template("login.html", error=None)
+        notice = session.pop("notice", None)
+        return render_template("login.html", error=None, notice=notice)
 
     @bp.post("/login")
     def login_post() -> Response | tuple[str, int]:
@@ -236,9 +323,10 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
                 return render_template("login.html", error="invalid"), 401
             agent.failed_logins = 0
             agent_id, role, enrolled = agent.id, str(agent.role), agent.totp_secret is not None
+            tag = _account_check().tag(agent)
         target = request.args.get("next")
         if role not in SECOND_FACTOR_ROLES:
-            return _signed_in(agent_id, role, target, second_factor=False)
+            return _signed_in(agent_id, role, tag, target, second_factor=False)
         pending: dict[str, Any] = {"agent_id": agent_id, "role": role, "at": time.time()}
         pending["next"] = target
         if not enrolled:
@@ -306,7 +394,8 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
             if enrol:
                 agent.totp_secret = enrol["secret"]
                 audit.record(db, actor_type="agent", actor_id=agent.id, action="totp_enrolled")
-        return _signed_in(agent_id, str(pending["role"]), pending.get("next"), second_factor=True)
+            role, tag = str(agent.role), _account_check().tag(agent)
+        return _signed_in(agent_id, role, tag, pending.get("next"), second_factor=True)
 
     @bp.post("/logout")
     def logout() -> Response:
@@ -315,10 +404,7 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
         if agent_id:
             with sessions() as db, db.begin():
                 audit.record(db, actor_type="agent", actor_id=agent_id, action="sign_out")
-        locale = session.get("locale")
-        session.clear()
-        if locale:
-            session["locale"] = locale
+        _end_session()
         return redirect(url_for("auth.login"))
 
     return bp

@@ -16,6 +16,16 @@ that went away; a stream ends after ``MAX_STREAM_SECONDS`` and the browser recon
 (EventSource does), which spreads consoles again after a web process restarts. When the
 process is told to stop (SIGTERM, see :func:`end_streams_on_shutdown`) every stream ends at
 once, so a graceful restart does not wait on idle consoles and they reconnect elsewhere.
+
+An open stream checks its session again every ``RECHECK_SECONDS`` (15 s, see
+:mod:`agent_console.revocation`): when the account was deactivated, its role changed or its
+credentials were reset, the stream sends ``session_ended`` and ends; the page reloads, and the
+reload meets ``login_required``, which signs the browser out. When the database cannot be read
+at that moment, a supervisor's or an admin's stream ends the same way (fail closed: the reloaded
+page answers 503 until the database is back), while an agent's stream goes on and asks again at
+the next interval: it carries offers and escalation rings for calls waiting on a person, no
+personal data, and an agent who stops hearing them leaves callers on offers that time out. It
+still ends with its lifetime, and reconnecting needs a successful check.
 """
 
 from __future__ import annotations
@@ -32,8 +42,9 @@ from types import FrameType
 import redis
 from flask import Blueprint, Response, g
 
-from agent_console.auth import login_required
+from agent_console.auth import login_required, session_watch
 from agent_console.ports import ConsolePorts
+from agent_console.revocation import RECHECK_SECONDS, SessionStanding
 from store.vocabulary import AgentRole
 from wiring import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 
@@ -83,16 +94,25 @@ def stream(
     clock: Callable[[], float] = time.monotonic,
     heartbeat: float = HEARTBEAT_SECONDS,
     lifetime: float = MAX_STREAM_SECONDS,
+    still_signed_in: Callable[[], bool] | None = None,
+    recheck: float = RECHECK_SECONDS,
 ) -> Iterator[str]:
-    """Yield SSE text for everything published on ``channels`` until ``lifetime`` ends or the
-    client goes away (the server closes the generator, which unsubscribes)."""
+    """Yield SSE text for everything published on ``channels`` until ``lifetime`` ends, the
+    client goes away (the server closes the generator, which unsubscribes) or
+    ``still_signed_in``, asked every ``recheck`` seconds, says no (a last ``session_ended``
+    message tells the page)."""
     pubsub = live.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     try:
         pubsub.subscribe(*channels)
-        started = last_write = clock()
+        started = last_write = last_check = clock()
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         yield frame(json.dumps({"kind": "stream_open"}), "stream")
         while clock() - started < lifetime and not SHUTTING_DOWN.is_set():
+            if still_signed_in is not None and clock() - last_check >= recheck:
+                if not still_signed_in():
+                    yield frame(json.dumps({"kind": "session_ended"}), "stream")
+                    return
+                last_check = clock()
             try:
                 message = pubsub.get_message(timeout=1.0)
             except redis.RedisError:
@@ -113,6 +133,14 @@ def stream(
             pubsub.close()
 
 
+def stream_may_go_on(standing: SessionStanding, role: str) -> bool:
+    """Revoked ends a stream; an unreadable database ends a supervisor's or an admin's stream
+    but not an agent's (see the module's docstring)."""
+    if standing is SessionStanding.UNAVAILABLE:
+        return role == AgentRole.AGENT
+    return standing is SessionStanding.VALID
+
+
 def events_blueprint(ports: ConsolePorts) -> Blueprint:
     bp = Blueprint("console_events", __name__)
 
@@ -120,7 +148,14 @@ def events_blueprint(ports: ConsolePorts) -> Blueprint:
     @login_required()
     def events() -> Response:
         channels = channels_for(g.agent_id, g.role)
-        response = Response(stream(ports.live, channels), mimetype="text/event-stream")
+        watch, role = session_watch(where="event_stream"), str(g.role)
+        events = stream(
+            ports.live,
+            channels,
+            still_signed_in=lambda: stream_may_go_on(watch(), role),
+            recheck=RECHECK_SECONDS,
+        )
+        response = Response(events, mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache, no-store"
         response.headers["X-Accel-Buffering"] = "no"
         return response

@@ -21,6 +21,11 @@
       return response.text().then(function (raw) {
         var data = {};
         try { data = raw ? JSON.parse(raw) : {}; } catch (e) { data = {}; }
+        if (response.status === 401) {
+          // Signed out or session ended: reloading the page takes the browser to the sign-in
+          // page and takes the callers' data off the screen.
+          window.location.reload();
+        }
         if (!response.ok) {
           var error = new Error(data.message || response.statusText);
           error.errorId = data.error_id || "http_" + response.status;
@@ -35,10 +40,18 @@
   function stream(onMessage, onStatus) {
     var source = new EventSource("/console/events");
     source.onopen = function () { onStatus("open"); };
-    source.onerror = function () { onStatus("reconnecting"); };
+    source.onerror = function () {
+      onStatus("reconnecting");
+      // EventSource gives up after an error answer (503 while the server cannot check the
+      // session): open a new one a little later.
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(function () { stream(onMessage, onStatus); }, 5000);
+      }
+    };
     source.onmessage = function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.kind === "session_ended") { source.close(); window.location.reload(); return; }
       onMessage(data);
     };
     return source;

@@ -11,7 +11,11 @@
     if (loading) { schedule(); return; }
     loading = true;
     fetch("/supervisor/board", { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (response) { if (!response.ok) { throw new Error(String(response.status)); } return response.text(); })
+      .then(function (response) {
+        if (response.redirected) { window.location.reload(); }  // sent to sign in: leave the board
+        if (!response.ok || response.redirected) { throw new Error(String(response.status)); }
+        return response.text();
+      })
       .then(function (html) { board.innerHTML = html; })  // our own server-rendered, escaped fragment
       .catch(function () { /* next tick tries again */ })
       .finally(function () { loading = false; });

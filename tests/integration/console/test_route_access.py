@@ -70,6 +70,8 @@ ACCESS = {
     "admin.accounts": ADMINS,
     "admin.unlock": ADMINS,
     "admin.reset_second_factor": ADMINS,
+    "admin.deactivate": ADMINS,
+    "admin.reactivate": ADMINS,
     "twilio.incoming": CARRIER,
     "twilio.step": CARRIER,
     "twilio.status": CARRIER,

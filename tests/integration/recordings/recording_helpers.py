@@ -15,12 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.base import utcnow
-from store.models import Line
+from store.credentials import hash_secret
+from store.models import Agent, Line
 from store.records import AuditEntry, Call
+from tests.harness.hotline import PASSWORD
+from tests.harness.signin import sign_in
 
 # A byte pattern no sealed file can contain by chance; every test WAV is made of it.
 MARKER = b"AMPARO-CLEAR-AUDIO-MARKER-5e1f0c"
 CSRF = "test-csrf-token"
+_PASSWORD_HASH = hash_secret(PASSWORD)
 
 
 def write_wav(path: Path, seconds: float = 5.0) -> bytes:
@@ -94,11 +98,22 @@ class CallFactory:
             return call.id
 
 
-def signed_in(client: FlaskClient, role: str, agent_id: str | None = None) -> str:
-    """Sign ``client`` in as a fresh account with ``role``; return its id."""
-    agent_id = agent_id or secrets.token_hex(16)
+def signed_in(client: FlaskClient, role: str) -> str:
+    """Sign ``client`` in, through the sign-in forms, as a fresh account with ``role``; return
+    its id. The session's CSRF token is then ``CSRF``."""
+    sessions = client.application.extensions["amparo"].sessions
+    with sessions() as db, db.begin():
+        agent = Agent(
+            login=f"rec-{secrets.token_hex(6)}",
+            display_name="Recording Test",
+            password_hash=_PASSWORD_HASH,
+            role=role,
+            languages=["es"],
+        )
+        db.add(agent)
+        db.flush()
+        agent_id = agent.id
+    sign_in(client, sessions, agent_id)
     with client.session_transaction() as session:
-        session["agent_id"] = agent_id
-        session["role"] = role
         session["csrf"] = CSRF
     return agent_id

@@ -23,6 +23,7 @@ from store.vocabulary import Channel
 from telephony.switchboard import call_id_for
 from telephony.twilio.calls import TwilioCalls
 from tests.harness.hotline import Hotline
+from tests.harness.signin import sign_in
 from tests.harness.twilio_driver import FlaskTransport, TwilioDriver
 from tests.integration.twilio.conftest import PUBLIC_BASE_URL, twilio_settings
 
@@ -176,11 +177,7 @@ def test_a_person_answering_hears_the_cover_greeting_and_her_pin_goes_only_to_th
 
 def signed_in(app: Flask, agent_id: str) -> tuple[object, str]:
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["agent_id"] = agent_id
-        session["role"] = "agent"
-        session["csrf"] = "csrf-token-of-test"
-    return client, "csrf-token-of-test"
+    return client, sign_in(client, app.extensions["amparo"].sessions, agent_id)
 
 
 def test_a_signed_in_agent_gets_a_short_lived_voice_token_for_her_own_identity(
