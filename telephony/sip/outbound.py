@@ -76,6 +76,7 @@ def open_checkin(board: Switchboard, target: CheckinTarget, at: float) -> CallTu
                 channel=Channel.SIP.value,
                 external_id=f"{Channel.SIP.value}:checkin:{target.call_id}",
                 beneficiary_id=target.beneficiary_id,
+                flow=CHECKIN_FLOW,
                 status="ivr",
                 started_at=datetime.fromtimestamp(at, UTC),
             )
