@@ -19,7 +19,7 @@ from store.records import Call, Escalation
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel, RiskLevel
 from telephony.sip.outbound import CheckinTarget, open_checkin
-from tests.harness.hotline import Hotline
+from tests.harness.hotline import Hotline, staff_line
 
 T0 = 1_800_000_000.0
 TEST_FLOWS = Path(__file__).parents[2] / "data" / "flows" / "good"
@@ -164,7 +164,7 @@ def test_a_caller_who_cannot_talk_safely_waits_like_a_severe_caller(
         assert known is not None
         known.risk_level = RiskLevel.ALTO
     board = runtime.switchboard()
-    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, T0)
+    staff_line(runtime.router(), hotline, "ana", at=T0)
     # She is known at alto risk and answers no to everything: alto at alto's usual priority.
     known_caller = board.start(
         channel=Channel.SIMULATOR,
