@@ -207,11 +207,9 @@ def bare_call(driver: TwilioDriver) -> bool:
 def prepare(env: dict[str, str]) -> str:
     """Migrate the database and create a hotline with one agent signed in (so calls wait on
     hold rather than overflow); return the line's number."""
-    from app import build_runtime
-    from routing import AgentState
     from settings import load_settings
     from store import crypto, database, migrate
-    from tests.harness.hotline import make_hotline
+    from tests.harness.hotline import make_hotline, staffed_runtime
 
     settings = load_settings(env)
     crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
@@ -221,11 +219,8 @@ def prepare(env: dict[str, str]) -> str:
         hotline = make_hotline(database.session_factory(engine))
     finally:
         engine.dispose()
-    runtime = build_runtime(settings)
-    try:
-        runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
-    finally:
-        runtime.close()
+    with staffed_runtime(settings, hotline, "ana"):
+        pass  # the agent's state lives in Redis, where the web workers read it
     return hotline.line_number
 
 

@@ -16,6 +16,8 @@ class Call(Base):
     """One call, inbound or outbound, on any channel.
 
     The caller's number is kept only encrypted (for a callback) and as a lookup hash.
+    ``flow`` is the IVR flow the call was opened with, so the call goes on in it when its live
+    state in Redis is lost; it is NULL on calls stored before it was kept.
     """
 
     __tablename__ = "calls"
@@ -33,6 +35,7 @@ class Call(Base):
         ForeignKey("beneficiaries.id"), nullable=True, index=True
     )
     device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    flow: Mapped[str | None] = mapped_column(String(64), nullable=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     risk_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
     priority: Mapped[int | None] = mapped_column(Integer, nullable=True)

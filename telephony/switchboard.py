@@ -71,6 +71,12 @@ def call_id_for(channel: Channel, external_id: str) -> str:
     return hashlib.sha256(f"{channel.value}:{external_id}".encode()).hexdigest()[:32]
 
 
+def _flow_of_an_older_call(call: Call) -> str:
+    """A call stored before calls kept their flow: a device's call ran the alarm flow, and any
+    other most likely the default inbound one."""
+    return "device_alarm" if call.device_id else "inbound_triage"
+
+
 @dataclass
 class Switchboard:
     sessions: sessionmaker[Session]
@@ -279,6 +285,7 @@ class Switchboard:
                 caller_hash=caller.number_hash,
                 beneficiary_id=caller.beneficiary_id,
                 device_id=caller.device_id,
+                flow=flow_name,
                 status="ivr",
                 started_at=datetime.fromtimestamp(at, UTC),
             )
@@ -293,6 +300,7 @@ class Switchboard:
         self.live.expire(key("call", call_id), CALL_META_TTL_S)
 
     def _meta(self, call_id: str) -> dict[str, str]:
+        """The call's line, flow and channel: from Redis, or from its row when Redis lost them."""
         meta = self.live.hgetall(key("call", call_id))
         if meta:
             return {str(k): str(v) for k, v in meta.items()}
@@ -300,7 +308,7 @@ class Switchboard:
             call = db.get(Call, call_id)
             if call is None or call.line_id is None:
                 raise LookupError("unknown call")
-            flow = "device_alarm" if call.device_id else "inbound_triage"
+            flow = call.flow or _flow_of_an_older_call(call)
             return {"line_id": call.line_id, "flow": flow, "channel": call.channel}
 
     def _step(

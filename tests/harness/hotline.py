@@ -1,13 +1,19 @@
 """A small hotline in the test database: one line, an urgent team in two tiers, agents with
-languages, and a registered beneficiary with a panic-button device."""
+languages, and a registered beneficiary with a panic-button device; and a way to staff it."""
 
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import Runtime, build_runtime
+from routing import AgentState, Router
+from settings import Settings
 from store.credentials import hash_secret
 from store.models import Agent, Beneficiary, BeneficiaryPhone, Device, Line, Queue, Team, TeamMember
 from store.phone_numbers import lookup_hash
@@ -111,3 +117,31 @@ def make_hotline(
             device_number=device_number,
             device_secret=device_secret,
         )
+
+
+def staff_line(
+    router: Router, hotline: Hotline, login: str = "farah", at: float | None = None
+) -> str:
+    """Sign the hotline's agent ``login`` in, on a break, and return her id.
+
+    Routing overflows a call at once to the backup number when nobody serving its queue is
+    signed in; with her on a break the line counts as staffed and callers wait on hold for a
+    human. ``at`` defaults to the wall clock.
+    """
+    agent_id = hotline.agents[login]
+    router.set_agent_state(agent_id, AgentState.BREAK, time.time() if at is None else at)
+    return agent_id
+
+
+@contextmanager
+def staffed_runtime(
+    settings: Settings, hotline: Hotline, login: str = "farah"
+) -> Iterator[Runtime]:
+    """A runtime built after the hotline exists (routing reads its queues when it starts), on
+    a line staffed with :func:`staff_line`; closed on leaving."""
+    runtime = build_runtime(settings)
+    try:
+        staff_line(runtime.router(), hotline, login)
+        yield runtime
+    finally:
+        runtime.close()

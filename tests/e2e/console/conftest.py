@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import build_runtime
-from routing import AgentState
 from settings import load_settings
 from store import database
 from store.models import Agent, Beneficiary, Device
@@ -24,7 +22,7 @@ from tests.e2e.console.live_app import (
     chromium_missing_reason,
     running_web,
 )
-from tests.harness.hotline import Hotline, make_hotline
+from tests.harness.hotline import Hotline, make_hotline, staff_line
 from tests.harness.services import RedisProcess, free_port
 from wiring import Sweeper
 
@@ -124,9 +122,7 @@ def live_app(
             data_dir=directory / "web",
         ) as live:
             router = sweeper_runtime.router()
-            # A second agent is signed in (on a break) so the line counts as staffed and
-            # callers wait for a human rather than overflow to the backup number.
-            router.set_agent_state(floor.hotline.agents["farah"], AgentState.BREAK, time.time())
+            staff_line(router, floor.hotline)  # a second agent, on a break
             sweeper = Sweeper(router).start()
             yield live
     finally:

@@ -3,7 +3,6 @@ processes on it, started after the hotline exists (routing reads its queues at s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,13 +10,11 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import build_runtime
-from routing import AgentState
 from settings import Settings
 from telephony.sip.engine import engine_info
 from tests.e2e.sip.dtmf_pcap import stitch
 from tests.e2e.sip.peers import SipProcess, sip_environment, sipp_available
-from tests.harness.hotline import Hotline, make_hotline
+from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 
 ENGINE = engine_info()
 
@@ -59,14 +56,10 @@ def sipp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hotline(
     db_sessions: sessionmaker[Session], settings: Settings, redis_client: redis.Redis
 ) -> Hotline:
-    """The hotline, with one agent signed in (on a break) so callers wait for a human rather
-    than overflow to the backup number of an unstaffed line."""
+    """The hotline, staffed: callers wait for a human rather than overflow."""
     made = make_hotline(db_sessions)
-    runtime = build_runtime(settings)
-    try:
-        runtime.router().set_agent_state(made.agents["farah"], AgentState.BREAK, time.time())
-    finally:
-        runtime.close()
+    with staffed_runtime(settings, made):
+        pass  # the agent's state lives in Redis, where the SIP processes read it
     return made
 
 

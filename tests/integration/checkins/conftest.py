@@ -4,7 +4,6 @@ workers."""
 
 from __future__ import annotations
 
-import time as wall_clock
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 
@@ -12,14 +11,13 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime, build_runtime
+from app import Runtime
 from checkins import jobs
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
-from routing import AgentState
 from settings import Settings
 from store.models import Team
-from tests.harness.hotline import Hotline, make_hotline
+from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 from tests.integration.checkins.helpers import deactivate_other_plans, future_monday
 
 
@@ -42,13 +40,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def runtime(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> Iterator[Runtime]:
-    built = build_runtime(settings.with_overrides(outbound_cps=50.0))
-    # One agent signed in (on a break): callers wait for a human rather than overflow.
-    built.router().set_agent_state(hotline.agents["farah"], AgentState.BREAK, wall_clock.time())
-    try:
+    with staffed_runtime(settings.with_overrides(outbound_cps=50.0), hotline) as built:
         yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pyotp
@@ -9,10 +8,9 @@ import redis
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime, build_runtime, create_app
-from routing import AgentState
+from app import Runtime, create_app
 from settings import Settings
-from tests.harness.hotline import Hotline, make_hotline
+from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 from tests.integration.console.console_helpers import Account, SignedIn, account, add_admin, sign_in
 
 
@@ -23,14 +21,9 @@ def hotline(db_sessions: sessionmaker[Session]) -> Hotline:
 
 @pytest.fixture
 def runtime(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> Iterator[Runtime]:
-    """A runtime whose router knows the hotline (built after it exists), with one agent signed
-    in on a break so callers wait for a human rather than overflow to an unstaffed line."""
-    built = build_runtime(settings)
-    built.router().set_agent_state(hotline.agents["farah"], AgentState.BREAK, time.time())
-    try:
+    """A runtime on a staffed line (farah on a break), so callers wait for a human."""
+    with staffed_runtime(settings, hotline) as built:
         yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture

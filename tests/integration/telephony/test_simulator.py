@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-import time
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import Runtime, create_app
-from routing import AgentState, views
+from routing import views
 from store.records import Escalation
 from store.vocabulary import Channel
 from telephony.simulator.phone import PhoneStatus
-from tests.harness.hotline import Hotline
+from tests.harness.hotline import Hotline, staff_line
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 
@@ -22,7 +21,7 @@ def test_a_caller_hears_prompts_in_her_language_and_waits_on_hold(
     runtime: Runtime, hotline: Hotline
 ) -> None:
     phones = runtime.simulator()
-    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
+    staff_line(runtime.router(), hotline, "ana")
     call = phones.dial(hotline.line_number, "+44 7700 900123")
     assert call.status is PhoneStatus.WAITING_FOR_KEYS
     assert call.heard(), "the caller hears a greeting"
@@ -36,7 +35,7 @@ def test_a_caller_hears_prompts_in_her_language_and_waits_on_hold(
 
 def test_hanging_up_on_hold_abandons_the_call(runtime: Runtime, hotline: Hotline) -> None:
     phones = runtime.simulator()
-    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
+    staff_line(runtime.router(), hotline, "ana")
     call = phones.dial(hotline.line_number, None)
     for key in LOW_RISK:
         call = phones.press(call.call_id, key)

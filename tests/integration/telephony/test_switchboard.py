@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 
 from app import Runtime
-from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup
+from ivr_flows import load, load_builtin
+from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Say
+from ivr_flows.definition import Flow
 from ivr_flows.events import CallEvent, EventKind
 from routing import AgentState, views
-from store.models import Beneficiary
+from store import live_state
+from store.models import Beneficiary, Line
 from store.records import Call, Escalation
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel, RiskLevel
-from tests.harness.hotline import Hotline
+from telephony.sip.outbound import CheckinTarget, open_checkin
+from tests.harness.hotline import Hotline, staff_line
 
 T0 = 1_800_000_000.0
+TEST_FLOWS = Path(__file__).parents[2] / "data" / "flows" / "good"
 
 
 def press(runtime: Runtime, call_id: str, digits: str, at: float) -> tuple[object, ...]:
@@ -156,7 +164,7 @@ def test_a_caller_who_cannot_talk_safely_waits_like_a_severe_caller(
         assert known is not None
         known.risk_level = RiskLevel.ALTO
     board = runtime.switchboard()
-    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, T0)
+    staff_line(runtime.router(), hotline, "ana", at=T0)
     # She is known at alto risk and answers no to everything: alto at alto's usual priority.
     known_caller = board.start(
         channel=Channel.SIMULATOR,
@@ -185,3 +193,115 @@ def test_a_caller_who_cannot_talk_safely_waits_like_a_severe_caller(
     runtime.router().set_agent_state(hotline.agents["ana"], AgentState.AVAILABLE, at + 1)
     offered = views.agents_by_state(runtime.redis, at + 1)[AgentState.OFFERED]
     assert [p.call_id for p in offered] == [unsafe.call_id]
+
+
+# -- Redis loses a call's meta hash: the call goes on in the flow it was opened with ------------
+
+
+def lose_call_meta(runtime: Runtime, call_id: str) -> None:
+    """What a Redis restart or an eviction leaves: the call's line/flow hash is gone (the IVR
+    session may survive, or be rebuilt)."""
+    assert runtime.redis.delete(live_state.key("call", call_id)) == 1
+
+
+def prompts_of(actions: tuple[object, ...]) -> list[str]:
+    gathers = [action for action in actions if isinstance(action, Gather)]
+    assert gathers, f"the caller is not asked anything: {actions}"
+    return [p.message_id for p in gathers[-1].prompts if isinstance(p, Say)]
+
+
+def stored_flow(runtime: Runtime, call_id: str) -> str | None:
+    with runtime.sessions() as db:
+        call = db.get(Call, call_id)
+        assert call is not None
+        return call.flow
+
+
+def test_a_check_in_call_stays_in_the_check_in_flow_when_redis_loses_the_call(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    board = runtime.switchboard()
+    call_id = board.open_outbound(
+        line_id=hotline.line_id,
+        beneficiary_id=hotline.beneficiary_id,
+        to_number=hotline.beneficiary_number,
+        channel=Channel.SIMULATOR,
+        at=T0,
+    )
+    assert stored_flow(runtime, call_id) == "checkin_outbound"
+    lose_call_meta(runtime, call_id)
+    answered = board.answered(call_id, T0 + 10)
+    assert not answered.fallback
+    assert prompts_of(answered.actions) == ["checkin.enter_code"]
+    # Her PIN is still checked as a PIN (only the result reaches the engine): on to the menu.
+    menu = press(runtime, call_id, "2468", T0 + 20)
+    assert prompts_of(menu) == ["checkin.menu"]
+
+
+def test_a_sip_check_in_call_stays_in_the_check_in_flow_when_redis_loses_the_call(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    board = runtime.switchboard()
+    target = CheckinTarget(
+        call_id="sip-checkin-lost-meta",
+        beneficiary_id=hotline.beneficiary_id,
+        line_id=hotline.line_id,
+        number=hotline.beneficiary_number,
+    )
+    opened = open_checkin(board, target, T0)
+    assert prompts_of(opened.actions) == ["checkin.enter_code"]
+    assert stored_flow(runtime, target.call_id) == "checkin_outbound"
+    lose_call_meta(runtime, target.call_id)
+    assert prompts_of(press(runtime, target.call_id, "2468", T0 + 10)) == ["checkin.menu"]
+
+
+def test_an_inbound_call_stays_in_its_line_s_flow_when_redis_loses_the_call(
+    runtime: Runtime, hotline: Hotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def flows_with_a_test_one(name: str) -> Flow:
+        if name == "one_question_inbound":
+            return load(TEST_FLOWS / "one_question_inbound.json")
+        return load_builtin(name)
+
+    monkeypatch.setattr("telephony.switchboard.load_builtin", flows_with_a_test_one)
+    with runtime.sessions() as db, db.begin():
+        line = db.get(Line, hotline.line_id)
+        assert line is not None
+        line.flow = "one_question_inbound"
+    board = runtime.switchboard()
+    turn = board.start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-line-flow",
+        to_number=hotline.line_number,
+        from_number=None,
+        at=T0,
+    )
+    assert prompts_of(turn.actions) == ["triage.danger_now"]
+    assert stored_flow(runtime, turn.call_id) == "one_question_inbound"
+    lose_call_meta(runtime, turn.call_id)
+    end = press(runtime, turn.call_id, "2", T0 + 5)[-1]
+    assert isinstance(end, Enqueue)
+
+
+def test_a_call_stored_before_calls_kept_their_flow_still_gets_a_flow_when_redis_loses_it(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    board = runtime.switchboard()
+    turn = board.start(
+        channel=Channel.SIMULATOR,
+        external_id="sim-older-row",
+        to_number=hotline.line_number,
+        from_number=None,
+        at=T0,
+    )
+    with runtime.sessions() as db, db.begin():
+        call = db.get(Call, turn.call_id)
+        assert call is not None
+        call.flow = None
+    lose_call_meta(runtime, turn.call_id)
+    after_language = board.handle(
+        CallEvent(kind=EventKind.DIGITS, call_id=turn.call_id, at=T0 + 5, digits="1"),
+        idempotency_key=f"{turn.call_id}:language",
+    )
+    assert not after_language.fallback
+    assert isinstance(after_language.actions[-1], Gather)

@@ -4,7 +4,6 @@ Twilio account, and a driver that plays Twilio against it."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,10 +11,9 @@ import redis
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime, build_runtime, create_app
-from routing import AgentState
+from app import Runtime, create_app
 from settings import Settings
-from tests.harness.hotline import Hotline, make_hotline
+from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 from tests.harness.prism import PrismMock, prism_mock, unavailable_reason
 from tests.harness.twilio_driver import ACCOUNT_SID, AUTH_TOKEN, FlaskTransport, TwilioDriver
 
@@ -46,14 +44,9 @@ def hotline(db_sessions: sessionmaker[Session]) -> Hotline:
 
 @pytest.fixture
 def runtime(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> Iterator[Runtime]:
-    """A runtime configured for Twilio, built after the hotline exists, with one agent signed
-    in (on a break) so callers wait on hold instead of overflowing to an unstaffed line."""
-    built = build_runtime(twilio_settings(settings))
-    built.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, time.time())
-    try:
+    """A runtime configured for Twilio, on a staffed line."""
+    with staffed_runtime(twilio_settings(settings), hotline, "ana") as built:
         yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture
