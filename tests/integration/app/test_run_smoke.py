@@ -1,4 +1,5 @@
-"""``amparo run`` on the embedded default: starts, gets ready, lets a demo agent in, stops clean."""
+"""``amparo run`` on the embedded default: starts, gets ready, lets a demo agent in, stops clean;
+and the installed package holds every top-level module the command imports."""
 
 from __future__ import annotations
 
@@ -59,11 +60,16 @@ def test_amparo_run_starts_lets_a_demo_agent_sign_in_and_stops_without_orphans(
         for key, value in os.environ.items()
         if not key.startswith("AMPARO_") or key.startswith("AMPARO_TEST_")
     }
+    env.pop("PYTHONPATH", None)
     env.update({"AMPARO_DATA_DIR": str(data_dir), "AMPARO_WEB_PORT": str(port)})
+    # What `make run` runs: the installed command, here from outside the checkout, so every
+    # module it needs must be part of the installed package (pyproject.toml).
+    amparo = Path(sys.executable).with_name("amparo")
+    command = [str(amparo), "run"] if amparo.exists() else [sys.executable, "-m", "app", "run"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "run"],
+        command,
         env=env,
-        cwd=Path(__file__).resolve().parents[3],
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -92,3 +98,13 @@ def test_amparo_run_starts_lets_a_demo_agent_sign_in_and_stops_without_orphans(
     time.sleep(0.5)
     assert _processes_mentioning(str(data_dir)) == []
     assert not (data_dir / "redis" / "redis.sock").exists()
+
+
+def test_every_top_level_module_is_part_of_the_installed_package() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[3]
+    listed = set(
+        tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["py-modules"]
+    )
+    assert {path.stem for path in root.glob("*.py")} <= listed

@@ -18,7 +18,6 @@ from store.models import Beneficiary, Line
 from store.records import Call, Escalation
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel, RiskLevel
-from telephony.sip.outbound import CheckinTarget, open_checkin
 from tests.harness.hotline import Hotline, staff_line
 
 T0 = 1_800_000_000.0
@@ -236,23 +235,6 @@ def test_a_check_in_call_stays_in_the_check_in_flow_when_redis_loses_the_call(
     # Her PIN is still checked as a PIN (only the result reaches the engine): on to the menu.
     menu = press(runtime, call_id, "2468", T0 + 20)
     assert prompts_of(menu) == ["checkin.menu"]
-
-
-def test_a_sip_check_in_call_stays_in_the_check_in_flow_when_redis_loses_the_call(
-    runtime: Runtime, hotline: Hotline
-) -> None:
-    board = runtime.switchboard()
-    target = CheckinTarget(
-        call_id="sip-checkin-lost-meta",
-        beneficiary_id=hotline.beneficiary_id,
-        line_id=hotline.line_id,
-        number=hotline.beneficiary_number,
-    )
-    opened = open_checkin(board, target, T0)
-    assert prompts_of(opened.actions) == ["checkin.enter_code"]
-    assert stored_flow(runtime, target.call_id) == "checkin_outbound"
-    lose_call_meta(runtime, target.call_id)
-    assert prompts_of(press(runtime, target.call_id, "2468", T0 + 10)) == ["checkin.menu"]
 
 
 def test_an_inbound_call_stays_in_its_line_s_flow_when_redis_loses_the_call(
