@@ -1,7 +1,8 @@
 """Admins' page (``/admin``): accounts with their lock and second-factor state; unlock an
 account locked after failed sign-ins, clear a lost authenticator so its owner enrols again at
 the next sign-in, deactivate an account (its sessions end at their next request, an open event
-stream within ``RECHECK_SECONDS``) or reactivate it. All audited."""
+stream within ``RECHECK_SECONDS``; routing sets her offline, after her current call if she is
+on one) or reactivate it. All audited."""
 
 from __future__ import annotations
 
@@ -72,20 +73,30 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
                 subject_id=agent_id,
             )
 
-    def _leave_routing(agent_id: str) -> str:
+    def _leave_routing(agent_id: str) -> tuple[str, str | None]:
         """Offline in routing at once, so no caller waits on an offer to someone who can no
         longer take it (an offer out to her goes to the next agent). A call she is on is left
-        alone: an admin's click never cuts a caller off. Returns her routing state."""
+        alone: an admin's click never cuts a caller off; routing keeps ``offline`` as her state
+        after that call (status ``after_call``), so when it and its wrap-up end she goes offline
+        and is offered nothing. Returns her routing state and the state pending after her call.
+        """
         try:
             transition = ports.router().set_agent_state(agent_id, AgentState.OFFLINE, ports.clock())
         except UnknownAgent:
-            return AgentState.OFFLINE.value
+            return AgentState.OFFLINE.value, None
         except (RoutingError, redis.RedisError) as exc:
             log.warning(
                 "deactivated agent_id=%s still in routing (%s)", agent_id, type(exc).__name__
             )
-            return "unknown"
-        return str(transition.result.get("state") or "unknown")
+            return "unknown", None
+        state = str(transition.result.get("state") or "unknown")
+        if transition.status == "after_call":
+            return state, str(transition.result.get("after_call") or "") or None
+        if not transition.ok or state != AgentState.OFFLINE:
+            log.warning(
+                "deactivated agent_id=%s not offline in routing (%s)", agent_id, transition.status
+            )
+        return state, None
 
     @bp.post("/admin/api/agents/<agent_id>/unlock")
     @login_required(*ADMIN_ROLES)
@@ -103,13 +114,19 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
     @login_required(*ADMIN_ROLES)
     def deactivate(agent_id: str) -> Response:
         """Her sessions end at their next request, an open event stream within
-        ``RECHECK_SECONDS``; ``routing_state`` says whether she is still on a call."""
+        ``RECHECK_SECONDS``; ``routing_state`` says whether she is still on a call, and
+        ``routing_after_call`` (``offline``) what she becomes when it ends."""
         if agent_id == g.agent_id:
             check_csrf()
             raise ConsoleError("console.own_account", "another admin must do this", 409)
         _change(agent_id, "account_deactivated")
-        state = _leave_routing(agent_id)
-        return jsonify(agent_id=agent_id, done="account_deactivated", routing_state=state)
+        state, after_call = _leave_routing(agent_id)
+        return jsonify(
+            agent_id=agent_id,
+            done="account_deactivated",
+            routing_state=state,
+            routing_after_call=after_call,
+        )
 
     @bp.post("/admin/api/agents/<agent_id>/reactivate")
     @login_required(*ADMIN_ROLES)

@@ -53,8 +53,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def set_state() -> Response:
         check_csrf()
-        state = desk.set_state(g.agent_id, str(_body().get("state") or ""))
-        return jsonify(state=state)
+        return jsonify(desk.set_state(g.agent_id, str(_body().get("state") or "")))
 
     @bp.post("/offers/<routing_call_id>/accept")
     @login_required(*CONSOLE_ROLES)

@@ -18,7 +18,7 @@ from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITIONS
 from routing import AgentProfile, AgentState, CallRequest
 from routing.errors import InvalidAgentState, RoutingError, UnknownAgent
-from routing.state import routing_key
+from routing.state import after_call_state, routing_key
 from store import audit
 from store.base import new_id
 from store.live_state import key
@@ -51,13 +51,16 @@ class CallDesk:
     # -- presence -------------------------------------------------------------------------
 
     def presence(self, agent_id: str) -> dict[str, Any]:
-        """The agent's routing state, her pending offer and her live call, for a page load."""
+        """The agent's routing state (with the one she takes after her call, if she asked for
+        one), her pending offer and her live call, for a page load."""
         live = self._ports.live
         row = live.hgetall(routing_key("agent", agent_id))
         state = _text(row.get("state", "offline")) if row else "offline"
         routing_call = _text(row.get("call", "")) if row else ""
+        after_call = after_call_state(row.get("after_call")) if row else None
         result: dict[str, Any] = {
             "state": state,
+            "after_call": after_call.value if after_call else None,
             "since": float(row.get("since") or 0) if row else None,
             "offer": None,
             "call_id": None,
@@ -82,7 +85,10 @@ class CallDesk:
         result["call_id"] = current
         return result
 
-    def set_state(self, agent_id: str, state: str) -> str:
+    def set_state(self, agent_id: str, state: str) -> dict[str, str | None]:
+        """Her presence now, and on a call the state she takes when it ends: ``break`` or
+        ``offline`` asked for during a call waits for its end (the caller is never cut off),
+        ``available`` cancels it. Answers ``{"state", "after_call"}``."""
         router = self._ports.router()
         now = self._ports.clock()
         try:
@@ -93,8 +99,12 @@ class CallDesk:
         except (InvalidAgentState, ValueError) as exc:
             raise ConsoleError("console.bad_state", str(exc), 400) from exc
         if not transition.ok:
-            raise ConsoleError(f"console.{transition.status}", "finish the current call first", 409)
-        return str(transition.result.get("state", state))
+            raise ConsoleError(f"console.{transition.status}", "presence not changed", 409)
+        after_call = after_call_state(transition.result.get("after_call"))
+        return {
+            "state": str(transition.result.get("state", state)),
+            "after_call": after_call.value if after_call else None,
+        }
 
     def _profile(self, agent_id: str) -> AgentProfile:
         with self._ports.sessions() as db:

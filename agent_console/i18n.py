@@ -14,7 +14,13 @@ from flask import Blueprint, Flask, abort, jsonify, redirect, request, session
 from werkzeug.wrappers import Response
 
 from agent_console.auth import check_csrf
-from agent_console.texts import ALARM_TEXT, DISPOSITION_TEXT, RESOURCE_TEXT, STATE_TEXT
+from agent_console.texts import (
+    AFTER_CALL_TEXT,
+    ALARM_TEXT,
+    DISPOSITION_TEXT,
+    RESOURCE_TEXT,
+    STATE_TEXT,
+)
 from locales import UI_LOCALES
 from locales.markers import N_
 from locales.prompts import ui_text
@@ -68,6 +74,7 @@ def labels(locale: str) -> dict[str, dict[str, str]]:
     """Names of the console's vocabulary for its scripts."""
     groups = {
         "state": STATE_TEXT,
+        "after_call": AFTER_CALL_TEXT,
         "risk": RISK,
         "flag": FLAGS,
         "alarm": ALARM_TEXT,

@@ -26,6 +26,12 @@ STATE_TEXT = {
     "break": N_("console.presence.break"),
 }
 
+AFTER_CALL_TEXT = {
+    "break": N_("console.presence.after_call.break"),
+    "offline": N_("console.presence.after_call.offline"),
+}
+"""The state an agent on a call takes when it (and its wrap-up) ends, shown next to hers."""
+
 SUPERVISION_TEXT = {
     "listen": N_("console.supervise.listen"),
     "whisper": N_("console.supervise.whisper"),

@@ -23,7 +23,12 @@ from agent_console.calls import CallDesk
 from agent_console.charts import DayWindow, calls_per_hour, hourly_bars_svg, risk_mix, risk_mix_svg
 from agent_console.i18n import ui_locale
 from agent_console.ports import ConsoleError, ConsolePorts
-from agent_console.texts import ALARM_REASONS, ESCALATION_REASON_TEXT, STATE_TEXT
+from agent_console.texts import (
+    AFTER_CALL_TEXT,
+    ALARM_REASONS,
+    ESCALATION_REASON_TEXT,
+    STATE_TEXT,
+)
 from locales.prompts import ui_text
 from locales.ui_strings import RISK
 from routing import AgentState, views
@@ -84,12 +89,17 @@ class Wallboard:
             for presence in presences:
                 if presence.agent_id not in names:
                     continue
+                after = presence.after_call
                 agents.append(
                     {
                         "agent_id": presence.agent_id,
                         "name": names[presence.agent_id],
                         "state": state.value,
                         "state_label": ui_text(STATE_TEXT[state.value], locale),
+                        "after_call": after.value if after else None,
+                        "after_call_label": (
+                            ui_text(AFTER_CALL_TEXT[after.value], locale) if after else None
+                        ),
                         "in_state_for": round(presence.in_state_for),
                         "languages": list(presence.languages),
                     }

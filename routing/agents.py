@@ -2,6 +2,11 @@
 
 States: ``offline | available | offered | on_call | wrap_up | break``, each with the time it
 began. Agents choose ``available``, ``break`` and ``offline``; the router sets the others.
+
+On a call, ``break`` or ``offline`` is kept as her state *after the call* (``after_call`` on
+the agent): when the call ends she goes through wrap-up as usual and then to that state instead
+of ``available``, with no offer in between; ``available`` during the call cancels it. A change
+during wrap-up applies at once and drops what was pending.
 """
 
 from __future__ import annotations
@@ -33,8 +38,12 @@ def set_agent_state(
     """Change presence. Becoming available offers the best waiting call at once; leaving while
     an offer is out withdraws it and offers the call to the next agent.
 
+    While the agent is on a call nothing changes now: the answer is ``after_call`` (ok) with
+    ``state`` (``on_call``) and ``after_call`` (``break``, ``offline``, or ``""`` when she will
+    be available as usual, which is what ``available`` asks for).
+
     Raises UnknownAgent for an agent never registered and InvalidAgentState for a state only
-    the router may set. Returns ``agent_on_call`` (not ok) while the agent is on a call.
+    the router may set.
     """
     target = AgentState(state)
     if target not in MANUAL_AGENT_STATES:

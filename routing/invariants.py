@@ -10,11 +10,11 @@ from collections import Counter
 
 import redis
 
-from routing.state import AgentState, CallStatus, from_list_field, routing_key
+from routing.state import AFTER_CALL_STATES, AgentState, CallStatus, from_list_field, routing_key
 from routing.views import read_rows
 
 CALL_FIELDS = ["status", "queue", "lang", "specs", "bucket", "agent", "overflow_at"]
-AGENT_FIELDS = ["state", "call", "langs", "specs", "queues"]
+AGENT_FIELDS = ["state", "call", "langs", "specs", "queues", "after_call"]
 
 
 def _text(value: object) -> str:
@@ -31,6 +31,9 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
       and no call is held by two agents;
     - an agent is in the availability index exactly when ``available``, and staffs their
       queues exactly when not ``offline``;
+    - a state asked for after a call is ``break`` or ``offline`` and is pending only while the
+      agent is ``on_call`` or in ``wrap_up`` (so she is neither available nor offered a call
+      until it is taken);
     - an open escalation always has its next step scheduled (it never silently stops);
     - with ``work_conserving``: no available agent qualifies for a waiting call they have not
       declined (nobody idles while someone they could help waits).
@@ -122,6 +125,11 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
             problems.append(f"agent {aid} is {state} but still names call {agent['call']}")
         if state == AgentState.WRAP_UP and f"wrap|{aid}" not in timers:
             problems.append(f"agent {aid} is in wrap-up without an end")
+        pending = agent["after_call"]
+        if pending and pending not in AFTER_CALL_STATES:
+            problems.append(f"agent {aid} has an unknown state after the call: {pending}")
+        if pending and state not in (AgentState.ON_CALL, AgentState.WRAP_UP):
+            problems.append(f"agent {aid} is {state} with {pending} still pending after a call")
         for queue in from_list_field(agent["queues"]):
             if (state != AgentState.OFFLINE) != (aid in presence.get(queue, set())):
                 problems.append(f"agent {aid} is {state} but staffing of {queue} disagrees")

@@ -49,6 +49,14 @@ class AgentState(StrEnum):
 
 
 MANUAL_AGENT_STATES = frozenset({AgentState.AVAILABLE, AgentState.BREAK, AgentState.OFFLINE})
+AFTER_CALL_STATES = frozenset({AgentState.BREAK, AgentState.OFFLINE})
+"""What an agent on a call may ask to become when the call (and its wrap-up) ends."""
+
+
+def after_call_state(value: object) -> AgentState | None:
+    """The agent hash's ``after_call`` field as a state, None when nothing is pending."""
+    text = value.decode() if isinstance(value, bytes) else str(value or "")
+    return AgentState(text) if text in AFTER_CALL_STATES else None
 
 
 class CallStatus(StrEnum):
@@ -120,7 +128,6 @@ ERROR_STATUSES = frozenset(
         "offer_not_current",
         "unknown_agent",
         "invalid_state",
-        "agent_on_call",
         "not_waiting",
         "unknown_escalation",
     }

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 import redis
 
 from routing.config import RouterConfig
-from routing.state import ANY_LANGUAGE, AgentState, from_list_field, routing_key
+from routing.state import (
+    ANY_LANGUAGE,
+    AgentState,
+    after_call_state,
+    from_list_field,
+    routing_key,
+)
 from store.vocabulary import RiskLevel
 
 
@@ -35,6 +41,9 @@ class AgentPresence:
     languages: tuple[str, ...]
     specialties: tuple[str, ...]
     missed_offers: int
+    after_call: AgentState | None = None
+    """``break`` or ``offline`` she asked for during her call, taken when it (and its wrap-up)
+    ends; None when she will be available as usual."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,7 @@ def waiting_calls(client: redis.Redis, now: float) -> list[WaitingGroup]:
 
 def agents_by_state(client: redis.Redis, now: float) -> dict[AgentState, list[AgentPresence]]:
     ids = sorted(_text(agent_id) for agent_id in client.smembers(routing_key("agents")))
-    fields = ["state", "since", "call", "langs", "specs", "missed"]
+    fields = ["state", "since", "call", "langs", "specs", "missed", "after_call"]
     rows = read_rows(client, [routing_key("agent", aid) for aid in ids], fields)
     by_state: dict[AgentState, list[AgentPresence]] = {state: [] for state in AgentState}
     for agent_id, row in zip(ids, rows, strict=True):
@@ -128,6 +137,7 @@ def agents_by_state(client: redis.Redis, now: float) -> dict[AgentState, list[Ag
             languages=from_list_field(row["langs"]),
             specialties=from_list_field(row["specs"]),
             missed_offers=int(row["missed"] or 0),
+            after_call=after_call_state(row["after_call"]),
         )
         by_state[presence.state].append(presence)
     return by_state

@@ -30,19 +30,27 @@
   }
 
   // -- presence -------------------------------------------------------------------------
-  function renderState(state) {
-    byId("state-now").textContent = labels.state[state] || state;
+  // On a call, break and offline are kept for when it ends ("break after this call"; the call
+  // goes on); available cancels that, so it is only enabled while something is pending.
+  function renderState(state, afterCall) {
+    var onCall = state === "on_call";
+    var pending = onCall ? (afterCall || "") : "";
+    var text = labels.state[state] || state;
+    if (pending) { text += " · " + (labels.after_call[pending] || pending); }
+    byId("state-now").textContent = text;
     byId("state-now").setAttribute("data-state", state);
+    byId("state-now").setAttribute("data-after-call", pending);
     document.querySelectorAll(".state-button").forEach(function (button) {
-      var pressed = button.getAttribute("data-state") === state;
+      var target = button.getAttribute("data-state");
+      var pressed = onCall ? target === pending : target === state;
       button.setAttribute("aria-pressed", pressed ? "true" : "false");
-      button.disabled = state === "on_call";
+      button.disabled = onCall && target === "available" && !pending;
     });
   }
 
   function refresh() {
     return A.api("GET", "/console/api/me").then(function (me) {
-      renderState(me.state);
+      renderState(me.state, me.after_call);
       if (me.offer && (!offer || offer.call !== me.offer.call)) {
         var remaining = me.offer.expires_at - me.now;
         showOffer(me.offer.call, me.offer, remaining);
@@ -56,7 +64,10 @@
   document.querySelectorAll(".state-button").forEach(function (button) {
     button.addEventListener("click", function () {
       A.api("POST", "/console/api/state", { state: button.getAttribute("data-state") })
-        .then(function (data) { renderState(data.state); status(A.t("console.state.changed")); })
+        .then(function (data) {
+          renderState(data.state, data.after_call);
+          status(data.after_call ? labels.after_call[data.after_call] : A.t("console.state.changed"));
+        })
         .catch(failed);
     });
   });
@@ -105,7 +116,7 @@
     A.api("POST", "/console/api/offers/" + encodeURIComponent(routingCallId) + "/accept")
       .then(function (result) {
         hideOffer();
-        renderState("on_call");
+        renderState("on_call", null);
         startCall(result.call_id);
         if (!result.bridged) { status(A.t("console.error.no_bridge"), true); }
       })
@@ -395,6 +406,10 @@
       case "offer_withdrawn":
       case "offer_timed_out":
         if (offer && offer.call === message.call) { hideOffer(A.t("console.offer.withdrawn")); }
+        refresh();
+        break;
+      case "agent_state_after_call":  // asked for during the call, here or by an admin
+      case "agent_state_changed":     // taken when the call and its wrap-up ended
         refresh();
         break;
       case "escalation_ring":

@@ -202,9 +202,24 @@ local function abandon(c)
   end
 end
 
+-- Her call and its wrap-up are over: the state she (or an admin) asked for during the call
+-- (never offered a call in between), else available. The caller dispatches.
+local function after_call_over(ag, from)
+  local pending = pending_state(ag)
+  if not pending then
+    agent_available(ag, NOW)
+    return
+  end
+  clear_after_call(ag)
+  agent_to(ag, pending, '')
+  local ev = emit('agent_state_changed', '', ag.id, {from = from, to = pending,
+                                                     reason = 'after_call'})
+  publish_to_agent(ag.id, ev)
+end
+
 local function start_wrap_up(ag)
   if CFG.wrap_up <= 0 then
-    agent_available(ag, NOW)
+    after_call_over(ag, 'on_call')
     return
   end
   local until_at = NOW + CFG.wrap_up

@@ -61,8 +61,10 @@ end
 
 -- Agents ------------------------------------------------------------------------------------
 
+-- after_call: 'break' or 'offline' asked for during a call, taken when the call (and its
+-- wrap-up) ends instead of available; absent otherwise (see lib_calls.lua's after_call_over).
 local AGENT_FIELDS = {'state', 'since', 'idle_since', 'call', 'langs', 'specs', 'queues',
-                      'missed', 'wrap_until'}
+                      'missed', 'wrap_until', 'after_call'}
 
 local function load_agent(aid)
   local v = redis.call('HMGET', k('agent', aid), unpack(AGENT_FIELDS))
@@ -106,6 +108,19 @@ local function agent_available(ag, idle_since)
   ag.state = 'available'
   ag.idle_since = idle_since
   ag.call = ''
+end
+
+-- The state she asked to take after her call, or nil.
+local function pending_state(ag)
+  if ag.after_call == 'break' or ag.after_call == 'offline' then return ag.after_call end
+  return nil
+end
+
+local function clear_after_call(ag)
+  if ag.after_call and ag.after_call ~= '' then
+    redis.call('HDEL', k('agent', ag.id), 'after_call')
+  end
+  ag.after_call = ''
 end
 
 -- Any state but available: leaves the availability index.

@@ -66,7 +66,7 @@ end
 local function wrap_up_over(aid)
   local ag = load_agent(aid)
   if not ag or ag.state ~= 'wrap_up' then return end
-  agent_available(ag, NOW)
+  after_call_over(ag, 'wrap_up')
   dispatch_agent(ag)
 end
 

@@ -138,6 +138,7 @@ def test_an_admin_deactivates_an_account_from_the_admin_page_and_reactivates_it(
 
     assert done.status_code == 200
     assert (done.json or {})["routing_state"] == "offline"
+    assert (done.json or {})["routing_after_call"] is None
     assert redis_client.hget(routing_key("agent", ana.agent_id), "state") == "offline"
     _assert_revoked_json(signed.get("/console/api/me"))
     with db_sessions() as db:
@@ -168,6 +169,7 @@ def test_deactivating_an_agent_on_a_call_leaves_her_caller_connected(
     done = admin.post(f"/admin/api/agents/{ana.account.agent_id}/deactivate")
 
     assert (done.json or {})["routing_state"] == "on_call"
+    assert (done.json or {})["routing_after_call"] == "offline", "offline when the call ends"
     _assert_revoked_json(ana.get("/console/api/me"))
     assert phones.get(call.call_id).status is PhoneStatus.CONNECTED
 

@@ -1,14 +1,15 @@
 """A stateful property test of the router: random arrivals, offers, accepts, rejects,
-timeouts, hang-ups, risk raises, skill changes and presence changes, with the invariants
-checked against Redis after every step."""
+timeouts, hang-ups, risk raises, skill changes and presence changes (on a call: the state to
+take after it), with the invariants checked against Redis after every step."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 import redis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -30,7 +31,7 @@ from routing import (
 )
 from routing.invariants import find_violations
 from routing.ports import ManualClock, MemoryCallControl, MemoryCallLog, MemoryNotifier
-from routing.state import CallStatus, routing_key
+from routing.state import AgentState, CallStatus, routing_key
 from store.vocabulary import RiskLevel
 
 AGENTS = ("a0", "a1", "a2")
@@ -55,17 +56,23 @@ CONFIG = RouterConfig(
 )
 
 
-def build_machine(client: redis.Redis) -> type[RuleBasedStateMachine]:
+def build_machine(
+    client: redis.Redis, config: RouterConfig = CONFIG
+) -> type[RuleBasedStateMachine]:
     class RouterMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             client.flushdb()
             self.clock = ManualClock(1_717_400_000.0)
             self.log = MemoryCallLog()
-            self.router = Router(client, CONFIG, self.log, MemoryNotifier(), MemoryCallControl())
+            self.notifier = MemoryNotifier()
+            self.router = Router(client, config, self.log, self.notifier, MemoryCallControl())
             self.calls: list[str] = []
             self.answers: dict[str, set[str]] = defaultdict(set)
             self.ended: dict[str, str] = {}
+            self.after_call: dict[str, str | None] = dict.fromkeys(AGENTS)
+            """The model: the state each agent asked for during her call, until she takes it."""
+            self.offers_checked = 0
 
         @initialize()
         def staff(self) -> None:
@@ -124,12 +131,46 @@ def build_machine(client: redis.Redis) -> type[RuleBasedStateMachine]:
             agent=st.sampled_from(AGENTS), state=st.sampled_from(["available", "break", "offline"])
         )
         def presence(self, agent: str, state: str) -> None:
-            before, _ = self.agent_call(agent)
+            """By herself, a supervisor or an admin deactivating her account (offline)."""
+            before, call_id = self.agent_call(agent)
             result = self.router.set_agent_state(agent, state, self.clock.now())
-            if before == "on_call":
-                assert result.status == "agent_on_call"
+            assert result.ok
+            if before == AgentState.ON_CALL:
+                self.after_call[agent] = None if state == AgentState.AVAILABLE else state
+                event(f"{state} asked for on a call")
+                assert result.status == "after_call"
+                assert dict(result.result) == {
+                    "state": "on_call",
+                    "after_call": self.after_call[agent] or "",
+                    "call": call_id,
+                }
+                assert self.agent_call(agent) == (before, call_id), "the call goes on"
             else:
-                assert result.ok
+                self.after_call[agent] = None
+                assert self.agent_call(agent)[0] in (state, AgentState.OFFERED)
+
+        @rule(
+            state=st.sampled_from(["break", "offline", "available"]),
+            nth=st.integers(0, 2),
+            then=st.sampled_from(["talk on", "end", "end and wrap up"]),
+        )
+        def after_this_call(self, state: str, nth: int, then: str) -> None:
+            """An agent on a call (she takes the offer she has, if nobody is) asks for a break
+            after it, or an admin deactivates her, or she changes her mind; the call may end
+            at once, and its wrap-up too."""
+            on_call = [a for a in AGENTS if self.agent_call(a)[0] == AgentState.ON_CALL]
+            if not on_call:
+                offered = [a for a in AGENTS if self.agent_call(a)[0] == AgentState.OFFERED]
+                if not offered:
+                    return
+                self.answer_offer(offered[0], "accept")
+                on_call = offered[:1]
+            agent = on_call[nth % len(on_call)]
+            self.presence(agent, state)
+            if then != "talk on":
+                self.conversation_ends(agent)
+            if then == "end and wrap up":
+                self.time_passes(config.wrap_up_seconds)
 
         @rule(
             agent=st.sampled_from(AGENTS),
@@ -201,6 +242,26 @@ def build_machine(client: redis.Redis) -> type[RuleBasedStateMachine]:
             assert find_violations(client, self.clock.now()) == []
 
         @invariant()
+        def the_state_asked_for_is_taken_after_the_call_with_no_offer_between(self) -> None:
+            for agent_id, call_id, _ in self.notifier.offers[self.offers_checked :]:
+                asked = self.after_call[agent_id]
+                assert asked is None, f"{agent_id} was offered {call_id} with {asked} pending"
+            self.offers_checked = len(self.notifier.offers)
+            for agent_id in AGENTS:
+                state, pending = client.hmget(
+                    routing_key("agent", agent_id), ["state", "after_call"]
+                )
+                expected = self.after_call[agent_id]
+                if expected is None:
+                    assert not pending, f"{agent_id} has {pending!r} pending, asked for nothing"
+                elif state in (AgentState.ON_CALL, AgentState.WRAP_UP):
+                    assert pending == expected
+                else:
+                    assert (state, pending) == (expected, None), f"{agent_id} after her call"
+                    event(f"{expected} taken after the call")
+                    self.after_call[agent_id] = None
+
+        @invariant()
         def no_call_is_lost_answered_twice_or_revived(self) -> None:
             pipe = client.pipeline(transaction=False)
             for call_id in self.calls:
@@ -216,16 +277,26 @@ def build_machine(client: redis.Redis) -> type[RuleBasedStateMachine]:
     return RouterMachine
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_router_state_machine(redis_client: redis.Redis) -> None:
-    machine = build_machine(redis_client)
+def _run(machine: type[RuleBasedStateMachine], examples: int) -> None:
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=150,
+            max_examples=examples,
             stateful_step_count=50,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_router_state_machine(redis_client: redis.Redis) -> None:
+    _run(build_machine(redis_client), 150)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_router_state_machine_without_wrap_up(redis_client: redis.Redis) -> None:
+    """A call's end leads straight to the next state (available, or the one asked for)."""
+    _run(build_machine(redis_client, replace(CONFIG, wrap_up_seconds=0)), 60)
