@@ -46,6 +46,20 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     raise RuntimeError("no free port")
 
 
+def free_sip_port() -> int:
+    """A port free for SIP over UDP and TCP whose next port is free too: baresip 1.0 also
+    listens for SIP over TLS on the port after its SIP port."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
+            try:
+                tls.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free SIP port")
+
+
 def free_port_pair() -> int:
     """An even port with the next one free too (RTP and RTCP)."""
     for _ in range(100):
@@ -375,7 +389,7 @@ class Baresip:
     user: str
     wav: Path
     answer: bool = False
-    sip_port: int = field(default_factory=free_port)
+    sip_port: int = field(default_factory=free_sip_port)
     ctrl_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
     process: subprocess.Popen[bytes] | None = None
 
