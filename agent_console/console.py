@@ -1,7 +1,8 @@
 """The agent's console page and the assembly of every console blueprint.
 
 ``register_console(app, ports, live)`` is what ``app.py`` calls: sign-in, language, the console
-page, its JSON API and event stream, the supervisors' wallboard and the admins' page.
+page, its JSON API and event stream, the supervisors' wallboard, the caseworkers' beneficiary
+register and the admins' page.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from werkzeug.wrappers import Response
 from agent_console.admin import admin_blueprint
 from agent_console.api import CONSOLE_ROLES, console_api
 from agent_console.auth import auth_blueprint, login_required
+from agent_console.beneficiaries import beneficiaries_blueprint
 from agent_console.events import events_blueprint
 from agent_console.i18n import install as install_language
 from agent_console.ports import ConsolePorts
@@ -90,3 +92,4 @@ def register_console(app: Flask, ports: ConsolePorts) -> None:
     app.register_blueprint(events_blueprint(ports))
     app.register_blueprint(wallboard_blueprint(ports))
     app.register_blueprint(admin_blueprint(ports))
+    app.register_blueprint(beneficiaries_blueprint(ports))

@@ -25,3 +25,23 @@ def check_pin(pin_hash: str | None, duress_digit_hash: str | None, entered: str)
     ):
         return PinResult.DURESS
     return PinResult.WRONG
+
+
+PIN_LENGTHS = range(4, 9)
+"""A PIN has 4 to 8 digits: the check-in flow gathers at most 8 (``num_digits``)."""
+
+
+def secret_problem(pin: str, duress_digit: str) -> str | None:
+    """Why a new PIN and duress digit cannot be stored, or None when they can.
+
+    Returns ``"pin_format"`` (not 4 to 8 digits) or ``"duress_format"`` (not one digit, or the
+    PIN's own last digit: a key pressed twice by accident at the end of her PIN would then
+    raise a silent duress alert, and :func:`check_pin` could not tell the two apart).
+    """
+    if not (pin.isascii() and pin.isdigit() and len(pin) in PIN_LENGTHS):
+        return "pin_format"
+    if not (duress_digit.isascii() and duress_digit.isdigit() and len(duress_digit) == 1):
+        return "duress_format"
+    if duress_digit == pin[-1]:
+        return "duress_format"
+    return None
