@@ -217,13 +217,14 @@ class _Applier:
         ):
             stored = set(self.db.scalars(select(model.id)))
             self.report.kept[kind] = len(stored - touched)
-        audit.record(
-            self.db,
-            actor_type="system",
-            actor_id=AUDIT_ACTOR,
-            action="hotline_config_applied",
-            detail={action.value: self.report.count(action) for action in Action},
-        )
+        if self.report.changed:
+            audit.record(
+                self.db,
+                actor_type="system",
+                actor_id=AUDIT_ACTOR,
+                action="hotline_config_applied",
+                detail={action.value: self.report.count(action) for action in Action},
+            )
         return self.report
 
     def _note(self, kind: str, key: str, created: bool, written: tuple[str, ...]) -> None:

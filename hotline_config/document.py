@@ -467,10 +467,10 @@ def _check_duplicates(reader: _Reader, document: HotlineDocument) -> None:
 def _check_members(reader: _Reader, document: HotlineDocument) -> None:
     inactive = {agent.login for agent in document.agents if agent.active is False}
     for team in document.teams:
-        for member in team.members or ():
-            if member.login in inactive:
+        for login in dict.fromkeys(member.login for member in team.members or ()):
+            if login in inactive:
                 reader.problem(
                     team.where,
-                    f"member {member.login!r} is marked active = false; an inactive account "
+                    f"member {login!r} is marked active = false; an inactive account "
                     "cannot answer an urgent call",
                 )

@@ -18,6 +18,7 @@ from routing import AgentState, views
 from settings import Settings
 from store.credentials import verify_secret
 from store.models import Agent, Line, Queue, Team, TeamMember
+from store.records import AuditEntry
 from store.vocabulary import Channel
 from tests.integration.config.conftest import ConfigCommand, Names, hotline_file, issued
 
@@ -41,6 +42,11 @@ def snapshot(sessions: sessionmaker[Session], names: Names) -> dict[str, Any]:
             }
             for row in rows
         }
+
+
+def audit_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as db:
+        return len(db.scalars(select(AuditEntry.id)).all())
 
 
 def sign_in(client: Any, login: str, password: str, totp_secret: str | None = None) -> Any:
@@ -97,6 +103,8 @@ def test_apply_creates_the_hotline_and_new_accounts_sign_in_with_what_was_printe
         password = secrets_shown[names.login("ana")].password
         assert password and password not in ana.password_hash
         assert verify_secret(ana.password_hash, password)
+        created = db.scalars(select(AuditEntry.action).where(AuditEntry.subject_id == ana.id)).all()
+        assert created == ["account_created"]
         members = {
             m.agent_id: m.tier
             for m in db.scalars(select(TeamMember).where(TeamMember.team_id == team.id))
@@ -128,11 +136,13 @@ def test_applying_the_same_file_twice_changes_nothing(
     text = hotline_file(names)
     assert amparo_config.apply(text).exit_code == 0
     before = snapshot(db_sessions, names)
+    audited = audit_count(db_sessions)
     again = amparo_config.apply(text)
     assert again.exit_code == 0, again.output
     assert "0 created, 0 updated, 8 unchanged" in again.output
     assert "password" not in again.output and "restart" not in again.output
     assert snapshot(db_sessions, names) == before
+    assert audit_count(db_sessions) == audited
 
 
 def test_an_update_writes_only_what_changed_and_never_touches_passwords(
