@@ -77,6 +77,7 @@ class ApplyReport:
     kept: dict[str, int] = field(default_factory=dict)
     """Stored things the file does not mention, by kind: left as they are."""
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -112,10 +113,11 @@ def apply_document(
     with sessions() as db:
         transaction = db.begin()
         try:
-            problems = _check_against_store(db, document)
+            problems, warnings = _check_against_store(db, document)
             if problems:
                 raise ConfigRejected(problems)
             report = _Applier(db, dry_run=dry_run).run(document)
+            report.warnings.extend(warnings)
             db.flush()
         except IntegrityError as exc:
             transaction.rollback()
@@ -143,8 +145,10 @@ def _line_matches(db: Session, document: HotlineDocument) -> dict[str, Line | No
     return found
 
 
-def _check_against_store(db: Session, document: HotlineDocument) -> list[Problem]:
+def _check_against_store(db: Session, document: HotlineDocument) -> tuple[list[Problem], list[str]]:
+    """Problems (nothing may be applied) and warnings (applied, but the operator should know)."""
     problems: list[Problem] = []
+    warnings: list[str] = []
     matches = _line_matches(db, document)
     for spec in document.lines:
         named = db.scalar(select(Line).where(Line.name == spec.values["name"]))
@@ -164,25 +168,45 @@ def _check_against_store(db: Session, document: HotlineDocument) -> list[Problem
                         team.where, f"line {team.line_number} is neither in the file nor stored"
                     )
                 )
-        for member in team.members or ():
-            problem = _member_problem(db, member.login, declared.get(member.login))
-            if problem:
-                problems.append(Problem(team.where, problem))
-    return problems
-
-
-def _member_problem(db: Session, login: str, declared: AgentSpec | None) -> str | None:
-    if declared is not None:
-        return None  # an inactive declared member is reported when the file is read
-    stored = db.scalar(select(Agent).where(Agent.login == login))
-    if stored is None:
-        return f"member {login!r} is neither an agent in the file nor a stored account"
-    if not stored.active:
-        return (
-            f"member {login!r} is an inactive account; reactivate her (active = true) or "
-            "leave her out of the team"
+        current = set(
+            db.scalars(
+                select(Agent.login)
+                .join(TeamMember, TeamMember.agent_id == Agent.id)
+                .join(Team, Team.id == TeamMember.team_id)
+                .where(Team.name == team.name)
+            )
         )
-    return None
+        for login in dict.fromkeys(member.login for member in team.members or ()):
+            active = _member_active(db, login, declared.get(login))
+            if active is None:
+                problems.append(
+                    Problem(
+                        team.where,
+                        f"member {login!r} is neither an agent in the file nor a stored account",
+                    )
+                )
+            elif not active and login not in current:
+                problems.append(
+                    Problem(
+                        team.where,
+                        f"member {login!r} is an inactive account, who cannot answer an urgent "
+                        "call; leave her out of the team or reactivate her (active = true)",
+                    )
+                )
+            elif not active:
+                warnings.append(
+                    f"{team.where}: member {login!r} is an inactive account; the team's ladder "
+                    "still rings her tier: take her out of the team"
+                )
+    return problems, warnings
+
+
+def _member_active(db: Session, login: str, declared: AgentSpec | None) -> bool | None:
+    """Whether ``login`` will be active after applying; None when no such account will exist."""
+    stored = db.scalar(select(Agent.active).where(Agent.login == login))
+    if declared is not None:
+        return declared.active if declared.active is not None else (stored is not False)
+    return stored
 
 
 def _write(row: Any, values: dict[str, Any]) -> tuple[str, ...]:

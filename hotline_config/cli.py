@@ -92,6 +92,8 @@ def _print_report(report: ApplyReport) -> None:
         f"{would}updated, {report.count(Action.UNCHANGED)} unchanged; "
         f"stored but not in the file (kept as they are): {kept}"
     )
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if report.dry_run:
         click.echo("Dry run: nothing was written.")
         return

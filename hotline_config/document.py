@@ -357,7 +357,6 @@ def read_document(text: str, source: str = "<config>") -> tuple[HotlineDocument,
         agents=_read_agents(reader, raw),
     )
     _check_duplicates(reader, document)
-    _check_members(reader, document)
     return document, reader.problems
 
 
@@ -462,15 +461,3 @@ def _check_duplicates(reader: _Reader, document: HotlineDocument) -> None:
     unique([(agent.login, agent.where) for agent in document.agents], "login")
     for team in document.teams:
         unique([(member.login, team.where) for member in team.members or ()], "member")
-
-
-def _check_members(reader: _Reader, document: HotlineDocument) -> None:
-    inactive = {agent.login for agent in document.agents if agent.active is False}
-    for team in document.teams:
-        for login in dict.fromkeys(member.login for member in team.members or ()):
-            if login in inactive:
-                reader.problem(
-                    team.where,
-                    f"member {login!r} is marked active = false; an inactive account "
-                    "cannot answer an urgent call",
-                )

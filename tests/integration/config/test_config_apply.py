@@ -210,12 +210,19 @@ def test_an_invalid_file_reports_every_problem_and_changes_nothing(
 
     # Problems only the store can show are found before anything is written, too.
     unknown_member = hotline_file(
-        names, team_members=f'{{ login = "{names.login("nadie")}", tier = 1 }}'
+        names,
+        team_members=(
+            f'{{ login = "{names.login("nadie")}", tier = 1 }}, '
+            f'{{ login = "{names.login("jefa")}", tier = 2 }}'
+        ),
+        extra="active = false",
     ).replace(f'line = "{names.number}"', 'line = "+34 910 000 999"')
     result = amparo_config.apply(unknown_member)
     assert result.exit_code == 1
     assert "line +34910000999 is neither in the file nor stored" in result.output
     assert f"member '{names.login('nadie')}' is neither an agent" in result.output
+    assert f"member '{names.login('jefa')}' is an inactive account" in result.output
+    assert "3 problem(s); nothing was applied." in result.output
     with db_sessions() as db:
         assert db.scalar(select(Line).where(Line.name == f"Línea {names.tag}")) is None
         assert db.scalar(select(Agent).where(Agent.login == names.login("ana"))) is None
@@ -250,6 +257,17 @@ def test_export_then_apply_round_trips_without_secrets(
     assert again.exit_code == 0, again.output
     assert " 0 created, 0 updated," in " " + again.output
     assert snapshot(db_sessions, names) == before
+
+    # An admin deactivates a team member on /admin: the export still applies as it is, and
+    # the operator is told to take her out of the team.
+    with db_sessions() as db, db.begin():
+        member = db.scalar(select(Agent).where(Agent.login == names.login("reserva")))
+        assert member is not None
+        member.active = False
+    again = amparo_config.apply(amparo_config.run("export").output)
+    assert again.exit_code == 0, again.output
+    assert " 0 created, 0 updated," in " " + again.output
+    assert f"member '{names.login('reserva')}' is an inactive account" in again.output
 
 
 def test_a_call_to_a_configured_line_is_offered_to_a_configured_agent(
