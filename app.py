@@ -449,12 +449,22 @@ def _open_database() -> tuple[sessionmaker[Session], Any]:
 
 def _register_commands() -> None:
     from checkins.cli import systems_cli
+    from hotline_config.cli import config_cli
     from ivr_flows.cli import flows
     from locales.cli import locales_cli
     from runner import run, web, worker
     from telephony.sip.cli import sip
 
-    for command in (run, web, worker, flows, locales_cli, systems_cli(_open_database), sip):
+    for command in (
+        run,
+        web,
+        worker,
+        flows,
+        locales_cli,
+        systems_cli(_open_database),
+        config_cli(_open_database),
+        sip,
+    ):
         cli.add_command(command)
 
 
