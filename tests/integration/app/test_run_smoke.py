@@ -100,11 +100,18 @@ def test_amparo_run_starts_lets_a_demo_agent_sign_in_and_stops_without_orphans(
     assert not (data_dir / "redis" / "redis.sock").exists()
 
 
-def test_every_top_level_module_is_part_of_the_installed_package() -> None:
+def test_every_top_level_module_and_package_is_part_of_the_installed_package() -> None:
+    import fnmatch
     import tomllib
 
     root = Path(__file__).resolve().parents[3]
-    listed = set(
-        tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["py-modules"]
-    )
-    assert {path.stem for path in root.glob("*.py")} <= listed
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert {path.stem for path in root.glob("*.py")} <= set(setuptools["py-modules"])
+    included = setuptools["packages"]["find"]["include"]
+    packages = {
+        path.parent.name
+        for path in root.glob("*/__init__.py")
+        if path.parent.name not in {"tests", "bench"}
+    }
+    missing = {name for name in packages if not any(fnmatch.fnmatch(name, p) for p in included)}
+    assert not missing, f"not installed by pip (pyproject.toml packages.find.include): {missing}"
