@@ -309,7 +309,11 @@ class Switchboard:
             if call is None or call.line_id is None:
                 raise LookupError("unknown call")
             flow = call.flow or _flow_of_an_older_call(call)
-            return {"line_id": call.line_id, "flow": flow, "channel": call.channel}
+            recovered = {"line_id": call.line_id, "flow": flow, "channel": call.channel}
+        # Put it back, so the call's next events do not each go to the database.
+        self.live.hset(key("call", call_id), mapping=recovered)  # type: ignore[arg-type]
+        self.live.expire(key("call", call_id), CALL_META_TTL_S)
+        return recovered
 
     def _step(
         self,

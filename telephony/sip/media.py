@@ -45,7 +45,6 @@ class GatherStep:
     num_digits: int
     timeout_s: float
     finish_on_key: str | None
-    secret: bool
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,6 @@ def plan_turn(turn: CallTurn, prompts: PromptLibrary) -> list[Step]:
                     num_digits=max(1, action.num_digits),
                     timeout_s=action.timeout_s,
                     finish_on_key=action.finish_on_key,
-                    secret=action.secret,
                 )
             )
         elif isinstance(action, Record):

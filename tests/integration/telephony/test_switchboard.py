@@ -232,6 +232,9 @@ def test_a_check_in_call_stays_in_the_check_in_flow_when_redis_loses_the_call(
     answered = board.answered(call_id, T0 + 10)
     assert not answered.fallback
     assert prompts_of(answered.actions) == ["checkin.enter_code"]
+    # The meta is back in Redis: her next events do not each go to the database.
+    assert runtime.redis.hget(live_state.key("call", call_id), "flow") == "checkin_outbound"
+    assert runtime.redis.ttl(live_state.key("call", call_id)) > 0
     # Her PIN is still checked as a PIN (only the result reaches the engine): on to the menu.
     menu = press(runtime, call_id, "2468", T0 + 20)
     assert prompts_of(menu) == ["checkin.menu"]
