@@ -447,6 +447,17 @@ def _open_database() -> tuple[sessionmaker[Session], Any]:
     return database.session_factory(engine), engine.dispose
 
 
+def _leave_routing(agent_id: str) -> tuple[str, str | None]:
+    """``amparo config apply`` deactivated an account: it gets no more offers."""
+    from wiring import leave_routing
+
+    runtime = build_runtime(_settings_or_exit())
+    try:
+        return leave_routing(runtime.router(), agent_id, time.time())
+    finally:
+        runtime.close()
+
+
 def _register_commands() -> None:
     from checkins.cli import systems_cli
     from hotline_config.cli import config_cli
@@ -462,7 +473,7 @@ def _register_commands() -> None:
         flows,
         locales_cli,
         systems_cli(_open_database),
-        config_cli(_open_database),
+        config_cli(_open_database, _leave_routing),
         sip,
     ):
         cli.add_command(command)

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Blueprint, Response, g, jsonify, render_template
 from sqlalchemy import select
 
 from agent_console.auth import check_csrf, login_required
 from agent_console.ports import ConsoleError, ConsolePorts
-from routing import AgentState
-from routing.errors import RoutingError, UnknownAgent
 from store import audit
 from store.base import utcnow
 from store.models import Agent
+from wiring import leave_routing
 
 log = logging.getLogger(__name__)
 
@@ -74,29 +72,7 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
             )
 
     def _leave_routing(agent_id: str) -> tuple[str, str | None]:
-        """Offline in routing at once, so no caller waits on an offer to someone who can no
-        longer take it (an offer out to her goes to the next agent). A call she is on is left
-        alone: an admin's click never cuts a caller off; routing keeps ``offline`` as her state
-        after that call (status ``after_call``), so when it and its wrap-up end she goes offline
-        and is offered nothing. Returns her routing state and the state pending after her call.
-        """
-        try:
-            transition = ports.router().set_agent_state(agent_id, AgentState.OFFLINE, ports.clock())
-        except UnknownAgent:
-            return AgentState.OFFLINE.value, None
-        except (RoutingError, redis.RedisError) as exc:
-            log.warning(
-                "deactivated agent_id=%s still in routing (%s)", agent_id, type(exc).__name__
-            )
-            return "unknown", None
-        state = str(transition.result.get("state") or "unknown")
-        if transition.status == "after_call":
-            return state, str(transition.result.get("after_call") or "") or None
-        if not transition.ok or state != AgentState.OFFLINE:
-            log.warning(
-                "deactivated agent_id=%s not offline in routing (%s)", agent_id, transition.status
-            )
-        return state, None
+        return leave_routing(ports.router(), agent_id, ports.clock())
 
     @bp.post("/admin/api/agents/<agent_id>/unlock")
     @login_required(*ADMIN_ROLES)

@@ -78,6 +78,8 @@ class ApplyReport:
     """Stored things the file does not mention, by kind: left as they are."""
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    deactivated: dict[str, str] = field(default_factory=dict)
+    """Accounts this apply deactivated: login -> agent id (routing must let them go)."""
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action is action)
@@ -305,6 +307,8 @@ class _Applier:
                 )
         if "active" in written:
             self._audit(agent.id, "account_reactivated" if agent.active else "account_deactivated")
+            if not agent.active:
+                self.report.deactivated[agent.login] = agent.id
         self._note("agent", spec.login, False, written)
         return agent.id
 

@@ -23,9 +23,11 @@ RESTART_NOTICE = (
 
 def config_cli(
     sessions_of: Callable[[], tuple[sessionmaker[Session], Callable[[], None]]],
+    leave_routing: Callable[[str], tuple[str, str | None]] | None = None,
 ) -> click.Group:
     """``sessions_of`` opens the database (configuring field encryption) only when a command
-    runs, so ``amparo --help`` needs no configuration."""
+    runs, so ``amparo --help`` needs no configuration. ``leave_routing(agent_id)`` takes an
+    account the file deactivates out of routing (``wiring.leave_routing``)."""
 
     @click.group("config")
     def config() -> None:
@@ -59,6 +61,8 @@ def config_cli(
         finally:
             close()
         _print_report(report)
+        if report.deactivated and not report.dry_run and leave_routing is not None:
+            _out_of_routing(report.deactivated, leave_routing)
 
     @config.command("export")
     def export() -> None:
@@ -70,6 +74,29 @@ def config_cli(
             close()
 
     return config
+
+
+def _out_of_routing(
+    deactivated: dict[str, str], leave_routing: Callable[[str], tuple[str, str | None]]
+) -> None:
+    """Deactivated accounts get no more offers: offline in routing now, or after the call
+    they are on (never cut off)."""
+    for login, agent_id in sorted(deactivated.items()):
+        try:
+            state, after_call = leave_routing(agent_id)
+        except Exception as exc:  # Redis down, misconfigured: the account is still deactivated
+            state, after_call = "unknown", None
+            click.echo(f"warning: routing not reached ({type(exc).__name__})", err=True)
+        if after_call:
+            click.echo(f"agent {login}: on a call; {after_call} in routing when it ends")
+        elif state == "unknown":
+            click.echo(
+                f"warning: agent {login} may still get offers: routing was not reached; "
+                "use Deactivate on /admin once Redis answers",
+                err=True,
+            )
+        else:
+            click.echo(f"agent {login}: {state} in routing")
 
 
 def _reject(problems: list[Problem]) -> None:

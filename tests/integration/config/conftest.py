@@ -50,10 +50,13 @@ class ConfigCommand:
 
 
 @pytest.fixture
-def amparo_config(tmp_path: Path, database_url: str, data_key: bytes) -> ConfigCommand:
+def amparo_config(
+    tmp_path: Path, database_url: str, redis_url: str, data_key: bytes
+) -> ConfigCommand:
     env = {
         "AMPARO_DATA_DIR": str(tmp_path / "data"),
         "AMPARO_DATABASE_URL": database_url,
+        "AMPARO_REDIS_URL": redis_url,
         "AMPARO_DATA_KEY": base64.urlsafe_b64encode(data_key).decode(),
         "AMPARO_SECRET_KEY": secrets.token_urlsafe(32),
     }

@@ -314,3 +314,24 @@ def test_a_call_to_a_configured_line_is_offered_to_a_configured_agent(
         assert [(p.agent_id, p.call_id) for p in offered] == [(ana, turn.call_id)]
     finally:
         runtime.close()
+
+
+def test_an_account_the_file_deactivates_gets_no_more_offers(
+    amparo_config: ConfigCommand, names: Names, settings: Settings, redis_client: redis.Redis
+) -> None:
+    assert amparo_config.apply(hotline_file(names)).exit_code == 0
+    runtime = build_runtime(settings)
+    try:
+        with runtime.sessions() as db:
+            jefa = db.scalar(select(Agent.id).where(Agent.login == names.login("jefa")))
+        assert jefa is not None
+        runtime.router().set_agent_state(jefa, AgentState.AVAILABLE, T0)
+    finally:
+        runtime.close()
+
+    result = amparo_config.apply(hotline_file(names, extra="active = false"))
+    assert result.exit_code == 0, result.output
+    assert f"agent {names.login('jefa')}: offline in routing" in result.output
+    by_state = views.agents_by_state(redis_client, T0 + 1)
+    assert jefa in [presence.agent_id for presence in by_state[AgentState.OFFLINE]]
+    assert jefa not in [presence.agent_id for presence in by_state[AgentState.AVAILABLE]]
