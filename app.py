@@ -447,13 +447,14 @@ def _open_database() -> tuple[sessionmaker[Session], Any]:
     return database.session_factory(engine), engine.dispose
 
 
-def _leave_routing(agent_id: str) -> tuple[str, str | None]:
-    """``amparo config apply`` deactivated an account: it gets no more offers."""
+def _leave_routing(agent_ids: list[str]) -> list[tuple[str, str | None]]:
+    """``amparo config apply`` deactivated these accounts: they get no more offers."""
     from wiring import leave_routing
 
     runtime = build_runtime(_settings_or_exit())
     try:
-        return leave_routing(runtime.router(), agent_id, time.time())
+        router = runtime.router()
+        return [leave_routing(router, agent_id, time.time()) for agent_id in agent_ids]
     finally:
         runtime.close()
 

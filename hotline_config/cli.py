@@ -23,11 +23,12 @@ RESTART_NOTICE = (
 
 def config_cli(
     sessions_of: Callable[[], tuple[sessionmaker[Session], Callable[[], None]]],
-    leave_routing: Callable[[str], tuple[str, str | None]] | None = None,
+    leave_routing: Callable[[list[str]], list[tuple[str, str | None]]] | None = None,
 ) -> click.Group:
     """``sessions_of`` opens the database (configuring field encryption) only when a command
-    runs, so ``amparo --help`` needs no configuration. ``leave_routing(agent_id)`` takes an
-    account the file deactivates out of routing (``wiring.leave_routing``)."""
+    runs, so ``amparo --help`` needs no configuration. ``leave_routing(agent_ids)`` takes the
+    accounts the file deactivates out of routing (``wiring.leave_routing``), returning each one's
+    routing state and the state pending after her call."""
 
     @click.group("config")
     def config() -> None:
@@ -77,16 +78,18 @@ def config_cli(
 
 
 def _out_of_routing(
-    deactivated: dict[str, str], leave_routing: Callable[[str], tuple[str, str | None]]
+    deactivated: dict[str, str],
+    leave_routing: Callable[[list[str]], list[tuple[str, str | None]]],
 ) -> None:
     """Deactivated accounts get no more offers: offline in routing now, or after the call
     they are on (never cut off)."""
-    for login, agent_id in sorted(deactivated.items()):
-        try:
-            state, after_call = leave_routing(agent_id)
-        except Exception as exc:  # Redis down, misconfigured: the account is still deactivated
-            state, after_call = "unknown", None
-            click.echo(f"warning: routing not reached ({type(exc).__name__})", err=True)
+    logins = sorted(deactivated)
+    try:
+        outcomes = leave_routing([deactivated[login] for login in logins])
+    except Exception as exc:  # Redis down, misconfigured: the accounts are still deactivated
+        click.echo(f"warning: routing not reached ({type(exc).__name__})", err=True)
+        outcomes = [("unknown", None)] * len(logins)
+    for login, (state, after_call) in zip(logins, outcomes, strict=True):
         if after_call:
             click.echo(f"agent {login}: on a call; {after_call} in routing when it ends")
         elif state == "unknown":

@@ -149,11 +149,32 @@ class SipBridge:
         request_monitor(self.client, call_id, supervisor_id, mode)
 
 
-def live_processes(client: redis.Redis) -> list[dict[str, str]]:
-    """Heartbeats of the SIP processes alive now (for ``amparo check`` and supervisors)."""
+PROCESSES = key("sip", "processes")
+"""Sorted set of SIP process ids by last heartbeat: finding the live ones reads this, never a
+scan of the keyspace (the check-in dialer asks on every call it queues)."""
+
+
+def beat(client: redis.Redis, process_id: str, heartbeat: dict[str, str], now: float) -> None:
+    """Publish one SIP process's heartbeat (expires unless refreshed)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hset(process_key(process_id), mapping=heartbeat)  # type: ignore[arg-type]
+    pipe.expire(process_key(process_id), PROCESS_TTL_S)
+    pipe.zadd(PROCESSES, {process_id: now})
+    pipe.execute()
+
+
+def forget_process(client: redis.Redis, process_id: str) -> None:
+    client.delete(process_key(process_id))
+    client.zrem(PROCESSES, process_id)
+
+
+def live_processes(client: redis.Redis, now: float | None = None) -> list[dict[str, str]]:
+    """Heartbeats of the SIP processes alive now (for ``amparo check`` and the dialer)."""
+    now = time.time() if now is None else now
+    client.zremrangebyscore(PROCESSES, "-inf", now - PROCESS_TTL_S)
     out = []
-    for name in client.scan_iter(match=process_key("*")):
-        data = client.hgetall(name)
+    for process_id in client.zrange(PROCESSES, 0, -1):
+        data = client.hgetall(process_key(str(process_id)))
         if data:
             out.append({str(k): str(v) for k, v in data.items()})
     return out

@@ -131,7 +131,7 @@ class SipService:
         self._listener.stop()
         self.executor.shutdown(wait=True, cancel_futures=False)
         with contextlib.suppress(redis.RedisError):
-            self.live.delete(commands.process_key(self.process_id))
+            commands.forget_process(self.live, self.process_id)
 
     def _on_started(self) -> None:
         player = pj.AudioMediaPlayer()
@@ -406,10 +406,10 @@ class SipService:
 
     def _heartbeat(self) -> None:
         self.loop.post(self._sample)
-        name = commands.process_key(self.process_id)
-        self.live.hset(
-            name,
-            mapping={
+        commands.beat(
+            self.live,
+            self.process_id,
+            {
                 "process_id": self.process_id,
                 "listen": str(self.settings.sip_listen),
                 "legs": str(self.engine.legs_in_use()),
@@ -422,8 +422,8 @@ class SipService:
                 else "not started",
                 "at": str(time.time()),
             },
+            time.time(),
         )
-        self.live.expire(name, commands.PROCESS_TTL_S)
 
     def _take_outbound(self, request: dict[str, Any]) -> None:
         """An outbound call from the shared queue (presence thread): read its number, claim

@@ -290,3 +290,19 @@ def test_the_console_and_routing_reach_sip_calls_through_the_sip_process_that_ho
         assert control.bridges["sip"].connect("0" * 32, "agent-1") is False  # nobody holds it
     finally:
         runtime.close()
+
+
+def test_live_sip_processes_are_found_from_their_heartbeats_without_a_keyspace_scan(
+    redis_client: redis.Redis,
+) -> None:
+    commands.beat(redis_client, "sip-a", {"process_id": "sip-a", "legs": "3"}, now=1000.0)
+    commands.beat(redis_client, "sip-b", {"process_id": "sip-b", "legs": "0"}, now=1010.0)
+    assert [p["process_id"] for p in commands.live_processes(redis_client, now=1012.0)] == [
+        "sip-a",
+        "sip-b",
+    ]
+    # sip-a stopped beating: gone once its heartbeat is older than the TTL.
+    later = 1000.0 + commands.PROCESS_TTL_S + 1
+    assert [p["process_id"] for p in commands.live_processes(redis_client, now=later)] == ["sip-b"]
+    commands.forget_process(redis_client, "sip-b")
+    assert commands.live_processes(redis_client, now=later) == []
