@@ -395,6 +395,11 @@ class SipService:
                 time.sleep(1)
             except (ValueError, KeyError):
                 log.error("unreadable outbound request ignored")
+            except Exception:
+                # The database failed while taking a request: the heartbeat must go on. The
+                # request is lost; its attempt ends at the ring timeout and the ladder goes on.
+                log.exception("SIP presence: an outbound request could not be taken")
+                time.sleep(1)
 
     def _sample(self) -> None:
         """Gauges read on the pjsua2 thread for the heartbeat (ports leak -> calls fail)."""
