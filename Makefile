@@ -8,19 +8,52 @@ BIN := $(VENV)/bin
 # chromium: the browser the console's end-to-end tests drive (Playwright, never a downloaded browser).
 DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev sip-tester baresip kamailio espeak-ng sox chromium
 
-.PHONY: run test lint unit venv system-packages node voice-sdk sip-engine clean
+.PHONY: run test lint lint-locked lock-check lock upgrade venv venv-runtime system-packages node voice-sdk sip-engine clean
 
-$(BIN)/.installed: pyproject.toml
+# Python dependencies are locked in uv.lock (every package, runtime and dev, with hashes); the
+# virtualenv is built from the lock only. uv itself is pinned here and kept in its own venv.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+$(UV):
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
 	  else echo "python3-venv is missing: run 'sudo apt-get install python3-venv'"; exit 1; fi; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check --only-binary :all: uv==$(UV_VERSION)
+
+# The runtime set, for `make run`; --inexact keeps the dev tools of an earlier `make test`.
+$(VENV)/.synced-runtime: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --inexact --quiet
 	touch $@
 
-venv: $(BIN)/.installed
+# Runtime and dev sets, exactly as locked: a changed lock rebuilds the venv, and what an older
+# lock had is removed (sip-engine puts pjsua2, which is built here, back from its cache).
+$(VENV)/.synced-dev: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --extra dev --quiet
+	touch $@ $(VENV)/.synced-runtime
+
+venv-runtime: $(VENV)/.synced-runtime
+venv: $(VENV)/.synced-dev
+
+# Fails when pyproject.toml and uv.lock disagree (no network needed).
+lock-check: | $(UV)
+	$(UV) lock --check --offline
+
+# Re-resolve the lock after editing pyproject.toml (keeps every pin that still fits).
+lock: | $(UV)
+	$(UV) lock
+
+# Move every pin to the newest release pyproject's ranges allow, then run every test.
+upgrade: | $(UV)
+	$(UV) lock --upgrade
+	$(MAKE) test
 
 # Test tools from npm (Prism mocks Twilio's REST API); reinstalled when the lock file changes.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -54,18 +87,29 @@ system-packages:
 
 # pjsua2 with raised call limits, built once per machine (wheel cached outside the checkout).
 sip-engine: venv system-packages
-	bash third_party/pjproject/build_pjsua2.sh $(BIN)/python --if-possible
+	UV="$(abspath $(UV))" bash third_party/pjproject/build_pjsua2.sh $(BIN)/python --if-possible
 
+# ruff and mypy with the project's venv (quick, incremental).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: venv system-packages node voice-sdk sip-engine lint
-	$(BIN)/python -m pytest
+# The same checks from a virtualenv built from the lock into a fresh temporary directory, with a
+# fresh mypy cache: what a new machine gets, whatever the local .venv holds. `make test` runs this.
+lint-locked: lock-check
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; set -e; \
+	UV_PROJECT_ENVIRONMENT="$$tmp/venv" $(UV) sync --locked --extra dev --quiet; \
+	echo "lint with a venv built from uv.lock in $$tmp"; \
+	"$$tmp/venv/bin/ruff" check --no-cache .; \
+	"$$tmp/venv/bin/ruff" format --no-cache --check .; \
+	"$$tmp/venv/bin/mypy" --cache-dir "$$tmp/mypy" .
 
-run: venv voice-sdk
+test: lint-locked venv system-packages node voice-sdk sip-engine
+	AMPARO_UV="$(abspath $(UV))" $(BIN)/python -m pytest
+
+run: venv-runtime voice-sdk
 	$(BIN)/amparo run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

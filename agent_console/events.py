@@ -101,7 +101,7 @@ def stream(
     client goes away (the server closes the generator, which unsubscribes) or
     ``still_signed_in``, asked every ``recheck`` seconds, says no (a last ``session_ended``
     message tells the page)."""
-    pubsub = live.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub = live.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(*channels)
         started = last_write = last_check = clock()

@@ -2,11 +2,12 @@
 # Build pjproject's pjsua2 Python module from the vendored tarball with Amparo's raised limits
 # (config_site.h), as a wheel cached outside the checkout, and install it into a virtualenv.
 #
-#   third_party/pjproject/build_pjsua2.sh PYTHON [--if-possible]
+#   [UV=path/to/uv] third_party/pjproject/build_pjsua2.sh PYTHON [--if-possible]
 #
 # PYTHON is the virtualenv's interpreter. The wheel is cached under
 #   ${AMPARO_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/amparo}/pjsua2/<key>/
-# where <key> = sha256(tarball)[:12] - sha256(config_site.h + this script + make_wheel.py)[:12]
+# where <key> = sha256(tarball)[:12] - sha256(config_site.h + this script + make_wheel.py
+#               + the toolchain: c++, swig, and the OpenSSL and uuid headers' package versions)[:12]
 #               - the interpreter's tag (e.g. cpython-311-linux_x86_64),
 # so only the first build on a machine pays the few minutes of compiling; later runs install the
 # cached wheel in seconds, and do nothing at all when that exact build is already installed.
@@ -54,7 +55,14 @@ esac
   || { say "pjproject-$PJ_VERSION.tar.gz does not match its sha256"; exit 1; }
 
 tarball_sum="$(cut -d' ' -f1 "$HERE/pjproject-$PJ_VERSION.tar.gz.sha256")"
-config_sum="$(cat "$HERE/config_site.h" "$HERE/build_pjsua2.sh" "$HERE/make_wheel.py" \
+# What else changes the compiled module: the compiler, SWIG (it writes the wrapper) and the
+# headers it is compiled against. A missing tool reads as empty; the build then stops below.
+toolchain() {
+  c++ --version 2>/dev/null | head -n1 || true
+  swig -version 2>/dev/null | grep -i 'version' || true
+  dpkg-query -W -f='${Package} ${Version}\n' libssl-dev uuid-dev 2>/dev/null || true
+}
+config_sum="$( { cat "$HERE/config_site.h" "$HERE/build_pjsua2.sh" "$HERE/make_wheel.py"; toolchain; } \
   | sha256sum | cut -c1-12)"
 python_tag="$("$PYTHON" -c 'import sys, sysconfig
 print(sys.implementation.cache_tag + "-" + sysconfig.get_platform().replace("-", "_").replace(".", "_"))')"
@@ -73,7 +81,12 @@ install_cached_wheel() {
   wheel="$(ls "$CACHE"/pjsua2-*.whl 2>/dev/null | head -n1 || true)"
   [ -n "$wheel" ] || return 1
   say "installing $(basename "$wheel")"
-  "$PYTHON" -m pip install --quiet --no-index --no-deps --force-reinstall "$wheel"
+  # A venv built by uv has no pip: install with the uv given in $UV (make passes it).
+  if [ -n "${UV:-}" ]; then
+    "$UV" pip install --quiet --python "$PYTHON" --no-index --no-deps --reinstall "$wheel"
+  else
+    "$PYTHON" -m pip install --quiet --no-index --no-deps --force-reinstall "$wheel"
+  fi
   "$PYTHON" -c 'import pjsua2, amparo_pjsua2_build as b; print("sip-engine: pjsua2", b.PJ_VERSION, "max calls", b.MAX_CALLS)'
 }
 

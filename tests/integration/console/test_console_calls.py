@@ -175,7 +175,7 @@ def test_a_severe_caller_rings_the_urgent_team_and_accepting_her_acknowledges_it
     redis_client: redis.Redis,
     db_sessions: sessionmaker[Session],
 ) -> None:
-    listener = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(agent_channel(hotline.agents["urgent1"]))
     _available(agent)
     call_id = _caller(runtime, hotline, SEVERE)
@@ -198,7 +198,7 @@ def test_an_urgent_team_member_acknowledges_a_ring_from_her_console(
 ) -> None:
     call_id = _caller(runtime, hotline, SEVERE)
     member = sign_in(app, accounts["urgent1"])
-    everyone = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    everyone = redis_client.pubsub(ignore_subscribe_messages=True)
     everyone.subscribe(ESCALATION_CHANNEL)
     done = member.post("/console/api/escalations/acknowledge", {"escalation_id": f"call:{call_id}"})
     assert done.status_code == 200 and done.json["status"] == "acknowledged"

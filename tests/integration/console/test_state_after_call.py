@@ -62,7 +62,7 @@ def test_an_agent_on_a_call_asks_for_a_break_and_gets_it_after_the_call(
     runtime: Runtime, hotline: Hotline, agent: SignedIn, redis_client: redis.Redis
 ) -> None:
     call_id = _on_a_call(runtime, hotline, agent)
-    listener = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(agent_channel(agent.account.agent_id))
 
     asked = agent.post("/console/api/state", {"state": "break"})
@@ -119,7 +119,7 @@ def test_an_admin_deactivating_an_agent_mid_call_leaves_her_offline_after_wrap_u
     ana = sign_in(app, accounts["ana"])
     agent_id = ana.account.agent_id
     call_id = _on_a_call(runtime, hotline, ana)
-    listener = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(agent_channel(agent_id))
 
     done = admin.post(f"/admin/api/agents/{agent_id}/deactivate")

@@ -203,7 +203,7 @@ def test_commands_reach_only_the_process_that_holds_the_call(redis_client: redis
     assert commands.request_bridge(redis_client, "call-9", "agent-1") is False
 
     commands.claim_call(redis_client, "call-9", "sip-a")
-    listener = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(commands.command_channel("sip-a"))
     assert commands.request_bridge(redis_client, "call-9", "agent-1") is True
     assert commands.request_monitor(redis_client, "call-9", "boss-1", "whisper") is True
@@ -248,7 +248,7 @@ def test_an_outbound_call_is_queued_once_with_ids_only_and_a_cancel_reaches_its_
     assert commands.cancelled(redis_client, "out-7")
     # Ringing in a process: the process is told.
     commands.claim_call(redis_client, "out-8", "sip-a")
-    listener = redis_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(commands.command_channel("sip-a"))
     assert commands.request_cancel(redis_client, "out-8") is True
     message = None

@@ -43,7 +43,7 @@ def _published(listener: redis.client.PubSub) -> list[dict[str, object]]:
 
 def test_break_asked_for_on_a_call_is_kept_and_the_call_goes_on(harness: Harness) -> None:
     _on_call(harness)
-    listener = harness.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = harness.client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(AGENT_CHANNEL_PREFIX + "a1")
 
     result = harness.router.set_agent_state("a1", AgentState.BREAK, harness.now)

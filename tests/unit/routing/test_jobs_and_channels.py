@@ -13,7 +13,7 @@ from tests.unit.routing.conftest import Harness
 
 
 def test_an_offer_is_published_on_the_agents_channel(harness: Harness) -> None:
-    pubsub = harness.client.pubsub()  # type: ignore[no-untyped-call]
+    pubsub = harness.client.pubsub()
     pubsub.subscribe(AGENT_CHANNEL_PREFIX + "a1")
     pubsub.get_message(timeout=1)
     harness.agent("a1")
