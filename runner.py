@@ -1,22 +1,32 @@
-"""Process runners: ``amparo web`` (gunicorn), ``amparo worker`` (rq with scheduler) and
-``amparo run`` (all of them for one machine, with the embedded Redis owned by the parent)."""
+"""Every process: ``amparo web`` (gunicorn), ``amparo worker`` (rq with scheduler),
+``amparo sip`` (the pjsua2 endpoint) and ``amparo run`` (all of them for one machine, with the
+embedded Redis owned by the parent)."""
 
 from __future__ import annotations
 
+import faulthandler
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from redis import Redis
 
+from routing.sweeper_thread import Sweeper
+from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
-from store import crypto, database, live_state, migrate
+from store import database, live_state, migrate
 from store.embedded_redis import EmbeddedRedis
+
+log = logging.getLogger("amparo.sip")
 
 
 def _settings() -> Settings:
@@ -86,51 +96,116 @@ def worker(burst: bool) -> None:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from app import build_runtime
-    from wiring import Sweeper
-
     settings = _settings()
     runtime = build_runtime(settings)
-    sweeper = None
+    sweeper: Sweeper | None = None
     try:
-        connection = runtime.jobs_connection()
+        connection = runtime.jobs
         _install_recording_jobs(settings, runtime, connection)
         _install_checkin_jobs(runtime)
-        # Ladders climb (alarms: after 60 s without a human) only if someone sweeps.
-        sweeper = Sweeper(runtime.router()).start()
         queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
-        sweeper = None if burst else Sweeper(runtime.router()).start()
-        try:
-            Worker(queues, connection=connection, serializer=JSONSerializer).work(
-                burst=burst, with_scheduler=True, logging_level=settings.log_level
-            )
-        finally:
-            if sweeper is not None:
-                sweeper.stop()
+        # Ladders climb (alarms: after 60 s without a human) only if someone sweeps: one
+        # sweeper per worker process, none for a burst run.
+        sweeper = None if burst else Sweeper(runtime.router).start()
+        Worker(queues, connection=connection, serializer=JSONSerializer).work(
+            burst=burst, with_scheduler=True, logging_level=settings.log_level
+        )
     finally:
         if sweeper is not None:
             sweeper.stop()
         runtime.close()
 
 
-def _install_checkin_jobs(runtime: Any) -> None:
+@click.command("sip")
+@click.option("--listen", default=None, help="host:port for SIP (default AMPARO_SIP_LISTEN).")
+def sip(listen: str | None) -> None:
+    """Answer SIP calls with the IVR and bridge them to agents (pjsua2 endpoint).
+
+    Start-up checks the engine (Amparo's pjsua2 build, large enough for
+    ``AMPARO_SIP_MAX_CALLS``), renders missing prompts, then listens. SIGTERM or SIGINT: new
+    INVITEs get 503 at once (a proxy sends them elsewhere), calls up get
+    ``AMPARO_SIP_DRAIN_SECONDS`` to end, the rest are ended, and the process exits 0. A second
+    signal skips the wait.
+    """
+    from telephony.sip.engine import EngineUnavailable, require_engine
+
+    settings = _settings()
+    if listen:
+        settings = settings.with_overrides(sip_listen=listen)
+    if not settings.sip_listen:
+        click.echo("amparo sip: set AMPARO_SIP_LISTEN (host:port) or pass --listen", err=True)
+        sys.exit(2)
+    try:
+        info = require_engine(settings.sip_max_calls)
+    except EngineUnavailable as exc:
+        click.echo(f"amparo sip: {exc} [{exc.error_id}]", err=True)
+        sys.exit(3)
+
+    from telephony.sip.service import SipService
+
+    # A crash in native code (pjsua2) must leave the Python stacks of every thread in the log.
+    faulthandler.enable(all_threads=True)
+
+    runtime = build_runtime(settings)
+    stop = threading.Event()
+    signals = {"count": 0}
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        signals["count"] += 1
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    service = SipService(
+        settings,
+        switchboard=runtime.switchboard,
+        sessions=runtime.sessions,
+        live=runtime.redis,
+        call_log=runtime.call_log,
+        archive=lambda: runtime.recordings.archive,
+        unanswered=lambda call_id, reason, at: runtime.report_unanswered(
+            call_id, reason, datetime.fromtimestamp(at, UTC)
+        ),
+    )
+    sweeper = Sweeper(runtime.router).start()
+    try:
+        service.start()
+        click.echo(
+            f"amparo sip {service.process_id}: listening on {settings.sip_listen} "
+            f"(UDP, TCP), up to {settings.sip_max_calls} calls, "
+            f"engine pjsua2 {info['version']}",
+            err=True,
+        )
+        while not stop.wait(0.5):
+            if not service.engine.running:
+                log.error("SIP engine thread ended; exiting")
+                break
+        service.stop(drain_s=settings.sip_drain_s, hurry=lambda: signals["count"] > 1)
+    finally:
+        sweeper.stop()
+        runtime.close()
+    click.echo("amparo sip stopped", err=True)
+
+
+def _install_checkin_jobs(runtime: Runtime) -> None:
     """Check-in calls, alarms and notifications: install their context, then make sure the
     planner and the sweep are scheduled (once per slot whatever the number of workers)."""
     from checkins import jobs as checkin_jobs
 
-    context = runtime.checkins()
+    context = runtime.checkins
     checkin_jobs.install(context)
     checkin_jobs.schedule_periodic(context)
 
 
-def _install_recording_jobs(settings: Settings, runtime: Any, connection: Any) -> None:
+def _install_recording_jobs(settings: Settings, runtime: Runtime, connection: Redis) -> None:
     from recordings_policy import jobs as recording_jobs
     from telephony.twilio.recordings import twilio_recordings
 
-    parts = runtime.recordings()
     recording_jobs.install(
         recording_jobs.RecordingJobContext(
-            archive=parts.archive, twilio=twilio_recordings(settings), engine=runtime.engine
+            archive=runtime.recordings.archive,
+            twilio=twilio_recordings(settings),
+            engine=runtime.engine,
         )
     )
     recording_jobs.schedule_purge(connection)
@@ -139,7 +214,7 @@ def _install_recording_jobs(settings: Settings, runtime: Any, connection: Any) -
 def _prepare_database(settings: Settings) -> list[Any]:
     from store.demo import seed_demo
 
-    crypto.configure(crypto.cipher_from_keys(settings.data_key, settings.previous_data_keys))
+    configure_encryption(settings)
     engine = database.make_engine(settings.database_url)
     try:
         migrate.upgrade(engine)
@@ -174,15 +249,15 @@ def run(port: int | None) -> None:
         if port is not None:
             env["AMPARO_WEB_PORT"] = str(port)
         commands = {
-            "web": [sys.executable, "-m", "app", "web"],
-            "worker": [sys.executable, "-m", "app", "worker"],
+            "web": [sys.executable, "-m", "cli", "web"],
+            "worker": [sys.executable, "-m", "cli", "worker"],
         }
         if settings.sip_listen:
             from telephony.sip.engine import describe, engine_info
 
             engine = engine_info()
             if engine["available"]:
-                commands["sip"] = [sys.executable, "-m", "app", "sip"]
+                commands["sip"] = [sys.executable, "-m", "cli", "sip"]
             else:
                 click.echo(f"amparo run: SIP not started: {describe(engine)}", err=True)
         for name, command in commands.items():

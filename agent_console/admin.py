@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from agent_console.auth import check_csrf, login_required
 from agent_console.ports import ConsoleError, ConsolePorts
+from routing.deactivation import leave_routing
 from store import audit
 from store.base import utcnow
 from store.models import Agent
-from wiring import leave_routing
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITIONS
+from calls.control import CallBridge
 from routing import AgentProfile, AgentState, CallRequest
+from routing.channels import base_call_id, personal_skill
 from routing.errors import InvalidAgentState, RoutingError, UnknownAgent
 from routing.state import after_call_state, routing_key
 from store import audit
@@ -26,7 +28,6 @@ from store.models import Agent, Beneficiary
 from store.records import Call, Escalation
 from store.vocabulary import AgentRole, RiskLevel
 from telephony.directory import Directory
-from wiring import CallBridge, base_call_id, personal_skill
 
 log = logging.getLogger(__name__)
 

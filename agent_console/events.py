@@ -45,8 +45,8 @@ from flask import Blueprint, Response, g
 from agent_console.auth import login_required, session_watch
 from agent_console.ports import ConsolePorts
 from agent_console.revocation import RECHECK_SECONDS, SessionStanding
+from routing.channels import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 from store.vocabulary import AgentRole
-from wiring import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What the console needs from the rest of the process, handed in by ``app.py``.
+"""What the console needs from the rest of the process, handed in by ``runtime.py``.
 
 Routing, the telephony control and the simulator are built on first use (``Runtime``'s
 accessors), so the web app starts while the database or Redis is still down and readiness says
@@ -20,8 +20,8 @@ from routing import Router
 from store.call_log import CallLog
 
 if TYPE_CHECKING:
+    from calls.control import TelephonyControl
     from telephony.simulator.phone import SimulatedPhones
-    from wiring import TelephonyControl
 
 
 class ConsoleError(Exception):

@@ -29,13 +29,14 @@ from agent_console.texts import (
     ESCALATION_REASON_TEXT,
     STATE_TEXT,
 )
+from calls.control import SUPERVISION_MODES
 from locales.prompts import ui_text
 from locales.ui_strings import RISK
 from routing import AgentState, views
+from routing.channels import SUPERVISOR_FEED, base_call_id
 from store.models import Agent, Line
 from store.records import Call, Escalation
 from store.vocabulary import RiskLevel
-from wiring import SUPERVISION_MODES, SUPERVISOR_FEED, base_call_id
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 RECENT_ACKNOWLEDGED = timedelta(hours=2)

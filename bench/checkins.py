@@ -172,7 +172,7 @@ def _reset(runtime: Any) -> None:
 
     from store.records import CheckinPlan
 
-    runtime.checkins().jobs.flushdb(asynchronous=True)  # a day of jobs takes a while
+    runtime.checkins.jobs.flushdb(asynchronous=True)  # a day of jobs takes a while
     with runtime.sessions() as db, db.begin():
         db.execute(update(CheckinPlan).values(active=False))
 
@@ -183,7 +183,7 @@ def plan_a_day(runtime: Any, count: int) -> tuple[float, int]:
     now = datetime.now(UTC)
     _people(runtime.sessions, _hotline(runtime.sessions), count, now, "P")
     started = time.perf_counter()
-    report = planner.plan_due(runtime.checkins(), horizon=timedelta(days=1), now=now)
+    report = planner.plan_due(runtime.checkins, horizon=timedelta(days=1), now=now)
     return time.perf_counter() - started, report.planned
 
 
@@ -209,7 +209,7 @@ def _due_now(runtime: Any, count: int, tag: str) -> None:
             .where(Beneficiary.id.in_(ids))
             .values(safe_call_windows=[{"days": list(range(7)), "start": "00:00", "end": "23:59"}])
         )
-    planner.plan_due(runtime.checkins(), now=now)
+    planner.plan_due(runtime.checkins, now=now)
 
 
 def jobs_per_second(runtime: Any, count: int, forking: bool, tag: str) -> float:
@@ -220,7 +220,7 @@ def jobs_per_second(runtime: Any, count: int, forking: bool, tag: str) -> float:
 
     _reset(runtime)
     _due_now(runtime, count, tag)
-    connection = runtime.checkins().jobs
+    connection = runtime.checkins.jobs
     queue = job_queue(connection, "checkins")
     queued = queue.count
     kind = Worker if forking else SimpleWorker
@@ -253,7 +253,7 @@ def drift(runtime: Any, count: int, spread_s: float) -> list[float]:
     from checkins.scheduling import RING_TIMEOUT, schedule
 
     _reset(runtime)
-    context = runtime.checkins()
+    context = runtime.checkins
     base = datetime.now(UTC) + timedelta(seconds=3)
     wanted: dict[str, datetime] = {}
     for index in range(count):
@@ -295,8 +295,8 @@ def run(
     drift_seconds: float,
     database_url: str | None = None,
 ) -> Figures:
-    from app import build_runtime
     from checkins import jobs as checkin_jobs
+    from runtime import build_runtime
     from store import crypto, database, migrate
 
     with tempfile.TemporaryDirectory(prefix="amparo-bench-") as tmp:
@@ -307,7 +307,7 @@ def run(
         engine.dispose()
         runtime = build_runtime(settings)
         try:
-            checkin_jobs.install(runtime.checkins())
+            checkin_jobs.install(runtime.checkins)
             plan_seconds, planned = plan_a_day(runtime, beneficiaries)
             print(f"(planned {planned} in {plan_seconds:.2f} s)", flush=True)
             forking = jobs_per_second(runtime, jobs, forking=True, tag="F")

@@ -32,12 +32,12 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SO
 
 export AMPARO_DATA_DIR="$WORK/data" AMPARO_LOG_LEVEL=WARNING AMPARO_SIP_MAX_CALLS="$MAX_CALLS"
 export AMPARO_SIP_DRAIN_SECONDS=1
-"$PY" -m app seed-demo >/dev/null
+"$PY" -m cli seed-demo >/dev/null
 LINE="+34900000001"  # the demo line (store/demo.py)
 "$PY" tests/e2e/sip/dtmf_pcap.py "$WORK/pcap" 0 >/dev/null
 cp tests/e2e/sip/scenarios/load_caller.xml "$WORK/"
 PORT=$(free_port)
-AMPARO_SIP_LISTEN="127.0.0.1:$PORT" "$PY" -m app sip >"$WORK/sip.log" 2>&1 &
+AMPARO_SIP_LISTEN="127.0.0.1:$PORT" "$PY" -m cli sip >"$WORK/sip.log" 2>&1 &
 SIP_PID=$!
 for _ in $(seq 1 120); do
   grep -q "listening on" "$WORK/sip.log" && break

@@ -1,5 +1,5 @@
 """Everything check-in, alarm and notification services and jobs need, built once per process
-by the composition root (``checkins.assembly``) and installed into the worker."""
+by the composition root (``runtime.py``) and installed into the worker."""
 
 from __future__ import annotations
 

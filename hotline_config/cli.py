@@ -27,8 +27,8 @@ def config_cli(
 ) -> click.Group:
     """``sessions_of`` opens the database (configuring field encryption) only when a command
     runs, so ``amparo --help`` needs no configuration. ``leave_routing(agent_ids)`` takes the
-    accounts the file deactivates out of routing (``wiring.leave_routing``), returning each one's
-    routing state and the state pending after her call."""
+    accounts the file deactivates out of routing (``routing.deactivation.leave_routing``),
+    returning each one's routing state and the state pending after her call."""
 
     @click.group("config")
     def config() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -139,7 +140,9 @@ class SimulatedPhones:
 
     channel = Channel.SIMULATOR
 
-    def __init__(self, live: redis.Redis, switchboard: Switchboard) -> None:
+    def __init__(self, live: redis.Redis, switchboard: Callable[[], Switchboard]) -> None:
+        """``switchboard`` is read when a call steps: routing reaches these phones (overflow,
+        agents joining) through the same object, and routing is built before the switchboard."""
         self._live = live
         self._switchboard = switchboard
 
@@ -192,7 +195,7 @@ class SimulatedPhones:
     def dial(
         self, line_number: str, from_number: str | None, now: float | None = None
     ) -> SimulatedCall:
-        turn = self._switchboard.start(
+        turn = self._switchboard().start(
             channel=Channel.SIMULATOR,
             external_id=secrets.token_hex(12),
             to_number=line_number,
@@ -220,7 +223,7 @@ class SimulatedPhones:
         if call.status is PhoneStatus.ENDED:
             return call
         event = CallEvent(kind=kind, call_id=call_id, at=now or time.time(), **payload)
-        turn = self._switchboard.handle(event, idempotency_key=f"sim:{call_id}:{call.steps}")
+        turn = self._switchboard().handle(event, idempotency_key=f"sim:{call_id}:{call.steps}")
         return self._save(_render(call, turn))
 
     # -- outbound calls (check-ins) -----------------------------------------------------------
@@ -253,7 +256,7 @@ class SimulatedPhones:
             return call  # it stopped ringing (cancelled) or was answered already
         self._live.srem(key("sim", "ringing"), call_id)
         call.status = PhoneStatus.IN_IVR
-        turn = self._switchboard.answered(call_id, now or time.time(), machine=machine)
+        turn = self._switchboard().answered(call_id, now or time.time(), machine=machine)
         return self._save(_render(call, turn))
 
     # -- what routing and agents do to a simulated call -----------------------------------------

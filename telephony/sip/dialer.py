@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
@@ -38,7 +37,3 @@ class SipDialer:
 
     def cancel(self, call_id: str) -> None:
         commands.request_cancel(self.client, call_id)
-
-
-def build_outbound_dialer(runtime: Any) -> SipDialer:
-    return SipDialer(runtime.redis)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from store.vocabulary import Channel
-from telephony.twilio.assembly import twilio_parts
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import TwilioVoice
 
@@ -37,10 +35,3 @@ class TwilioDialer:
             self.voice.client.calls(sid).update(status="canceled")
         except Exception as exc:  # already answered or ended: Twilio refuses, nothing to stop
             log.info("call %s: not cancelled at Twilio (%s)", call_id, type(exc).__name__)
-
-
-def build_outbound_dialer(runtime: Any) -> TwilioDialer:
-    parts = twilio_parts(runtime)
-    if parts.voice is None:
-        raise RuntimeError("Twilio is selected but its REST client is not configured")
-    return TwilioDialer(parts.voice, parts.calls)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime, build_runtime
 from routing import AgentState, Router
+from runtime import Runtime, build_runtime
 from settings import Settings
 from store.credentials import hash_secret
 from store.models import Agent, Beneficiary, BeneficiaryPhone, Device, Line, Queue, Team, TeamMember
@@ -141,7 +141,7 @@ def staffed_runtime(
     a line staffed with :func:`staff_line`; closed on leaving."""
     runtime = build_runtime(settings)
     try:
-        staff_line(runtime.router(), hotline, login)
+        staff_line(runtime.router, hotline, login)
         yield runtime
     finally:
         runtime.close()

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import build_runtime
+from routing.sweeper_thread import Sweeper
+from runtime import build_runtime
 from settings import load_settings
 from store import database
 from store.models import Agent, Beneficiary, Device
@@ -24,7 +25,6 @@ from tests.e2e.console.live_app import (
 )
 from tests.harness.hotline import Hotline, make_hotline, staff_line
 from tests.harness.services import RedisProcess, free_port
-from wiring import Sweeper
 
 _MISSING = chromium_missing_reason()
 
@@ -121,7 +121,7 @@ def live_app(
             data_key=data_key,
             data_dir=directory / "web",
         ) as live:
-            router = sweeper_runtime.router()
+            router = sweeper_runtime.router
             staff_line(router, floor.hotline)  # a second agent, on a break
             sweeper = Sweeper(router).start()
             yield live

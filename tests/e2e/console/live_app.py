@@ -103,7 +103,7 @@ def running_web(
     log_path = data_dir / "web.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app", "web", "--port", str(port)],
+            [sys.executable, "-m", "cli", "web", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -123,7 +123,7 @@ class SipProcess:
         )
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "sip"],
+            [sys.executable, "-m", "cli", "sip"],
             cwd=ROOT,
             env=env,
             stdout=self._log,

@@ -17,7 +17,9 @@ import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from recordings_policy.assembly import assemble
+from recordings_policy.access import RecordingAccess
+from recordings_policy.services import RecordingArchive
+from recordings_policy.vault import MasterKeys
 from store.models import Agent
 from store.records import CallEvent as StoredEvent
 from store.records import Recording
@@ -124,8 +126,9 @@ def test_an_accepted_call_is_bridged_recorded_monitored_and_ended_by_the_agent(
     recording_id = wait_until(
         lambda: _recording_of(db_sessions, call_id), 20, "no recording was sealed"
     )
-    parts = assemble(sip_data_dir, db_sessions, redis_client, data_key)
-    playback = parts.access.stream_for(
+    keys = MasterKeys(current=data_key)
+    archive = RecordingArchive.under(sip_data_dir, db_sessions, keys)
+    playback = RecordingAccess(db_sessions, archive.storage, keys).stream_for(
         str(recording_id),
         actor_id=hotline.agents["boss"],
         role="supervisor",

@@ -21,10 +21,10 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import build_runtime
 from checkins import jobs, planner
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
+from runtime import build_runtime
 from settings import Settings
 from store.live_state import key
 from store.records import CheckinAttempt
@@ -51,7 +51,7 @@ def checkins(
     deactivate_other_plans(db_sessions)
     runtime = build_runtime(settings.with_overrides(sip_listen="127.0.0.1:5060"))
     try:
-        context = runtime.checkins()
+        context = runtime.checkins
         context.clock = ManualClock(datetime.now(UTC))
         jobs.install(context)
         yield context

@@ -1,4 +1,5 @@
-from app import build_runtime, create_app
+from app import create_app
+from runtime import build_runtime
 from settings import Settings
 from tests.harness.services import RedisProcess
 

@@ -65,7 +65,7 @@ def test_amparo_run_starts_lets_a_demo_agent_sign_in_and_stops_without_orphans(
     # What `make run` runs: the installed command, here from outside the checkout, so every
     # module it needs must be part of the installed package (pyproject.toml).
     amparo = Path(sys.executable).with_name("amparo")
-    command = [str(amparo), "run"] if amparo.exists() else [sys.executable, "-m", "app", "run"]
+    command = [str(amparo), "run"] if amparo.exists() else [sys.executable, "-m", "cli", "run"]
     proc = subprocess.Popen(
         command,
         env=env,

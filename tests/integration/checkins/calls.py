@@ -6,16 +6,16 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from app import Runtime
 from checkins import planner
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
+from routing.channels import SUPERVISOR_FEED
 from routing.state import routing_key
+from runtime import Runtime
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel
 from tests.harness.hotline import Hotline
 from tests.integration.checkins.helpers import add_plan, attempts_of, drain
-from wiring import SUPERVISOR_FEED
 
 ALL_DAY = [{"days": list(range(7)), "start": "00:00", "end": "23:59"}]
 PIN, DURESS = "2468", "24687"
@@ -47,7 +47,7 @@ def latest(ctx: CheckinContext, hotline: Hotline) -> CheckinAttempt:
 
 def answer(runtime: Runtime, attempt: CheckinAttempt, *keys: str) -> list[str]:
     """She picks up and presses ``keys``; returns what she heard."""
-    phones = runtime.simulator()
+    phones = runtime.simulator
     assert attempt.call_id in phones.ringing()
     call = phones.answer(str(attempt.call_id))
     for key in keys:

@@ -11,10 +11,10 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime
 from checkins import jobs
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
+from runtime import Runtime
 from settings import Settings
 from store.models import Team
 from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
@@ -46,7 +46,7 @@ def runtime(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> 
 
 @pytest.fixture
 def ctx(runtime: Runtime, clock: ManualClock) -> CheckinContext:
-    context = runtime.checkins()
+    context = runtime.checkins
     context.clock = clock
     jobs.install(context)
     return context

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app import Runtime
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.windows import next_safe_moment, parse_windows, window_end, zone
+from runtime import Runtime
 from store.records import Escalation
 from store.vocabulary import RiskLevel
 from telephony.simulator.phone import PhoneStatus
@@ -82,7 +82,7 @@ def test_the_duress_code_sounds_like_a_normal_call_alerts_the_team_and_ends_the_
     assert not any("urgent" in line.lower() for line in heard)
     assert escalations_for(runtime, attempt.call_id) == ["duress_code"]
     # Her "not now" after the duress code changes nothing: the team already has her.
-    runtime.simulator().press(str(attempt.call_id), "2")
+    runtime.simulator.press(str(attempt.call_id), "2")
     assert latest(ctx, hotline).outcome == "duress"
     assert len(attempts_of(ctx.sessions, hotline.beneficiary_id)) == 1
 
@@ -92,7 +92,7 @@ def test_someone_else_hears_the_cover_script_and_is_not_called_again_in_that_win
 ) -> None:
     attempt = start_slot(ctx, clock, hotline, windows=WORKING_HOURS)
     answer(runtime, attempt, "1111#", "0000#")
-    call = runtime.simulator().get(str(attempt.call_id))
+    call = runtime.simulator.get(str(attempt.call_id))
     assert call.status is PhoneStatus.ENDED
     first, follow = attempts_of(ctx.sessions, hotline.beneficiary_id)
     assert first.outcome == "not_verified"
@@ -141,7 +141,7 @@ def test_an_answering_machine_hears_nothing_and_the_ladder_goes_on(
     runtime: Runtime, ctx: CheckinContext, clock: ManualClock, hotline: Hotline
 ) -> None:
     attempt = start_slot(ctx, clock, hotline, risk=RiskLevel.ALTO)
-    call = runtime.simulator().answer(str(attempt.call_id), machine=True)
+    call = runtime.simulator.answer(str(attempt.call_id), machine=True)
     assert call.heard() == []  # never a voicemail
     assert call.status is PhoneStatus.ENDED
     first, second = attempts_of(ctx.sessions, hotline.beneficiary_id)

@@ -18,10 +18,10 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from app import Runtime
 from checkins import planner
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
+from runtime import Runtime
 from settings import Settings
 from store.credentials import hash_secret
 from store.live_state import job_queue
@@ -214,7 +214,7 @@ def test_a_worker_killed_after_the_phone_rang_is_retried_without_calling_again(
     assert [row.outcome for row in rows] == ["no_answer", None]
     assert rows[0].started_at is not None
     assert rows[1].scheduled_at == rows[0].started_at + timedelta(hours=1)  # medio ladder
-    assert attempt.call_id not in runtime.simulator().ringing()
+    assert attempt.call_id not in runtime.simulator.ringing()
     clock.set(rows[1].scheduled_at)
     freeze(runtime, clock)
     release_due(ctx.jobs, clock.now())

@@ -14,11 +14,12 @@ from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, UOWTransaction
 
-from app import Runtime, create_app
+from app import create_app
 from checkins import alarms
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from routing.views import open_escalations
+from runtime import Runtime
 from store.alarms import DeviceAlarm, RejectedDeviceMessage
 from store.models import Device
 from store.records import AuditEntry, Escalation
@@ -119,7 +120,7 @@ def test_when_no_human_acknowledges_within_60_seconds_the_ladder_climbs(
     send(client, clock, hotline, serial, alarm_body("A-2", serial))
     [alarm] = stored(ctx, hotline)
     started = clock.now().timestamp()
-    router = runtime.router()
+    router = runtime.router
 
     def tier() -> int:
         [ladder] = open_escalations(runtime.redis, started)
@@ -337,7 +338,7 @@ def test_an_escalation_that_fails_leaves_the_alarm_stored_and_the_sweep_escalate
 def test_a_call_from_the_device_number_skips_the_menu_and_reaches_the_urgent_team(
     runtime: Runtime, ctx: CheckinContext, hotline: Hotline
 ) -> None:
-    call = runtime.simulator().dial(hotline.line_number, hotline.device_number)
+    call = runtime.simulator.dial(hotline.line_number, hotline.device_number)
     assert call.heard() == []  # no menu, no prompt: the aggressor may be near
     assert call.status is PhoneStatus.ON_HOLD
     with ctx.sessions() as db:

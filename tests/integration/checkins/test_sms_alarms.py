@@ -10,9 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from app import Runtime, create_app
+from app import create_app
 from checkins.context import CheckinContext
 from routing.views import open_escalations
+from runtime import Runtime
 from settings import Settings
 from store.alarms import DeviceAlarm, RejectedDeviceMessage
 from tests.harness.hotline import Hotline

@@ -93,14 +93,14 @@ def instrument(context: CheckinContext, client: redis.Redis) -> None:
 
 
 def main() -> None:
-    from app import build_runtime
+    from runtime import build_runtime
     from settings import load_settings
 
     runtime = build_runtime(load_settings())
-    context = runtime.checkins()
+    context = runtime.checkins
     instrument(context, runtime.redis)
     jobs.install(context)
-    connection = runtime.jobs_connection()
+    connection = runtime.jobs
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
     burst = "--burst" in sys.argv
     Worker(queues, connection=connection, serializer=JSONSerializer).work(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from app import cli
+from cli import cli
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import build_runtime, create_app
+from app import create_app
 from ivr_flows.actions import Enqueue
 from ivr_flows.events import CallEvent, EventKind
 from routing import AgentState, views
+from runtime import build_runtime
 from settings import Settings
 from store.credentials import verify_secret
 from store.models import Agent, Line, Queue, Team, TeamMember
@@ -287,7 +288,7 @@ def test_a_call_to_a_configured_line_is_offered_to_a_configured_agent(
         team_id = db.scalar(select(Team.id).where(Team.name == names.team))
     runtime = build_runtime(settings)  # routing reads the configuration when it starts
     try:
-        router = runtime.router()
+        router = runtime.router
         tiers = router.config.teams[str(team_id)].tiers
         assert [(t.members, t.delay_seconds) for t in tiers] == [
             ((ids[names.login("urgente")],), 30.0),
@@ -295,7 +296,7 @@ def test_a_call_to_a_configured_line_is_offered_to_a_configured_agent(
         ]
         ana = ids[names.login("ana")]
         router.set_agent_state(ana, AgentState.AVAILABLE, T0)
-        board = runtime.switchboard()
+        board = runtime.switchboard
         turn = board.start(
             channel=Channel.SIMULATOR,
             external_id=f"sim-{names.tag}",
@@ -325,7 +326,7 @@ def test_an_account_the_file_deactivates_gets_no_more_offers(
         with runtime.sessions() as db:
             jefa = db.scalar(select(Agent.id).where(Agent.login == names.login("jefa")))
         assert jefa is not None
-        runtime.router().set_agent_state(jefa, AgentState.AVAILABLE, T0)
+        runtime.router.set_agent_state(jefa, AgentState.AVAILABLE, T0)
     finally:
         runtime.close()
 

@@ -8,7 +8,8 @@ import redis
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime, create_app
+from app import create_app
+from runtime import Runtime
 from settings import Settings
 from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 from tests.integration.console.console_helpers import Account, SignedIn, account, add_admin, sign_in

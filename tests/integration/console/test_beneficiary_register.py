@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime
 from checkins import planner
 from checkins.pins import check_pin
 from ivr_flows.events import PinResult
+from runtime import Runtime
 from store.models import Beneficiary
 from store.records import AuditEntry, Call, CheckinPlan
 from store.vocabulary import RiskLevel
@@ -112,7 +112,7 @@ def test_a_registered_woman_is_recognised_when_she_calls_and_her_check_ins_are_p
         assert entry.actor_id == supervisor.account.agent_id
         assert "pin" in entry.detail["fields"]
 
-    call = runtime.simulator().dial(hotline.line_number, number)
+    call = runtime.simulator.dial(hotline.line_number, number)
     with db_sessions() as db:
         row = db.get(Call, call.call_id)
         assert row is not None
@@ -123,7 +123,7 @@ def test_a_registered_woman_is_recognised_when_she_calls_and_her_check_ins_are_p
         assert plan is not None and plan.active and plan.cadence_days == 7
         due = plan.next_due_at
     assert due == datetime.combine(future_monday(), time(10, 30), tzinfo=MADRID)
-    ctx = runtime.checkins()
+    ctx = runtime.checkins
     assert planner.plan_due(ctx, now=due).planned >= 1
     attempts = attempts_of(db_sessions, beneficiary_id)
     assert len(attempts) == 1

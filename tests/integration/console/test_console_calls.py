@@ -10,15 +10,15 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime
 from routing import views
+from routing.channels import ESCALATION_CHANNEL, agent_channel
+from runtime import Runtime
 from store.live_state import key
 from store.models import Beneficiary
 from store.records import AuditEntry, Call, CheckinPlan, Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.console.console_helpers import Account, SignedIn, sign_in
-from wiring import ESCALATION_CHANNEL, agent_channel
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 SEVERE = ("1", "1", "1")
@@ -27,7 +27,7 @@ SEVERE = ("1", "1", "1")
 def _caller(
     runtime: Runtime, hotline: Hotline, keys: tuple[str, ...], number: str | None = None
 ) -> str:
-    phones = runtime.simulator()
+    phones = runtime.simulator
     call = phones.dial(hotline.line_number, number)
     for digit in keys:
         call = phones.press(call.call_id, digit)
@@ -70,7 +70,7 @@ def test_an_offered_call_accepted_connects_the_caller_and_opens_the_call(
     runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
 ) -> None:
     call_id = _answer(runtime, hotline, agent)
-    assert runtime.simulator().get(call_id).status is PhoneStatus.CONNECTED
+    assert runtime.simulator.get(call_id).status is PhoneStatus.CONNECTED
     with db_sessions() as db:
         call = db.get(Call, call_id)
         assert call is not None
@@ -148,7 +148,7 @@ def test_ending_saves_disposition_and_encrypted_notes_and_lowering_risk_needs_a_
         assert lowered is not None and lowered.reason == "Ya no convive con él."
         assert lowered.detail == {"from": "medio", "to": "bajo", "call_id": call_id}
     assert agent.get("/console/api/me").json["state"] == "wrap_up"
-    assert runtime.simulator().get(call_id).status is PhoneStatus.ENDED
+    assert runtime.simulator.get(call_id).status is PhoneStatus.ENDED
 
 
 def test_raising_risk_needs_no_reason(
@@ -263,14 +263,14 @@ def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
 ) -> None:
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": True}).status_code == 200
-    assert runtime.simulator().get(call_id).status is PhoneStatus.ON_HOLD
+    assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": False}).status_code == 200
     added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
     assert added.status_code == 200
     assert any(
         "interpreter" in line
-        for line in runtime.simulator().get(call_id).heard()
-        + [line.text for line in runtime.simulator().get(call_id).lines]
+        for line in runtime.simulator.get(call_id).heard()
+        + [line.text for line in runtime.simulator.get(call_id).lines]
     )
     escalated = agent.post(f"/console/api/calls/{call_id}/escalate")
     assert escalated.status_code == 200
@@ -329,7 +329,7 @@ def test_a_supervisor_listens_to_a_live_call_and_it_is_audited(
     assert call_id in [item["call_id"] for item in board["live_calls"]]
     listened = supervisor.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "listen"})
     assert listened.status_code == 200
-    assert runtime.simulator().get(call_id).lines[-1].kind == "supervisor"
+    assert runtime.simulator.get(call_id).lines[-1].kind == "supervisor"
     assert (
         supervisor.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "shout"}).status_code
         == 400

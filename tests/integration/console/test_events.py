@@ -12,8 +12,8 @@ import redis
 from flask import Flask
 
 from agent_console.events import channels_for, stream
+from routing.channels import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 from tests.integration.console.console_helpers import SignedIn
-from wiring import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 
 
 def _frames(chunks: list[str]) -> list[dict[str, object]]:

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
 from agent_console import events
-from app import Runtime
+from routing.channels import agent_channel
 from routing.state import routing_key
+from runtime import Runtime
 from store import database
 from store.credentials import hash_secret
 from store.models import Agent
@@ -32,7 +33,6 @@ from store.vocabulary import AgentRole
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import PASSWORD, Hotline
 from tests.integration.console.console_helpers import Account, SignedIn, csrf_of, sign_in
-from wiring import agent_channel
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 NEW_PASSWORD = "a new password chosen after the reset"
@@ -159,7 +159,7 @@ def test_deactivating_an_agent_on_a_call_leaves_her_caller_connected(
 ) -> None:
     ana = sign_in(app, accounts["ana"])
     assert ana.post("/console/api/state", {"state": "available"}).status_code == 200
-    phones = runtime.simulator()
+    phones = runtime.simulator
     call = phones.dial(hotline.line_number, None)
     for digit in LOW_RISK:
         call = phones.press(call.call_id, digit)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.resources import Resource, ResourceDirectory, haversine_km
-from app import Runtime
 from routing import views
+from runtime import Runtime
 from store.records import AuditEntry
 from tests.harness.hotline import Hotline
 from tests.integration.console.console_helpers import SignedIn, csrf_of

@@ -10,7 +10,8 @@ import pytest
 import redis
 from flask import Flask
 
-from app import Runtime, build_runtime, create_app
+from app import create_app
+from runtime import Runtime, build_runtime
 from settings import Settings
 from tests.harness.hotline import Hotline
 from tests.integration.console.console_helpers import Account, SignedIn, sign_in

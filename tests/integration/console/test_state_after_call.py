@@ -10,18 +10,18 @@ import time
 import redis
 from flask import Flask
 
-from app import Runtime
+from routing.channels import agent_channel
 from routing.state import routing_key
+from runtime import Runtime
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.console.console_helpers import Account, SignedIn, sign_in
-from wiring import agent_channel
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 
 
 def _caller(runtime: Runtime, hotline: Hotline) -> str:
-    phones = runtime.simulator()
+    phones = runtime.simulator
     call = phones.dial(hotline.line_number, None)
     for digit in LOW_RISK:
         call = phones.press(call.call_id, digit)
@@ -38,7 +38,7 @@ def _on_a_call(runtime: Runtime, hotline: Hotline, agent: SignedIn) -> str:
 
 
 def _wrap_up_ends(runtime: Runtime) -> None:
-    router = runtime.router()
+    router = runtime.router
     router.sweep(time.time() + router.config.wrap_up_seconds + 1)
 
 
@@ -71,7 +71,7 @@ def test_an_agent_on_a_call_asks_for_a_break_and_gets_it_after_the_call(
     assert asked.json == {"state": "on_call", "after_call": "break"}
     me = agent.get("/console/api/me").json
     assert (me["state"], me["after_call"], me["call_id"]) == ("on_call", "break", call_id)
-    assert runtime.simulator().get(call_id).status is PhoneStatus.CONNECTED
+    assert runtime.simulator.get(call_id).status is PhoneStatus.CONNECTED
     assert _kinds(listener) == ["agent_state_after_call"], "her console hears it"
 
     ended = agent.post(f"/console/api/calls/{call_id}/end", {"disposition": "information"})
@@ -127,9 +127,9 @@ def test_an_admin_deactivating_an_agent_mid_call_leaves_her_offline_after_wrap_u
     assert done.status_code == 200, done.json
     assert (done.json["routing_state"], done.json["routing_after_call"]) == ("on_call", "offline")
     assert _routing(redis_client, agent_id) == ["on_call", "offline"]
-    assert runtime.simulator().get(call_id).status is PhoneStatus.CONNECTED
+    assert runtime.simulator.get(call_id).status is PhoneStatus.CONNECTED
 
-    runtime.simulator().hang_up(call_id)
+    runtime.simulator.hang_up(call_id)
     assert _routing(redis_client, agent_id) == ["wrap_up", "offline"]
     waiting = _caller(runtime, hotline)
     _wrap_up_ends(runtime)

@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 from flask import Flask
 
 from agent_console.charts import DayWindow, calls_per_hour, hourly_bars_svg, risk_mix, risk_mix_svg
-from app import Runtime
+from runtime import Runtime
 from store.vocabulary import RiskLevel
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
@@ -19,7 +19,7 @@ SEVERE = ("1", "1", "1")
 
 
 def _severe_caller(runtime: Runtime, hotline: Hotline) -> str:
-    phones = runtime.simulator()
+    phones = runtime.simulator
     call = phones.dial(hotline.line_number, None)
     for digit in SEVERE:
         call = phones.press(call.call_id, digit)

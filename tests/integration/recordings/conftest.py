@@ -10,8 +10,9 @@ import redis
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import build_runtime, create_app
-from recordings_policy.assembly import RecordingParts, assemble
+from app import create_app
+from recordings_policy.parts import RecordingParts
+from runtime import build_runtime
 from settings import Settings
 from tests.integration.recordings.recording_helpers import CallFactory
 
@@ -22,13 +23,13 @@ def make_call(db_sessions: sessionmaker[Session]) -> CallFactory:
 
 
 @pytest.fixture
-def parts(
-    settings: Settings,
-    db_sessions: sessionmaker[Session],
-    redis_client: redis.Redis,
-    data_key: bytes,
-) -> RecordingParts:
-    return assemble(settings.data_dir, db_sessions, redis_client, data_key)
+def parts(settings: Settings, redis_client: redis.Redis) -> Iterator[RecordingParts]:
+    """The recording parts as the composition root builds them, on the test database."""
+    runtime = build_runtime(settings)
+    try:
+        yield runtime.recordings
+    finally:
+        runtime.close()
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def recordings_app(
     """The real app, with the recordings blueprint as app.py wires it."""
     runtime = build_runtime(settings)
     app = create_app(runtime=runtime)
-    parts = runtime.extras["recordings"]
+    parts = runtime.recordings
     try:
         yield app, parts
     finally:

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from recordings_policy.access import AccessGrant
-from recordings_policy.assembly import RecordingParts
+from recordings_policy.parts import RecordingParts
 from settings import Settings
 from store.base import utcnow
 from tests.integration.recordings.recording_helpers import (

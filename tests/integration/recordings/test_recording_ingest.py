@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from recordings_policy.assembly import RecordingParts
 from recordings_policy.errors import RecordingCorrupt, RecordingError
+from recordings_policy.parts import RecordingParts
 from recordings_policy.vault import unwrap_key
 from settings import Settings
 from store.base import utcnow

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from recordings_policy import jobs
-from recordings_policy.assembly import RecordingParts
 from recordings_policy.errors import AccessDenied, ReasonRequired, RecordingPurged
+from recordings_policy.parts import RecordingParts
 from settings import Settings
 from store import live_state
 from store.base import utcnow

@@ -32,7 +32,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
 from recordings_policy import jobs
-from recordings_policy.assembly import RecordingParts
+from recordings_policy.parts import RecordingParts
 from settings import Settings
 from store import live_state
 from store.base import utcnow

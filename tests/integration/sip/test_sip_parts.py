@@ -264,13 +264,12 @@ def test_an_outbound_call_is_queued_once_with_ids_only_and_a_cancel_reaches_its_
 def test_with_sip_configured_check_ins_are_rung_through_the_sip_edge(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
-    from app import build_runtime
+    from runtime import build_runtime
     from telephony.sip.dialer import SipDialer
-    from wiring import outbound_dialer
 
     runtime = build_runtime(settings.with_overrides(sip_listen="127.0.0.1:5099"))
     try:
-        dialer = outbound_dialer(runtime.settings, runtime.simulator, runtime)
+        dialer = runtime.outbound_dialer
         assert isinstance(dialer, SipDialer) and dialer.channel.value == "sip"
     finally:
         runtime.close()
@@ -279,12 +278,12 @@ def test_with_sip_configured_check_ins_are_rung_through_the_sip_edge(
 def test_the_console_and_routing_reach_sip_calls_through_the_sip_process_that_holds_them(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
-    from app import build_runtime
+    from runtime import build_runtime
     from telephony.sip.commands import SipBridge, SipRedirector
 
     runtime = build_runtime(settings)
     try:
-        control = runtime.telephony_control()
+        control = runtime.control
         assert isinstance(control.bridges["sip"], SipBridge)
         assert isinstance(control.redirectors["sip"], SipRedirector)
         assert control.bridges["sip"].connect("0" * 32, "agent-1") is False  # nobody holds it

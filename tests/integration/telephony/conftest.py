@@ -6,7 +6,7 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import Runtime, build_runtime
+from runtime import Runtime, build_runtime
 from settings import Settings
 from tests.harness.hotline import Hotline, make_hotline
 

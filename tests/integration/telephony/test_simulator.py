@@ -7,8 +7,9 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app import Runtime, create_app
+from app import create_app
 from routing import views
+from runtime import Runtime
 from store.records import Escalation
 from store.vocabulary import Channel
 from telephony.simulator.phone import PhoneStatus
@@ -20,8 +21,8 @@ LOW_RISK = ("1", "1", "2", "2", "2", "2")
 def test_a_caller_hears_prompts_in_her_language_and_waits_on_hold(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    phones = runtime.simulator()
-    staff_line(runtime.router(), hotline, "ana")
+    phones = runtime.simulator
+    staff_line(runtime.router, hotline, "ana")
     call = phones.dial(hotline.line_number, "+44 7700 900123")
     assert call.status is PhoneStatus.WAITING_FOR_KEYS
     assert call.heard(), "the caller hears a greeting"
@@ -34,8 +35,8 @@ def test_a_caller_hears_prompts_in_her_language_and_waits_on_hold(
 
 
 def test_hanging_up_on_hold_abandons_the_call(runtime: Runtime, hotline: Hotline) -> None:
-    phones = runtime.simulator()
-    staff_line(runtime.router(), hotline, "ana")
+    phones = runtime.simulator
+    staff_line(runtime.router, hotline, "ana")
     call = phones.dial(hotline.line_number, None)
     for key in LOW_RISK:
         call = phones.press(call.call_id, key)
@@ -46,7 +47,7 @@ def test_hanging_up_on_hold_abandons_the_call(runtime: Runtime, hotline: Hotline
 def test_a_check_in_answered_with_the_duress_code_sounds_normal_and_alerts_the_team(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    board, phones = runtime.switchboard(), runtime.simulator()
+    board, phones = runtime.switchboard, runtime.simulator
 
     def check_in(code: str) -> tuple[list[str], str]:
         call_id = board.open_outbound(
@@ -100,7 +101,7 @@ def test_the_simulator_api_needs_the_csrf_token_and_validates_keys(
 def test_with_nobody_signed_in_a_caller_is_put_through_to_the_backup_number(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    phones = runtime.simulator()
+    phones = runtime.simulator
     call = phones.dial(hotline.line_number, None)
     for key in LOW_RISK:
         call = phones.press(call.call_id, key)

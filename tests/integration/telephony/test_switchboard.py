@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app import Runtime
 from ivr_flows import load, load_builtin
 from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Say
 from ivr_flows.definition import Flow
 from ivr_flows.events import CallEvent, EventKind
 from routing import AgentState, views
+from runtime import Runtime
 from store import live_state
 from store.models import Beneficiary, Line
 from store.records import Call, Escalation
@@ -26,14 +26,14 @@ TEST_FLOWS = Path(__file__).parents[2] / "data" / "flows" / "good"
 
 def press(runtime: Runtime, call_id: str, digits: str, at: float) -> tuple[object, ...]:
     event = CallEvent(kind=EventKind.DIGITS, call_id=call_id, at=at, digits=digits)
-    return runtime.switchboard().handle(event, idempotency_key=f"{call_id}:{at}").actions
+    return runtime.switchboard.handle(event, idempotency_key=f"{call_id}:{at}").actions
 
 
 def test_a_low_risk_caller_is_triaged_queued_and_offered_to_an_available_agent(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    board = runtime.switchboard()
-    router = runtime.router()
+    board = runtime.switchboard
+    router = runtime.router
     agent = hotline.agents["ana"]
     router.set_agent_state(agent, AgentState.AVAILABLE, T0)
 
@@ -75,7 +75,7 @@ def test_a_low_risk_caller_is_triaged_queued_and_offered_to_an_available_agent(
 def test_a_retried_event_acts_once_and_returns_the_same_actions(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    board = runtime.switchboard()
+    board = runtime.switchboard
     turn = board.start(
         channel=Channel.TWILIO,
         external_id="CA-retry",
@@ -107,7 +107,7 @@ def test_a_retried_event_acts_once_and_returns_the_same_actions(
 def test_a_call_from_a_device_number_skips_the_menu_and_escalates(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    turn = runtime.switchboard().start(
+    turn = runtime.switchboard.start(
         channel=Channel.SIMULATOR,
         external_id="sim-device",
         to_number=hotline.line_number,
@@ -123,7 +123,7 @@ def test_a_call_from_a_device_number_skips_the_menu_and_escalates(
 
 
 def test_a_silent_caller_is_never_hung_up_on(runtime: Runtime, hotline: Hotline) -> None:
-    board = runtime.switchboard()
+    board = runtime.switchboard
     turn = board.start(
         channel=Channel.SIMULATOR,
         external_id="sim-silent",
@@ -142,7 +142,7 @@ def test_a_silent_caller_is_never_hung_up_on(runtime: Runtime, hotline: Hotline)
 def test_an_unknown_line_or_a_failure_sends_the_caller_to_the_fallback(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    board = runtime.switchboard()
+    board = runtime.switchboard
     turn = board.start(
         channel=Channel.SIMULATOR,
         external_id="sim-unknown",
@@ -162,8 +162,8 @@ def test_a_caller_who_cannot_talk_safely_waits_like_a_severe_caller(
         known = db.get(Beneficiary, hotline.beneficiary_id)
         assert known is not None
         known.risk_level = RiskLevel.ALTO
-    board = runtime.switchboard()
-    staff_line(runtime.router(), hotline, "ana", at=T0)
+    board = runtime.switchboard
+    staff_line(runtime.router, hotline, "ana", at=T0)
     # She is known at alto risk and answers no to everything: alto at alto's usual priority.
     known_caller = board.start(
         channel=Channel.SIMULATOR,
@@ -189,7 +189,7 @@ def test_a_caller_who_cannot_talk_safely_waits_like_a_severe_caller(
         unsafe_end = press(runtime, unsafe.call_id, key, at)[-1]
     assert isinstance(known_end, Enqueue) and known_end.risk is RiskLevel.ALTO
     assert isinstance(unsafe_end, Enqueue) and unsafe_end.risk is RiskLevel.ALTO
-    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.AVAILABLE, at + 1)
+    runtime.router.set_agent_state(hotline.agents["ana"], AgentState.AVAILABLE, at + 1)
     offered = views.agents_by_state(runtime.redis, at + 1)[AgentState.OFFERED]
     assert [p.call_id for p in offered] == [unsafe.call_id]
 
@@ -219,7 +219,7 @@ def stored_flow(runtime: Runtime, call_id: str) -> str | None:
 def test_a_check_in_call_stays_in_the_check_in_flow_when_redis_loses_the_call(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    board = runtime.switchboard()
+    board = runtime.switchboard
     call_id = board.open_outbound(
         line_id=hotline.line_id,
         beneficiary_id=hotline.beneficiary_id,
@@ -253,7 +253,7 @@ def test_an_inbound_call_stays_in_its_line_s_flow_when_redis_loses_the_call(
         line = db.get(Line, hotline.line_id)
         assert line is not None
         line.flow = "one_question_inbound"
-    board = runtime.switchboard()
+    board = runtime.switchboard
     turn = board.start(
         channel=Channel.SIMULATOR,
         external_id="sim-line-flow",
@@ -271,7 +271,7 @@ def test_an_inbound_call_stays_in_its_line_s_flow_when_redis_loses_the_call(
 def test_a_call_stored_before_calls_kept_their_flow_still_gets_a_flow_when_redis_loses_it(
     runtime: Runtime, hotline: Hotline
 ) -> None:
-    board = runtime.switchboard()
+    board = runtime.switchboard
     turn = board.start(
         channel=Channel.SIMULATOR,
         external_id="sim-older-row",

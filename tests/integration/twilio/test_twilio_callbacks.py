@@ -12,9 +12,10 @@ import redis
 from flask import Flask
 from sqlalchemy import select
 
-from app import Runtime, build_runtime, create_app
+from app import create_app
 from locales.prompts import prompt_text
 from recordings_policy.jobs import STORE_QUEUE
+from runtime import Runtime, build_runtime
 from settings import Settings
 from store import live_state
 from store.records import Call, Recording
@@ -84,7 +85,7 @@ def test_a_finished_recording_is_registered_once_and_its_store_job_queued(
     with runtime.sessions() as db:
         rows = list(db.scalars(select(Recording).where(Recording.call_id == call_id)))
     assert len(rows) == 1 and rows[0].external_id == params["RecordingSid"]
-    queue = live_state.job_queue(runtime.jobs_connection(), STORE_QUEUE)
+    queue = live_state.job_queue(runtime.jobs, STORE_QUEUE)
     assert queue.count == 1
 
 
@@ -108,7 +109,7 @@ def test_a_call_the_ivr_decided_to_record_is_marked_for_recording_at_the_bridge(
 
 def prepared_checkin(runtime: Runtime, hotline: Hotline) -> str:
     """What the check-ins service does before dialling: open the outbound call."""
-    return runtime.switchboard().open_outbound(
+    return runtime.switchboard.open_outbound(
         line_id=hotline.line_id,
         beneficiary_id=hotline.beneficiary_id,
         to_number=hotline.beneficiary_number,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app import Runtime
 from locales.prompts import prompt_text
 from locales.voices import voice_for
 from routing import views
+from runtime import Runtime
 from store.records import Call, Escalation
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel

@@ -22,17 +22,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 
-from app import Runtime, build_runtime, create_app
+from app import create_app
 from checkins import jobs
 from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.scheduling import attempt_job_id
 from routing import AgentState
+from runtime import Runtime, build_runtime
 from settings import Settings
 from store.records import CallEvent as StoredEvent
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel
-from telephony.twilio.assembly import twilio_parts, twilio_voice
 from tests.harness.hotline import Hotline, make_hotline
 from tests.harness.twilio_driver import ACCOUNT_SID, DrivenCall, FlaskTransport, TwilioDriver
 from tests.integration.checkins.calls import ALL_DAY, let_it_ring, start_slot
@@ -105,13 +105,13 @@ def dialled(settings: Settings, hotline: Hotline, redis_client: redis.Redis) -> 
     """A runtime that dials check-ins through Twilio (its REST API stood in for), whose
     check-in context runs on a test clock with its jobs installed for burst workers."""
     runtime = build_runtime(twilio_settings(settings, outbound_cps=50.0))
-    runtime.router().set_agent_state(hotline.agents["ana"], AgentState.BREAK, wall_clock.time())
+    runtime.router.set_agent_state(hotline.agents["ana"], AgentState.BREAK, wall_clock.time())
     rest = TwilioRestStandIn()
-    voice = twilio_voice(runtime)
+    voice = runtime.twilio_voice
     assert voice is not None
     voice.client.http_client = rest
     clock = ManualClock(datetime.combine(future_monday(), time(10, 0), tzinfo=UTC))
-    ctx = runtime.checkins()
+    ctx = runtime.checkins
     ctx.clock = clock
     jobs.install(ctx)
     app: Flask = create_app(runtime=runtime)
@@ -128,7 +128,7 @@ def ringing(dialled: Dialled, hotline: Hotline) -> tuple[CheckinAttempt, DrivenC
     assert attempt.call_id is not None and attempt.outcome is None
     placed = dialled.rest.placed[-1]
     assert placed.form["To"] == hotline.beneficiary_number
-    assert twilio_parts(dialled.runtime).calls.sid_for(attempt.call_id) == placed.sid
+    assert dialled.runtime.twilio_calls.sid_for(attempt.call_id) == placed.sid
     call = DrivenCall(
         dialled.phone,
         to=hotline.beneficiary_number,
@@ -236,7 +236,7 @@ def test_a_failing_report_is_logged_and_twilio_still_gets_its_answer(
     def broken(*_args: object) -> bool:
         raise RuntimeError(f"database down while looking at {hotline.beneficiary_number}")
 
-    monkeypatch.setattr("telephony.twilio.assembly.report_unanswered", broken)
+    monkeypatch.setattr("runtime.report_unanswered", broken)
     attempt, call = ringing(dialled, hotline)
     assert attempt.call_id is not None
     with caplog.at_level(logging.ERROR, logger="telephony.twilio.services"):

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import redis
 
-from app import Runtime, build_runtime, create_app
+from app import create_app
+from runtime import Runtime, build_runtime
 from settings import Settings
 from store import database, migrate
 from telephony.switchboard import Switchboard

@@ -16,11 +16,11 @@ import redis
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 
-from app import Runtime, build_runtime, create_app
+from app import create_app
+from runtime import Runtime, build_runtime
 from settings import Settings
 from store.vocabulary import Channel
 from telephony.switchboard import call_id_for
-from telephony.twilio.assembly import twilio_bridge, twilio_parts, twilio_voice
 from telephony.twilio.client import SupervisorMode
 from telephony.twilio.dialer import TwilioDialer
 from tests.harness.hotline import Hotline
@@ -31,7 +31,6 @@ from tests.integration.twilio.conftest import (
     PUBLIC_BASE_URL,
     twilio_settings,
 )
-from wiring import outbound_dialer
 
 ACCOUNT = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
 REJECTED = "Request did not pass the validation rules"
@@ -59,7 +58,7 @@ def rest_runtime(
 ) -> Iterator[tuple[Runtime, NotingHttpClient]]:
     runtime = build_runtime(twilio_settings(settings, twilio_api_base_url=prism.url))
     noting = NotingHttpClient()
-    voice = twilio_voice(runtime)
+    voice = runtime.twilio_voice
     assert voice is not None
     voice.client.http_client = noting
     try:
@@ -79,7 +78,7 @@ def test_a_checkin_call_shows_the_neutral_number_and_detects_machines(
     rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
 ) -> None:
     runtime, http = rest_runtime
-    voice = twilio_voice(runtime)
+    voice = runtime.twilio_voice
     assert voice is not None
     sid = voice.place_checkin_call("c0ffee" * 5 + "00", hotline.beneficiary_number)
     method, path, form, status = http.sent[-1]
@@ -94,7 +93,7 @@ def test_a_checkin_call_shows_the_neutral_number_and_detects_machines(
     ]
     assert "StatusCallbackEvent" not in form  # the default: the final status only
     assert sid.startswith("CA")
-    assert twilio_parts(runtime).calls.sid_for("c0ffee" * 5 + "00") == sid
+    assert runtime.twilio_calls.sid_for("c0ffee" * 5 + "00") == sid
     assert REJECTED not in prism.log()
 
 
@@ -103,7 +102,7 @@ def test_routing_overflow_redirects_the_waiting_caller_to_the_number(
 ) -> None:
     runtime, http = rest_runtime
     call_id, sid = queued_call(runtime, hotline)
-    runtime.telephony_control().overflow(call_id, "+34900000002")
+    runtime.control.overflow(call_id, "+34900000002")
     method, path, form, status = http.sent[-1]
     assert (method, path, status) == ("POST", f"{ACCOUNT}/Calls/{sid}.json", 200)
     assert "<Dial" in form["Twiml"][0] and "+34900000002</Number>" in form["Twiml"][0]
@@ -116,7 +115,7 @@ def test_the_bridge_puts_caller_and_agent_in_a_conference_and_a_supervisor_coach
 ) -> None:
     runtime, http = rest_runtime
     call_id, sid = queued_call(runtime, hotline)
-    bridge = twilio_bridge(runtime)
+    bridge = runtime.twilio_bridge
     assert bridge is not None
     agent_leg = bridge.connect(call_id, hotline.agents["ana"])
 
@@ -149,7 +148,7 @@ def test_an_agent_leg_that_rings_out_sends_the_caller_to_the_overflow_number(
 ) -> None:
     runtime, http = rest_runtime
     call_id, sid = queued_call(runtime, hotline)
-    bridge = twilio_bridge(runtime)
+    bridge = runtime.twilio_bridge
     assert bridge is not None
     agent_leg = bridge.connect(call_id, hotline.agents["ana"])
     phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
@@ -170,7 +169,7 @@ def test_a_recording_is_deleted_at_twilio(
     rest_runtime: tuple[Runtime, NotingHttpClient], prism: PrismMock
 ) -> None:
     runtime, http = rest_runtime
-    voice = twilio_voice(runtime)
+    voice = runtime.twilio_voice
     assert voice is not None
     voice.recordings.client.http_client = http
     voice.recordings.delete("RE" + "f0" * 16)
@@ -224,9 +223,9 @@ def test_check_ins_dial_through_twilio_when_it_is_configured_and_can_cancel_the_
     rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
 ) -> None:
     runtime, http = rest_runtime
-    dialer = outbound_dialer(runtime.settings, runtime.simulator, runtime)
+    dialer = runtime.outbound_dialer
     assert isinstance(dialer, TwilioDialer) and dialer.channel is Channel.TWILIO
-    call_id = runtime.switchboard().open_outbound(
+    call_id = runtime.switchboard.open_outbound(
         line_id=hotline.line_id,
         beneficiary_id=hotline.beneficiary_id,
         to_number=hotline.beneficiary_number,

@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app import Runtime, build_runtime, create_app
+from app import create_app
+from runtime import Runtime, build_runtime
 from settings import Settings
 from store.records import Call
 from store.records import CallEvent as StoredEvent

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from checkins.errors import DialerNotConfigured
+from checkins.lazy_dialer import LazyDialer
+from runtime import outbound_channel
 from settings import ConfigurationError, load_settings
 from store.vocabulary import Channel
-from wiring import LazyDialer, outbound_dialer
 
 
 @dataclass
@@ -26,35 +26,14 @@ class FakeSimulator:
 
 def test_without_twilio_or_sip_the_simulator_rings(tmp_path: Path) -> None:
     settings = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
-    simulator = FakeSimulator()
-    assert outbound_dialer(settings, lambda: simulator) is simulator
+    assert outbound_channel(settings) is Channel.SIMULATOR
 
 
-@pytest.mark.parametrize(
-    ("override", "named"),
-    [({"twilio_account_sid": "AC123"}, "Twilio"), ({"sip_listen": "0.0.0.0:5060"}, "SIP")],
-)
-def test_a_configured_edge_without_its_dialer_stops_with_a_clear_error(
-    tmp_path: Path, override: dict[str, str], named: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib
-
-    real_import = importlib.import_module
-
-    def without_edges(name: str, *args: object) -> object:
-        if name.endswith(".dialer"):
-            raise ImportError(f"no module named {name!r} in this build")
-        return real_import(name, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(importlib, "import_module", without_edges)
+def test_twilio_rings_when_configured_even_beside_sip(tmp_path: Path) -> None:
     settings = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
-    if "sip_listen" in override:
-        object.__setattr__(settings, "sip_listen", override["sip_listen"])
-    else:
-        settings = settings.with_overrides(**override)
-    with pytest.raises(DialerNotConfigured) as err:
-        outbound_dialer(settings, FakeSimulator)
-    assert named in str(err.value) and "build_outbound_dialer" in str(err.value)
+    assert outbound_channel(settings.with_overrides(sip_listen="127.0.0.1:5060")) is Channel.SIP
+    both = settings.with_overrides(sip_listen="127.0.0.1:5060", twilio_account_sid="AC123")
+    assert outbound_channel(both) is Channel.TWILIO
 
 
 def test_the_dialer_is_chosen_only_when_a_call_is_placed() -> None:

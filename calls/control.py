@@ -1,0 +1,91 @@
+"""How routing and the console reach the edge that carries a call, whatever its channel.
+
+``TelephonyControl`` is routing's ``CallControl``: it rings urgent-team members on their
+consoles and hands overflows to the edge carrying the call; ``bridges`` (channel -> CallBridge)
+is how the console reaches that edge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import redis
+
+from routing.channels import (
+    BOARD_CHANGED,
+    ESCALATION_CHANNEL,
+    SUPERVISOR_CHANNEL,
+    agent_channel,
+    base_call_id,
+)
+from store.live_state import key
+
+log = logging.getLogger(__name__)
+
+
+class CallRedirector(Protocol):
+    """What a telephony edge offers routing: move a live call somewhere else."""
+
+    def redirect_to_number(self, call_id: str, number: str) -> None: ...
+
+
+SUPERVISION_MODES = ("listen", "whisper", "barge")
+
+
+class CallBridge(Protocol):
+    """What a telephony edge offers the console: join a waiting caller to the agent who
+    accepted her, end the call from the agent's side, and bring a supervisor in
+    (``mode``: listen = hears both, heard by none; whisper = heard by the agent only;
+    barge = heard by both). Each method may be called from any web process, so an edge
+    forwards it to the process holding the call (Twilio REST, a Redis command, ...).
+
+    Optional, looked up with ``getattr``: ``hold(call_id, on: bool)`` and
+    ``add_interpreter(call_id, language: str)``; without them the console answers 409.
+    """
+
+    def connect(self, call_id: str, agent_id: str) -> object: ...
+
+    def end(self, call_id: str) -> None: ...
+
+    def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None: ...
+
+
+@dataclass
+class TelephonyControl:
+    """Routing's ``CallControl`` and the console's way to the edge carrying a call; built
+    once by the composition root with every edge this process can reach."""
+
+    client: redis.Redis
+    redirectors: Mapping[str, CallRedirector] = field(default_factory=dict)
+    bridges: Mapping[str, CallBridge] = field(default_factory=dict)
+
+    def channel_of(self, call_id: str) -> str | None:
+        channel = self.client.hget(key("call", base_call_id(call_id)), "channel")
+        return str(channel) if channel else None
+
+    def bridge_for(self, call_id: str, channel: str | None = None) -> CallBridge | None:
+        """The bridge of the edge carrying ``call_id`` (None when that edge has none)."""
+        found = channel or self.channel_of(call_id)
+        return self.bridges.get(found) if found else None
+
+    def ring(self, member_id: str, escalation_id: str, subject_id: str, tier: int) -> None:
+        message = {"kind": "escalation_ring", "escalation_id": escalation_id, "tier": tier}
+        self.client.publish(agent_channel(member_id), json.dumps(message))
+        self.client.publish(SUPERVISOR_CHANNEL, BOARD_CHANGED)
+
+    def stop_ringing(self, escalation_id: str) -> None:
+        message = json.dumps({"kind": "escalation_stopped", "escalation_id": escalation_id})
+        self.client.publish(SUPERVISOR_CHANNEL, message)
+        self.client.publish(ESCALATION_CHANNEL, message)
+
+    def overflow(self, call_id: str, target: str) -> None:
+        channel = self.channel_of(call_id)
+        redirector = self.redirectors.get(channel) if channel else None
+        if redirector is None:
+            log.error("call %s: overflow with no edge to redirect it", call_id)
+            return
+        redirector.redirect_to_number(base_call_id(call_id), target)

@@ -1,0 +1,25 @@
+"""Check-ins' and alarms' ``Alerts`` port on routing: its ladders and the supervisors' feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from routing.adapters import RedisNotifier
+from routing.router import Router
+
+
+@dataclass
+class RoutingAlerts:
+    """Check-ins' and alarms' ``Alerts``: routing's ladders and the supervisors' feed."""
+
+    router: Router
+    notifier: RedisNotifier
+
+    def escalate(
+        self, escalation_id: str, team_id: str, reason: str, now: float, call_id: str | None = None
+    ) -> Any:
+        return self.router.escalate(escalation_id, team_id, reason, now, call_id)
+
+    def notify_supervisors(self, kind: str, data: dict[str, Any]) -> None:
+        self.notifier.notify_supervisors(kind, data)
