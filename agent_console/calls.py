@@ -15,25 +15,24 @@ from typing import Any
 from sqlalchemy import select
 
 from agent_console.ports import ConsoleError, ConsolePorts
-from agent_console.texts import DISPOSITIONS
 from calls.control import CallBridge
+from calls.errors import EscalationRefused, InvalidOutcome
+from calls.escalations import mark_acknowledged, request_escalation
+from calls.outcome import CallOutcome, settle
 from routing import AgentProfile, AgentState, CallRequest
 from routing.channels import base_call_id, personal_skill
 from routing.errors import InvalidAgentState, RoutingError, UnknownAgent
 from routing.state import after_call_state, routing_key
 from store import audit
-from store.base import new_id
 from store.live_state import key
-from store.models import Agent, Beneficiary
-from store.records import Call, Escalation
+from store.models import Agent
+from store.records import Call
 from store.vocabulary import AgentRole, RiskLevel
 from telephony.directory import Directory
 
 log = logging.getLogger(__name__)
 
 LIVE_STATUSES = ("on_call",)
-MAX_NOTES = 8000
-MAX_REASON = 500
 
 
 def _when(at: float) -> datetime:
@@ -164,14 +163,7 @@ class CallDesk:
         router = self._ports.router()
         for escalation_id in {f"call:{call_id}", f"call:{routing_call_id}"}:
             router.acknowledge(escalation_id, agent_id, now)
-        with self._ports.sessions() as db, db.begin():
-            for row in db.scalars(
-                select(Escalation).where(
-                    Escalation.call_id == call_id, Escalation.acknowledged_at.is_(None)
-                )
-            ):
-                row.acknowledged_at = _when(now)
-                row.acknowledged_by = agent_id
+        mark_acknowledged(self._ports.sessions, agent_id, now, call_id=call_id)
 
     def acknowledge_escalation(self, escalation_id: str, agent_id: str) -> str:
         """An urgent-team member answers the ring: the ladder stops for everyone."""
@@ -182,16 +174,7 @@ class CallDesk:
             raise ConsoleError(exc.error_id, exc.message, 400) from exc
         if transition.status == "unknown_escalation":
             raise ConsoleError("console.unknown_escalation", "no such escalation", 404)
-        with self._ports.sessions() as db, db.begin():
-            row = db.get(Escalation, escalation_id)
-            rows = [row] if row is not None else []
-            if escalation_id.startswith("call:"):
-                call_id = base_call_id(escalation_id.removeprefix("call:"))
-                rows += list(db.scalars(select(Escalation).where(Escalation.call_id == call_id)))
-            for item in rows:
-                if item.acknowledged_at is None:
-                    item.acknowledged_at = _when(now)
-                    item.acknowledged_by = agent_id
+        mark_acknowledged(self._ports.sessions, agent_id, now, escalation_id=escalation_id)
         return transition.status
 
     # -- the live call --------------------------------------------------------------------
@@ -309,23 +292,16 @@ class CallDesk:
         line = self._directory.line(call.line_id) if call.line_id else None
         if line is None or line.urgent_team_id is None:
             raise ConsoleError("console.no_urgent_team", "the line has no urgent team", 409)
-        escalation_id = new_id()
-        now = self._ports.clock()
-        with self._ports.sessions() as db, db.begin():
-            db.add(
-                Escalation(
-                    id=escalation_id,
-                    call_id=call_id,
-                    team_id=line.urgent_team_id,
-                    reason="agent_request",
-                    opened_at=_when(now),
-                )
-            )
         try:
-            self._ports.router().escalate(
-                escalation_id, line.urgent_team_id, "agent_request", now, call_id
+            escalation_id = request_escalation(
+                self._ports.sessions,
+                self._ports.router(),
+                call_id,
+                line.urgent_team_id,
+                "agent_request",
+                self._ports.clock(),
             )
-        except RoutingError as exc:
+        except EscalationRefused as exc:
             raise ConsoleError(exc.error_id, exc.message, 409) from exc
         self._ports.call_log.append(
             call_id, "escalated_by_agent", {"agent_id": agent_id, "escalation_id": escalation_id}
@@ -343,52 +319,22 @@ class CallDesk:
     ) -> dict[str, Any]:
         """Save the outcome, then free the agent (wrap-up) and end the call at the edge.
 
-        Risk: raising is free; a level below what the call and the beneficiary's file hold
-        needs a reason and is audited (``risk_lowered``), as only a person may lower it.
+        The outcome's rules (a lower risk needs a reason and is audited) are
+        ``calls.outcome``'s.
         """
-        if disposition not in DISPOSITIONS:
-            raise ConsoleError("console.bad_disposition", "unknown disposition", 400)
-        if len(notes) > MAX_NOTES:
-            raise ConsoleError("console.notes_too_long", "notes are too long", 400)
         try:
-            chosen = RiskLevel(risk) if risk else None
-        except ValueError as exc:
-            raise ConsoleError("console.bad_risk", "unknown risk level", 400) from exc
-        reason = (risk_reason or "").strip()[:MAX_REASON] or None
+            outcome = CallOutcome.checked(disposition, notes, risk, risk_reason)
+        except InvalidOutcome as exc:
+            raise ConsoleError(exc.error_id, exc.message, 400) from exc
         now = self._ports.clock()
         call = self._owned_call(call_id, agent_id)
         with self._ports.sessions() as db, db.begin():
             row = db.get(Call, call_id)
             assert row is not None
-            owner = db.get(Beneficiary, row.beneficiary_id) if row.beneficiary_id else None
-            baseline = RiskLevel.highest(
-                RiskLevel(row.risk_level) if row.risk_level else None,
-                RiskLevel(owner.risk_level) if owner else None,
-            )
-            final = chosen or baseline
-            if final.rank < baseline.rank:
-                if reason is None:
-                    raise ConsoleError(
-                        "console.risk_reason_required", "lowering risk needs a reason", 400
-                    )
-                audit.record(
-                    db,
-                    actor_type="agent",
-                    actor_id=agent_id,
-                    action="risk_lowered",
-                    subject_type="beneficiary" if owner else "call",
-                    subject_id=owner.id if owner else call_id,
-                    reason=reason,
-                    detail={"from": baseline.value, "to": final.value, "call_id": call_id},
-                )
-            row.risk_level = final.value
-            if owner is not None:
-                owner.risk_level = final
-                owner.risk_reviewed_at = _when(now)
-            row.disposition = disposition
-            row.notes = notes or None
-            row.status = "completed"
-            row.ended_at = row.ended_at or _when(now)
+            try:
+                final = settle(db, row, outcome, agent_id, _when(now))
+            except InvalidOutcome as exc:
+                raise ConsoleError(exc.error_id, exc.message, 400) from exc
         self._ports.call_log.append(
             call_id,
             "ended_by_agent",

@@ -8,6 +8,7 @@ safety plan written in Arabic reads right to left inside a Spanish page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, abort, jsonify, redirect, request, session
@@ -72,7 +73,7 @@ def script_texts(locale: str) -> dict[str, str]:
 
 def labels(locale: str) -> dict[str, dict[str, str]]:
     """Names of the console's vocabulary for its scripts."""
-    groups = {
+    groups: dict[str, Mapping[str, str]] = {
         "state": STATE_TEXT,
         "after_call": AFTER_CALL_TEXT,
         "risk": RISK,

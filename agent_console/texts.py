@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from calls.outcome import Disposition
 from locales.markers import N_
 
-DISPOSITION_TEXT = {
-    "support_given": N_("console.disposition.support_given"),
-    "information": N_("console.disposition.information"),
-    "referred": N_("console.disposition.referred"),
-    "urgent_response": N_("console.disposition.urgent_response"),
-    "callback_agreed": N_("console.disposition.callback_agreed"),
-    "silent_no_contact": N_("console.disposition.silent_no_contact"),
-    "caller_hung_up": N_("console.disposition.caller_hung_up"),
-    "wrong_number": N_("console.disposition.wrong_number"),
-    "test_call": N_("console.disposition.test_call"),
+DISPOSITION_TEXT: dict[str, str] = {
+    Disposition.SUPPORT_GIVEN: N_("console.disposition.support_given"),
+    Disposition.INFORMATION: N_("console.disposition.information"),
+    Disposition.REFERRED: N_("console.disposition.referred"),
+    Disposition.URGENT_RESPONSE: N_("console.disposition.urgent_response"),
+    Disposition.CALLBACK_AGREED: N_("console.disposition.callback_agreed"),
+    Disposition.SILENT_NO_CONTACT: N_("console.disposition.silent_no_contact"),
+    Disposition.CALLER_HUNG_UP: N_("console.disposition.caller_hung_up"),
+    Disposition.WRONG_NUMBER: N_("console.disposition.wrong_number"),
+    Disposition.TEST_CALL: N_("console.disposition.test_call"),
 }
-DISPOSITIONS = tuple(DISPOSITION_TEXT)
+DISPOSITIONS = tuple(Disposition)
 
 STATE_TEXT = {
     "offline": N_("console.presence.offline"),
