@@ -8,9 +8,9 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from checkins.clock import Clock, SystemClock
 from checkins.context import CheckinContext
 from checkins.ports import Alerts, CallOpener, OutboundDialer
+from store.clock import Clock, SystemClock
 
 
 def build_context(

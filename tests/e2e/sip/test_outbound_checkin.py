@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import build_runtime
 from checkins import jobs, planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from settings import Settings
+from store.clock import ManualClock
 from store.live_state import key
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel

@@ -8,9 +8,9 @@ from typing import Any
 
 from app import Runtime
 from checkins import planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from routing.state import routing_key
+from store.clock import ManualClock
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel
 from tests.harness.hotline import Hotline

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from app import Runtime
 from checkins import planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from settings import Settings
+from store.clock import ManualClock
 from store.credentials import hash_secret
 from store.live_state import job_queue
 from store.models import Beneficiary, BeneficiaryPhone
