@@ -10,9 +10,9 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from checkins.clock import Clock, SystemClock
 from checkins.ports import Alerts, CallOpener, OutboundDialer
 from checkins.rate_limit import OutboundRateLimit
+from store.clock import Clock, SystemClock
 
 
 @dataclass

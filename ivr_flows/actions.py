@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias, get_args
 
 from ivr_flows.errors import ActionInvalid
 from ivr_flows.events import Location
@@ -280,11 +280,11 @@ class Hangup:
         return cls(reason=str(data["reason"]))
 
 
-Action = Say | Play | Gather | Enqueue | Escalate | Dial | Record | SetLocale | Hangup
+Action: TypeAlias = Say | Play | Gather | Enqueue | Escalate | Dial | Record | SetLocale | Hangup
+"""The closed set. Each edge handles it in one ``match`` ending in ``case _: assert_never``, so
+a new member fails type-checking in every edge that does not handle it yet."""
 
-_ACTION_TYPES: dict[str, type[Action]] = {
-    cls.kind: cls for cls in (Say, Play, Gather, Enqueue, Escalate, Dial, Record, SetLocale, Hangup)
-}
+_ACTION_TYPES: dict[str, type[Action]] = {cls.kind: cls for cls in get_args(Action)}
 
 ACTION_KINDS = frozenset(_ACTION_TYPES)
 

@@ -9,9 +9,9 @@ import threading
 
 import redis
 
-from routing.ports import Clock
 from routing.router import Router
 from routing.state import SweepReport
+from store.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def sweep_once(router: Router, clock: Clock) -> SweepReport | None:
     """One sweep; a Redis failure is logged (no ids, no data) and the next tick tries again."""
     try:
-        return router.sweep(clock.now())
+        return router.sweep(clock.time())
     except (redis.RedisError, OSError):
         log.warning("routing sweep failed; retrying on the next tick", exc_info=True)
         return None

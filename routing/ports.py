@@ -11,34 +11,8 @@ adapter can ignore repeats.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-
-class SystemClock:
-    """The only place routing's callers should read wall time from."""
-
-    def now(self) -> float:
-        return time.time()
-
-
-@dataclass
-class ManualClock:
-    """A clock tests and simulations move by hand."""
-
-    current: float = 1_717_400_000.0
-
-    def now(self) -> float:
-        return self.current
-
-    def advance(self, seconds: float) -> float:
-        self.current += seconds
-        return self.current
 
 
 class CallLog(Protocol):

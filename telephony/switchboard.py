@@ -17,14 +17,26 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, assert_never
 
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from checkins.pins import check_pin
 from ivr_flows import load_builtin
-from ivr_flows.actions import Action, Dial, Enqueue, Escalate, Hangup, action_from_dict
+from ivr_flows.actions import (
+    Action,
+    Dial,
+    Enqueue,
+    Escalate,
+    Gather,
+    Hangup,
+    Play,
+    Record,
+    Say,
+    SetLocale,
+    action_from_dict,
+)
 from ivr_flows.definition import Flow
 from ivr_flows.events import CallerContext, CallEvent, EventKind, RecordingDecision
 from ivr_flows.session import advance
@@ -351,21 +363,26 @@ class Switchboard:
 
     def _route(self, call_id: str, line: LineInfo, actions: Sequence[Action], at: float) -> None:
         for action in actions:
-            if isinstance(action, Enqueue):
-                self._enqueue(
-                    call_id,
-                    line,
-                    action.queue,
-                    action.risk,
-                    action.priority,
-                    action.flags,
-                    action.locale,
-                    at,
-                )
-            elif isinstance(action, Escalate):
-                self._escalate(call_id, line, action, at)
-            elif isinstance(action, Hangup):
-                self._update_call(call_id, status="ended", ended_at=at)
+            match action:
+                case Enqueue():
+                    self._enqueue(
+                        call_id,
+                        line,
+                        action.queue,
+                        action.risk,
+                        action.priority,
+                        action.flags,
+                        action.locale,
+                        at,
+                    )
+                case Escalate():
+                    self._escalate(call_id, line, action, at)
+                case Hangup():
+                    self._update_call(call_id, status="ended", ended_at=at)
+                case Say() | Play() | Gather() | Dial() | Record() | SetLocale():
+                    pass  # what the caller hears or is connected to: the edge renders it
+                case _:
+                    assert_never(action)
 
     def _enqueue(
         self,

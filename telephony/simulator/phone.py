@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, assert_never
 
 import redis
 
@@ -104,35 +104,39 @@ def _say(call: SimulatedCall, action: Say) -> None:
 
 
 def _render_one(call: SimulatedCall, turn: CallTurn, action: Action) -> None:
-    if isinstance(action, Say):
-        _say(call, action)
-    elif isinstance(action, Play):
-        call.lines.append(Line("play", f"[{action.prompt}]"))
-    elif isinstance(action, SetLocale):
-        call.locale = action.locale
-    elif isinstance(action, Gather):
-        for prompt in action.prompts:
-            _render_one(call, turn, prompt)
-        call.status = PhoneStatus.WAITING_FOR_KEYS
-        call.awaiting_digits = action.num_digits
-        call.secret_input = action.secret
-        call.timeout_s = action.timeout_s
-    elif isinstance(action, Record):
-        call.lines.append(Line("notice", "[recording]"))
-    elif isinstance(action, Enqueue):
-        call.status = PhoneStatus.ON_HOLD
-        call.lines.append(Line("notice", "[on hold: an agent will answer]"))
-    elif isinstance(action, Escalate):
-        if action.connect_caller:
+    match action:
+        case Say():
+            _say(call, action)
+        case Play():
+            call.lines.append(Line("play", f"[{action.prompt}]"))
+        case SetLocale():
+            call.locale = action.locale
+        case Gather():
+            for prompt in action.prompts:
+                _render_one(call, turn, prompt)
+            call.status = PhoneStatus.WAITING_FOR_KEYS
+            call.awaiting_digits = action.num_digits
+            call.secret_input = action.secret
+            call.timeout_s = action.timeout_s
+        case Record():
+            call.lines.append(Line("notice", "[recording]"))
+        case Enqueue():
+            call.status = PhoneStatus.ON_HOLD
+            call.lines.append(Line("notice", "[on hold: an agent will answer]"))
+        case Escalate(connect_caller=True):
             call.status = PhoneStatus.ON_HOLD
             call.lines.append(Line("notice", "[on hold: the urgent team is being called]"))
-    elif isinstance(action, Dial):
-        call.status = PhoneStatus.TRANSFERRED
-        number = turn.dial_number(action) or "the fallback number"
-        call.lines.append(Line("notice", f"[transferred to {number}]"))
-    elif isinstance(action, Hangup):
-        call.status = PhoneStatus.ENDED
-        call.lines.append(Line("notice", "[call ended]"))
+        case Escalate():
+            pass  # duress: the call goes on sounding normal while the ladder runs
+        case Dial():
+            call.status = PhoneStatus.TRANSFERRED
+            number = turn.dial_number(action) or "the fallback number"
+            call.lines.append(Line("notice", f"[transferred to {number}]"))
+        case Hangup():
+            call.status = PhoneStatus.ENDED
+            call.lines.append(Line("notice", "[call ended]"))
+        case _:
+            assert_never(action)
 
 
 class SimulatedPhones:

@@ -22,11 +22,21 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 import pjsua2 as pj
 
-from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Play, Record, Say
+from ivr_flows.actions import (
+    Dial,
+    Enqueue,
+    Escalate,
+    Gather,
+    Hangup,
+    Play,
+    Record,
+    Say,
+    SetLocale,
+)
 from telephony.sip.prompts import PromptLibrary, wav_seconds
 from telephony.switchboard import CallTurn
 
@@ -95,34 +105,37 @@ def plan_turn(turn: CallTurn, prompts: PromptLibrary) -> list[Step]:
             pending.clear()
 
     for action in turn.actions:
-        if isinstance(action, Say | Play):
-            pending.append(action)
-        elif isinstance(action, Gather):
-            flush()
-            steps.append(
-                GatherStep(
-                    prompt=_prompt_files(prompts, list(action.prompts)),
-                    num_digits=max(1, action.num_digits),
-                    timeout_s=action.timeout_s,
-                    finish_on_key=action.finish_on_key,
+        match action:
+            case Say() | Play():
+                pending.append(action)
+            case Gather():
+                flush()
+                steps.append(
+                    GatherStep(
+                        prompt=_prompt_files(prompts, list(action.prompts)),
+                        num_digits=max(1, action.num_digits),
+                        timeout_s=action.timeout_s,
+                        finish_on_key=action.finish_on_key,
+                    )
                 )
-            )
-        elif isinstance(action, Record):
-            flush()
-            steps.append(RecordStep(action.policy))
-        elif isinstance(action, Enqueue) or (
-            isinstance(action, Escalate) and action.connect_caller
-        ):
-            flush()
-            steps.append(HoldStep())
-        elif isinstance(action, Dial):
-            flush()
-            steps.append(DialStep(turn.dial_number(action), action.reason))
-        elif isinstance(action, Hangup):
-            flush()
-            steps.append(HangupStep(action.reason))
-        # SetLocale: the following Say actions carry their locale. A silent Escalate (duress)
-        # starts the team's ladder in the switchboard and leaves the call sounding normal.
+            case Record():
+                flush()
+                steps.append(RecordStep(action.policy))
+            case Enqueue() | Escalate(connect_caller=True):
+                flush()
+                steps.append(HoldStep())
+            case Escalate():
+                pass  # duress: the switchboard started the ladder; the call sounds normal
+            case Dial():
+                flush()
+                steps.append(DialStep(turn.dial_number(action), action.reason))
+            case Hangup():
+                flush()
+                steps.append(HangupStep(action.reason))
+            case SetLocale():
+                pass  # the following Say actions carry their locale
+            case _:
+                assert_never(action)
     flush()
     return steps
 

@@ -18,11 +18,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import assert_never
 
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr_flows.actions import Dial, Record
+from ivr_flows.actions import (
+    Dial,
+    Enqueue,
+    Escalate,
+    Gather,
+    Hangup,
+    Play,
+    Record,
+    Say,
+    SetLocale,
+)
 from ivr_flows.events import CallEvent, EventKind
 from locales import SUPPORTED_LOCALES
 from store.call_log import CallLog
@@ -157,10 +168,21 @@ class TwilioEdge:
                 self.book.remember(turn.line)
             if remember:
                 self.calls.remember(turn.call_id, hook.call_sid, line_id)
+            dials = False
             for action in turn.actions:
-                if isinstance(action, Record):
-                    self.calls.mark_recording(turn.call_id, action.policy)
-            if any(isinstance(action, Dial) for action in turn.actions):
+                match action:
+                    case Record():
+                        self.calls.mark_recording(turn.call_id, action.policy)
+                    case Dial():
+                        dials = True
+                    case (
+                        Say() | Play() | Gather() | Enqueue() | Escalate() | SetLocale() | Hangup()
+                    ):
+                        pass  # rendered by twiml.render alone
+                    case _:
+                        assert_never(action)
+            if dials:
+                # After every Record of the turn is marked: a Dial records the conversation.
                 record = self.calls.recording(turn.call_id)
         return twiml.render(
             turn,

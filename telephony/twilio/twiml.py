@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import assert_never
 
 from twilio.twiml.voice_response import Dial as DialVerb
 from twilio.twiml.voice_response import Gather as GatherVerb
@@ -90,31 +91,35 @@ def render(
         if finished:
             log.warning("call %s: %s after the end of a turn ignored", turn.call_id, action.kind)
             continue
-        if isinstance(action, Say):
-            _say(response, action)
-        elif isinstance(action, Play):
-            _play(response, links, action)
-        elif isinstance(action, Gather):
-            _gather(response, links, action)
-            finished = True
-        elif isinstance(action, Enqueue):
-            _enqueue(response, links, action.locale, _hold_mode(action.flags, urgent=False))
-            finished = True
-        elif isinstance(action, Escalate):
-            # Without connect_caller (the duress path) the call carries on as if nothing
-            # happened: the urgent team's ladder was started by the switchboard.
-            if action.connect_caller:
+        match action:
+            case Say():
+                _say(response, action)
+            case Play():
+                _play(response, links, action)
+            case Gather():
+                _gather(response, links, action)
+                finished = True
+            case Enqueue():
+                _enqueue(response, links, action.locale, _hold_mode(action.flags, urgent=False))
+                finished = True
+            case Escalate(connect_caller=True):
                 _enqueue(response, links, action.locale, _hold_mode(action.flags, urgent=True))
                 finished = True
-        elif isinstance(action, Dial):
-            number = turn.dial_number(action) or fallback_number
-            dial_number(response, links, number, target=action.target, attempt=0, record=record)
-            finished = True
-        elif isinstance(action, Hangup):
-            response.hangup()
-            finished = True
-        elif isinstance(action, Record | SetLocale):
-            continue  # see the module docstring; a Say carries its own locale
+            case Escalate():
+                # The duress path: the call carries on as if nothing happened; the urgent
+                # team's ladder was started by the switchboard.
+                pass
+            case Dial():
+                number = turn.dial_number(action) or fallback_number
+                dial_number(response, links, number, target=action.target, attempt=0, record=record)
+                finished = True
+            case Hangup():
+                response.hangup()
+                finished = True
+            case Record() | SetLocale():
+                pass  # see the module docstring; a Say carries its own locale
+            case _:
+                assert_never(action)
     if not finished:
         response.redirect(links.fallback(), method="POST")
     return str(response)

@@ -22,10 +22,10 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from checkins import jobs, planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from runtime import build_runtime
 from settings import Settings
+from store.clock import ManualClock
 from store.live_state import key
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel

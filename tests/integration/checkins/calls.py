@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from checkins import planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from routing.channels import SUPERVISOR_FEED
 from routing.state import routing_key
 from runtime import Runtime
+from store.clock import ManualClock
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel
 from tests.harness.hotline import Hotline

@@ -12,10 +12,10 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from checkins import jobs
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from runtime import Runtime
 from settings import Settings
+from store.clock import ManualClock
 from store.models import Team
 from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 from tests.integration.checkins.helpers import deactivate_other_plans, future_monday

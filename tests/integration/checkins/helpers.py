@@ -19,8 +19,8 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from checkins.clock import ManualClock
 from store.base import utcnow
+from store.clock import ManualClock
 from store.live_state import QUEUE_NAMES, job_queue
 from store.models import Beneficiary
 from store.records import CheckinAttempt, CheckinPlan

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.windows import next_safe_moment, parse_windows, window_end, zone
 from runtime import Runtime
+from store.clock import ManualClock
 from store.records import Escalation
 from store.vocabulary import RiskLevel
 from telephony.simulator.phone import PhoneStatus

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from checkins import planner
 from checkins.attempts import RunResult, report_unanswered, run_attempt
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.scheduling import not_before
 from runtime import Runtime
 from store.alarms import CaseworkerTask
+from store.clock import ManualClock
 from store.live_state import job_queue
 from store.records import Escalation
 from store.vocabulary import RiskLevel

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from checkins import planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from store.alarms import CaseworkerTask
+from store.clock import ManualClock
 from store.live_state import job_queue
 from store.models import Beneficiary
 from store.records import CheckinPlan

@@ -19,10 +19,10 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from checkins import planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from runtime import Runtime
 from settings import Settings
+from store.clock import ManualClock
 from store.credentials import hash_secret
 from store.live_state import job_queue
 from store.models import Beneficiary, BeneficiaryPhone

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from app import create_app
 from checkins import alarms
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from routing.views import open_escalations
 from runtime import Runtime
 from store.alarms import DeviceAlarm, RejectedDeviceMessage
+from store.clock import ManualClock
 from store.models import Device
 from store.records import AuditEntry, Escalation
 from telephony.simulator.phone import PhoneStatus

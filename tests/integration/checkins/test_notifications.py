@@ -15,13 +15,13 @@ from sqlalchemy import select
 
 from app import create_app
 from checkins import notifications, planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.ports import OutboundDialer
 from checkins.rate_limit import OutboundRateLimit
 from routing.views import open_escalations
 from runtime import Runtime
 from store.alarms import Notification
+from store.clock import ManualClock
 from store.credentials import hash_secret
 from store.models import Beneficiary, BeneficiaryPhone
 from store.phone_numbers import lookup_hash

@@ -13,10 +13,10 @@ from rq.serializers import JSONSerializer
 
 from app import create_app
 from checkins import planner
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.scheduling import RETRY_INTERVALS
 from runtime import Runtime
+from store.clock import ManualClock
 from store.live_state import job_queue
 from tests.harness.hotline import Hotline
 from tests.harness.signin import sign_in

@@ -43,6 +43,9 @@ class RedisClock:
         raw = self._client.get(CLOCK_KEY)
         return datetime.fromtimestamp(float(raw) if raw else time.time(), UTC)
 
+    def time(self) -> float:
+        return self.now().timestamp()
+
 
 class Blocker:
     def __init__(self, client: redis.Redis, where: str) -> None:

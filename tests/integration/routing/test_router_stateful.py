@@ -30,8 +30,9 @@ from routing import (
     WideningStep,
 )
 from routing.invariants import find_violations
-from routing.ports import ManualClock, MemoryCallControl, MemoryCallLog, MemoryNotifier
+from routing.ports import MemoryCallControl, MemoryCallLog, MemoryNotifier
 from routing.state import AgentState, CallStatus, routing_key
+from store.clock import ManualClock
 from store.vocabulary import RiskLevel
 
 AGENTS = ("a0", "a1", "a2")
@@ -63,7 +64,7 @@ def build_machine(
         def __init__(self) -> None:
             super().__init__()
             client.flushdb()
-            self.clock = ManualClock(1_717_400_000.0)
+            self.clock = ManualClock.at(1_717_400_000.0)
             self.log = MemoryCallLog()
             self.notifier = MemoryNotifier()
             self.router = Router(client, config, self.log, self.notifier, MemoryCallControl())
@@ -84,9 +85,9 @@ def build_machine(
             for agent_id, (langs, specs, queues) in zip(AGENTS, skills, strict=True):
                 self.router.register_agent(
                     AgentProfile(agent_id, frozenset(langs), frozenset(specs), frozenset(queues)),
-                    self.clock.now(),
+                    self.clock.time(),
                 )
-                self.router.set_agent_state(agent_id, "available", self.clock.now())
+                self.router.set_agent_state(agent_id, "available", self.clock.time())
 
         def status(self, call_id: str) -> str | None:
             value = client.hget(routing_key("call", call_id), "status")
@@ -117,7 +118,7 @@ def build_machine(
                     specialties=frozenset({"legal"}) if legal else frozenset(),
                     callback_eligible=callback,
                 ),
-                self.clock.now(),
+                self.clock.time(),
             )
             assert result.status == "enqueued"
 
@@ -133,7 +134,7 @@ def build_machine(
         def presence(self, agent: str, state: str) -> None:
             """By herself, a supervisor or an admin deactivating her account (offline)."""
             before, call_id = self.agent_call(agent)
-            result = self.router.set_agent_state(agent, state, self.clock.now())
+            result = self.router.set_agent_state(agent, state, self.clock.time())
             assert result.ok
             if before == AgentState.ON_CALL:
                 self.after_call[agent] = None if state == AgentState.AVAILABLE else state
@@ -181,7 +182,7 @@ def build_machine(
                 AgentProfile(
                     agent, frozenset(languages), frozenset(), frozenset({"main", "legal"})
                 ),
-                self.clock.now(),
+                self.clock.time(),
             )
 
         @rule(agent=st.sampled_from(AGENTS), answer=st.sampled_from(["accept", "reject", "accept"]))
@@ -190,11 +191,11 @@ def build_machine(
             if state != "offered":
                 return
             if answer == "accept":
-                result = self.router.accept(call_id, agent, self.clock.now())
+                result = self.router.accept(call_id, agent, self.clock.time())
                 assert result.status == "answered"
                 self.answers[call_id].add(agent)
             else:
-                assert self.router.reject(call_id, agent, self.clock.now()).status == "rejected"
+                assert self.router.reject(call_id, agent, self.clock.time()).status == "rejected"
 
         @rule(agent=st.sampled_from(AGENTS), call=st.integers(0, 15))
         def stray_accept(self, agent: str, call: int) -> None:
@@ -205,14 +206,14 @@ def build_machine(
             state, held = self.agent_call(agent)
             if state == "offered" and held == call_id:
                 return
-            result = self.router.accept(call_id, agent, self.clock.now())
+            result = self.router.accept(call_id, agent, self.clock.time())
             assert result.status in {"offer_not_current", "already_accepted"}
 
         @rule(agent=st.sampled_from(AGENTS))
         def conversation_ends(self, agent: str) -> None:
             state, call_id = self.agent_call(agent)
             if state == "on_call":
-                assert self.router.hangup(call_id, self.clock.now()).status == "completed"
+                assert self.router.hangup(call_id, self.clock.time()).status == "completed"
                 self.ended[call_id] = CallStatus.COMPLETED
 
         @rule(call=st.integers(0, 15))
@@ -220,26 +221,27 @@ def build_machine(
             if call >= len(self.calls):
                 return
             call_id = self.calls[call]
-            self.router.hangup(call_id, self.clock.now())
+            self.router.hangup(call_id, self.clock.time())
             self.ended[call_id] = str(self.status(call_id))
 
         @rule(call=st.integers(0, 15), risk=st.sampled_from([RiskLevel.ALTO, RiskLevel.EXTREMO]))
         def raise_risk(self, call: int, risk: RiskLevel) -> None:
             if call < len(self.calls):
-                self.router.raise_priority(self.calls[call], self.clock.now(), risk=risk)
+                self.router.raise_priority(self.calls[call], self.clock.time(), risk=risk)
 
         @rule(seconds=st.sampled_from([0.5, 3.0, 6.0, 16.0, 30.0]))
         def time_passes(self, seconds: float) -> None:
-            self.router.sweep(self.clock.advance(seconds))
+            self.clock.advance(seconds)
+            self.router.sweep(self.clock.time())
 
         @rule(member=st.sampled_from(["m1", "m2"]))
         def acknowledge_ladders(self, member: str) -> None:
             for raw in client.zrange(routing_key("escalations"), 0, -1):
-                self.router.acknowledge(str(raw), member, self.clock.now())
+                self.router.acknowledge(str(raw), member, self.clock.time())
 
         @invariant()
         def router_invariants_hold(self) -> None:
-            assert find_violations(client, self.clock.now()) == []
+            assert find_violations(client, self.clock.time()) == []
 
         @invariant()
         def the_state_asked_for_is_taken_after_the_call_with_no_offer_between(self) -> None:

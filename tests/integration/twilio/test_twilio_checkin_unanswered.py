@@ -24,12 +24,12 @@ from twilio.http.response import Response as TwilioResponse
 
 from app import create_app
 from checkins import jobs
-from checkins.clock import ManualClock
 from checkins.context import CheckinContext
 from checkins.scheduling import attempt_job_id
 from routing import AgentState
 from runtime import Runtime, build_runtime
 from settings import Settings
+from store.clock import ManualClock
 from store.records import CallEvent as StoredEvent
 from store.records import CheckinAttempt
 from store.vocabulary import RiskLevel

@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from routing import AgentProfile, CallRequest, QueueConfig, Router, RouterConfig, Transition
-from routing.ports import ManualClock, MemoryCallControl, MemoryCallLog, MemoryNotifier
+from routing.ports import MemoryCallControl, MemoryCallLog, MemoryNotifier
+from store.clock import ManualClock
 from store.vocabulary import RiskLevel
 
 STAFFED_OR_NOT = RouterConfig(default_queue=QueueConfig("default", overflow_when_unstaffed=False))
@@ -27,7 +28,7 @@ class Harness:
 
     @property
     def now(self) -> float:
-        return self.clock.now()
+        return self.clock.time()
 
     def advance(self, seconds: float) -> float:
         self.clock.advance(seconds)
@@ -94,7 +95,7 @@ MakeHarness = Callable[..., Harness]
 @pytest.fixture
 def make_harness(redis_client: redis.Redis) -> Iterator[MakeHarness]:
     def build(config: RouterConfig | None = None, start: float = 1_717_400_000.0) -> Harness:
-        clock = ManualClock(start)
+        clock = ManualClock.at(start)
         log, notifier, control = MemoryCallLog(), MemoryNotifier(), MemoryCallControl()
         router = Router(redis_client, config or STAFFED_OR_NOT, log, notifier, control)
         return Harness(router, clock, log, notifier, control, redis_client)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from routing import QueueConfig, RouterConfig
 from routing.priority import DEFAULT_PRIORITY_BY_RISK, overtaking_window, wait_bound
 from store.vocabulary import RiskLevel
@@ -39,7 +41,7 @@ def test_given_an_overloaded_line_of_severe_calls_then_a_low_risk_call_still_get
     next_severe = start
     for second in range(3000):
         now = start + second
-        harness.clock.current = now
+        harness.clock.set(datetime.fromtimestamp(now, UTC))
         if now >= next_severe:
             call_id = f"severe-{severe_count}"
             harness.call(call_id, risk=RiskLevel.EXTREMO)
