@@ -20,7 +20,7 @@ import click
 from gunicorn.app.base import BaseApplication
 from redis import Redis
 
-from routing.sweeper_thread import Sweeper
+from routing.jobs import Sweeper
 from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
 from store import database, live_state, migrate

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from routing.sweeper_thread import Sweeper
+from routing.jobs import Sweeper
 from runtime import build_runtime
 from settings import load_settings
 from store import database
