@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.ports import ConsolePorts
 from calls.control import CallBridge, CallRedirector, TelephonyControl
+from calls.directory import LineInfo
+from calls.switchboard import Switchboard
 from checkins.alerts import RoutingAlerts
 from checkins.attempts import report_unanswered
 from checkins.context import CheckinContext
@@ -44,12 +46,10 @@ from store import crypto, database, live_state
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
-from telephony.directory import LineInfo
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
 from telephony.sip.commands import SipBridge, SipRedirector
 from telephony.sip.dialer import SipDialer
-from telephony.switchboard import Switchboard
 from telephony.twilio.bridge import TwilioBridge, TwilioRedirector
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import TwilioVoice

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from agent_console.ports import ConsoleError, ConsolePorts
 from calls.control import CallBridge
+from calls.directory import Directory
 from calls.errors import EscalationRefused, InvalidOutcome
 from calls.escalations import mark_acknowledged, request_escalation
 from calls.outcome import CallOutcome, settle
@@ -28,7 +29,6 @@ from store.live_state import key
 from store.models import Agent
 from store.records import Call
 from store.vocabulary import AgentRole, RiskLevel
-from telephony.directory import Directory
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,8 @@ from typing import Any, assert_never
 
 import redis
 
+from calls.switchboard import Switchboard
+from calls.turn import CallTurn
 from ivr_flows.actions import (
     Action,
     Dial,
@@ -33,7 +35,6 @@ from ivr_flows.events import CallEvent, EventKind
 from locales.prompts import prompt_text
 from store.live_state import key
 from store.vocabulary import Channel
-from telephony.switchboard import CallTurn, Switchboard
 
 TTL_S = 6 * 3600
 

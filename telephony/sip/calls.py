@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from calls.turn import CallTurn
 from ivr_flows.events import CallEvent, EventKind
 from telephony.sip.legs import Leg, borrowed
 from telephony.sip.media import (
@@ -33,7 +34,6 @@ from telephony.sip.media import (
     RecordStep,
     Step,
 )
-from telephony.switchboard import CallTurn
 
 if TYPE_CHECKING:
     from telephony.sip.bridge import Bridge

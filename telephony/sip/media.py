@@ -26,6 +26,7 @@ from typing import Any, assert_never
 
 import pjsua2 as pj
 
+from calls.turn import CallTurn
 from ivr_flows.actions import (
     Dial,
     Enqueue,
@@ -38,7 +39,6 @@ from ivr_flows.actions import (
     SetLocale,
 )
 from telephony.sip.prompts import PromptLibrary, wav_seconds
-from telephony.switchboard import CallTurn
 
 log = logging.getLogger(__name__)
 

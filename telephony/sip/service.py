@@ -32,6 +32,8 @@ import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.switchboard import Switchboard
+from calls.turn import CallTurn
 from ivr_flows.events import CallEvent, EventKind
 from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
 from settings import Settings
@@ -46,7 +48,6 @@ from telephony.sip.legs import Leg, borrowed, call_param, uri_host, uri_user
 from telephony.sip.media import Step, plan_turn
 from telephony.sip.outbound import OutboundTarget, outbound_target, unanswered_reason
 from telephony.sip.prompts import PromptLibrary, flow_prompts
-from telephony.switchboard import CallTurn, Switchboard
 
 log = logging.getLogger(__name__)
 

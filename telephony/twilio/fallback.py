@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.directory import LineInfo
 from store.models import Line
 from store.phone_numbers import InvalidPhoneNumber, to_e164
-from telephony.directory import LineInfo
 
 log = logging.getLogger(__name__)
 

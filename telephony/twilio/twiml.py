@@ -28,6 +28,7 @@ from twilio.twiml.voice_response import Dial as DialVerb
 from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
+from calls.turn import CallTurn
 from ivr_flows.actions import (
     Dial,
     Enqueue,
@@ -43,7 +44,6 @@ from ivr_flows.state import CallFlag
 from locales.markers import N_
 from locales.prompts import prompt_text
 from locales.voices import voice_for
-from telephony.switchboard import CallTurn
 from telephony.twilio.links import HoldMode, Links
 from telephony.twilio.media import PROMPT_MEDIA
 

@@ -13,15 +13,15 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.directory import LineInfo
+from calls.turn import CallTurn
 from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Record, Say, SetLocale
 from settings import ConfigurationError, Settings, load_settings
 from store.records import Call
 from store.vocabulary import RiskLevel
-from telephony.directory import LineInfo
 from telephony.sip import commands
 from telephony.sip.engine import engine_info
 from telephony.sip.prompts import PromptLibrary, flow_prompts, wav_seconds
-from telephony.switchboard import CallTurn
 from tests.harness.hotline import make_hotline
 
 needs_engine = pytest.mark.skipif(

@@ -248,7 +248,7 @@ def test_an_inbound_call_stays_in_its_line_s_flow_when_redis_loses_the_call(
             return load(TEST_FLOWS / "one_question_inbound.json")
         return load_builtin(name)
 
-    monkeypatch.setattr("telephony.switchboard.load_builtin", flows_with_a_test_one)
+    monkeypatch.setattr("calls.step.load_builtin", flows_with_a_test_one)
     with runtime.sessions() as db, db.begin():
         line = db.get(Line, hotline.line_id)
         assert line is not None

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import create_app
+from calls.switchboard import call_id_for
 from locales.prompts import prompt_text
 from recordings_policy.jobs import STORE_QUEUE
 from runtime import Runtime, build_runtime
@@ -21,7 +22,6 @@ from store import live_state
 from store.records import Call, Recording
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel
-from telephony.switchboard import call_id_for
 from telephony.twilio.calls import TwilioCalls
 from tests.harness.hotline import Hotline
 from tests.harness.signin import sign_in

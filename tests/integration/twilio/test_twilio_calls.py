@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from calls.switchboard import call_id_for
 from locales.prompts import prompt_text
 from locales.voices import voice_for
 from routing import views
@@ -12,7 +13,6 @@ from runtime import Runtime
 from store.records import Call, Escalation
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel
-from telephony.switchboard import call_id_for
 from telephony.twilio import hold
 from tests.harness.hotline import Hotline
 from tests.harness.twilio_driver import DrivenCall, TwilioDriver

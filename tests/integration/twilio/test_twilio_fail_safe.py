@@ -12,10 +12,10 @@ import pytest
 import redis
 
 from app import create_app
+from calls.switchboard import Switchboard
 from runtime import Runtime, build_runtime
 from settings import Settings
 from store import database, migrate
-from telephony.switchboard import Switchboard
 from tests.harness.hotline import Hotline, make_hotline
 from tests.harness.services import RedisProcess
 from tests.harness.twilio_driver import FlaskTransport, TwilioDriver

@@ -17,10 +17,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 
 from app import create_app
+from calls.switchboard import call_id_for
 from runtime import Runtime, build_runtime
 from settings import Settings
 from store.vocabulary import Channel
-from telephony.switchboard import call_id_for
 from telephony.twilio.client import SupervisorMode
 from telephony.twilio.dialer import TwilioDialer
 from tests.harness.hotline import Hotline

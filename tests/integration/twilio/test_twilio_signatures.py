@@ -10,12 +10,12 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app import create_app
+from calls.switchboard import call_id_for
 from runtime import Runtime, build_runtime
 from settings import Settings
 from store.records import Call
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel
-from telephony.switchboard import call_id_for
 from tests.harness.hotline import Hotline
 from tests.harness.twilio_driver import (
     AUTH_TOKEN,

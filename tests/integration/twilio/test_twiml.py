@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from calls.directory import LineInfo
+from calls.turn import CallTurn
 from ivr_flows.actions import (
     Action,
     Dial,
@@ -23,8 +25,6 @@ from ivr_flows.actions import (
 from ivr_flows.state import CallFlag
 from locales.prompts import prompt_text
 from store.vocabulary import RiskLevel
-from telephony.directory import LineInfo
-from telephony.switchboard import CallTurn
 from telephony.twilio import twiml
 from telephony.twilio.links import HoldMode, Links
 

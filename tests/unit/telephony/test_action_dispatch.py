@@ -22,7 +22,7 @@ EDGES = frozenset(
         "telephony/twilio/services.py",
         "telephony/simulator/phone.py",
         "telephony/sip/media.py",
-        "telephony/switchboard.py",
+        "calls/dispatch.py",
     }
 )
 UNION = re.compile(r"^Action: TypeAlias = .+$", re.MULTILINE)
