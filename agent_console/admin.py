@@ -11,11 +11,12 @@ import logging
 from flask import Blueprint, Response, g, jsonify, render_template
 from sqlalchemy import select
 
-from agent_console.auth import check_csrf, login_required
 from agent_console.ports import ConsoleError, ConsolePorts
 from store import audit
 from store.base import utcnow
 from store.models import Agent
+from web.csrf import check_csrf
+from web.guard import login_required
 from wiring import leave_routing
 
 log = logging.getLogger(__name__)

@@ -9,14 +9,15 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 
-from agent_console.auth import check_csrf, login_required
 from agent_console.caller_card import CallerCards, may_see_call
 from agent_console.calls import CallDesk
-from agent_console.i18n import ui_locale
 from agent_console.ports import ConsoleError, ConsolePorts
 from store.models import Agent
 from store.records import Call
 from store.vocabulary import Channel
+from web.csrf import check_csrf
+from web.guard import login_required
+from web.language import ui_locale
 
 CONSOLE_ROLES = ("agent", "supervisor", "admin")
 

@@ -1,4 +1,5 @@
-"""The console's language: the agent's own choice, else the browser's, else the line default.
+"""The console's language: the agent's own choice, else the browser's, else the line default
+(:func:`web.language.ui_locale`).
 
 Texts come from the ``messages`` catalogs (``locales/<lang>/LC_MESSAGES/messages.po``) by stable
 key; templates call ``_("console.key")`` and the scripts receive the keys they need as JSON.
@@ -13,7 +14,6 @@ from typing import Any
 from flask import Blueprint, Flask, abort, jsonify, redirect, request, session
 from werkzeug.wrappers import Response
 
-from agent_console.auth import check_csrf
 from agent_console.texts import (
     AFTER_CALL_TEXT,
     ALARM_TEXT,
@@ -26,6 +26,8 @@ from locales.markers import N_
 from locales.prompts import ui_text
 from locales.ui_strings import FLAGS, RISK
 from locales.voices import text_direction
+from web.csrf import check_csrf
+from web.language import ui_locale
 
 SCRIPT_MESSAGES = (
     N_("console.offer.incoming"),
@@ -53,17 +55,6 @@ SCRIPT_MESSAGES = (
     N_("console.call.interpreter_added"),
     N_("console.card.loading"),
 )
-
-
-def ui_locale(default: str) -> str:
-    """es or en: the agent's choice in this session, the browser's preference, the default."""
-    chosen = session.get("locale")
-    if chosen in UI_LOCALES:
-        return str(chosen)
-    best = request.accept_languages.best_match(UI_LOCALES)
-    if best:
-        return best
-    return default if default in UI_LOCALES else UI_LOCALES[0]
 
 
 def script_texts(locale: str) -> dict[str, str]:

@@ -18,10 +18,8 @@ from flask import Blueprint, Response, g, jsonify, render_template, request
 from markupsafe import Markup
 from sqlalchemy import select
 
-from agent_console.auth import check_csrf, login_required
 from agent_console.calls import CallDesk
 from agent_console.charts import DayWindow, calls_per_hour, hourly_bars_svg, risk_mix, risk_mix_svg
-from agent_console.i18n import ui_locale
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import (
     AFTER_CALL_TEXT,
@@ -35,6 +33,9 @@ from routing import AgentState, views
 from store.models import Agent, Line
 from store.records import Call, Escalation
 from store.vocabulary import RiskLevel
+from web.csrf import check_csrf
+from web.guard import login_required
+from web.language import ui_locale
 from wiring import SUPERVISION_MODES, SUPERVISOR_FEED, base_call_id
 
 SUPERVISOR_ROLES = ("supervisor", "admin")

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from agent_console.auth import check_csrf
 from telephony.simulator.phone import SimulatedCall, SimulatedPhones, UnknownSimulatedCall
+from web.csrf import check_csrf
 
 
 def _body() -> dict[str, Any]:

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.alarms import seal_location
-from agent_console.auth import check_csrf
-from agent_console.i18n import ui_locale
 from agent_console.texts import SIMULATOR_SCRIPT_MESSAGES
 from locales.prompts import ui_text
 from store.call_log import CallLog
 from store.models import Device, Line
 from store.vocabulary import AlarmType
 from telephony.simulator.phone import SimulatedPhones
+from web.csrf import check_csrf
+from web.language import ui_locale
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float) -> float:
