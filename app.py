@@ -14,11 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 import click
-from flask import Flask, jsonify
+from flask import Flask
 from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.exceptions import HTTPException
 
 from agent_console.console import register_console
 from agent_console.health import health_blueprint
@@ -43,6 +42,7 @@ from telephony.simulator.phone import SimulatedPhones
 from telephony.sip.commands import SipBridge, SipRedirector
 from telephony.switchboard import Switchboard
 from telephony.twilio.assembly import twilio_blueprint_for, twilio_bridge, twilio_redirectors
+from web import errors as web_errors
 from wiring import (
     LazyDialer,
     RedisNotifier,
@@ -288,14 +288,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             )
         )
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Any:
-        if exc.code and exc.code >= 400:
-            body = {"error_id": (exc.name or "error").lower().replace(" ", "_")}
-            body["message"] = exc.description or exc.name
-            return jsonify(body), exc.code
-        return exc
-
+    web_errors.install(app)
     return app
 
 

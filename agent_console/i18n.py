@@ -26,6 +26,7 @@ from locales.markers import N_
 from locales.prompts import ui_text
 from locales.ui_strings import FLAGS, RISK
 from locales.voices import text_direction
+from web.bodies import json_object
 from web.csrf import check_csrf
 from web.language import ui_locale
 
@@ -97,7 +98,7 @@ def language_blueprint(default_locale: str) -> Blueprint:
     @bp.post("/console/language")
     def choose() -> Response | tuple[Response, int]:
         check_csrf()
-        locale = request.form.get("locale") or (request.get_json(silent=True) or {}).get("locale")
+        locale = json_object(or_form=True).get("locale")
         if locale not in UI_LOCALES:
             abort(400, description=f"language must be one of {', '.join(UI_LOCALES)}")
         session["locale"] = locale

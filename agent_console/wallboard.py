@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, render_template
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -33,6 +33,7 @@ from routing import AgentState, views
 from store.models import Agent, Line
 from store.records import Call, Escalation
 from store.vocabulary import RiskLevel
+from web.bodies import json_object
 from web.csrf import check_csrf
 from web.guard import login_required
 from web.language import ui_locale
@@ -223,7 +224,7 @@ def wallboard_blueprint(ports: ConsolePorts) -> Blueprint:
     @login_required(*SUPERVISOR_ROLES)
     def supervise(call_id: str) -> Response:
         check_csrf()
-        body = request.get_json(silent=True) or request.form.to_dict()
+        body = json_object(or_form=True)
         mode = str(body.get("mode") or "")
         if mode not in SUPERVISION_MODES:
             raise ConsoleError("console.bad_mode", "mode is listen, whisper or barge", 400)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,7 @@ from store.call_log import CallLog
 from store.models import Device, Line
 from store.vocabulary import AlarmType
 from telephony.simulator.phone import SimulatedPhones
+from web.bodies import json_object
 from web.csrf import check_csrf
 from web.language import ui_locale
 
@@ -66,7 +67,7 @@ def simulator_page(
     @bp.post("/simulator/api/devices/<serial>/panic")
     def panic(serial: str) -> tuple[Response, int] | Response:
         check_csrf()
-        body = request.get_json(silent=True) or request.form.to_dict()
+        body = json_object(or_form=True)
         alarm_type = str(body.get("alarm_type") or AlarmType.ASSAULT.value)
         if alarm_type not in {kind.value for kind in AlarmType}:
             abort(400, description="unknown alarm type")
