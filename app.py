@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
 from agent_console.console import register_console
 from agent_console.health import health_blueprint
@@ -20,6 +18,7 @@ from store import database, live_state
 from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
 from telephony.twilio.http import twilio_blueprint
+from web import errors as web_errors
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -81,12 +80,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             )
         )
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Any:
-        if exc.code and exc.code >= 400:
-            body = {"error_id": (exc.name or "error").lower().replace(" ", "_")}
-            body["message"] = exc.description or exc.name
-            return jsonify(body), exc.code
-        return exc
-
+    web_errors.install(app)
     return app

@@ -11,12 +11,13 @@ import logging
 from flask import Blueprint, Response, g, jsonify, render_template
 from sqlalchemy import select
 
-from agent_console.auth import check_csrf, login_required
 from agent_console.ports import ConsoleError, ConsolePorts
 from routing.deactivation import leave_routing
 from store import audit
 from store.base import utcnow
 from store.models import Agent
+from web.csrf import check_csrf
+from web.guard import login_required
 
 log = logging.getLogger(__name__)
 

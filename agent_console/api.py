@@ -4,30 +4,21 @@ route the role; errors answer ``{error_id, message}``."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, abort, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify
 from sqlalchemy import select
 
-from agent_console.auth import check_csrf, login_required
 from agent_console.caller_card import CallerCards, may_see_call
 from agent_console.calls import CallDesk
-from agent_console.i18n import ui_locale
 from agent_console.ports import ConsoleError, ConsolePorts
 from store.models import Agent
 from store.records import Call
 from store.vocabulary import Channel
+from web.bodies import json_object
+from web.csrf import check_csrf
+from web.guard import login_required
+from web.language import ui_locale
 
 CONSOLE_ROLES = ("agent", "supervisor", "admin")
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = request.form.to_dict()
-    if not isinstance(data, dict):
-        abort(400, description="expected a JSON object")
-    return data
 
 
 def _flag(value: object) -> bool:
@@ -53,7 +44,8 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def set_state() -> Response:
         check_csrf()
-        return jsonify(desk.set_state(g.agent_id, str(_body().get("state") or "")))
+        state = str(json_object(or_form=True).get("state") or "")
+        return jsonify(desk.set_state(g.agent_id, state))
 
     @bp.post("/offers/<routing_call_id>/accept")
     @login_required(*CONSOLE_ROLES)
@@ -104,7 +96,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def hold(call_id: str) -> Response:
         check_csrf()
-        on = _flag(_body().get("on", True))
+        on = _flag(json_object(or_form=True).get("on", True))
         desk.hold(call_id, g.agent_id, on)
         return jsonify(on_hold=on)
 
@@ -112,7 +104,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def transfer(call_id: str) -> Response:
         check_csrf()
-        body = _body()
+        body = json_object(or_form=True)
         queue = str(body["queue"]) if body.get("queue") else None
         to_agent = str(body["agent_id"]) if body.get("agent_id") else None
         return jsonify(leg=desk.transfer(call_id, g.agent_id, queue, to_agent))
@@ -149,7 +141,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def interpreter(call_id: str) -> Response:
         check_csrf()
-        language = str(_body().get("language") or "").strip().lower()
+        language = str(json_object(or_form=True).get("language") or "").strip().lower()
         if not language.isalpha() or not 2 <= len(language) <= 3:
             raise ConsoleError("console.bad_language", "give a language code such as 'ar'", 400)
         desk.add_interpreter(call_id, g.agent_id, language)
@@ -159,7 +151,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def end(call_id: str) -> Response:
         check_csrf()
-        body = _body()
+        body = json_object(or_form=True)
         result = desk.end(
             call_id,
             g.agent_id,
@@ -174,7 +166,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def checkin_plan(call_id: str) -> Response:
         check_csrf()
-        body = _body()
+        body = json_object(or_form=True)
         try:
             cadence = int(body.get("cadence_days") or 0)
         except (TypeError, ValueError) as exc:
@@ -186,7 +178,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def acknowledge() -> Response:
         check_csrf()
-        escalation_id = str(_body().get("escalation_id") or "")
+        escalation_id = str(json_object(or_form=True).get("escalation_id") or "")
         if not escalation_id:
             raise ConsoleError("console.bad_escalation", "escalation_id is required", 400)
         return jsonify(status=desk.acknowledge_escalation(escalation_id, g.agent_id))

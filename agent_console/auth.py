@@ -1,14 +1,13 @@
-"""Sign-in for agents, supervisors and admins.
+"""Sign-in pages for agents, supervisors and admins: ``/login``, ``/login/code``, ``/logout``.
 
 Passwords are argon2 hashes; every form and JSON write carries the session's CSRF token;
 supervisors and admins add a TOTP code (enrolled at their first sign-in); attempts are limited
 per address and per login in Redis (any number of web processes share the count) besides the
 lockout after repeated failures stored on the account; every attempt is audited.
 
-The signed-in account lives in Flask's signed cookie; ``login_required`` checks it against the
-stored account on every request (see :mod:`agent_console.revocation`), so deactivating an
-account, changing its role or resetting its password or second factor ends its sessions at
-their next request.
+The signed-in account lives in Flask's signed cookie, with a tag of its credentials; the guard
+every blueprint uses (:func:`web.guard.login_required`) checks both against the stored account
+on every request.
 """
 
 from __future__ import annotations
@@ -18,36 +17,24 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pyotp
 import redis
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
 
-from agent_console.revocation import AccountCheck, SessionStanding
 from store import audit
 from store.base import utcnow
 from store.credentials import verify_secret
 from store.live_state import key
 from store.models import Agent
+from web.csrf import check_csrf, csrf_token
+from web.guard import CREDENTIALS, account_check, end_session, install_account_check
 
 log = logging.getLogger(__name__)
 
@@ -59,127 +46,6 @@ SECOND_FACTOR_ROLES = frozenset({"supervisor", "admin"})
 PENDING_SECONDS = 300
 """Time between the password step and the code step."""
 ISSUER = "Amparo"
-ACCOUNT_CHECK = "amparo.account_check"
-"""Key of the :class:`AccountCheck` in ``app.extensions`` (set when the sign-in blueprint is
-registered)."""
-CREDENTIALS = "credentials"
-"""Session key of the credentials tag taken at sign-in."""
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def csrf_token() -> str:
-    token = session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return str(token)
-
-
-def check_csrf() -> None:
-    """Reject a write without the session's CSRF token (form field or X-CSRF-Token header)."""
-    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-    expected = session.get("csrf") or ""
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
-        abort(400, description="missing or wrong CSRF token")
-
-
-def wants_json() -> bool:
-    """API calls and event streams get JSON errors; pages get pages."""
-    path = request.path
-    return "/api/" in path or path.endswith("/events") or request.is_json
-
-
-def _account_check() -> AccountCheck:
-    check = current_app.extensions.get(ACCOUNT_CHECK)
-    if not isinstance(check, AccountCheck):
-        raise RuntimeError("login_required needs the sign-in blueprint registered on the app")
-    return check
-
-
-def _end_session(notice: str | None = None) -> None:
-    """Forget the account, keep the chosen language, and leave ``notice`` for the sign-in page."""
-    locale = session.get("locale")
-    session.clear()
-    if locale:
-        session["locale"] = locale
-    if notice:
-        session["notice"] = notice
-
-
-def session_watch(where: str) -> Callable[[], SessionStanding]:
-    """The session's standing, to ask again after the request has ended (an event stream);
-    a revoked answer is logged and audited as seen ``where``."""
-    check = _account_check()
-    agent_id = str(session["agent_id"])
-    role = str(session.get("role", ""))
-    tag = str(session.get(CREDENTIALS, ""))
-
-    def standing() -> SessionStanding:
-        found = check.standing(agent_id, role, tag)
-        if found.revoked:
-            check.record_revocation(agent_id, found, where=where)
-        return found
-
-    return standing
-
-
-def _refused(standing: SessionStanding) -> Any:
-    """The answer to a session that cannot be trusted now.
-
-    Database unreadable: 503 for every role and route, the session kept (nothing is known
-    against it). Failing closed costs an agent on a call nothing the outage had not already
-    taken: accepting, holding, transferring, escalating, adding an interpreter and ending all
-    read or write the call row first; a refused reject or state change leaves the offer to time
-    out, and routing then offers the call to the next agent; an unacknowledged escalation keeps
-    ringing its ladder; no console request carries the voice, so a bridged caller stays bridged.
-    """
-    if standing is SessionStanding.UNAVAILABLE:
-        if wants_json():
-            body = {
-                "error_id": "auth.check_unavailable",
-                "message": "the session cannot be checked now; try again in a moment",
-            }
-            response = jsonify(body)
-        else:
-            response = current_app.make_response(render_template("unavailable.html"))
-        response.status_code = 503
-        response.headers["Retry-After"] = "5"
-        return response
-    _end_session(notice="session_ended")
-    if wants_json():
-        body = {"error_id": "auth.session_revoked", "message": "the session has ended"}
-        return jsonify(body), 401
-    return redirect(url_for("auth.login", next=request.path))
-
-
-def login_required(*roles: str) -> Callable[[F], F]:
-    """Require a signed-in account whose session still stands, and one of ``roles`` when
-    given."""
-
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if "agent_id" not in session:
-                if wants_json():
-                    body = {"error_id": "auth.sign_in_required", "message": "sign in first"}
-                    return jsonify(body), 401
-                return redirect(url_for("auth.login", next=request.path))
-            standing = session_watch(where="request")()
-            if standing is not SessionStanding.VALID:
-                return _refused(standing)
-            if roles and session.get("role") not in roles:
-                if wants_json():
-                    body = {"error_id": "auth.forbidden", "message": "not allowed for this role"}
-                    return jsonify(body), 403
-                return render_template("forbidden.html"), 403
-            g.agent_id = session["agent_id"]
-            g.role = session["role"]
-            return view(*args, **kwargs)
-
-        return cast(F, wrapped)
-
-    return decorate
 
 
 class SignInLimiter:
@@ -254,10 +120,7 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
 
     @bp.record_once
     def _install_check(state: BlueprintSetupState) -> None:
-        secret_key = state.app.secret_key
-        if not secret_key:
-            raise RuntimeError("the app needs a SECRET_KEY before sign-in is registered")
-        state.app.extensions[ACCOUNT_CHECK] = AccountCheck(sessions, secret_key)
+        install_account_check(state.app, sessions)
 
     @bp.app_context_processor
     def _inject() -> dict[str, Any]:
@@ -290,7 +153,7 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
     def _signed_in(
         agent_id: str, role: str, tag: str, target: str | None, second_factor: bool
     ) -> Response:
-        _end_session()
+        end_session()
         session["agent_id"] = agent_id
         session["role"] = role
         session[CREDENTIALS] = tag
@@ -323,7 +186,7 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
                 return render_template("login.html", error="invalid"), 401
             agent.failed_logins = 0
             agent_id, role, enrolled = agent.id, str(agent.role), agent.totp_secret is not None
-            tag = _account_check().tag(agent)
+            tag = account_check().tag(agent)
         target = request.args.get("next")
         if role not in SECOND_FACTOR_ROLES:
             return _signed_in(agent_id, role, tag, target, second_factor=False)
@@ -394,7 +257,7 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
             if enrol:
                 agent.totp_secret = enrol["secret"]
                 audit.record(db, actor_type="agent", actor_id=agent.id, action="totp_enrolled")
-            role, tag = str(agent.role), _account_check().tag(agent)
+            role, tag = str(agent.role), account_check().tag(agent)
         return _signed_in(agent_id, role, tag, pending.get("next"), second_factor=True)
 
     @bp.post("/logout")
@@ -404,7 +267,7 @@ def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Bluepr
         if agent_id:
             with sessions() as db, db.begin():
                 audit.record(db, actor_type="agent", actor_id=agent_id, action="sign_out")
-        _end_session()
+        end_session()
         return redirect(url_for("auth.login"))
 
     return bp

@@ -11,7 +11,6 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from agent_console.auth import check_csrf, login_required
 from agent_console.beneficiary_form import (
     CADENCES,
     ERRORS,
@@ -30,6 +29,8 @@ from locales.markers import N_
 from locales.ui_strings import RISK
 from settings import SUPPORTED_LOCALES
 from store.vocabulary import RiskLevel
+from web.csrf import check_csrf
+from web.guard import login_required
 
 CASEWORKER_ROLES = ("supervisor", "admin")
 PHONE_KIND_TEXT = {

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent_console.alarms import alarm_details
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITION_TEXT, DISPOSITIONS
+from checkins.alarm_locations import alarm_details
 from ivr_flows.session import load as load_ivr_session
 from locales.prompts import ui_text
 from locales.ui_strings import ANSWERS, FLAGS, RISK, SCREEN

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from agent_console.admin import admin_blueprint
 from agent_console.api import CONSOLE_ROLES, console_api
-from agent_console.auth import auth_blueprint, login_required
+from agent_console.auth import auth_blueprint
 from agent_console.beneficiaries import beneficiaries_blueprint
 from agent_console.events import events_blueprint
 from agent_console.i18n import install as install_language
@@ -22,6 +22,7 @@ from agent_console.wallboard import wallboard_blueprint
 from locales.markers import N_
 from locales.ui_strings import RISK
 from store.models import Agent
+from web.guard import login_required
 
 SHORTCUTS = (
     ("A", N_("console.shortcut.accept")),

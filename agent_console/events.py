@@ -18,7 +18,7 @@ process is told to stop (SIGTERM, see :func:`end_streams_on_shutdown`) every str
 once, so a graceful restart does not wait on idle consoles and they reconnect elsewhere.
 
 An open stream checks its session again every ``RECHECK_SECONDS`` (15 s, see
-:mod:`agent_console.revocation`): when the account was deactivated, its role changed or its
+:mod:`web.revocation`): when the account was deactivated, its role changed or its
 credentials were reset, the stream sends ``session_ended`` and ends; the page reloads, and the
 reload meets ``login_required``, which signs the browser out. When the database cannot be read
 at that moment, a supervisor's or an admin's stream ends the same way (fail closed: the reloaded
@@ -42,11 +42,11 @@ from types import FrameType
 import redis
 from flask import Blueprint, Response, g
 
-from agent_console.auth import login_required, session_watch
 from agent_console.ports import ConsolePorts
-from agent_console.revocation import RECHECK_SECONDS, SessionStanding
 from routing.channels import ESCALATION_CHANNEL, SUPERVISOR_CHANNEL, agent_channel
 from store.vocabulary import AgentRole
+from web.guard import login_required, session_watch
+from web.revocation import RECHECK_SECONDS, SessionStanding
 
 log = logging.getLogger(__name__)
 

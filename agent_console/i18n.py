@@ -1,4 +1,5 @@
-"""The console's language: the agent's own choice, else the browser's, else the line default.
+"""The console's language: the agent's own choice, else the browser's, else the line default
+(:func:`web.language.ui_locale`).
 
 Texts come from the ``messages`` catalogs (``locales/<lang>/LC_MESSAGES/messages.po``) by stable
 key; templates call ``_("console.key")`` and the scripts receive the keys they need as JSON.
@@ -14,7 +15,6 @@ from typing import Any
 from flask import Blueprint, Flask, abort, jsonify, redirect, request, session
 from werkzeug.wrappers import Response
 
-from agent_console.auth import check_csrf
 from agent_console.texts import (
     AFTER_CALL_TEXT,
     ALARM_TEXT,
@@ -27,6 +27,9 @@ from locales.markers import N_
 from locales.prompts import ui_text
 from locales.ui_strings import FLAGS, RISK
 from locales.voices import text_direction
+from web.bodies import json_object
+from web.csrf import check_csrf
+from web.language import ui_locale
 
 SCRIPT_MESSAGES = (
     N_("console.offer.incoming"),
@@ -54,17 +57,6 @@ SCRIPT_MESSAGES = (
     N_("console.call.interpreter_added"),
     N_("console.card.loading"),
 )
-
-
-def ui_locale(default: str) -> str:
-    """es or en: the agent's choice in this session, the browser's preference, the default."""
-    chosen = session.get("locale")
-    if chosen in UI_LOCALES:
-        return str(chosen)
-    best = request.accept_languages.best_match(UI_LOCALES)
-    if best:
-        return best
-    return default if default in UI_LOCALES else UI_LOCALES[0]
 
 
 def script_texts(locale: str) -> dict[str, str]:
@@ -107,7 +99,7 @@ def language_blueprint(default_locale: str) -> Blueprint:
     @bp.post("/console/language")
     def choose() -> Response | tuple[Response, int]:
         check_csrf()
-        locale = request.form.get("locale") or (request.get_json(silent=True) or {}).get("locale")
+        locale = json_object(or_form=True).get("locale")
         if locale not in UI_LOCALES:
             abort(400, description=f"language must be one of {', '.join(UI_LOCALES)}")
         session["locale"] = locale

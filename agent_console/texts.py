@@ -52,21 +52,6 @@ RESOURCE_TEXT = {
     "health": N_("console.resource.health"),
 }
 
-SIMULATOR_SCRIPT_MESSAGES = (
-    N_("simulator.status.ringing"),
-    N_("simulator.status.in_ivr"),
-    N_("simulator.status.waiting_for_keys"),
-    N_("simulator.status.on_hold"),
-    N_("simulator.status.connected"),
-    N_("simulator.status.transferred"),
-    N_("simulator.status.ended"),
-    N_("simulator.error"),
-    N_("simulator.alarm_sent"),
-    N_("simulator.incoming"),
-    N_("simulator.answer"),
-    N_("simulator.answer_machine"),
-)
-
 ESCALATION_REASON_TEXT = {
     "severe_screen": N_("console.reason.severe_screen"),
     "severe_call": N_("console.reason.severe_call"),

@@ -14,14 +14,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, render_template
 from markupsafe import Markup
 from sqlalchemy import select
 
-from agent_console.auth import check_csrf, login_required
 from agent_console.calls import CallDesk
 from agent_console.charts import DayWindow, calls_per_hour, hourly_bars_svg, risk_mix, risk_mix_svg
-from agent_console.i18n import ui_locale
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import (
     AFTER_CALL_TEXT,
@@ -37,6 +35,10 @@ from routing.channels import SUPERVISOR_FEED, base_call_id
 from store.models import Agent, Line
 from store.records import Call, Escalation
 from store.vocabulary import RiskLevel
+from web.bodies import json_object
+from web.csrf import check_csrf
+from web.guard import login_required
+from web.language import ui_locale
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 RECENT_ACKNOWLEDGED = timedelta(hours=2)
@@ -223,7 +225,7 @@ def wallboard_blueprint(ports: ConsolePorts) -> Blueprint:
     @login_required(*SUPERVISOR_ROLES)
     def supervise(call_id: str) -> Response:
         check_csrf()
-        body = request.get_json(silent=True) or request.form.to_dict()
+        body = json_object(or_form=True)
         mode = str(body.get("mode") or "")
         if mode not in SUPERVISION_MODES:
             raise ConsoleError("console.bad_mode", "mode is listen, whisper or barge", 400)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, jsonify, request
 
-from agent_console.auth import login_required
 from checkins import alarms, notifications, progress
 from checkins.context import CheckinContext
 from checkins.errors import (
@@ -27,6 +26,7 @@ from checkins.errors import (
     StoreUnavailable,
     UnknownBroadcast,
 )
+from web.guard import login_required
 
 RETRY_AFTER_S = 5
 _STATUS: dict[type[CheckinError], int] = {

@@ -11,11 +11,12 @@ from flask import Blueprint, Response, abort, g, jsonify, redirect, render_templ
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response as BaseResponse
 
-from agent_console.auth import check_csrf, login_required
 from checkins import operations, progress
 from checkins.handover import open_tasks
 from store import audit
 from store.live_state import QUEUE_NAMES
+from web.csrf import check_csrf
+from web.guard import login_required
 
 _STAFF = ("supervisor", "admin")
 

@@ -1,12 +1,12 @@
 """Catalog maintenance: extract keys from code and flows, update, compile and check catalogs.
 
 ``prompts`` keys come from ``ivr_flows`` (flow files and ``N_`` marks in code) and from the
-telephony edges' own prompts (hold announcements); ``messages``
-keys from ``locales/ui_strings.py`` and ``agent_console`` (code and templates). Compiled
-``.mo`` files are committed next to their ``.po`` so ``make run`` needs no build step;
-:func:`check_catalogs` (run by the test suite) fails when one is stale, when a key is missing
-or empty, when an entry is fuzzy, when placeholders differ from English, or when a prompt was
-left in English.
+telephony edges' own prompts (hold announcements); ``messages`` keys from
+``locales/ui_strings.py``, ``agent_console`` (code and templates) and the simulator's page
+(``telephony/simulator``). Compiled ``.mo`` files are committed next to their ``.po`` so
+``make run`` needs no build step; :func:`check_catalogs` (run by the test suite) fails when one
+is stale, when a key is missing or empty, when an entry is fuzzy, when placeholders differ from
+English, or when a prompt was left in English.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ _SOURCES: dict[str, tuple[_Source, ...]] = {
     ),
     UI_DOMAIN: (
         _Source("locales", (("ui_strings.py", "python"),)),
+        _Source("telephony", (("simulator/**.py", "python"),)),
         _Source(
             "agent_console",
             (("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")),

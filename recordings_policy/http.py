@@ -15,7 +15,6 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
-from agent_console.auth import check_csrf, login_required
 from recordings_policy.access import AccessTokens, RecordingAccess
 from recordings_policy.errors import (
     AccessDenied,
@@ -26,6 +25,8 @@ from recordings_policy.errors import (
     RecordingPurged,
 )
 from recordings_policy.services import RecordingArchive
+from web.csrf import check_csrf
+from web.guard import login_required
 
 _RECORDING_ID = re.compile(r"^[0-9a-f]{32}$")
 _STATUS: dict[type[RecordingError], int] = {

@@ -7,21 +7,12 @@ reaches the web server place calls into the lines.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, jsonify
 
-from agent_console.auth import check_csrf
 from telephony.simulator.phone import SimulatedCall, SimulatedPhones, UnknownSimulatedCall
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = request.form.to_dict()
-    if not isinstance(data, dict):
-        abort(400, description="expected a JSON object")
-    return data
+from web.bodies import json_object
+from web.csrf import check_csrf
 
 
 def _view(call: SimulatedCall) -> Response:
@@ -49,7 +40,7 @@ def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
     @bp.post("/calls")
     def dial() -> Response:
         check_csrf()
-        body = _body()
+        body = json_object(or_form=True)
         line_number = str(body.get("line") or "").strip()
         if not line_number:
             abort(400, description="'line' (the number to dial) is required")
@@ -62,7 +53,7 @@ def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
     @bp.post("/calls/<call_id>/keys")
     def keys(call_id: str) -> Response:
         check_csrf()
-        digits = str(_body().get("digits") or "")
+        digits = str(json_object(or_form=True).get("digits") or "")
         if not digits or any(c not in "0123456789*#" for c in digits) or len(digits) > 16:
             abort(400, description="'digits' must be 1-16 of 0-9 * #")
         return _view(phones_of().press(call_id, digits))
@@ -84,7 +75,8 @@ def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
     @bp.post("/calls/<call_id>/answer")
     def answer(call_id: str) -> Response:
         check_csrf()
-        machine = str(_body().get("machine") or "").lower() in {"1", "true", "yes"}
+        body = json_object(or_form=True)
+        machine = str(body.get("machine") or "").lower() in {"1", "true", "yes"}
         return _view(phones_of().answer(call_id, machine=machine))
 
     return bp

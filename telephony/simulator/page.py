@@ -13,19 +13,36 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent_console.alarms import seal_location
-from agent_console.auth import check_csrf
-from agent_console.i18n import ui_locale
-from agent_console.texts import SIMULATOR_SCRIPT_MESSAGES
+from checkins.alarm_locations import seal_location
+from locales.markers import N_
 from locales.prompts import ui_text
 from store.call_log import CallLog
 from store.models import Device, Line
 from store.vocabulary import AlarmType
 from telephony.simulator.phone import SimulatedPhones
+from web.bodies import json_object
+from web.csrf import check_csrf
+from web.language import ui_locale
+
+SCRIPT_MESSAGES = (
+    N_("simulator.status.ringing"),
+    N_("simulator.status.in_ivr"),
+    N_("simulator.status.waiting_for_keys"),
+    N_("simulator.status.on_hold"),
+    N_("simulator.status.connected"),
+    N_("simulator.status.transferred"),
+    N_("simulator.status.ended"),
+    N_("simulator.error"),
+    N_("simulator.alarm_sent"),
+    N_("simulator.incoming"),
+    N_("simulator.answer"),
+    N_("simulator.answer_machine"),
+)
+"""The texts the simulator's script shows, in the page's language."""
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float) -> float:
@@ -53,7 +70,7 @@ def simulator_page(
             "simulator.html",
             alarm_types=[kind.value for kind in AlarmType],
             simulator_texts=lambda: {
-                message_id: ui_text(message_id, locale) for message_id in SIMULATOR_SCRIPT_MESSAGES
+                message_id: ui_text(message_id, locale) for message_id in SCRIPT_MESSAGES
             },
         )
 
@@ -66,7 +83,7 @@ def simulator_page(
     @bp.post("/simulator/api/devices/<serial>/panic")
     def panic(serial: str) -> tuple[Response, int] | Response:
         check_csrf()
-        body = request.get_json(silent=True) or request.form.to_dict()
+        body = json_object(or_form=True)
         alarm_type = str(body.get("alarm_type") or AlarmType.ASSAULT.value)
         if alarm_type not in {kind.value for kind in AlarmType}:
             abort(400, description="unknown alarm type")

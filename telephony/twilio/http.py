@@ -15,13 +15,14 @@ from functools import wraps
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from agent_console.auth import check_csrf, login_required
 from telephony.twilio import links as paths
 from telephony.twilio import twiml
 from telephony.twilio.media import MEDIA
 from telephony.twilio.services import TwilioEdge, Webhook
 from telephony.twilio.signatures import SignatureCheck
 from telephony.twilio.tokens import VoiceTokens
+from web.csrf import check_csrf
+from web.guard import login_required
 
 log = logging.getLogger(__name__)
 

@@ -100,7 +100,7 @@ def test_a_deactivated_agent_goes_to_sign_in_and_her_api_calls_are_refused(
     assert browser.client.get("/console").status_code == 200
 
     _update(db_sessions, ana.agent_id, active=False)
-    with caplog.at_level(logging.WARNING, logger="agent_console.revocation"):
+    with caplog.at_level(logging.WARNING, logger="web.revocation"):
         page = browser.client.get("/console", headers={"Accept-Language": "en"})
         call = api.post("/console/api/state", {"state": "available"})
 

@@ -1,4 +1,5 @@
-"""An alarm's type and location as the caller card reads them from the call's event log.
+"""An alarm's type and location in the call's event log: sealed by whatever raises the alarm,
+read by the caller card.
 
 The ``alarm`` event carries the type; the location is personal data, so it travels in an
 ``alarm_location`` event whose ``location_sealed`` field is encrypted with the data key (purpose

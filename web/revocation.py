@@ -1,7 +1,7 @@
 """Whether a signed-in session still stands for the account behind it.
 
 The session lives in Flask's signed cookie, so nothing on the server ends it by itself. Every
-request that trusts it (``login_required``) and every open event stream (every
+request that trusts it (:func:`web.guard.login_required`) and every open event stream (every
 ``RECHECK_SECONDS``) load the account by primary key and refuse the session when the account is
 gone or inactive, when its role is not the session's, or when its credentials changed since the
 sign-in: a new password hash, or a second factor reset or enrolled anew. The session keeps a
