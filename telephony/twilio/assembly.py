@@ -21,10 +21,10 @@ from flask import Blueprint
 
 from checkins.attempts import report_unanswered
 from recordings_policy.jobs import enqueue_twilio_recording
+from telephony.overflow import OverflowBook
 from telephony.twilio.bridge import TwilioBridge, TwilioRedirector
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import TwilioVoice
-from telephony.twilio.fallback import OverflowBook
 from telephony.twilio.http import twilio_blueprint
 from telephony.twilio.links import Links
 from telephony.twilio.rate_limit import OutboundPacer
