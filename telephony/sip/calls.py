@@ -6,8 +6,9 @@ and their result comes back through ``host.loop.post``. A call never waits on I/
 database delays one caller's next prompt, not every call's audio.
 
 Safety: a caller is never left in silence and never hung up on by the system for being silent.
-Whenever there is nothing to play (no steps, a refused player, a failed turn) the caller hears
-the hold loop; the IVR itself sends silent callers to a person.
+Whenever there is nothing to play (no steps, a refused player) the caller hears the hold loop;
+the IVR itself sends silent callers to a person. A turn that fails or does not come back in time
+sends her to the line's overflow number (``turns.py``), as Twilio's fallback does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from telephony.sip.media import (
     RecordStep,
     Step,
 )
+from telephony.sip.turns import TurnFailure
 from telephony.switchboard import CallTurn
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class IvrSession:
     ended: bool = False
     record_policy: str | None = None
     opened: bool = False  # the switchboard opened the call (False: unknown line, fallback)
+    line_id: str | None = None  # known from the first turn (or the outbound call's row)
+    dialled: str | None = None  # the number she called, to find her line's overflow without it
     _timer: Any = None
     _events: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -76,6 +80,16 @@ class IvrSession:
         self.audio = CallAudio(self.host.hold_loop)
         self.leg.listener = self
         self.leg = borrowed(self.leg)
+
+    @property
+    def label(self) -> str:
+        """For logs: the call id, or the SIP Call-ID before the switchboard has named it."""
+        if self.call_id:
+            return self.call_id
+        try:
+            return f"sip:{self.leg.sip_call_id or '-'}"
+        except ReferenceError:
+            return "-"
 
     # -- leg callbacks -----------------------------------------------------------------------
 
@@ -132,21 +146,13 @@ class IvrSession:
         if kind is EventKind.HANGUP:
             self.host.submit(work, None)
         else:
-            self.host.submit(work, self.apply)
+            self.host.take_turn(work, self)
 
     def apply(self, result: tuple[CallTurn, list[Step]]) -> None:
         """A turn's media steps, back on the pjsua2 thread."""
         turn, steps = result
-        if self.ended:
-            if not self.call_id and turn.line is not None:
-                # She hung up while her call was being opened: tell the switchboard now.
-                self.call_id, self.opened = turn.call_id, True
-                self.send(EventKind.HANGUP)
+        if not self._identified(turn):
             return
-        if not self.call_id:
-            self.call_id = turn.call_id
-            self.opened = turn.line is not None
-            self.host.session_identified(self)
         self.waiting_turn = False
         if self.bridge is not None:
             return  # with a person (or being connected to one): the IVR has nothing to say
@@ -154,6 +160,37 @@ class IvrSession:
         self.steps = deque(steps)
         if self.audio.ready:
             self._next()
+
+    def turn_failed(self, reason: TurnFailure) -> None:
+        """The turn raised or did not come back in time: the line's overflow, never a hang-up."""
+        if self.ended:
+            return
+        self.waiting_turn = False
+        if self.bridge is not None:
+            return  # with a person (or being connected to one) already
+        self.steps.clear()
+        self.gather = None
+        self.dial(None, reason.value)
+
+    def turn_late(self, result: tuple[CallTurn, list[Step]]) -> None:
+        """A turn that came after the fallback: only who the call is counts now."""
+        self._identified(result[0])
+
+    def _identified(self, turn: CallTurn) -> bool:
+        """Learn the call's id and line from a turn; False when the caller is gone."""
+        if turn.line is not None:
+            self.line_id = turn.line.line_id
+        if self.ended:
+            if not self.call_id and turn.line is not None:
+                # She hung up while her call was being opened: tell the switchboard now.
+                self.call_id, self.opened = turn.call_id, True
+                self.send(EventKind.HANGUP)
+            return False
+        if not self.call_id:
+            self.call_id = turn.call_id
+            self.opened = turn.line is not None
+            self.host.session_identified(self)
+        return True
 
     # -- media steps -------------------------------------------------------------------------
 
@@ -267,7 +304,8 @@ class IvrSession:
     # -- people ------------------------------------------------------------------------------
 
     def dial(self, number: str | None, reason: str) -> None:
-        """Send the caller to ``number`` (overflow, fallback): bridged through the trunk."""
+        """Send the caller to ``number`` (overflow, fallback; None: her line's overflow number
+        from the overflow book): bridged through the trunk, or handed back with REFER."""
         self.host.dial_out(self, number, reason)
 
     def bridged(self, bridge: Bridge) -> None:

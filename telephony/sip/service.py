@@ -32,12 +32,14 @@ import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr_flows.actions import Dial
 from ivr_flows.events import CallEvent, EventKind
 from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
 from settings import Settings
 from store.call_log import CallLog
 from store.models import Agent
 from store.vocabulary import Channel
+from telephony.overflow import OverflowBook
 from telephony.sip import commands
 from telephony.sip.bridge import Bridge, MonitorMode, SupervisorLeg
 from telephony.sip.calls import IvrSession, recording_file
@@ -46,12 +48,14 @@ from telephony.sip.legs import Leg, borrowed, call_param, uri_host, uri_user
 from telephony.sip.media import Step, plan_turn
 from telephony.sip.outbound import OutboundTarget, outbound_target, unanswered_reason
 from telephony.sip.prompts import PromptLibrary, flow_prompts
+from telephony.sip.turns import TurnWatchdog
 from telephony.switchboard import CallTurn, Switchboard
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 HEARTBEAT_S = 5.0
+TurnResult = tuple[CallTurn, list[Step]]
 
 
 class SipService:
@@ -89,6 +93,8 @@ class SipService:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.recordings_dir, 0o700)
         self.executor = ThreadPoolExecutor(settings.sip_workers, "amparo-sip-worker")
+        self.turns = TurnWatchdog(self.loop, self.executor)
+        self.book = OverflowBook(settings.fallback_number)
         self.hold_loop: Any = None
         self.calls: dict[str, IvrSession] = {}
         self.ringing: dict[str, OutboundCall] = {}
@@ -109,6 +115,7 @@ class SipService:
         locales = sorted({self.settings.default_locale, "es", "en"})
         files = [builtin_path(name) for name in BUILTIN_FLOWS]
         rendered = self.prompts.prerender(flow_prompts(files, locales))
+        self.book.load(self.sessions)
         self.prompts.hold()
         log.info("SIP prompts ready (%s checked or rendered)", rendered)
         self.engine.start()
@@ -162,10 +169,24 @@ class SipService:
         except RuntimeError:
             log.error("SIP worker pool is closed; job dropped")
 
+    def take_turn(self, work: Callable[[], TurnResult], session: IvrSession) -> None:
+        """Compute a turn for ``session`` on a worker, watched (``turns.py``): its steps in
+        time, else the line's overflow. Each line a turn names goes into the overflow book."""
+
+        def remembered() -> TurnResult:
+            turn, steps = work()
+            if turn.line is not None and not turn.fallback:
+                self.book.remember(turn.line)
+            return turn, steps
+
+        self.turns.start(remembered, session)
+
     def plan(self, turn: CallTurn) -> list[Step]:
         return plan_turn(turn, self.prompts)
 
     def log_event(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
+        if not call_id:
+            return  # the switchboard never opened the call: nothing to append to
         at = time.time()
         self.submit(lambda: self.call_log.append(call_id, f"sip_{kind}", data, at=at), None)
 
@@ -179,7 +200,7 @@ class SipService:
         to_number = uri_user(str(info.localUri))
         from_number = uri_user(str(info.remoteUri))
         external_id = str(info.callIdString)
-        session = IvrSession(self, leg)
+        session = IvrSession(self, leg, dialled=to_number)
         self.stats["answered"] += 1
         leg.answer(call_param(200))
         at = time.time()
@@ -194,7 +215,7 @@ class SipService:
             )
             return turn, self.plan(turn)
 
-        self.submit(work, session.apply)
+        self.take_turn(work, session)
 
     def session_identified(self, session: IvrSession) -> None:
         self.calls[session.call_id] = session
@@ -274,13 +295,32 @@ class SipService:
             turn = self.switchboard.overflow_turn(call_id, "agent_unanswered")
             return turn, self.plan(turn)
 
-        self.submit(work, session.apply)
+        self.take_turn(work, session)
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None:
         """Overflow or fallback: a leg to ``number`` through the trunk, bridged; without a trunk,
-        a blind transfer (REFER) back to whoever sent us the call."""
+        a blind transfer (REFER) back to whoever sent us the call.
+
+        Without a number (a failed turn, a line the switchboard could not read) her line's
+        overflow number is found as Twilio's fallback finds it: the overflow book, else the
+        line read from the database, else ``AMPARO_FALLBACK_NUMBER``."""
+        number = number or self.book.number_for(line_id=session.line_id, dialled=session.dialled)
+        if number is not None:
+            self._send_to_number(session, number, reason)
+            return
+        call_id, dialled = session.call_id, session.dialled
+
+        def read_line() -> str | None:
+            turn = self.switchboard.fallback_turn(call_id or "unknown", dialled)
+            return turn.dial_number(Dial("fallback")) or self.book.fallback_number
+
+        self.submit(read_line, lambda found: self._send_to_number(session, found, reason))
+
+    def _send_to_number(self, session: IvrSession, number: str | None, reason: str) -> None:
+        if session.ended:
+            return
         if number is None:
-            log.error("call %s: nothing to dial (%s); caller kept on hold", session.call_id, reason)
+            log.error("call %s: nothing to dial (%s); caller kept on hold", session.label, reason)
             session.unbridged()
             return
         trunk = self.settings.sip_trunk or (
@@ -295,7 +335,11 @@ class SipService:
             session.leg.xfer(f"sip:{digits}@{source}", call_param())
             self.log_event(session.call_id, "transferred", {"reason": reason})
         except (pj.Error, ReferenceError) as exc:
-            log.error("call %s: transfer refused (%s); caller kept on hold", session.call_id, exc)
+            log.error(
+                "call %s: transfer refused (%s); caller kept on hold",
+                session.label,
+                type(exc).__name__,
+            )
             session.unbridged()
 
     # -- commands from other processes -------------------------------------------------------
@@ -384,6 +428,8 @@ class SipService:
                 if now - last_beat >= HEARTBEAT_S:
                     self._heartbeat()
                     last_beat = now
+                    # On a worker: a database that hangs must not stop the heartbeat.
+                    self.submit(lambda: self.book.refresh_if_stale(self.sessions), None)
                 if not self._room():
                     time.sleep(0.5)
                     continue
@@ -452,7 +498,7 @@ class SipService:
         trunk = self.settings.sip_trunk or (
             uri_host(self.settings.sip_registrar) if self.settings.sip_registrar else None
         )
-        outbound = OutboundCall(self, target.call_id)
+        outbound = OutboundCall(self, target.call_id, target.line_id)
         if trunk is None:
             log.error("outbound call %s: no trunk configured (AMPARO_SIP_TRUNK)", target.call_id)
             outbound.leg_ended(None, 0)
@@ -476,7 +522,7 @@ class SipService:
 
     def outbound_answered(self, outbound: OutboundCall, leg: Leg) -> None:
         self.ringing.pop(outbound.call_id, None)
-        session = IvrSession(self, leg)  # takes over the leg's callbacks
+        session = IvrSession(self, leg, line_id=outbound.line_id)  # takes the leg's callbacks
         call_id = session.call_id = outbound.call_id
         session.opened = True  # the check-in job opened it before it rang
         self.stats["answered"] += 1
@@ -486,7 +532,7 @@ class SipService:
             turn = self.switchboard.answered(call_id, at)
             return turn, self.plan(turn)
 
-        self.submit(work, session.apply)
+        self.take_turn(work, session)
         self.session_identified(session)
         if leg.media is not None:
             session.leg_media(leg, leg.media)
@@ -528,9 +574,10 @@ def wav_finished(path: Path, timeout_s: float = 5.0) -> bool:
 class OutboundCall:
     """An outbound leg ringing; once answered it becomes an ordinary IVR session."""
 
-    def __init__(self, host: SipService, call_id: str) -> None:
+    def __init__(self, host: SipService, call_id: str, line_id: str | None) -> None:
         self.host = host
         self.call_id = call_id
+        self.line_id = line_id
         self.leg: Leg | None = None
 
     def leg_confirmed(self, leg: Leg) -> None:
