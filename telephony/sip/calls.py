@@ -1,9 +1,12 @@
 """One caller's call: pjsua2 callbacks in, switchboard events out, media steps rendered.
 
-Everything here runs on the pjsua2 thread except what is handed to ``host.submit``: the
-switchboard (database and Redis I/O), PIN checks and prompt rendering run on the worker pool,
-and their result comes back through ``host.loop.post``. A call never waits on I/O, and a slow
-database delays one caller's next prompt, not every call's audio.
+Everything here runs on the pjsua2 thread except what is handed to the host (``SessionHost``,
+the SIP service): the switchboard (database and Redis I/O), PIN checks and prompt rendering run
+on the worker pool, and their result comes back through ``host.loop.post``. A call never waits
+on I/O, and a slow database delays one caller's next prompt, not every call's audio.
+
+The modules import one way: ``service`` -> ``calls`` -> ``bridge``. What a session needs from
+the service is ``SessionHost``; what a bridge needs from both is in ``bridge.py``.
 
 Safety: a caller is never left in silence and never hung up on by the system for being silent.
 Whenever there is nothing to play (no steps, a refused player) the caller hears the hold loop;
@@ -20,10 +23,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from ivr_flows.events import CallEvent, EventKind
+from telephony.sip.bridge import Bridge, BridgeHost
 from telephony.sip.legs import Leg, borrowed
+from telephony.sip.loop import PjLoop
 from telephony.sip.media import (
     CallAudio,
     DialStep,
@@ -35,15 +40,38 @@ from telephony.sip.media import (
     Step,
 )
 from telephony.sip.turns import TurnFailure
-from telephony.switchboard import CallTurn
-
-if TYPE_CHECKING:
-    from telephony.sip.bridge import Bridge
-    from telephony.sip.service import SipService
+from telephony.switchboard import CallTurn, Switchboard
 
 log = logging.getLogger(__name__)
 
 PLAY_MARGIN_S = 0.2
+
+T = TypeVar("T")
+TurnResult = tuple[CallTurn, list[Step]]
+
+
+class SessionHost(BridgeHost, Protocol):
+    """What a caller's session needs from the SIP service (``service.SipService``)."""
+
+    hold_loop: Any
+    loop: PjLoop
+    switchboard: Switchboard
+
+    def submit(self, work: Callable[[], T], then: Callable[[T], None] | None) -> None: ...
+
+    def take_turn(self, work: Callable[[], TurnResult], session: IvrSession) -> None: ...
+
+    def plan(self, turn: CallTurn) -> list[Step]: ...
+
+    def session_identified(self, session: IvrSession) -> None: ...
+
+    def session_ended(self, session: IvrSession, recording: Path | None) -> None: ...
+
+    def waiting(self, session: IvrSession) -> None: ...
+
+    def recording_path(self, call_id: str) -> Path: ...
+
+    def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None: ...
 
 
 @dataclass
@@ -58,7 +86,7 @@ class GatherState:
 class IvrSession:
     """The IVR side of one caller leg (inbound, or an answered outbound check-in)."""
 
-    host: SipService
+    host: SessionHost
     leg: Leg
     call_id: str = ""
     audio: CallAudio = field(init=False)
@@ -138,7 +166,7 @@ class IvrSession:
         if self.waiting_turn and not self.holding:
             self.audio.hold()
 
-        def work() -> tuple[CallTurn, list[Step]]:
+        def work() -> TurnResult:
             event = CallEvent(kind=kind, call_id=call_id, at=at, digits=digits)
             turn = self.host.switchboard.handle(event, idempotency_key=f"sip:{call_id}:{seq}")
             return turn, self.host.plan(turn)
@@ -148,7 +176,7 @@ class IvrSession:
         else:
             self.host.take_turn(work, self)
 
-    def apply(self, result: tuple[CallTurn, list[Step]]) -> None:
+    def apply(self, result: TurnResult) -> None:
         """A turn's media steps, back on the pjsua2 thread."""
         turn, steps = result
         if not self._identified(turn):
@@ -172,7 +200,7 @@ class IvrSession:
         self.gather = None
         self.dial(None, reason.value)
 
-    def turn_late(self, result: tuple[CallTurn, list[Step]]) -> None:
+    def turn_late(self, result: TurnResult) -> None:
         """A turn that came after the fallback: only who the call is counts now."""
         self._identified(result[0])
 
@@ -322,6 +350,20 @@ class IvrSession:
         self.bridge = None
         if not self.ended:
             self._hold()
+
+    def person_unanswered(self, person_id: str) -> None:
+        """An agent accepted the call but her leg failed (busy, no answer, no SIP address):
+        routing considers the call taken and will not offer it again, so the caller goes to
+        the line's overflow number. A failed overflow leg leaves her on the hold loop."""
+        if person_id.startswith("number:") or self.ended:
+            return
+        call_id = self.call_id
+
+        def work() -> TurnResult:
+            turn = self.host.switchboard.overflow_turn(call_id, "agent_unanswered")
+            return turn, self.host.plan(turn)
+
+        self.host.take_turn(work, self)
 
 
 def recording_file(root: Path, call_id: str) -> Path:

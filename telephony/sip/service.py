@@ -42,7 +42,7 @@ from store.vocabulary import Channel
 from telephony.overflow import OverflowBook
 from telephony.sip import commands
 from telephony.sip.bridge import Bridge, MonitorMode, SupervisorLeg
-from telephony.sip.calls import IvrSession, recording_file
+from telephony.sip.calls import IvrSession, TurnResult, recording_file
 from telephony.sip.endpoint import SipEngine
 from telephony.sip.legs import Leg, borrowed, call_param, uri_host, uri_user
 from telephony.sip.media import Step, plan_turn
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 HEARTBEAT_S = 5.0
-TurnResult = tuple[CallTurn, list[Step]]
 
 
 class SipService:
@@ -205,7 +204,7 @@ class SipService:
         leg.answer(call_param(200))
         at = time.time()
 
-        def work() -> tuple[CallTurn, list[Step]]:
+        def work() -> TurnResult:
             turn = self.switchboard.start(
                 channel=Channel.SIP,
                 external_id=external_id,
@@ -278,24 +277,10 @@ class SipService:
         if leg is None:
             self.log_event(session.call_id, "bridge_failed", {"to": person_id, "status": 0})
             session.unbridged()
-            self.person_unanswered(session, person_id)
+            session.person_unanswered(person_id)
             return
         bridge.person = borrowed(leg)
         session.bridge = bridge
-
-    def person_unanswered(self, session: IvrSession, person_id: str) -> None:
-        """An agent accepted the call but her leg failed (busy, no answer, no SIP address):
-        routing considers the call taken and will not offer it again, so the caller goes to
-        the line's overflow number. A failed overflow leg leaves her on the hold loop."""
-        if person_id.startswith("number:") or session.ended:
-            return
-        call_id = session.call_id
-
-        def work() -> tuple[CallTurn, list[Step]]:
-            turn = self.switchboard.overflow_turn(call_id, "agent_unanswered")
-            return turn, self.plan(turn)
-
-        self.take_turn(work, session)
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None:
         """Overflow or fallback: a leg to ``number`` through the trunk, bridged; without a trunk,
@@ -381,7 +366,7 @@ class SipService:
         if not uri:
             log.error("call %s: agent %s has no SIP address", call_id, agent_id)
             self.log_event(call_id, "bridge_failed", {"to": agent_id, "status": 0})
-            self.person_unanswered(session, agent_id)
+            session.person_unanswered(agent_id)
             return
         self.bridge_to(session, uri, agent_id)
 
@@ -528,7 +513,7 @@ class SipService:
         self.stats["answered"] += 1
         at = time.time()
 
-        def work() -> tuple[CallTurn, list[Step]]:
+        def work() -> TurnResult:
             turn = self.switchboard.answered(call_id, at)
             return turn, self.plan(turn)
 
