@@ -89,11 +89,12 @@ system-packages:
 sip-engine: venv system-packages
 	UV="$(abspath $(UV))" bash third_party/pjproject/build_pjsua2.sh $(BIN)/python --if-possible
 
-# ruff and mypy with the project's venv (quick, incremental).
+# ruff, mypy and the import-linter contracts (pyproject) with the project's venv (incremental).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 # The same checks from a virtualenv built from the lock into a fresh temporary directory, with a
 # fresh mypy cache: what a new machine gets, whatever the local .venv holds. `make test` runs this.
@@ -103,7 +104,8 @@ lint-locked: lock-check
 	echo "lint with a venv built from uv.lock in $$tmp"; \
 	"$$tmp/venv/bin/ruff" check --no-cache .; \
 	"$$tmp/venv/bin/ruff" format --no-cache --check .; \
-	"$$tmp/venv/bin/mypy" --cache-dir "$$tmp/mypy" .
+	"$$tmp/venv/bin/mypy" --cache-dir "$$tmp/mypy" .; \
+	"$$tmp/venv/bin/lint-imports" --no-cache
 
 test: lint-locked venv system-packages node voice-sdk sip-engine
 	AMPARO_UV="$(abspath $(UV))" $(BIN)/python -m pytest
@@ -112,4 +114,4 @@ run: venv-runtime voice-sdk
 	$(BIN)/amparo run
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .import_linter_cache .mypy_cache .ruff_cache .pytest_cache

@@ -46,6 +46,7 @@ from store import crypto, database, live_state
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
+from telephony.overflow import OverflowBook
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
 from telephony.sip.commands import SipBridge, SipRedirector
@@ -54,7 +55,6 @@ from telephony.twilio.bridge import TwilioBridge, TwilioRedirector
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import TwilioVoice
 from telephony.twilio.dialer import TwilioDialer
-from telephony.twilio.fallback import OverflowBook
 from telephony.twilio.links import Links
 from telephony.twilio.rate_limit import OutboundPacer
 from telephony.twilio.recordings import rest_client

@@ -85,12 +85,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
             raise ConsoleError("console.not_your_call", "this call is not yours", 403)
         if call.channel != Channel.SIMULATOR.value or ports.simulator is None:
             raise ConsoleError("console.not_simulated", "not a simulated call", 409)
-        simulated = ports.simulator().get(call_id)
-        return jsonify(
-            call_id=call_id,
-            status=simulated.status.value,
-            lines=[line.__dict__ for line in simulated.lines],
-        )
+        return jsonify(call_id=call_id, **ports.simulator().transcript(call_id))
 
     @bp.post("/calls/<call_id>/hold")
     @login_required(*CONSOLE_ROLES)

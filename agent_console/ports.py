@@ -10,18 +10,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.resources import ResourceDirectory
+from calls.control import TelephonyControl
 from routing import Router
 from store.call_log import CallLog
 
-if TYPE_CHECKING:
-    from calls.control import TelephonyControl
-    from telephony.simulator.phone import SimulatedPhones
+
+class SimulatedTranscripts(Protocol):
+    """What the console shows of a simulated call: the caller's side, as she lives it."""
+
+    def transcript(self, call_id: str) -> dict[str, Any]:
+        """``{"status": ..., "lines": [{"kind", "text"}, ...]}``."""
+        ...
 
 
 class ConsoleError(Exception):
@@ -42,7 +47,7 @@ class ConsolePorts:
     call_log: CallLog
     router: Callable[[], Router]
     control: Callable[[], TelephonyControl]
-    simulator: Callable[[], SimulatedPhones] | None = None
+    simulator: Callable[[], SimulatedTranscripts] | None = None
     twilio_enabled: bool = False
     default_locale: str = "es"
     resources: ResourceDirectory = field(default_factory=ResourceDirectory.bundled)

@@ -162,6 +162,11 @@ class SimulatedPhones:
             return self._save(call)
         return call
 
+    def transcript(self, call_id: str) -> dict[str, Any]:
+        """The call as the caller lives it: its status and every line she heard or saw."""
+        call = self.get(call_id)
+        return {"status": call.status.value, "lines": [asdict(line) for line in call.lines]}
+
     def ringing(self) -> list[str]:
         return sorted(str(item) for item in self._live.smembers(key("sim", "ringing")))
 

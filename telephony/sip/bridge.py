@@ -24,17 +24,42 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pjsua2 as pj
 
 from telephony.sip.legs import Leg
-
-if TYPE_CHECKING:
-    from telephony.sip.calls import IvrSession
-    from telephony.sip.service import SipService
+from telephony.sip.media import CallAudio
 
 log = logging.getLogger(__name__)
+
+
+class BridgeHost(Protocol):
+    """What a bridge needs from the SIP service: the call's event log."""
+
+    def log_event(self, call_id: str, kind: str, data: dict[str, Any]) -> None: ...
+
+
+class BridgedCaller(Protocol):
+    """The caller's side of a bridge (``calls.IvrSession``)."""
+
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+    @property
+    def audio(self) -> CallAudio: ...
+
+    @property
+    def leg(self) -> Leg: ...
+
+    def bridged(self, bridge: Bridge) -> None: ...
+
+    def unbridged(self) -> None: ...
+
+    def person_unanswered(self, person_id: str) -> None: ...
 
 
 class MonitorMode(StrEnum):
@@ -80,8 +105,8 @@ class SupervisorLeg:
 class Bridge:
     """The caller's session and the person (agent or number) it is being joined to."""
 
-    host: SipService
-    session: IvrSession
+    host: BridgeHost
+    session: BridgedCaller
     person: Leg
     person_id: str  # an agent id, or "number:<reason>" for a dialled target
     connected: bool = False
@@ -133,7 +158,7 @@ class Bridge:
             )
             self._end_supervisors()
             self.session.unbridged()
-            self.host.person_unanswered(self.session, self.person_id)
+            self.session.person_unanswered(self.person_id)
 
     # -- the caller's side -------------------------------------------------------------------
 

@@ -1,13 +1,17 @@
 """One caller's call: pjsua2 callbacks in, switchboard events out, media steps rendered.
 
-Everything here runs on the pjsua2 thread except what is handed to ``host.submit``: the
-switchboard (database and Redis I/O), PIN checks and prompt rendering run on the worker pool,
-and their result comes back through ``host.loop.post``. A call never waits on I/O, and a slow
-database delays one caller's next prompt, not every call's audio.
+Everything here runs on the pjsua2 thread except what is handed to the host (``SessionHost``,
+the SIP service): the switchboard (database and Redis I/O), PIN checks and prompt rendering run
+on the worker pool, and their result comes back through ``host.loop.post``. A call never waits
+on I/O, and a slow database delays one caller's next prompt, not every call's audio.
+
+The modules import one way: ``service`` -> ``calls`` -> ``bridge``. What a session needs from
+the service is ``SessionHost``; what a bridge needs from both is in ``bridge.py``.
 
 Safety: a caller is never left in silence and never hung up on by the system for being silent.
-Whenever there is nothing to play (no steps, a refused player, a failed turn) the caller hears
-the hold loop; the IVR itself sends silent callers to a person.
+Whenever there is nothing to play (no steps, a refused player) the caller hears the hold loop;
+the IVR itself sends silent callers to a person. A turn that fails or does not come back in time
+sends her to the line's overflow number (``turns.py``), as Twilio's fallback does.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
+from calls.switchboard import Switchboard
 from calls.turn import CallTurn
 from ivr_flows.events import CallEvent, EventKind
+from telephony.sip.bridge import Bridge, BridgeHost
 from telephony.sip.legs import Leg, borrowed
+from telephony.sip.loop import PjLoop
 from telephony.sip.media import (
     CallAudio,
     DialStep,
@@ -34,14 +41,38 @@ from telephony.sip.media import (
     RecordStep,
     Step,
 )
-
-if TYPE_CHECKING:
-    from telephony.sip.bridge import Bridge
-    from telephony.sip.service import SipService
+from telephony.sip.turns import TurnFailure
 
 log = logging.getLogger(__name__)
 
 PLAY_MARGIN_S = 0.2
+
+T = TypeVar("T")
+TurnResult = tuple[CallTurn, list[Step]]
+
+
+class SessionHost(BridgeHost, Protocol):
+    """What a caller's session needs from the SIP service (``service.SipService``)."""
+
+    hold_loop: Any
+    loop: PjLoop
+    switchboard: Switchboard
+
+    def submit(self, work: Callable[[], T], then: Callable[[T], None] | None) -> None: ...
+
+    def take_turn(self, work: Callable[[], TurnResult], session: IvrSession) -> None: ...
+
+    def plan(self, turn: CallTurn) -> list[Step]: ...
+
+    def session_identified(self, session: IvrSession) -> None: ...
+
+    def session_ended(self, session: IvrSession, recording: Path | None) -> None: ...
+
+    def waiting(self, session: IvrSession) -> None: ...
+
+    def recording_path(self, call_id: str) -> Path: ...
+
+    def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None: ...
 
 
 @dataclass
@@ -56,7 +87,7 @@ class GatherState:
 class IvrSession:
     """The IVR side of one caller leg (inbound, or an answered outbound check-in)."""
 
-    host: SipService
+    host: SessionHost
     leg: Leg
     call_id: str = ""
     audio: CallAudio = field(init=False)
@@ -69,6 +100,8 @@ class IvrSession:
     ended: bool = False
     record_policy: str | None = None
     opened: bool = False  # the switchboard opened the call (False: unknown line, fallback)
+    line_id: str | None = None  # known from the first turn (or the outbound call's row)
+    dialled: str | None = None  # the number she called, to find her line's overflow without it
     _timer: Any = None
     _events: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -76,6 +109,16 @@ class IvrSession:
         self.audio = CallAudio(self.host.hold_loop)
         self.leg.listener = self
         self.leg = borrowed(self.leg)
+
+    @property
+    def label(self) -> str:
+        """For logs: the call id, or the SIP Call-ID before the switchboard has named it."""
+        if self.call_id:
+            return self.call_id
+        try:
+            return f"sip:{self.leg.sip_call_id or '-'}"
+        except ReferenceError:
+            return "-"
 
     # -- leg callbacks -----------------------------------------------------------------------
 
@@ -124,7 +167,7 @@ class IvrSession:
         if self.waiting_turn and not self.holding:
             self.audio.hold()
 
-        def work() -> tuple[CallTurn, list[Step]]:
+        def work() -> TurnResult:
             event = CallEvent(kind=kind, call_id=call_id, at=at, digits=digits)
             turn = self.host.switchboard.handle(event, idempotency_key=f"sip:{call_id}:{seq}")
             return turn, self.host.plan(turn)
@@ -132,21 +175,13 @@ class IvrSession:
         if kind is EventKind.HANGUP:
             self.host.submit(work, None)
         else:
-            self.host.submit(work, self.apply)
+            self.host.take_turn(work, self)
 
-    def apply(self, result: tuple[CallTurn, list[Step]]) -> None:
+    def apply(self, result: TurnResult) -> None:
         """A turn's media steps, back on the pjsua2 thread."""
         turn, steps = result
-        if self.ended:
-            if not self.call_id and turn.line is not None:
-                # She hung up while her call was being opened: tell the switchboard now.
-                self.call_id, self.opened = turn.call_id, True
-                self.send(EventKind.HANGUP)
+        if not self._identified(turn):
             return
-        if not self.call_id:
-            self.call_id = turn.call_id
-            self.opened = turn.line is not None
-            self.host.session_identified(self)
         self.waiting_turn = False
         if self.bridge is not None:
             return  # with a person (or being connected to one): the IVR has nothing to say
@@ -154,6 +189,37 @@ class IvrSession:
         self.steps = deque(steps)
         if self.audio.ready:
             self._next()
+
+    def turn_failed(self, reason: TurnFailure) -> None:
+        """The turn raised or did not come back in time: the line's overflow, never a hang-up."""
+        if self.ended:
+            return
+        self.waiting_turn = False
+        if self.bridge is not None:
+            return  # with a person (or being connected to one) already
+        self.steps.clear()
+        self.gather = None
+        self.dial(None, reason.value)
+
+    def turn_late(self, result: TurnResult) -> None:
+        """A turn that came after the fallback: only who the call is counts now."""
+        self._identified(result[0])
+
+    def _identified(self, turn: CallTurn) -> bool:
+        """Learn the call's id and line from a turn; False when the caller is gone."""
+        if turn.line is not None:
+            self.line_id = turn.line.line_id
+        if self.ended:
+            if not self.call_id and turn.line is not None:
+                # She hung up while her call was being opened: tell the switchboard now.
+                self.call_id, self.opened = turn.call_id, True
+                self.send(EventKind.HANGUP)
+            return False
+        if not self.call_id:
+            self.call_id = turn.call_id
+            self.opened = turn.line is not None
+            self.host.session_identified(self)
+        return True
 
     # -- media steps -------------------------------------------------------------------------
 
@@ -267,7 +333,8 @@ class IvrSession:
     # -- people ------------------------------------------------------------------------------
 
     def dial(self, number: str | None, reason: str) -> None:
-        """Send the caller to ``number`` (overflow, fallback): bridged through the trunk."""
+        """Send the caller to ``number`` (overflow, fallback; None: her line's overflow number
+        from the overflow book): bridged through the trunk, or handed back with REFER."""
         self.host.dial_out(self, number, reason)
 
     def bridged(self, bridge: Bridge) -> None:
@@ -284,6 +351,20 @@ class IvrSession:
         self.bridge = None
         if not self.ended:
             self._hold()
+
+    def person_unanswered(self, person_id: str) -> None:
+        """An agent accepted the call but her leg failed (busy, no answer, no SIP address):
+        routing considers the call taken and will not offer it again, so the caller goes to
+        the line's overflow number. A failed overflow leg leaves her on the hold loop."""
+        if person_id.startswith("number:") or self.ended:
+            return
+        call_id = self.call_id
+
+        def work() -> TurnResult:
+            turn = self.host.switchboard.overflow_turn(call_id, "agent_unanswered")
+            return turn, self.host.plan(turn)
+
+        self.host.take_turn(work, self)
 
 
 def recording_file(root: Path, call_id: str) -> Path:

@@ -15,6 +15,8 @@ from typing import Any, Protocol, cast
 
 import pjsua2 as pj
 
+from settings import Settings
+
 log = logging.getLogger(__name__)
 
 _URI_USER = re.compile(r"sips?:([^@;>]+)@")
@@ -30,6 +32,13 @@ def uri_user(uri: str) -> str | None:
 def uri_host(uri: str) -> str | None:
     match = _URI_HOST.search(uri)
     return match.group(1) if match else None
+
+
+def trunk_host(settings: Settings) -> str | None:
+    """Where numbers are dialled: ``AMPARO_SIP_TRUNK``, else the registrar's host, else None."""
+    if settings.sip_trunk:
+        return settings.sip_trunk
+    return uri_host(settings.sip_registrar) if settings.sip_registrar else None
 
 
 def borrowed(leg: Leg) -> Leg:

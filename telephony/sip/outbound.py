@@ -49,6 +49,7 @@ def unanswered_reason(status: int) -> str:
 class OutboundTarget:
     call_id: str
     number: str  # decrypted: only ever put in the INVITE's Request-URI
+    line_id: str | None = None  # whose overflow number she is sent to if a turn fails
 
 
 def outbound_target(
@@ -76,4 +77,4 @@ def outbound_target(
         if not number:
             log.error("outbound call %s has no number to dial", call_id)
             return None
-        return OutboundTarget(call_id, number)
+        return OutboundTarget(call_id, number, call.line_id)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from telephony.overflow import OverflowBook
 from telephony.twilio import twiml
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import SupervisorMode, TwilioVoice
-from telephony.twilio.fallback import OverflowBook
 from telephony.twilio.links import Leg, Links
 
 log = logging.getLogger(__name__)

@@ -41,10 +41,10 @@ from locales import SUPPORTED_LOCALES
 from store.call_log import CallLog
 from store.live_state import key
 from store.vocabulary import Channel
+from telephony.overflow import OverflowBook
 from telephony.twilio import hold, twiml
 from telephony.twilio.bridge import TwilioBridge
 from telephony.twilio.calls import TwilioCalls
-from telephony.twilio.fallback import OverflowBook
 from telephony.twilio.links import HoldMode, Leg, Links
 
 log = logging.getLogger(__name__)

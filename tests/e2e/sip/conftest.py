@@ -78,14 +78,16 @@ def start_sip(
     hotline: Hotline,
     tmp_path: Path,
 ) -> Iterator[Callable[..., SipProcess]]:
-    """Start ``amparo sip`` processes (``extra`` env); all are stopped after the test and
-    must not have crashed."""
+    """Start ``amparo sip`` processes (``extra`` env; ``command``: python's arguments for
+    another program than ``amparo sip``); all are stopped after the test and must not have
+    crashed."""
     started: list[SipProcess] = []
 
-    def start(**extra: str) -> SipProcess:
-        process = SipProcess(
-            sip_env, tmp_path / f"sip-{len(started)}.log", extra=dict(extra)
-        ).start(redis_url)
+    def start(command: list[str] | None = None, **extra: str) -> SipProcess:
+        process = SipProcess(sip_env, tmp_path / f"sip-{len(started)}.log", extra=dict(extra))
+        if command is not None:
+            process.command = command
+        process.start(redis_url)
         started.append(process)
         return process
 

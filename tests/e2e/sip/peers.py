@@ -106,6 +106,7 @@ class SipProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     extra: dict[str, str] = field(default_factory=dict)
+    command: list[str] = field(default_factory=lambda: ["-m", "cli", "sip"])
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -123,7 +124,7 @@ class SipProcess:
         )
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "sip"],
+            [sys.executable, *self.command],
             cwd=ROOT,
             env=env,
             stdout=self._log,

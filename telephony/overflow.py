@@ -1,10 +1,11 @@
 """Where a caller goes when everything else fails, known without the database or Redis.
 
 Safety rule 1 needs a number to dial at the very moment the database or Redis is down, so each
-process keeps a small book of line numbers -> overflow and urgent numbers: loaded when the app
-starts, refreshed now and then, and updated from every line a successful turn touched. It is a
-cache that no other process needs (each worker fills its own); the last resort is
-``AMPARO_FALLBACK_NUMBER``.
+process keeps a small book of line numbers -> overflow and urgent numbers: loaded when the
+process starts, refreshed now and then, and updated from every line a successful turn touched.
+It is a cache that no other process needs (each web worker and each SIP process fills its own);
+the last resort is ``AMPARO_FALLBACK_NUMBER``. Every channel's fallback reads it: Twilio's
+fail-safe documents and the SIP turn watchdog.
 """
 
 from __future__ import annotations

@@ -1,0 +1,135 @@
+"""What this SIP process does with a call it holds when another process asks.
+
+Commands arrive on the process's Redis channel (``commands.py``: the protocol and its listener):
+
+* ``bridge``: an agent accepted the call in the console: her SIP phone is called and joined to
+  the caller; an agent with no SIP address counts as unanswered (the caller goes to the line's
+  overflow number);
+* ``monitor``: a supervisor joins a connected call, or changes mode (listen, whisper, barge);
+* ``redirect``: routing overflowed the call: the caller, unless already with a person, is sent
+  to the number through the trunk (or handed back with REFER);
+* ``cancel``: an outbound call still ringing is ended.
+
+The listener's thread only reads the message; database reads run on the worker pool and every
+pjsua2 operation on the pjsua2 thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.models import Agent
+from telephony.sip.bridge import MonitorMode, SupervisorLeg
+from telephony.sip.calls import IvrSession
+from telephony.sip.legs import Leg, LegListener, borrowed
+from telephony.sip.loop import PjLoop
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ControlHost(Protocol):
+    """What acting on a held call needs from the SIP service (``service.SipService``)."""
+
+    calls: dict[str, IvrSession]
+    loop: PjLoop
+
+    def submit(self, work: Callable[[], T], then: Callable[[T], None] | None) -> None: ...
+
+    def log_event(self, call_id: str, kind: str, data: dict[str, Any]) -> None: ...
+
+    def new_leg(
+        self, uri: str, listener: LegListener, neutral: bool = False, caller_id: str | None = None
+    ) -> Leg | None: ...
+
+    def bridge_to(self, session: IvrSession, uri: str, person_id: str) -> None: ...
+
+    def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None: ...
+
+
+class CallControl:
+    """Executes the commands of other processes on the calls held here."""
+
+    def __init__(
+        self,
+        host: ControlHost,
+        sessions: sessionmaker[Session],
+        cancel_outbound: Callable[[str], None],
+    ) -> None:
+        self.host = host
+        self.sessions = sessions
+        self._cancel_outbound = cancel_outbound
+
+    def handle(self, message: dict[str, Any]) -> None:
+        """One command (listener thread): hand it to the worker pool or the pjsua2 thread."""
+        op = message.get("op")
+        call_id = str(message.get("call_id", ""))
+        if op == "bridge":
+            agent_id = str(message["agent_id"])
+            self.host.submit(
+                lambda: self._sip_uri(agent_id),
+                lambda uri: self._bridge_agent(call_id, agent_id, uri),
+            )
+        elif op == "monitor":
+            supervisor_id = str(message["supervisor_id"])
+            mode = MonitorMode(str(message.get("mode", "listen")))
+            self.host.submit(
+                lambda: self._sip_uri(supervisor_id),
+                lambda uri: self._monitor(call_id, supervisor_id, mode, uri),
+            )
+        elif op == "redirect":
+            number = str(message["number"])
+            self.host.loop.post(lambda: self._redirect(call_id, number))
+        elif op == "cancel":
+            self.host.loop.post(lambda: self._cancel_outbound(call_id))
+        else:
+            log.error("unknown SIP command %r ignored", op)
+
+    def _sip_uri(self, agent_id: str) -> str | None:
+        with self.sessions() as db:
+            agent = db.get(Agent, agent_id)
+            return agent.sip_uri if agent is not None else None
+
+    def _bridge_agent(self, call_id: str, agent_id: str, uri: str | None) -> None:
+        session = self.host.calls.get(call_id)
+        if session is None:
+            log.warning("call %s: not held here any more; agent not called", call_id)
+            return
+        if not uri:
+            log.error("call %s: agent %s has no SIP address", call_id, agent_id)
+            self.host.log_event(call_id, "bridge_failed", {"to": agent_id, "status": 0})
+            session.person_unanswered(agent_id)
+            return
+        self.host.bridge_to(session, uri, agent_id)
+
+    def _monitor(
+        self, call_id: str, supervisor_id: str, mode: MonitorMode, uri: str | None
+    ) -> None:
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session else None
+        if bridge is None or not bridge.connected or not uri:
+            log.warning("call %s: nothing to monitor (or no SIP address)", call_id)
+            return
+        if bridge.change_mode(supervisor_id, mode):
+            return
+        supervisor = SupervisorLeg(bridge, None, supervisor_id, mode)  # type: ignore[arg-type]
+        leg = self.host.new_leg(uri, supervisor)
+        if leg is not None:
+            supervisor.leg = borrowed(leg)
+            bridge.add_supervisor(supervisor)
+
+    def _redirect(self, call_id: str, number: str) -> None:
+        session = self.host.calls.get(call_id)
+        if session is None or session.ended:
+            return
+        if session.bridge is not None and session.bridge.connected:
+            log.info("call %s: already with a person; overflow ignored", call_id)
+            return
+        session.steps.clear()
+        session.gather = None
+        self.host.dial_out(session, number, "overflow")
