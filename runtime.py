@@ -32,6 +32,7 @@ from checkins.lazy_dialer import LazyDialer
 from checkins.outcomes import on_call_outcome
 from checkins.ports import OutboundDialer
 from ivr_flows.events import RecordingDecision
+from ivr_flows.state import Outcome
 from recordings_policy.access import AccessTokens, RecordingAccess
 from recordings_policy.jobs import enqueue_twilio_recording
 from recordings_policy.parts import RecordingParts
@@ -178,7 +179,7 @@ class Runtime:
             outcome_sinks=[self._checkin_outcome],
         )
 
-    def _checkin_outcome(self, call_id: str, outcome: Any, _data: dict[str, Any]) -> None:
+    def _checkin_outcome(self, call_id: str, outcome: Outcome, _data: dict[str, Any]) -> None:
         on_call_outcome(self.checkins, call_id, str(outcome.value))
 
     # -- check-ins, alarms, notifications ------------------------------------------------------
