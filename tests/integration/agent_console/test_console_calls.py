@@ -1,0 +1,345 @@
+"""An agent's call from the console, over the JSON API, with a simulated caller on the line."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+from flask import Flask
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from routing import views
+from routing.channels import ESCALATION_CHANNEL, agent_channel
+from runtime import Runtime
+from store.live_state import key
+from store.models import Beneficiary
+from store.records import AuditEntry, Call, CheckinPlan, Escalation
+from telephony.simulator.phone import PhoneStatus
+from tests.harness.hotline import Hotline
+from tests.integration.agent_console.console_helpers import Account, SignedIn, sign_in
+
+LOW_RISK = ("1", "1", "2", "2", "2", "2")
+SEVERE = ("1", "1", "1")
+
+
+def _caller(
+    runtime: Runtime, hotline: Hotline, keys: tuple[str, ...], number: str | None = None
+) -> str:
+    phones = runtime.simulator
+    call = phones.dial(hotline.line_number, number)
+    for digit in keys:
+        call = phones.press(call.call_id, digit)
+    assert call.status is PhoneStatus.ON_HOLD
+    return call.call_id
+
+
+def _next_message(listener: redis.client.PubSub) -> dict[str, object]:
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        message = listener.get_message(timeout=0.5)
+        if message is not None and message["type"] == "message":
+            return dict(json.loads(message["data"]))
+    raise AssertionError("nothing published")
+
+
+def _available(who: SignedIn) -> None:
+    response = who.post("/console/api/state", {"state": "available"})
+    assert response.status_code == 200, response.json
+    assert response.json["state"] in ("available", "offered")
+
+
+def _offered(who: SignedIn) -> str:
+    me = who.get("/console/api/me").json
+    assert me["state"] == "offered", me
+    return str(me["offer"]["call"])
+
+
+def _answer(runtime: Runtime, hotline: Hotline, agent: SignedIn, number: str | None = None) -> str:
+    _available(agent)
+    call_id = _caller(runtime, hotline, LOW_RISK, number)
+    assert _offered(agent) == call_id
+    accepted = agent.post(f"/console/api/offers/{call_id}/accept")
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json == {"call_id": call_id, "bridged": True}
+    return call_id
+
+
+def test_an_offered_call_accepted_connects_the_caller_and_opens_the_call(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    call_id = _answer(runtime, hotline, agent)
+    assert runtime.simulator.get(call_id).status is PhoneStatus.CONNECTED
+    with db_sessions() as db:
+        call = db.get(Call, call_id)
+        assert call is not None
+        assert (call.status, call.agent_id) == ("on_call", agent.account.agent_id)
+        assert call.answered_at is not None
+    me = agent.get("/console/api/me").json
+    assert (me["state"], me["call_id"]) == ("on_call", call_id)
+    phone = agent.get(f"/console/api/calls/{call_id}/phone").json
+    assert phone["status"] == "connected"
+
+
+def test_the_card_shows_the_screen_answers_and_the_file_opens_only_on_demand_audited(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    card = agent.get(f"/console/api/calls/{call_id}/card").json
+    assert card["call"]["risk"]
+    assert [a["answer"] for a in card["ivr_answers"]] == ["yes", "no", "no", "no", "no"]
+    assert card["beneficiary"]["reference"].startswith("T-")
+    assert "Test Beneficiary" not in json.dumps(card), "no decrypted field on the card"
+    file = agent.post(f"/console/api/calls/{call_id}/file")
+    assert file.status_code == 200
+    assert file.json["full_name"] == "Test Beneficiary"
+    with db_sessions() as db:
+        entry = db.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "beneficiary_file_viewed",
+                AuditEntry.subject_id == hotline.beneficiary_id,
+            )
+        )
+        assert entry is not None
+        assert (entry.actor_id, entry.detail["call_id"]) == (agent.account.agent_id, call_id)
+
+
+def test_another_agent_can_neither_read_nor_end_the_call(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, accounts: dict[str, Account], app: Flask
+) -> None:
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    other = sign_in(app, accounts["farah"])
+    assert other.get(f"/console/api/calls/{call_id}/card").status_code == 403
+    assert other.post(f"/console/api/calls/{call_id}/file").status_code == 403
+    ended = other.post(f"/console/api/calls/{call_id}/end", {"disposition": "information"})
+    assert (ended.status_code, ended.json["error_id"]) == (409, "console.not_your_call")
+
+
+def test_ending_saves_disposition_and_encrypted_notes_and_lowering_risk_needs_a_reason(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    lower = {"disposition": "support_given", "notes": "Habló con calma.", "risk": "bajo"}
+    refused = agent.post(f"/console/api/calls/{call_id}/end", lower)
+    assert (refused.status_code, refused.json["error_id"]) == (400, "console.risk_reason_required")
+    ended = agent.post(
+        f"/console/api/calls/{call_id}/end", {**lower, "risk_reason": "Ya no convive con él."}
+    )
+    assert ended.status_code == 200, ended.json
+    with db_sessions() as db:
+        call = db.get(Call, call_id)
+        assert call is not None
+        assert (call.status, call.disposition, call.risk_level) == (
+            "completed",
+            "support_given",
+            "bajo",
+        )
+        assert call.notes == "Habló con calma."
+        raw = db.execute(text("SELECT notes FROM calls WHERE id = :id"), {"id": call_id}).scalar()
+        assert raw and "calma" not in raw
+        owner = db.get(Beneficiary, hotline.beneficiary_id)
+        assert owner is not None and owner.risk_level == "bajo"
+        lowered = db.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "risk_lowered", AuditEntry.subject_id == hotline.beneficiary_id
+            )
+        )
+        assert lowered is not None and lowered.reason == "Ya no convive con él."
+        assert lowered.detail == {"from": "medio", "to": "bajo", "call_id": call_id}
+    assert agent.get("/console/api/me").json["state"] == "wrap_up"
+    assert runtime.simulator.get(call_id).status is PhoneStatus.ENDED
+
+
+def test_raising_risk_needs_no_reason(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    ended = agent.post(
+        f"/console/api/calls/{call_id}/end", {"disposition": "referred", "risk": "alto"}
+    )
+    assert ended.status_code == 200
+    with db_sessions() as db:
+        owner = db.get(Beneficiary, hotline.beneficiary_id)
+        assert owner is not None and owner.risk_level == "alto"
+        lowered = select(AuditEntry).where(
+            AuditEntry.action == "risk_lowered", AuditEntry.subject_id == hotline.beneficiary_id
+        )
+        assert db.scalar(lowered) is None
+
+
+def test_a_severe_caller_rings_the_urgent_team_and_accepting_her_acknowledges_it(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    redis_client: redis.Redis,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(agent_channel(hotline.agents["urgent1"]))
+    _available(agent)
+    call_id = _caller(runtime, hotline, SEVERE)
+    assert _next_message(listener)["kind"] == "escalation_ring"
+    assert [e.call_id for e in views.open_escalations(redis_client, 10**10)] == [call_id]
+    assert agent.post(f"/console/api/offers/{call_id}/accept").status_code == 200
+    assert views.open_escalations(redis_client, 10**10) == []
+    with db_sessions() as db:
+        row = db.scalar(select(Escalation).where(Escalation.call_id == call_id))
+        assert row is not None and row.acknowledged_by == agent.account.agent_id
+    listener.close()
+
+
+def test_an_urgent_team_member_acknowledges_a_ring_from_her_console(
+    runtime: Runtime,
+    hotline: Hotline,
+    app: Flask,
+    accounts: dict[str, Account],
+    redis_client: redis.Redis,
+) -> None:
+    call_id = _caller(runtime, hotline, SEVERE)
+    member = sign_in(app, accounts["urgent1"])
+    everyone = redis_client.pubsub(ignore_subscribe_messages=True)
+    everyone.subscribe(ESCALATION_CHANNEL)
+    done = member.post("/console/api/escalations/acknowledge", {"escalation_id": f"call:{call_id}"})
+    assert done.status_code == 200 and done.json["status"] == "acknowledged"
+    stopped = _next_message(everyone)
+    assert stopped == {"kind": "escalation_stopped", "escalation_id": f"call:{call_id}"}
+    everyone.close()
+    assert views.open_escalations(redis_client, 10**10) == []
+    again = member.post("/console/api/escalations/acknowledge", {"escalation_id": "nope"})
+    assert again.status_code == 404
+
+
+def test_a_rejected_offer_goes_to_the_next_agent(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, app: Flask, accounts: dict[str, Account]
+) -> None:
+    other = sign_in(app, accounts["farah"])
+    _available(agent)
+    call_id = _caller(runtime, hotline, LOW_RISK)
+    assert _offered(agent) == call_id
+    _available(other)
+    assert agent.post(f"/console/api/offers/{call_id}/reject").status_code == 200
+    assert _offered(other) == call_id
+    late = agent.post(f"/console/api/offers/{call_id}/accept")
+    assert (late.status_code, late.json["error_id"]) == (409, "console.offer_gone")
+
+
+def test_transfer_to_a_named_agent_reoffers_the_caller_to_her(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    app: Flask,
+    accounts: dict[str, Account],
+    db_sessions: sessionmaker[Session],
+) -> None:
+    other = sign_in(app, accounts["farah"])
+    call_id = _answer(runtime, hotline, agent)
+    _available(other)
+    targets = agent.get(f"/console/api/calls/{call_id}/transfer-targets").json
+    assert "general" in targets["queues"]
+    assert other.account.agent_id in [a["id"] for a in targets["agents"]]
+    moved = agent.post(
+        f"/console/api/calls/{call_id}/transfer", {"agent_id": other.account.agent_id}
+    )
+    assert moved.status_code == 200, moved.json
+    leg = moved.json["leg"]
+    assert leg == f"{call_id}.t1"
+    assert _offered(other) == leg
+    assert other.post(f"/console/api/offers/{leg}/accept").json["call_id"] == call_id
+    with db_sessions() as db:
+        call = db.get(Call, call_id)
+        assert call is not None and call.agent_id == other.account.agent_id
+    ended = other.post(f"/console/api/calls/{call_id}/end", {"disposition": "information"})
+    assert ended.status_code == 200
+    assert other.get("/console/api/me").json["state"] == "wrap_up"
+
+
+def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    redis_client: redis.Redis,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": True}).status_code == 200
+    assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
+    assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": False}).status_code == 200
+    added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
+    assert added.status_code == 200
+    assert any(
+        "interpreter" in line
+        for line in runtime.simulator.get(call_id).heard()
+        + [line.text for line in runtime.simulator.get(call_id).lines]
+    )
+    escalated = agent.post(f"/console/api/calls/{call_id}/escalate")
+    assert escalated.status_code == 200
+    escalation_id = escalated.json["escalation_id"]
+    assert escalation_id in [e.escalation_id for e in views.open_escalations(redis_client, 10**10)]
+    plan = agent.post(
+        f"/console/api/calls/{call_id}/checkin-plan", {"cadence_days": 7, "active": True}
+    )
+    assert plan.status_code == 200 and plan.json["cadence_days"] == 7
+    assert (
+        agent.post(f"/console/api/calls/{call_id}/checkin-plan", {"cadence_days": 2}).status_code
+        == 400
+    )
+    with db_sessions() as db:
+        stored = db.scalar(
+            select(CheckinPlan).where(CheckinPlan.beneficiary_id == hotline.beneficiary_id)
+        )
+        assert stored is not None and stored.cadence_days == 7
+        call = db.get(Call, call_id)
+        assert call is not None and "interpreter" in call.flags
+        changed = select(AuditEntry).where(
+            AuditEntry.action == "checkin_plan_changed",
+            AuditEntry.subject_id == hotline.beneficiary_id,
+        )
+        assert db.scalar(changed) is not None
+
+
+def test_a_call_on_a_channel_without_a_bridge_is_refused_before_it_is_accepted(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+) -> None:
+    _available(agent)
+    call_id = _caller(runtime, hotline, LOW_RISK)
+    with db_sessions() as db, db.begin():
+        call = db.get(Call, call_id)
+        assert call is not None
+        call.channel = "twilio"
+    redis_client.hset(key("call", call_id), "channel", "twilio")
+    refused = agent.post(f"/console/api/offers/{call_id}/accept")
+    assert (refused.status_code, refused.json["error_id"]) == (409, "console.no_bridge")
+    assert _offered(agent) == call_id, "the offer stands; it times out to the next agent"
+
+
+def test_a_supervisor_listens_to_a_live_call_and_it_is_audited(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    supervisor: SignedIn,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    call_id = _answer(runtime, hotline, agent)
+    board = supervisor.get("/supervisor/api/board").json
+    assert call_id in [item["call_id"] for item in board["live_calls"]]
+    listened = supervisor.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "listen"})
+    assert listened.status_code == 200
+    assert runtime.simulator.get(call_id).lines[-1].kind == "supervisor"
+    assert (
+        supervisor.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "shout"}).status_code
+        == 400
+    )
+    assert (
+        agent.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "listen"}).status_code
+        == 403
+    )
+    with db_sessions() as db:
+        listen = select(AuditEntry).where(
+            AuditEntry.action == "call_listen", AuditEntry.subject_id == call_id
+        )
+        assert db.scalar(listen) is not None
