@@ -1,4 +1,4 @@
-"""The durable, append-only event log of each call.
+"""The durable, append-only event log of each call, and of each ladder about no call.
 
 An event is committed before the edge answers (persist before acknowledging). A retried webhook
 or job carries the same idempotency key and lands once.
@@ -20,6 +20,11 @@ from store.records import Call, CallEvent
 _MAX_RACE_RETRIES = 5
 
 log = logging.getLogger(__name__)
+
+
+def _is_call_id(subject: str) -> bool:
+    """A call's id, not another subject's (``alarm:<id>``, ``prox:...``, ``checkin:...``)."""
+    return ":" not in subject
 
 
 class CallLog:
@@ -44,12 +49,13 @@ class CallLog:
                     select(CallEvent.id).where(CallEvent.idempotency_key == idempotency_key)
                 ):
                     return None
-                seq = (
-                    session.scalar(
-                        select(func.max(CallEvent.seq)).where(CallEvent.call_id == call_id)
-                    )
-                    or 0
-                ) + 1
+                last = session.scalar(
+                    select(func.max(CallEvent.seq)).where(CallEvent.call_id == call_id)
+                )
+                if last is None and _is_call_id(call_id) and session.get(Call, call_id) is None:
+                    log.warning("event %s for unknown call %s not logged", kind, call_id)
+                    return None
+                seq = (last or 0) + 1
                 event = CallEvent(
                     call_id=call_id,
                     seq=seq,
@@ -62,10 +68,8 @@ class CallLog:
                 try:
                     session.commit()
                 except IntegrityError:
+                    # Another process took this seq (or this idempotency key): look again.
                     session.rollback()
-                    if session.get(Call, call_id) is None:
-                        log.warning("event %s for unknown call %s not logged", kind, call_id)
-                        return None
                     continue
                 return event
         raise RuntimeError("could not append call event after concurrent retries")

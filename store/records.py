@@ -50,7 +50,8 @@ class Call(Base):
 
 
 class CallEvent(Base):
-    """Append-only log of every event of a call, in order; ``data`` holds ids and flags only.
+    """Append-only log of every event of a call (or of a ladder about no call), in order;
+    ``data`` holds ids and flags only.
 
     ``idempotency_key`` makes a retried webhook or job land once.
     """
@@ -58,7 +59,9 @@ class CallEvent(Base):
     __tablename__ = "call_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    call_id: Mapped[str] = mapped_column(String(80), index=True)
+    """The subject: a call's id, or the id of an escalation about no call (``alarm:<id>``,
+    ``prox:...``: what routing's ladders log under), so no foreign key."""
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     kind: Mapped[str] = mapped_column(String(32))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from app import create_app
 from checkins import alarms
 from checkins.context import CheckinContext
+from routing.state import routing_key
 from routing.views import open_escalations
 from runtime import Runtime
 from store.alarms import DeviceAlarm, RejectedDeviceMessage
@@ -133,6 +134,12 @@ def test_when_no_human_acknowledges_within_60_seconds_the_ladder_climbs(
     assert tier() == 2
     router.acknowledge(f"alarm:{alarm.id}", hotline.agents["urgent2"], started + 70)
     assert open_escalations(runtime.redis, started + 70) == []
+    # The ladder's trail is durable under the alarm's own id (38 characters, no call behind
+    # it), and every routing event was delivered: nothing is left to redeliver for ever.
+    kinds = [event.kind for event in runtime.call_log.events(f"alarm:{alarm.id}")]
+    assert kinds[0] == "escalation_started" and kinds[-1] == "escalation_acknowledged"
+    assert kinds.count("ring") >= 2
+    assert runtime.redis.zcard(routing_key("outbox")) == 0
 
 
 def test_the_same_alarm_twice_acts_once(

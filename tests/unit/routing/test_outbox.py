@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+import pytest
 
 from routing import RouterConfig
 from routing.invariants import find_violations
@@ -87,3 +90,54 @@ def test_given_a_failing_call_log_then_the_offer_still_reaches_the_agent_and_the
     harness.advance(10)
     assert [kind for _, kind, _ in flaky.entries] == ["enqueued", "offered"]
     assert harness.client.zcard(routing_key("outbox")) == 0
+
+
+def test_given_a_log_that_keeps_failing_then_each_port_hears_the_event_once_and_it_is_given_up(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    from routing import Router
+    from routing.events import MAX_DELIVERY_ATTEMPTS
+    from routing.ports import MemoryCallControl, MemoryNotifier
+
+    harness = make_harness()
+    flaky = FlakyLog()
+    notifier = MemoryNotifier()
+    patient = RouterConfig(offer_timeout_seconds=1000.0)  # one offer for the whole test
+    harness.router = Router(harness.client, patient, flaky, notifier, MemoryCallControl())
+    harness.agent("a1")
+    harness.call("c1")
+    assert harness.client.zcard(routing_key("outbox")) == 2
+    with caplog.at_level(logging.ERROR, logger="routing.events"):
+        for _ in range(MAX_DELIVERY_ATTEMPTS + 2):
+            harness.advance(10)
+    assert [offer[:2] for offer in notifier.offers] == [("a1", "c1")], "offered once, not per retry"
+    given_up = [r.getMessage() for r in caplog.records if "given up" in r.getMessage()]
+    assert any("(enqueued) given up" in m for m in given_up)
+    assert any("(offered) given up" in m for m in given_up)
+    assert all("log not delivered" in m for m in given_up)
+    # Given up means gone: out of the outbox, with no attempt count or done-set left behind.
+    pending = {str(m) for m in harness.client.zrange(routing_key("outbox"), 0, -1)}
+    counted = set(harness.client.hkeys(routing_key("outbox", "attempts")))
+    assert counted <= pending
+    assert flaky.entries == []
+
+
+def test_given_a_log_that_recovers_then_only_the_log_is_retried(make_harness: MakeHarness) -> None:
+    from routing import Router
+    from routing.ports import MemoryCallControl, MemoryNotifier
+
+    harness = make_harness()
+    flaky = FlakyLog()
+    notifier = MemoryNotifier()
+    patient = RouterConfig(offer_timeout_seconds=1000.0)
+    harness.router = Router(harness.client, patient, flaky, notifier, MemoryCallControl())
+    harness.agent("a1")
+    harness.call("c1")
+    harness.advance(10)
+    harness.advance(10)
+    flaky.fail = False
+    harness.advance(10)
+    assert [kind for _, kind, _ in flaky.entries] == ["enqueued", "offered"]
+    assert len(notifier.offers) == 1
+    assert harness.client.zcard(routing_key("outbox")) == 0
+    assert harness.client.hlen(routing_key("outbox", "attempts")) == 0
