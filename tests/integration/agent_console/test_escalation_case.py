@@ -4,6 +4,7 @@ where she is with a map link, the nearest resources), and every read of it audit
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -17,7 +18,8 @@ from routing import views
 from runtime import Runtime
 from store.alarms import DeviceAlarm
 from store.models import Beneficiary, Device
-from store.records import AuditEntry
+from store.records import AuditEntry, Call
+from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.agent_console.console_helpers import Account, SignedIn, sign_in
 from tests.integration.checkins.helpers import alarm_body, signed_headers
@@ -199,3 +201,63 @@ def test_the_case_of_an_alarm_holds_her_file_location_map_link_and_nearest_resou
     assert reads[0].detail["escalation_id"] == f"alarm:{alarm_id}"
     files = _audits(db_sessions, "beneficiary_file_viewed", hotline.beneficiary_id)
     assert [f.detail.get("escalation_id") for f in files] == [f"alarm:{alarm_id}"] * 2
+
+
+def _answered_call(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    db_sessions: sessionmaker[Session],
+    channel: str,
+) -> str:
+    """Her phone calls and the agent has her: a simulated call, or a Twilio call as the
+    Twilio edge stores it (the card reads only the stored call)."""
+    assert agent.post("/console/api/state", {"state": "available"}).status_code == 200
+    call = runtime.simulator.dial(hotline.line_number, hotline.beneficiary_number)
+    for digit in LOW_RISK:
+        call = runtime.simulator.press(call.call_id, digit)
+    assert call.status is PhoneStatus.ON_HOLD
+    assert agent.post(f"/console/api/offers/{call.call_id}/accept").status_code == 200
+    if channel == "twilio":
+        with db_sessions() as db, db.begin():
+            row = db.get(Call, call.call_id)
+            assert row is not None
+            row.channel = "twilio"
+    return call.call_id
+
+
+def _alarm_received(db_sessions: sessionmaker[Session], alarm_id: str, minutes_ago: float) -> None:
+    with db_sessions() as db, db.begin():
+        alarm = db.get(DeviceAlarm, alarm_id)
+        assert alarm is not None
+        alarm.received_at = alarm.received_at.fromtimestamp(
+            time.time() - minutes_ago * 60, alarm.received_at.tzinfo
+        )
+
+
+@pytest.mark.parametrize("channel", ["simulator", "twilio"])
+@pytest.mark.parametrize(("minutes_ago", "shown"), [(5, True), (31, False)])
+def test_the_caller_card_shows_her_alarm_location_when_she_calls_within_30_minutes(
+    runtime: Runtime,
+    app: Flask,
+    hotline: Hotline,
+    agent: SignedIn,
+    db_sessions: sessionmaker[Session],
+    channel: str,
+    minutes_ago: float,
+    shown: bool,
+) -> None:
+    alarm_id = _device_alarm(app, db_sessions, hotline)
+    _alarm_received(db_sessions, alarm_id, minutes_ago)
+    call_id = _answered_call(runtime, hotline, agent, db_sessions, channel)
+    card = agent.get(f"/console/api/calls/{call_id}/card").json
+    viewed = _audits(db_sessions, "alarm_location_viewed", call_id)
+    if not shown:
+        assert card["alarm"] is None
+        assert "40.4168" not in json.dumps(card) and viewed == []
+        return
+    assert card["alarm"]["alarm_type"] == "assault"
+    assert card["alarm"]["location"]["latitude"] == 40.4168
+    assert card["alarm"]["location"]["map_url"].startswith("https://www.openstreetmap.org/?mlat=")
+    assert card["alarm"]["resources"][0]["kind"] == "police"
+    assert [v.detail for v in viewed] == [{"alarm_id": alarm_id}]
