@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from routing import views
 from runtime import Runtime
 from store.alarms import DeviceAlarm
+from store.base import new_id, utcnow
 from store.models import Beneficiary, Device
-from store.records import AuditEntry, Call
+from store.records import AuditEntry, Call, CheckinAttempt, Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.agent_console.console_helpers import Account, SignedIn, sign_in
@@ -261,3 +262,62 @@ def test_the_caller_card_shows_her_alarm_location_when_she_calls_within_30_minut
     assert card["alarm"]["location"]["map_url"].startswith("https://www.openstreetmap.org/?mlat=")
     assert card["alarm"]["resources"][0]["kind"] == "police"
     assert [v.detail for v in viewed] == [{"alarm_id": alarm_id}]
+
+
+def _stored_escalation(
+    db_sessions: sessionmaker[Session], hotline: Hotline, escalation_id: str, reason: str
+) -> None:
+    with db_sessions() as db, db.begin():
+        db.add(
+            Escalation(id=escalation_id, team_id=hotline.team_id, reason=reason, opened_at=utcnow())
+        )
+
+
+def _attempt(
+    db_sessions: sessionmaker[Session], hotline: Hotline, notification_id: str | None
+) -> str:
+    attempt_id = new_id()
+    with db_sessions() as db, db.begin():
+        db.add(
+            CheckinAttempt(
+                id=attempt_id,
+                beneficiary_id=hotline.beneficiary_id,
+                purpose="notification" if notification_id else "checkin",
+                notification_id=notification_id,
+                slot="s1",
+                scheduled_at=utcnow(),
+                idempotency_key=f"test:{attempt_id}",
+            )
+        )
+    return attempt_id
+
+
+@pytest.mark.parametrize("kind", ["checkin", "prox"])
+def test_the_case_of_an_unanswered_checkin_or_a_proximity_notice_is_her_file_and_recent_alarm(
+    app: Flask,
+    hotline: Hotline,
+    supervisor: SignedIn,
+    agent: SignedIn,
+    db_sessions: sessionmaker[Session],
+    kind: str,
+) -> None:
+    _her_file(db_sessions, hotline)
+    notification_id = new_id() if kind == "prox" else None
+    attempt_id = _attempt(db_sessions, hotline, notification_id)
+    escalation_id = (
+        f"checkin:{attempt_id}"
+        if kind == "checkin"
+        else f"prox:{notification_id}:{hotline.beneficiary_id[:24]}"
+    )
+    _stored_escalation(db_sessions, hotline, escalation_id, f"{kind}_test")
+    quiet = supervisor.get(f"/console/api/escalations/{escalation_id}")
+    assert quiet.status_code == 200, quiet.json
+    assert quiet.json["beneficiary"]["address"] == "Calle Falsa 123, Madrid"
+    assert (quiet.json["alarm_type"], quiet.json["location"]) == (None, None)
+    assert quiet.json["resources"] and quiet.json["resources"][0]["distance_km"] is None
+    alarm_id = _device_alarm(app, db_sessions, hotline)
+    recent = supervisor.get(f"/console/api/escalations/{escalation_id}").json
+    assert recent["location"]["latitude"] == 40.4168
+    assert recent["resources"][0]["distance_km"] is not None
+    assert len(_audits(db_sessions, "alarm_location_read", alarm_id)) == 1
+    assert agent.get(f"/console/api/escalations/{escalation_id}").status_code == 403
