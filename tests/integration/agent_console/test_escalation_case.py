@@ -19,7 +19,7 @@ from runtime import Runtime
 from store.alarms import DeviceAlarm
 from store.base import new_id, utcnow
 from store.models import Beneficiary, Device
-from store.records import AuditEntry, Call, CheckinAttempt, Escalation
+from store.records import AuditEntry, CheckinAttempt, Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.agent_console.console_helpers import Account, SignedIn, sign_in
@@ -204,26 +204,14 @@ def test_the_case_of_an_alarm_holds_her_file_location_map_link_and_nearest_resou
     assert [f.detail.get("escalation_id") for f in files] == [f"alarm:{alarm_id}"] * 2
 
 
-def _answered_call(
-    runtime: Runtime,
-    hotline: Hotline,
-    agent: SignedIn,
-    db_sessions: sessionmaker[Session],
-    channel: str,
-) -> str:
-    """Her phone calls and the agent has her: a simulated call, or a Twilio call as the
-    Twilio edge stores it (the card reads only the stored call)."""
+def _answered_call(runtime: Runtime, hotline: Hotline, agent: SignedIn) -> str:
+    """Her phone calls the line (simulated) and the agent has her."""
     assert agent.post("/console/api/state", {"state": "available"}).status_code == 200
     call = runtime.simulator.dial(hotline.line_number, hotline.beneficiary_number)
     for digit in LOW_RISK:
         call = runtime.simulator.press(call.call_id, digit)
     assert call.status is PhoneStatus.ON_HOLD
     assert agent.post(f"/console/api/offers/{call.call_id}/accept").status_code == 200
-    if channel == "twilio":
-        with db_sessions() as db, db.begin():
-            row = db.get(Call, call.call_id)
-            assert row is not None
-            row.channel = "twilio"
     return call.call_id
 
 
@@ -236,21 +224,19 @@ def _alarm_received(db_sessions: sessionmaker[Session], alarm_id: str, minutes_a
         )
 
 
-@pytest.mark.parametrize("channel", ["simulator", "twilio"])
 @pytest.mark.parametrize(("minutes_ago", "shown"), [(5, True), (31, False)])
-def test_the_caller_card_shows_her_alarm_location_when_she_calls_within_30_minutes(
+def test_the_caller_card_shows_her_alarm_location_when_her_phone_calls_within_30_minutes(
     runtime: Runtime,
     app: Flask,
     hotline: Hotline,
     agent: SignedIn,
     db_sessions: sessionmaker[Session],
-    channel: str,
     minutes_ago: float,
     shown: bool,
 ) -> None:
     alarm_id = _device_alarm(app, db_sessions, hotline)
     _alarm_received(db_sessions, alarm_id, minutes_ago)
-    call_id = _answered_call(runtime, hotline, agent, db_sessions, channel)
+    call_id = _answered_call(runtime, hotline, agent)
     card = agent.get(f"/console/api/calls/{call_id}/card").json
     viewed = _audits(db_sessions, "alarm_location_viewed", call_id)
     if not shown:
