@@ -1,6 +1,8 @@
-"""Ringing a line's urgent team about a call, and recording who answered the ring.
+"""Ringing a line's urgent team about a call, who may answer a ring, and recording who did.
 
 Durable first (safety rule 4): the escalation row is written before routing starts the ladder.
+Answering a ring gives the case (where she is), so only its team, the agent on its call,
+supervisors and admins may (:func:`may_answer`); a refusal is audited.
 """
 
 from __future__ import annotations
