@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from agent_console.caller_card import CallerCards, may_see_call
 from agent_console.calls import CallDesk
+from agent_console.escalation_desk import EscalationDesk
 from agent_console.ports import ConsoleError, ConsolePorts
 from store.models import Agent
 from store.records import Call
@@ -29,6 +30,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     bp = Blueprint("console_api", __name__, url_prefix="/console/api")
     desk = CallDesk(ports)
     cards = CallerCards(ports)
+    escalations = EscalationDesk(ports)
 
     @bp.errorhandler(ConsoleError)
     def _console_error(exc: ConsoleError) -> tuple[Response, int]:
@@ -176,6 +178,20 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         escalation_id = str(json_object(or_form=True).get("escalation_id") or "")
         if not escalation_id:
             raise ConsoleError("console.bad_escalation", "escalation_id is required", 400)
-        return jsonify(status=desk.acknowledge_escalation(escalation_id, g.agent_id))
+        response = jsonify(escalations.acknowledge(escalation_id, g.agent_id, g.role))
+        response.headers["Cache-Control"] = "no-store, private"
+        return response
+
+    @bp.get("/escalations")
+    @login_required(*CONSOLE_ROLES)
+    def ringing() -> Response:
+        return jsonify(escalations=escalations.rings(g.agent_id), now=ports.clock())
+
+    @bp.get("/escalations/<escalation_id>")
+    @login_required(*CONSOLE_ROLES)
+    def escalation_case(escalation_id: str) -> Response:
+        response = jsonify(escalations.case(escalation_id, g.agent_id, g.role))
+        response.headers["Cache-Control"] = "no-store, private"
+        return response
 
     return bp

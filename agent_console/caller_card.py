@@ -3,9 +3,10 @@
 The card itself holds no decrypted personal field: the call (risk, flags, IVR answers), the
 beneficiary's reference, risk and its history, recent calls and check-ins, and for an alarm its
 type and location with the nearest configured resources (reading a location is audited as
-``alarm_location_viewed``). The beneficiary's file (name, address, notes, safety plan, past
-call notes) is decrypted only when the agent opens it, and each opening is audited as
-``beneficiary_file_viewed`` with the agent and the call.
+``alarm_location_viewed``). The alarm is found on every channel: her stored alarm when her
+device or her phone calls within 30 minutes of it (``alarm_for_call``). The beneficiary's file
+(name, address, notes, safety plan, past call notes) is decrypted only when the agent opens
+it, and each opening is audited as ``beneficiary_file_viewed`` with the agent and the call.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agent_console.escalation_desk import map_link
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITION_TEXT, DISPOSITIONS
-from checkins.alarm_locations import alarm_details
+from checkins.alarm_locations import alarm_for_call
 from ivr_flows.session import load as load_ivr_session
 from locales.prompts import ui_text
 from locales.ui_strings import ANSWERS, FLAGS, RISK, SCREEN
@@ -110,7 +112,7 @@ class CallerCards:
     def _alarm(
         self, db: Session, call: Call, line: Line | None, agent_id: str, now: float
     ) -> dict[str, Any] | None:
-        details = alarm_details(db, call.id)
+        details = alarm_for_call(db, call, datetime.fromtimestamp(now, UTC))
         if details is None and call.device_id is None:
             return None
         view: dict[str, Any] = {
@@ -127,12 +129,14 @@ class CallerCards:
                 action="alarm_location_viewed",
                 subject_type="call",
                 subject_id=call.id,
+                detail={"alarm_id": details.alarm_id} if details and details.alarm_id else None,
             )
             view["location"] = {
                 "latitude": location.latitude,
                 "longitude": location.longitude,
                 "accuracy_m": location.accuracy_m,
                 "age_s": None if location.fixed_at is None else max(0, now - location.fixed_at),
+                "map_url": map_link(location.latitude, location.longitude),
             }
             view["resources"] = [
                 item.to_dict()

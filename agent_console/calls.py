@@ -22,7 +22,7 @@ from calls.escalations import mark_acknowledged, request_escalation
 from calls.outcome import CallOutcome, settle
 from routing import AgentProfile, AgentState, CallRequest
 from routing.channels import base_call_id, personal_skill
-from routing.errors import InvalidAgentState, RoutingError, UnknownAgent
+from routing.errors import InvalidAgentState, UnknownAgent
 from routing.state import after_call_state, routing_key
 from store import audit
 from store.live_state import key
@@ -164,18 +164,6 @@ class CallDesk:
         for escalation_id in {f"call:{call_id}", f"call:{routing_call_id}"}:
             router.acknowledge(escalation_id, agent_id, now)
         mark_acknowledged(self._ports.sessions, agent_id, now, call_id=call_id)
-
-    def acknowledge_escalation(self, escalation_id: str, agent_id: str) -> str:
-        """An urgent-team member answers the ring: the ladder stops for everyone."""
-        now = self._ports.clock()
-        try:
-            transition = self._ports.router().acknowledge(escalation_id, agent_id, now)
-        except RoutingError as exc:
-            raise ConsoleError(exc.error_id, exc.message, 400) from exc
-        if transition.status == "unknown_escalation":
-            raise ConsoleError("console.unknown_escalation", "no such escalation", 404)
-        mark_acknowledged(self._ports.sessions, agent_id, now, escalation_id=escalation_id)
-        return transition.status
 
     # -- the live call --------------------------------------------------------------------
 

@@ -15,10 +15,12 @@ from typing import Any
 from flask import Blueprint, Flask, abort, jsonify, redirect, request, session
 from werkzeug.wrappers import Response
 
+from agent_console.beneficiaries import PHONE_KIND_TEXT
 from agent_console.texts import (
     AFTER_CALL_TEXT,
     ALARM_TEXT,
     DISPOSITION_TEXT,
+    ESCALATION_REASON_TEXT,
     RESOURCE_TEXT,
     STATE_TEXT,
 )
@@ -56,6 +58,8 @@ SCRIPT_MESSAGES = (
     N_("console.call.transferred"),
     N_("console.call.interpreter_added"),
     N_("console.card.loading"),
+    N_("console.case.no_location"),
+    N_("console.error.not_your_escalation"),
 )
 
 
@@ -73,6 +77,8 @@ def labels(locale: str) -> dict[str, dict[str, str]]:
         "alarm": ALARM_TEXT,
         "resource": RESOURCE_TEXT,
         "disposition": DISPOSITION_TEXT,
+        "reason": ESCALATION_REASON_TEXT,
+        "phone_kind": PHONE_KIND_TEXT,
     }
     return {
         name: {item: ui_text(message_id, locale) for item, message_id in texts.items()}

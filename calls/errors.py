@@ -19,3 +19,11 @@ class InvalidOutcome(CallRuleError):
 
 class EscalationRefused(CallRuleError):
     """The urgent team cannot be rung about this call now."""
+
+
+class UnknownEscalation(CallRuleError):
+    """No escalation has this id (never opened, or ended and forgotten by routing)."""
+
+
+class EscalationForbidden(CallRuleError):
+    """The person may not answer this escalation nor read its case."""

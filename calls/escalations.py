@@ -1,21 +1,28 @@
-"""Ringing a line's urgent team about a call, and recording who answered the ring.
+"""Ringing a line's urgent team about a call, who may answer a ring, and recording who did.
 
 Durable first (safety rule 4): the escalation row is written before routing starts the ladder.
+Answering a ring gives the case (where she is), so only its team, the agent on its call,
+supervisors and admins may (:func:`may_answer`); a refusal is audited.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from calls.errors import EscalationRefused
-from routing import Router
+from calls.errors import EscalationForbidden, EscalationRefused, UnknownEscalation
+from routing import Router, views
 from routing.channels import base_call_id
 from routing.errors import RoutingError
+from store import audit
 from store.base import new_id
-from store.records import Escalation
+from store.models import TeamMember
+from store.records import Call, CheckinAttempt, Escalation
+from store.vocabulary import AgentRole
 
 
 def _when(at: float) -> datetime:
@@ -72,3 +79,78 @@ def mark_acknowledged(
             if item.acknowledged_at is None:
                 item.acknowledged_at = _when(now)
                 item.acknowledged_by = agent_id
+
+
+@dataclass(frozen=True)
+class EscalationAbout:
+    """An escalation as whoever holds it knows it: the durable row, else routing's ladder."""
+
+    escalation_id: str
+    team_id: str | None
+    reason: str
+    call_id: str | None
+    """The call it is about, or the call that answered it (a check-in's attempt)."""
+    opened_at: float
+
+
+def find_escalation(db: Session, live: redis.Redis, escalation_id: str) -> EscalationAbout:
+    """Raises :class:`UnknownEscalation` when neither the database nor routing has it."""
+    row = db.get(Escalation, escalation_id) if escalation_id else None
+    ladder = views.ladder(live, escalation_id) if escalation_id else None
+    if row is None and ladder is None:
+        raise UnknownEscalation("console.unknown_escalation", "no such escalation")
+    call_id = row.call_id if row is not None else None
+    if call_id is None and ladder is not None and ladder.call_id:
+        call_id = base_call_id(ladder.call_id)
+    if escalation_id.startswith("call:"):
+        call_id = base_call_id(escalation_id.removeprefix("call:"))
+    elif escalation_id.startswith("checkin:"):
+        attempt = db.get(CheckinAttempt, escalation_id.removeprefix("checkin:"))
+        call_id = attempt.call_id if attempt is not None else call_id
+    team_id: str | None
+    if row is not None:
+        team_id, reason, opened_at = row.team_id, row.reason, row.opened_at.timestamp()
+    else:
+        assert ladder is not None
+        team_id, reason, opened_at = ladder.team_id or None, ladder.reason, ladder.started_at
+    return EscalationAbout(escalation_id, team_id, reason, call_id, opened_at)
+
+
+def may_answer(db: Session, escalation: EscalationAbout, agent_id: str, role: str) -> bool:
+    """Who may acknowledge an escalation and read its case: supervisors and admins, the
+    members of its urgent team, and the agent on its call. Nobody else: the case holds where
+    she is."""
+    if role in (AgentRole.SUPERVISOR, AgentRole.ADMIN):
+        return True
+    if escalation.team_id and db.get(TeamMember, (escalation.team_id, agent_id)) is not None:
+        return True
+    call = db.get(Call, escalation.call_id) if escalation.call_id else None
+    return call is not None and call.agent_id == agent_id
+
+
+def authorize_answer(
+    sessions: sessionmaker[Session],
+    live: redis.Redis,
+    escalation_id: str,
+    agent_id: str,
+    role: str,
+    act: str,
+) -> EscalationAbout:
+    """The escalation, when ``agent_id`` may answer it; otherwise the refusal of ``act``
+    (``acknowledge`` or ``read_case``) is audited and :class:`EscalationForbidden` raised."""
+    with sessions() as db, db.begin():
+        escalation = find_escalation(db, live, escalation_id)
+        if may_answer(db, escalation, agent_id, role):
+            return escalation
+        audit.record(
+            db,
+            actor_type="agent",
+            actor_id=agent_id,
+            action="escalation_refused",
+            subject_type="escalation",
+            subject_id=escalation_id,
+            detail={"act": act, "role": role, "team_id": escalation.team_id},
+        )
+    raise EscalationForbidden(
+        "console.not_your_escalation", "only its team, the agent on its call or a supervisor"
+    )

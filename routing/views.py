@@ -4,6 +4,7 @@ block a transition."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -190,3 +191,78 @@ def open_escalations(client: redis.Redis, now: float) -> list[OpenEscalation]:
         for eid, row in zip(ids, rows, strict=True)
         if row is not None and row["status"] == "active"
     ]
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """One ladder as routing holds it, ringing or ended (kept ``ended_ttl`` after its end)."""
+
+    escalation_id: str
+    team_id: str
+    reason: str
+    call_id: str | None
+    status: str
+    started_at: float
+    acknowledged_by: str | None
+
+
+def ladder(client: redis.Redis, escalation_id: str) -> Ladder | None:
+    fields = ["team", "reason", "call", "status", "started_at", "acked_by"]
+    [row] = read_rows(client, [routing_key("esc", escalation_id)], fields)
+    if row is None:
+        return None
+    return Ladder(
+        escalation_id=escalation_id,
+        team_id=row["team"],
+        reason=row["reason"],
+        call_id=row["call"] or None,
+        status=row["status"],
+        started_at=float(row["started_at"] or 0),
+        acknowledged_by=row["acked_by"] or None,
+    )
+
+
+@dataclass(frozen=True)
+class Ring:
+    escalation_id: str
+    team_id: str
+    reason: str
+    call_id: str | None
+    since: float
+    """When the ladder started ringing."""
+
+
+def rings_for(client: redis.Redis, agent_id: str) -> list[Ring]:
+    """The open ladders ringing ``agent_id`` now, oldest first: she is in a tier the ladder has
+    reached and on the team's on-call rota (or the tier has nobody on it, when routing rings
+    every member, as ``lib_ladder.lua`` does)."""
+    ids = [_text(eid) for eid in client.zrange(routing_key("escalations"), 0, -1)]
+    fields = ["team", "reason", "call", "tier", "started_at", "tiers", "status"]
+    rows = read_rows(client, [routing_key("esc", eid) for eid in ids], fields)
+    rings: list[Ring] = []
+    for eid, row in zip(ids, rows, strict=True):
+        if row is None or row["status"] != "active":
+            continue
+        if agent_id in _ringing_members(client, row):
+            rings.append(
+                Ring(
+                    eid,
+                    row["team"],
+                    row["reason"],
+                    row["call"] or None,
+                    float(row["started_at"] or 0),
+                )
+            )
+    return rings
+
+
+def _ringing_members(client: redis.Redis, row: dict[str, str]) -> set[str]:
+    tiers = json.loads(row["tiers"] or "[]")
+    roster_key = routing_key("team", row["team"], "oncall")
+    roster = {_text(m) for m in client.smembers(roster_key)} if client.exists(roster_key) else None
+    rung: set[str] = set()
+    for tier in tiers[: int(row["tier"] or 0)]:
+        members = [str(m) for m in tier.get("members", [])]
+        on_rota = [m for m in members if roster is None or m in roster]
+        rung.update(on_rota or members)
+    return rung

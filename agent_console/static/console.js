@@ -135,29 +135,6 @@
   byId("offer-accept").addEventListener("click", accept);
   byId("offer-reject").addEventListener("click", reject);
 
-  // -- escalation rings (urgent-team members) -------------------------------------------
-  var ringing = [];  // escalation ids, oldest first; the banner shows the oldest
-
-  function renderRings() {
-    show("escalation-banner", ringing.length > 0);
-    A.setText("escalation-detail", ringing.length > 1 ? "(" + ringing.length + ")" : "");
-  }
-  function ring(message) {
-    if (ringing.indexOf(message.escalation_id) < 0) { ringing.push(message.escalation_id); }
-    renderRings();
-  }
-  function stopRing(escalationId) {
-    ringing = ringing.filter(function (id) { return id !== escalationId; });
-    renderRings();
-  }
-  byId("escalation-ack").addEventListener("click", function () {
-    var escalationId = ringing[0];
-    if (!escalationId) { return; }
-    A.api("POST", "/console/api/escalations/acknowledge", { escalation_id: escalationId })
-      .then(function () { stopRing(escalationId); status(A.t("console.escalation.acknowledged")); })
-      .catch(function (error) { if (error.status === 404) { stopRing(escalationId); } failed(error); });
-  });
-
   // -- the call -------------------------------------------------------------------------
   function startCall(id) {
     callId = id;
@@ -268,6 +245,10 @@
     A.setText("alarm-location", loc ? loc.latitude.toFixed(5) + ", " + loc.longitude.toFixed(5) : null);
     A.setText("alarm-accuracy", loc && loc.accuracy_m !== null ? Math.round(loc.accuracy_m) + " m" : null);
     A.setText("alarm-age", loc && loc.age_s !== null ? A.duration(loc.age_s) : null);
+    var map = byId("alarm-map");
+    var link = loc && String(loc.map_url || "").indexOf("https://www.openstreetmap.org/?") === 0;
+    if (link) { map.setAttribute("href", loc.map_url); } else { map.removeAttribute("href"); }
+    map.hidden = !link;
     A.fill("alarm-resources", alarm.resources.map(function (r) {
       return A.row([r.name, labels.resource[r.kind] || r.kind, r.distance_km.toFixed(1) + " km", r.phone]);
     }));
@@ -398,6 +379,7 @@
     switch (message.kind) {
       case "stream_open":
         refresh();
+        window.AmparoRings.load();
         break;
       case "offered":
         showOffer(message.call, message.data || {},
@@ -413,10 +395,10 @@
         refresh();
         break;
       case "escalation_ring":
-        ring(message);
+        window.AmparoRings.ring(message.escalation_id);
         break;
       case "escalation_stopped":
-        stopRing(message.escalation_id);
+        window.AmparoRings.stop(message.escalation_id);
         break;
       default:
         break;

@@ -58,6 +58,8 @@ ACCESS = {
     "console_api.end": SIGNED_IN,
     "console_api.checkin_plan": SIGNED_IN,
     "console_api.acknowledge": SIGNED_IN,
+    "console_api.ringing": SIGNED_IN,
+    "console_api.escalation_case": SIGNED_IN,
     # Signed-in only at the door; the recordings service then refuses agents (and audits it).
     "recordings.grant_access": SIGNED_IN,
     "recordings.stream": SIGNED_IN,
