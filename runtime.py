@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent_console.ports import ConsolePorts
 from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
+from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard
 from checkins.alerts import RoutingAlerts
 from checkins.attempts import report_unanswered
@@ -47,7 +48,6 @@ from store import crypto, database, live_state
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
-from telephony.overflow import OverflowBook
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
 from telephony.sip.commands import SipBridge, SipRedirector

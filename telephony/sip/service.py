@@ -36,6 +36,7 @@ import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard
 from calls.turn import CallTurn
 from ivr_flows.actions import Dial
@@ -43,7 +44,6 @@ from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
 from settings import Settings
 from store.call_log import CallLog
 from store.vocabulary import Channel
-from telephony.overflow import OverflowBook
 from telephony.sip import commands
 from telephony.sip.bridge import Bridge
 from telephony.sip.call_control import CallControl

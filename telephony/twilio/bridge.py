@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from telephony.overflow import OverflowBook
+from calls.overflow import OverflowBook
 from telephony.twilio import twiml
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import SupervisorMode, TwilioVoice

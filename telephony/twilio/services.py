@@ -23,6 +23,7 @@ from typing import assert_never
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard, call_id_for
 from calls.turn import CallTurn
 from ivr_flows.actions import (
@@ -41,7 +42,6 @@ from locales import SUPPORTED_LOCALES
 from store.call_log import CallLog
 from store.live_state import key
 from store.vocabulary import Channel
-from telephony.overflow import OverflowBook
 from telephony.twilio import hold, twiml
 from telephony.twilio.bridge import TwilioBridge
 from telephony.twilio.calls import TwilioCalls
