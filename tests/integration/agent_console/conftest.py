@@ -12,7 +12,13 @@ from app import create_app
 from runtime import Runtime
 from settings import Settings
 from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
-from tests.integration.agent_console.console_helpers import Account, SignedIn, account, add_admin, sign_in
+from tests.integration.agent_console.console_helpers import (
+    Account,
+    SignedIn,
+    account,
+    add_admin,
+    sign_in,
+)
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from store.models import Beneficiary
 from store.records import AuditEntry, Call, CheckinPlan
 from store.vocabulary import RiskLevel
 from tests.harness.hotline import Hotline
-from tests.integration.checkins.helpers import attempts_of, deactivate_other_plans, future_monday
 from tests.integration.agent_console.console_helpers import SignedIn
+from tests.integration.checkins.helpers import attempts_of, deactivate_other_plans, future_monday
 
 MADRID = ZoneInfo("Europe/Madrid")
 PIN = "73915846"

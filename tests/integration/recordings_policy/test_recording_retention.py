@@ -24,7 +24,11 @@ from settings import Settings
 from store import live_state
 from store.base import utcnow
 from store.records import Recording
-from tests.integration.recordings_policy.recording_helpers import CallFactory, audit_trail, write_wav
+from tests.integration.recordings_policy.recording_helpers import (
+    CallFactory,
+    audit_trail,
+    write_wav,
+)
 
 
 def _store(parts: RecordingParts, make_call: CallFactory, settings: Settings, days_ago: int) -> str:

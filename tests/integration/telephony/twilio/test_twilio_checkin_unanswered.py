@@ -43,7 +43,11 @@ from tests.integration.checkins.helpers import (
     future_monday,
     scheduled_job_ids,
 )
-from tests.integration.telephony.twilio.conftest import NEUTRAL_CALLER_ID, PUBLIC_BASE_URL, twilio_settings
+from tests.integration.telephony.twilio.conftest import (
+    NEUTRAL_CALLER_ID,
+    PUBLIC_BASE_URL,
+    twilio_settings,
+)
 
 CALLS = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls"
 

@@ -19,7 +19,11 @@ from store import database, migrate
 from tests.harness.hotline import Hotline, make_hotline
 from tests.harness.services import RedisProcess
 from tests.harness.twilio_driver import FlaskTransport, TwilioDriver
-from tests.integration.telephony.twilio.conftest import FALLBACK_NUMBER, PUBLIC_BASE_URL, twilio_settings
+from tests.integration.telephony.twilio.conftest import (
+    FALLBACK_NUMBER,
+    PUBLIC_BASE_URL,
+    twilio_settings,
+)
 
 OVERFLOW = "+34900000002"  # make_hotline's overflow and urgent numbers
 URGENT = "+34900000003"
