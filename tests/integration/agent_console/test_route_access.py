@@ -93,6 +93,7 @@ ACCESS = {
     "checkins_api.device_alarm": "device",
     "checkins_api.notification": "device",
     "checkins_api.notification_progress": SUPERVISORS,
+    "provisioning_api.beneficiary": "device",
     "operations.page": SUPERVISORS,
     "operations.overview": SUPERVISORS,
     "operations.requeue": SUPERVISORS,
