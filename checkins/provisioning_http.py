@@ -2,9 +2,12 @@
 body, call the service, answer).
 
 ``POST   /api/beneficiaries``               -> 201 new / 200 the same ``external_ref`` again
+``POST   /api/devices``                     -> 201 ``{serial, secret}`` (shown once)
+``POST   /api/devices/<serial>/rotate``     -> 200 ``{serial, secret}``
+``DELETE /api/devices/<serial>``            -> 200 ``{serial, revoked}``
 
 Errors answer ``{error_id, message}``: 400 malformed, 401 no valid key, 403 a key without the
-``provisioning`` scope, 409 a conflict with what is stored.
+``provisioning`` scope, 404 unknown beneficiary or device, 409 a conflict with what is stored.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, jsonify
 
-from checkins import notifications, provisioning
+from checkins import devices, notifications, provisioning
 from checkins.context import CheckinContext
 from checkins.errors import CheckinError
 from checkins.http import api_key, error_answer
@@ -30,15 +33,41 @@ def provisioning_api(context_of: Callable[[], CheckinContext]) -> Blueprint:
     def _refused(exc: CheckinError) -> tuple[Response, int]:
         return error_answer(exc)
 
-    def system() -> str:
-        return notifications.authenticate(context_of().sessions, api_key(), SCOPE)
+    def system() -> devices.Actor:
+        system_id = notifications.authenticate(context_of().sessions, api_key(), SCOPE)
+        return devices.Actor("system", system_id)
 
     @bp.post("/beneficiaries")
     def beneficiary() -> tuple[Response, int]:
-        system_id = system()
+        actor = system()
         request = provisioning.parse(json_object())
         ctx = context_of()
-        done = provisioning.provision(ctx.sessions, system_id, request, ctx.clock.now)
+        done = provisioning.provision(ctx.sessions, str(actor.id), request, ctx.clock.now)
         return jsonify(id=done.beneficiary_id), 201 if done.created else 200
 
+    @bp.post("/devices")
+    def device() -> tuple[Response, int]:
+        actor = system()
+        serial, beneficiary_id, number = devices.parse_new(json_object())
+        issued = devices.add(context_of().sessions, actor, serial, beneficiary_id, number)
+        return _secret(issued), 201
+
+    @bp.post("/devices/<serial>/rotate")
+    def rotate(serial: str) -> tuple[Response, int]:
+        issued = devices.rotate(context_of().sessions, system(), serial)
+        return _secret(issued), 200
+
+    @bp.delete("/devices/<serial>")
+    def revoke(serial: str) -> tuple[Response, int]:
+        devices.revoke(context_of().sessions, system(), serial)
+        response = jsonify(serial=serial, revoked=True)
+        response.headers["Cache-Control"] = "no-store"
+        return response, 200
+
     return bp
+
+
+def _secret(issued: devices.IssuedSecret) -> Response:
+    response = jsonify(serial=issued.serial, secret=issued.secret)
+    response.headers["Cache-Control"] = "no-store"
+    return response
