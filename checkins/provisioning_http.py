@@ -1,10 +1,11 @@
 """The provisioning doors (thin: authenticate with the ``provisioning`` scope, read the JSON
-body, call the service, answer).
+body, call the service, answer), and the API's OpenAPI document.
 
 ``POST   /api/beneficiaries``               -> 201 new / 200 the same ``external_ref`` again
 ``POST   /api/devices``                     -> 201 ``{serial, secret}`` (shown once)
 ``POST   /api/devices/<serial>/rotate``     -> 200 ``{serial, secret}``
 ``DELETE /api/devices/<serial>``            -> 200 ``{serial, revoked}``
+``GET    /api/openapi.json``                -> the OpenAPI 3.1 document of every ``/api/`` route
 
 Errors answer ``{error_id, message}``: 400 malformed, 401 no valid key, 403 a key without the
 ``provisioning`` scope, 404 unknown beneficiary or device, 409 a conflict with what is stored.
@@ -20,6 +21,7 @@ from checkins import devices, notifications, provisioning
 from checkins.context import CheckinContext
 from checkins.errors import CheckinError
 from checkins.http import api_key, error_answer
+from checkins.openapi import document
 from web.bodies import json_object
 
 SCOPE = "provisioning"
@@ -63,6 +65,10 @@ def provisioning_api(context_of: Callable[[], CheckinContext]) -> Blueprint:
         response = jsonify(serial=serial, revoked=True)
         response.headers["Cache-Control"] = "no-store"
         return response, 200
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(document())
 
     return bp
 

@@ -97,6 +97,7 @@ ACCESS = {
     "provisioning_api.device": "device",
     "provisioning_api.rotate": "device",
     "provisioning_api.revoke": "device",
+    "provisioning_api.openapi": PUBLIC,
     "operations.page": SUPERVISORS,
     "operations.overview": SUPERVISORS,
     "operations.requeue": SUPERVISORS,

@@ -1,0 +1,273 @@
+"""The OpenAPI document at /api/openapi.json: well formed, naming every /api/ route of the app,
+and every route's real answers (status and JSON body) match its documented responses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from app import create_app
+from checkins.context import CheckinContext
+from runtime import Runtime
+from store.clock import ManualClock
+from store.models import Beneficiary
+from tests.harness.hotline import Hotline
+from tests.harness.signin import sign_in
+from tests.integration.checkins.helpers import alarm_body, signed_headers
+from tests.integration.checkins.provisioning import beneficiary_body, call, system_key
+
+METHODS = {"get", "post", "put", "patch", "delete"}
+DOCUMENT_URI = "urn:amparo:openapi"
+
+# The shape an OpenAPI 3.1 document must have, as far as this API uses it.
+OPENAPI_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "required": ["openapi", "info", "paths", "components"],
+    "properties": {
+        "openapi": {"type": "string", "pattern": r"^3\.1\.\d+$"},
+        "info": {
+            "type": "object",
+            "required": ["title", "version"],
+            "properties": {"title": {"type": "string"}, "version": {"type": "string"}},
+        },
+        "paths": {
+            "type": "object",
+            "propertyNames": {"pattern": "^/"},
+            "additionalProperties": {
+                "type": "object",
+                "propertyNames": {"enum": sorted(METHODS)},
+                "additionalProperties": {"$ref": "#/$defs/operation"},
+            },
+        },
+        "components": {
+            "type": "object",
+            "properties": {
+                "schemas": {"type": "object"},
+                "securitySchemes": {
+                    "type": "object",
+                    "additionalProperties": {"type": "object", "required": ["type"]},
+                },
+            },
+        },
+    },
+    "$defs": {
+        "operation": {
+            "type": "object",
+            "required": ["responses"],
+            "properties": {
+                "parameters": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "in"],
+                        "properties": {"in": {"enum": ["path", "query", "header", "cookie"]}},
+                    },
+                },
+                "security": {"type": "array"},
+                "responses": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": {"pattern": "^[1-5][0-9][0-9]$"},
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["description", "content"],
+                        "properties": {
+                            "content": {
+                                "type": "object",
+                                "required": ["application/json"],
+                                "additionalProperties": {
+                                    "type": "object",
+                                    "required": ["schema"],
+                                },
+                            }
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+@pytest.fixture
+def app(runtime: Runtime, ctx: CheckinContext) -> Flask:
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def document_of(client: FlaskClient) -> dict[str, Any]:
+    answer = client.get("/api/openapi.json")
+    assert answer.status_code == 200
+    document = answer.json
+    assert isinstance(document, dict)
+    return document
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+def test_the_document_is_a_well_formed_openapi_3_1_document(client: FlaskClient) -> None:
+    document = document_of(client)
+    Draft202012Validator(OPENAPI_SHAPE).validate(document)
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+    schemes = set(document["components"]["securitySchemes"])
+    for path, operations in document["paths"].items():
+        for placeholder in re.findall(r"{(\w+)}", path):
+            for operation in operations.values():
+                named = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+                assert placeholder in named, (path, placeholder)
+        for operation in operations.values():
+            for requirement in operation.get("security", []):
+                assert set(requirement) <= schemes
+    for ref in refs(document):
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.rsplit("/", 1)[1] in document["components"]["schemas"], ref
+
+
+def test_every_api_rule_of_the_app_is_in_the_document(app: Flask, client: FlaskClient) -> None:
+    document = document_of(client)
+    routes = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    documented = {
+        (path, method) for path, operations in document["paths"].items() for method in operations
+    }
+    assert routes and routes <= documented, routes - documented
+    assert documented <= routes, documented - routes
+
+
+def real_answers(
+    client: FlaskClient, ctx: CheckinContext, clock: ManualClock, hotline: Hotline
+) -> list[tuple[str, str, Any]]:
+    """``(path template, method, answer)`` for each documented answer a test can provoke."""
+    key = system_key(ctx.sessions, "provisioning")
+    notifier = system_key(ctx.sessions, "notifications")
+    found: list[tuple[str, str, Any]] = []
+
+    def note(path: str, method: str, answer: Any) -> Any:
+        found.append((path, method, answer))
+        return answer
+
+    body = beneficiary_body(hotline, risk_level="alto")
+    path = "/api/beneficiaries"
+    note(path, "post", call(client, "POST", path, key, body))
+    note(path, "post", call(client, "POST", path, key, body))
+    note(path, "post", call(client, "POST", path, key, {**body, "risk_level": "bajo"}))
+    note(path, "post", call(client, "POST", path, key, {**body, "phones": ["x"]}))
+    note(path, "post", call(client, "POST", path, None, body))
+    note(path, "post", call(client, "POST", path, notifier, body))
+    serial = "OA-" + body["external_ref"]
+    device = {
+        "serial": serial,
+        "beneficiary_id": hotline.beneficiary_id,
+        "number": beneficiary_body(hotline)["phones"][0],
+    }
+    secret = note("/api/devices", "post", call(client, "POST", "/api/devices", key, device))
+    note("/api/devices", "post", call(client, "POST", "/api/devices", key, device))
+    note("/api/devices", "post", call(client, "POST", "/api/devices", key, {}))
+    unknown = {**device, "serial": serial + "x", "beneficiary_id": "0" * 32}
+    note("/api/devices", "post", call(client, "POST", "/api/devices", key, unknown))
+    note("/api/devices", "post", call(client, "POST", "/api/devices", None, device))
+    rotate = "/api/devices/{serial}/rotate"
+    rotated = note(rotate, "post", call(client, "POST", f"/api/devices/{serial}/rotate", key))
+    note(rotate, "post", call(client, "POST", "/api/devices/NOPE/rotate", key))
+    note(rotate, "post", call(client, "POST", "/api/devices/a%20b/rotate", notifier))
+    alarm = alarm_body("OA-1", serial)
+    headers = signed_headers(serial, rotated.json["secret"], alarm, clock.now().timestamp())
+    for _ in range(2):
+        answer = client.post("/api/devices/alarm", data=alarm, headers=headers)
+        note("/api/devices/alarm", "post", answer)
+    bad = client.post(
+        "/api/devices/alarm", data=alarm, headers={**headers, "X-Amparo-Signature": "0"}
+    )
+    note("/api/devices/alarm", "post", bad)
+    note(rotate, "post", call(client, "POST", "/api/devices/a%20b/rotate", key))
+    revoke = "/api/devices/{serial}"
+    note(revoke, "delete", call(client, "DELETE", f"/api/devices/{serial}", key))
+    note(revoke, "delete", call(client, "DELETE", "/api/devices/NOPE", key))
+    note(rotate, "post", call(client, "POST", f"/api/devices/{serial}/rotate", key))
+    assert secret.status_code == 201
+    with ctx.sessions() as db:
+        reference = db.get(Beneficiary, hotline.beneficiary_id).reference  # type: ignore[union-attr]
+    notification = {"id": f"oa-{serial}", "type": "order_expiring", "beneficiaries": [reference]}
+    sent = [
+        note(
+            "/api/notifications",
+            "post",
+            call(client, "POST", "/api/notifications", notifier, notification),
+        )
+        for _ in range(2)
+    ]
+    note(
+        "/api/notifications",
+        "post",
+        call(client, "POST", "/api/notifications", notifier, {"id": 1}),
+    )
+    note(
+        "/api/notifications", "post", call(client, "POST", "/api/notifications", None, notification)
+    )
+    note(
+        "/api/notifications", "post", call(client, "POST", "/api/notifications", key, notification)
+    )
+    progress = "/api/notifications/{notification_id}/progress"
+    note(progress, "get", client.get("/api/notifications/none/progress"))
+    sign_in(client, ctx.sessions, hotline.agents["boss"])
+    note(progress, "get", client.get("/api/notifications/none/progress"))
+    notification_id = sent[0].json["notification_id"]
+    note(progress, "get", client.get(f"/api/notifications/{notification_id}/progress"))
+    note("/api/openapi.json", "get", client.get("/api/openapi.json"))
+    return found
+
+
+def test_every_routes_real_answers_match_the_documented_responses(
+    client: FlaskClient, ctx: CheckinContext, clock: ManualClock, hotline: Hotline
+) -> None:
+    document = document_of(client)
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT_URI, Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    seen: dict[tuple[str, str], set[int]] = {}
+    for path, method, answer in real_answers(client, ctx, clock, hotline):
+        responses = document["paths"][path][method]["responses"]
+        assert str(answer.status_code) in responses, (path, method, answer.status_code, answer.json)
+        schema = responses[str(answer.status_code)]["content"]["application/json"]["schema"]
+        rooted = {"$ref": DOCUMENT_URI + schema["$ref"]} if "$ref" in schema else schema
+        Draft202012Validator(rooted, registry=registry).validate(answer.json)
+        seen.setdefault((path, method), set()).add(answer.status_code)
+    documented = {
+        (path, method) for path, operations in document["paths"].items() for method in operations
+    }
+    assert set(seen) == documented
+    assert seen[("/api/beneficiaries", "post")] == {200, 201, 400, 401, 403, 409}
+    assert seen[("/api/devices", "post")] == {201, 400, 401, 404, 409}
+    assert seen[("/api/devices/{serial}/rotate", "post")] == {200, 400, 403, 404, 409}
+    assert seen[("/api/devices/{serial}", "delete")] == {200, 404}
+    assert seen[("/api/devices/alarm", "post")] == {200, 202, 401}
+    assert seen[("/api/notifications", "post")] == {200, 202, 400, 401, 403}
+    assert seen[("/api/notifications/{notification_id}/progress", "get")] >= {200, 401, 404}
