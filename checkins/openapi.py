@@ -238,7 +238,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "201": _answer("registered", "BeneficiaryId"),
                     "200": _answer("this external_ref was known: updated", "BeneficiaryId"),
-                    **_errors(*key_errors, "409"),
+                    **_errors(*key_errors, "409", "503"),
                 },
             }
         },
@@ -249,7 +249,7 @@ def _paths() -> dict[str, Any]:
                 "requestBody": _body("NewDevice"),
                 "responses": {
                     "201": _answer("registered", "DeviceSecret"),
-                    **_errors(*key_errors, "404", "409"),
+                    **_errors(*key_errors, "404", "409", "503"),
                 },
             }
         },
@@ -260,7 +260,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_serial_parameter()],
                 "responses": {
                     "200": _answer("the new secret, shown only here", "DeviceSecret"),
-                    **_errors(*key_errors, "404", "409"),
+                    **_errors(*key_errors, "404", "409", "503"),
                 },
             }
         },
@@ -271,7 +271,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_serial_parameter()],
                 "responses": {
                     "200": _answer("revoked (again is no change)", "DeviceRevoked"),
-                    **_errors(*key_errors, "404"),
+                    **_errors(*key_errors, "404", "503"),
                 },
             }
         },

@@ -8,21 +8,26 @@ body, call the service, answer), and the API's OpenAPI document.
 ``GET    /api/openapi.json``                -> the OpenAPI 3.1 document of every ``/api/`` route
 
 Errors answer ``{error_id, message}``: 400 malformed, 401 no valid key, 403 a key without the
-``provisioning`` scope, 404 unknown beneficiary or device, 409 a conflict with what is stored.
+``provisioning`` scope, 404 unknown beneficiary or device, 409 a conflict with what is stored,
+503 with ``Retry-After`` when the database did not take the write (nothing was stored).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from flask import Blueprint, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 
 from checkins import devices, notifications, provisioning
 from checkins.context import CheckinContext
-from checkins.errors import CheckinError
+from checkins.errors import CheckinError, StoreUnavailable
 from checkins.http import api_key, error_answer
 from checkins.openapi import document
 from web.bodies import json_object
+
+log = logging.getLogger(__name__)
 
 SCOPE = "provisioning"
 
@@ -34,6 +39,13 @@ def provisioning_api(context_of: Callable[[], CheckinContext]) -> Blueprint:
     @bp.errorhandler(CheckinError)
     def _refused(exc: CheckinError) -> tuple[Response, int]:
         return error_answer(exc)
+
+    @bp.errorhandler(SQLAlchemyError)
+    def _store_down(exc: SQLAlchemyError) -> tuple[Response, int]:
+        """Each write is one transaction: when the database did not take it, nothing was
+        stored and the system sends it again."""
+        log.warning("provisioning write not stored: %s", type(exc).__name__)
+        return error_answer(StoreUnavailable("the database did not take the write; retry"))
 
     def system() -> devices.Actor:
         system_id = notifications.authenticate(context_of().sessions, api_key(), SCOPE)

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
+from checkins import provisioning
 from checkins.context import CheckinContext
 from runtime import Runtime
 from store.models import Beneficiary
@@ -261,3 +263,21 @@ def test_left_out_locale_and_risk_take_the_lines_language_and_no_apreciado(
     assert provision(client, key, body).status_code == 201
     row = stored(ctx, body["external_ref"])
     assert row is not None and (row.preferred_locale, row.risk_level) == ("es", "no_apreciado")
+
+
+def test_when_the_database_does_not_take_the_write_the_answer_is_503_with_retry_after(
+    client: FlaskClient,
+    ctx: CheckinContext,
+    hotline: Hotline,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def database_down(*_args: Any) -> None:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(provisioning, "_provision", database_down)
+    body = beneficiary_body(hotline)
+    answer = provision(client, key, body)
+    assert answer.status_code == 503 and answer.json["error_id"] == "store_unavailable"
+    assert answer.headers["Retry-After"]
+    assert stored(ctx, body["external_ref"]) is None
