@@ -62,8 +62,8 @@ def _serial_parameter() -> dict[str, Any]:
     }
 
 
-def _schemas() -> dict[str, Any]:
-    text = {"type": ["string", "null"]}
+def _door_schemas() -> dict[str, Any]:
+    """The device alarm and notification doors' bodies and answers, and every error."""
     return {
         "Error": {
             "type": "object",
@@ -126,11 +126,17 @@ def _schemas() -> dict[str, Any]:
             "required": ["notification_id", "kind", *FIELDS],
             "properties": {
                 "notification_id": {"type": "string"},
-                "kind": text,
+                "kind": {"type": ["string", "null"]},
                 **{name: {"type": "integer"} for name in FIELDS},
             },
             "additionalProperties": False,
         },
+    }
+
+
+def _provisioning_schemas() -> dict[str, Any]:
+    text = {"type": ["string", "null"]}
+    return {
         "Beneficiary": {
             "type": "object",
             "required": ["external_ref", "line", "name", "phones"],
@@ -185,8 +191,7 @@ def _key_security(scope: str) -> list[dict[str, list[str]]]:
     return [{"systemKey": [scope]}]
 
 
-def _paths() -> dict[str, Any]:
-    key_errors = ("400", "401", "403")
+def _door_paths() -> dict[str, Any]:
     return {
         "/api/devices/alarm": {
             "post": {
@@ -208,7 +213,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "202": _answer("stored; calls follow", "NotificationReceipt"),
                     "200": _answer("this id was already received", "NotificationReceipt"),
-                    **_errors(*key_errors, "503"),
+                    **_errors("400", "401", "403", "503"),
                 },
             }
         },
@@ -230,6 +235,24 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "the OpenAPI document",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+def _provisioning_paths() -> dict[str, Any]:
+    key_errors = ("400", "401", "403")
+    return {
         "/api/beneficiaries": {
             "post": {
                 "summary": "Register a beneficiary, or update one this system registered",
@@ -275,18 +298,6 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
-        "/api/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "the OpenAPI document",
-                        "content": {JSON: {"schema": {"type": "object"}}},
-                    }
-                },
-            }
-        },
     }
 
 
@@ -301,9 +312,9 @@ def document() -> dict[str, Any]:
                 "{error_id, message}. A system's key carries scopes: " + ", ".join(SCOPES) + "."
             ),
         },
-        "paths": _paths(),
+        "paths": {**_door_paths(), **_provisioning_paths()},
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_door_schemas(), **_provisioning_schemas()},
             "securitySchemes": {
                 "systemKey": {
                     "type": "http",

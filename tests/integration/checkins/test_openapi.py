@@ -4,7 +4,9 @@ and every route's real answers (status and JSON body) match its documented respo
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -22,7 +24,12 @@ from store.models import Beneficiary
 from tests.harness.hotline import Hotline
 from tests.harness.signin import sign_in
 from tests.integration.checkins.helpers import alarm_body, signed_headers
-from tests.integration.checkins.provisioning import beneficiary_body, call, system_key
+from tests.integration.checkins.provisioning import (
+    beneficiary_body,
+    call,
+    spanish_mobile,
+    system_key,
+)
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 DOCUMENT_URI = "urn:amparo:openapi"
@@ -162,87 +169,97 @@ def test_every_api_rule_of_the_app_is_in_the_document(app: Flask, client: FlaskC
     assert documented <= routes, documented - routes
 
 
+@dataclass
+class Answers:
+    """Real answers, each with the documented path it came from."""
+
+    client: FlaskClient
+    found: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def send(self, method: str, template: str, url: str, key: str | None, body: Any = None) -> Any:
+        answer = call(self.client, method, url, key, body)
+        self.found.append((template, method.lower(), answer))
+        return answer
+
+
+def beneficiary_answers(answers: Answers, hotline: Hotline, key: str, notifier: str) -> None:
+    body = beneficiary_body(hotline, risk_level="alto")
+    path = "/api/beneficiaries"
+    for sender, sent in (
+        (key, body),
+        (key, body),
+        (key, {**body, "risk_level": "bajo"}),
+        (key, {**body, "phones": ["x"]}),
+        (None, body),
+        (notifier, body),
+    ):
+        answers.send("POST", path, path, sender, sent)
+
+
+def device_answers(
+    answers: Answers, clock: ManualClock, hotline: Hotline, key: str, notifier: str
+) -> None:
+    serial = f"OA-{time.monotonic_ns()}"
+    device = {
+        "serial": serial,
+        "beneficiary_id": hotline.beneficiary_id,
+        "number": spanish_mobile(),
+    }
+    unknown = {**device, "serial": serial + "x", "beneficiary_id": "0" * 32}
+    for sender, sent in ((key, device), (key, device), (key, {}), (key, unknown), (None, device)):
+        answers.send("POST", "/api/devices", "/api/devices", sender, sent)
+    rotate, revoke = "/api/devices/{serial}/rotate", "/api/devices/{serial}"
+    rotated = answers.send("POST", rotate, f"/api/devices/{serial}/rotate", key)
+    answers.send("POST", rotate, "/api/devices/NOPE/rotate", key)
+    answers.send("POST", rotate, "/api/devices/a%20b/rotate", notifier)
+    answers.send("POST", rotate, "/api/devices/a%20b/rotate", key)
+    alarm = alarm_body("OA-1", serial)
+    headers = signed_headers(serial, rotated.json["secret"], alarm, clock.now().timestamp())
+    for signed in (headers, headers, {**headers, "X-Amparo-Signature": "0"}):
+        answer = answers.client.post("/api/devices/alarm", data=alarm, headers=signed)
+        answers.found.append(("/api/devices/alarm", "post", answer))
+    answers.send("DELETE", revoke, f"/api/devices/{serial}", key)
+    answers.send("DELETE", revoke, "/api/devices/NOPE", key)
+    answers.send("POST", rotate, f"/api/devices/{serial}/rotate", key)
+
+
+def notification_answers(
+    answers: Answers, ctx: CheckinContext, hotline: Hotline, key: str, notifier: str
+) -> None:
+    with ctx.sessions() as db:
+        person = db.get(Beneficiary, hotline.beneficiary_id)
+        assert person is not None
+        reference = person.reference
+    notice: dict[str, Any] = {
+        "id": f"oa-{time.monotonic_ns()}",
+        "type": "order_expiring",
+        "beneficiaries": [reference],
+    }
+    path = "/api/notifications"
+    first = answers.send("POST", path, path, notifier, notice)
+    for sender, sent in ((notifier, notice), (notifier, {"id": 1}), (None, notice), (key, notice)):
+        answers.send("POST", path, path, sender, sent)
+    progress = "/api/notifications/{notification_id}/progress"
+    client = answers.client
+    answers.found.append((progress, "get", client.get("/api/notifications/none/progress")))
+    sign_in(client, ctx.sessions, hotline.agents["boss"])
+    answers.found.append((progress, "get", client.get("/api/notifications/none/progress")))
+    url = f"/api/notifications/{first.json['notification_id']}/progress"
+    answers.found.append((progress, "get", client.get(url)))
+
+
 def real_answers(
     client: FlaskClient, ctx: CheckinContext, clock: ManualClock, hotline: Hotline
 ) -> list[tuple[str, str, Any]]:
     """``(path template, method, answer)`` for each documented answer a test can provoke."""
     key = system_key(ctx.sessions, "provisioning")
     notifier = system_key(ctx.sessions, "notifications")
-    found: list[tuple[str, str, Any]] = []
-
-    def note(path: str, method: str, answer: Any) -> Any:
-        found.append((path, method, answer))
-        return answer
-
-    body = beneficiary_body(hotline, risk_level="alto")
-    path = "/api/beneficiaries"
-    note(path, "post", call(client, "POST", path, key, body))
-    note(path, "post", call(client, "POST", path, key, body))
-    note(path, "post", call(client, "POST", path, key, {**body, "risk_level": "bajo"}))
-    note(path, "post", call(client, "POST", path, key, {**body, "phones": ["x"]}))
-    note(path, "post", call(client, "POST", path, None, body))
-    note(path, "post", call(client, "POST", path, notifier, body))
-    serial = "OA-" + body["external_ref"]
-    device = {
-        "serial": serial,
-        "beneficiary_id": hotline.beneficiary_id,
-        "number": beneficiary_body(hotline)["phones"][0],
-    }
-    secret = note("/api/devices", "post", call(client, "POST", "/api/devices", key, device))
-    note("/api/devices", "post", call(client, "POST", "/api/devices", key, device))
-    note("/api/devices", "post", call(client, "POST", "/api/devices", key, {}))
-    unknown = {**device, "serial": serial + "x", "beneficiary_id": "0" * 32}
-    note("/api/devices", "post", call(client, "POST", "/api/devices", key, unknown))
-    note("/api/devices", "post", call(client, "POST", "/api/devices", None, device))
-    rotate = "/api/devices/{serial}/rotate"
-    rotated = note(rotate, "post", call(client, "POST", f"/api/devices/{serial}/rotate", key))
-    note(rotate, "post", call(client, "POST", "/api/devices/NOPE/rotate", key))
-    note(rotate, "post", call(client, "POST", "/api/devices/a%20b/rotate", notifier))
-    alarm = alarm_body("OA-1", serial)
-    headers = signed_headers(serial, rotated.json["secret"], alarm, clock.now().timestamp())
-    for _ in range(2):
-        answer = client.post("/api/devices/alarm", data=alarm, headers=headers)
-        note("/api/devices/alarm", "post", answer)
-    bad = client.post(
-        "/api/devices/alarm", data=alarm, headers={**headers, "X-Amparo-Signature": "0"}
-    )
-    note("/api/devices/alarm", "post", bad)
-    note(rotate, "post", call(client, "POST", "/api/devices/a%20b/rotate", key))
-    revoke = "/api/devices/{serial}"
-    note(revoke, "delete", call(client, "DELETE", f"/api/devices/{serial}", key))
-    note(revoke, "delete", call(client, "DELETE", "/api/devices/NOPE", key))
-    note(rotate, "post", call(client, "POST", f"/api/devices/{serial}/rotate", key))
-    assert secret.status_code == 201
-    with ctx.sessions() as db:
-        reference = db.get(Beneficiary, hotline.beneficiary_id).reference  # type: ignore[union-attr]
-    notification = {"id": f"oa-{serial}", "type": "order_expiring", "beneficiaries": [reference]}
-    sent = [
-        note(
-            "/api/notifications",
-            "post",
-            call(client, "POST", "/api/notifications", notifier, notification),
-        )
-        for _ in range(2)
-    ]
-    note(
-        "/api/notifications",
-        "post",
-        call(client, "POST", "/api/notifications", notifier, {"id": 1}),
-    )
-    note(
-        "/api/notifications", "post", call(client, "POST", "/api/notifications", None, notification)
-    )
-    note(
-        "/api/notifications", "post", call(client, "POST", "/api/notifications", key, notification)
-    )
-    progress = "/api/notifications/{notification_id}/progress"
-    note(progress, "get", client.get("/api/notifications/none/progress"))
-    sign_in(client, ctx.sessions, hotline.agents["boss"])
-    note(progress, "get", client.get("/api/notifications/none/progress"))
-    notification_id = sent[0].json["notification_id"]
-    note(progress, "get", client.get(f"/api/notifications/{notification_id}/progress"))
-    note("/api/openapi.json", "get", client.get("/api/openapi.json"))
-    return found
+    answers = Answers(client)
+    beneficiary_answers(answers, hotline, key, notifier)
+    device_answers(answers, clock, hotline, key, notifier)
+    notification_answers(answers, ctx, hotline, key, notifier)
+    answers.send("GET", "/api/openapi.json", "/api/openapi.json", None)
+    return answers.found
 
 
 def test_every_routes_real_answers_match_the_documented_responses(
