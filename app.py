@@ -11,6 +11,7 @@ from agent_console.console import register_console
 from agent_console.health import health_blueprint
 from checkins.http import checkins_api
 from checkins.operations_page import operations_blueprint
+from checkins.provisioning_http import provisioning_api
 from recordings_policy.http import recordings_blueprint
 from runtime import Runtime, build_runtime
 from settings import Settings, load_settings
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         twilio_blueprint(runtime.twilio_edge, runtime.twilio_signatures, runtime.voice_tokens)
     )
     app.register_blueprint(checkins_api(lambda: runtime.checkins))
+    app.register_blueprint(provisioning_api(lambda: runtime.checkins))
     app.register_blueprint(
         operations_blueprint(lambda: runtime.checkins.jobs, lambda: runtime.redis, runtime.sessions)
     )

@@ -171,7 +171,7 @@ def _leave_routing(agent_ids: list[str]) -> list[tuple[str, str | None]]:
 
 
 def _register_commands() -> None:
-    from checkins.cli import systems_cli
+    from checkins.cli import devices_cli, systems_cli
     from hotline_config.cli import config_cli
     from ivr_flows.cli import flows
     from locales.cli import locales_cli
@@ -184,6 +184,7 @@ def _register_commands() -> None:
         flows,
         locales_cli,
         systems_cli(_open_database),
+        devices_cli(_open_database),
         config_cli(_open_database, _leave_routing),
         sip,
     ):

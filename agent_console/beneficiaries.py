@@ -14,7 +14,6 @@ from werkzeug.wrappers import Response
 from agent_console.beneficiary_form import (
     CADENCES,
     ERRORS,
-    PHONE_KINDS,
     BeneficiaryForm,
 )
 from agent_console.beneficiary_register import (
@@ -25,6 +24,7 @@ from agent_console.beneficiary_register import (
     UnknownBeneficiary,
 )
 from agent_console.ports import ConsolePorts
+from checkins.register import PHONE_KINDS
 from locales.markers import N_
 from locales.ui_strings import RISK
 from settings import SUPPORTED_LOCALES

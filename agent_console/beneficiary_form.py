@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from checkins.pins import secret_problem
+from checkins.register import MAX_LONG, MAX_PHONES, MAX_REFERENCE, MAX_SHORT, PHONE_KINDS
 from checkins.schedule import DEFAULT_CADENCE_DAYS
 from checkins.windows import InvalidWindow, SafeWindow, zone
 from locales.markers import N_
@@ -42,17 +43,12 @@ SECTION_FIELDS = {
     "plan": ("plan_active", "cadence_days", "next_due"),
     "secrets": (),
 }
-PHONE_KINDS = ("primary", "safe_alternative")
 CADENCES = (1, 3, 7, 15, 30)
 """Days between check-ins a caseworker may choose (the console's caller card offers the same);
 the risk's own cadence still applies when it is shorter."""
-MAX_PHONES = 6
 MAX_WINDOWS = 10
 SPARE_ROWS = 2
 """Empty phone and window rows shown under the filled ones, to add without a script."""
-MAX_SHORT = 200
-MAX_LONG = 4000
-MAX_REFERENCE = 32
 DUE_FORMAT = "%Y-%m-%dT%H:%M"
 """``<input type="datetime-local">``'s value, on her own wall clock."""
 

@@ -32,6 +32,7 @@ from agent_console.beneficiary_form import (
     default_cadence,
     due_text,
 )
+from checkins.register import assign_phones
 from store import audit
 from store.credentials import hash_secret
 from store.models import Beneficiary, BeneficiaryPhone, Device, Line
@@ -405,40 +406,11 @@ class BeneficiaryRegister:
 def _apply_phones(
     db: Session, row: Beneficiary, wanted: list[tuple[str, str]], errors: dict[str, str]
 ) -> list[str]:
-    """Keep the rows of numbers still listed (their kind updated), add new ones, drop the rest.
-    A number registered to another beneficiary or to a device is refused: the switchboard must
-    recognise one woman by it."""
-    by_hash = {lookup_hash(e164): (index, e164, kind) for index, (e164, kind) in enumerate(wanted)}
-    own = row.id or ""
-    others = set(
-        db.scalars(
-            select(BeneficiaryPhone.number_hash).where(
-                BeneficiaryPhone.number_hash.in_(by_hash), BeneficiaryPhone.beneficiary_id != own
-            )
-        )
-    )
-    others |= set(
-        db.scalars(
-            select(Device.number_hash).where(
-                Device.number_hash.in_(by_hash), Device.beneficiary_id != own
-            )
-        )
-    )
-    for digest in others:
-        errors[f"phone-{by_hash[digest][0]}-number"] = "phone_taken"
-    changed = False
-    for phone in list(row.phones):
-        if phone.number_hash not in by_hash:
-            row.phones.remove(phone)
-            changed = True
-        elif phone.kind != by_hash[phone.number_hash][2]:
-            phone.kind = by_hash[phone.number_hash][2]
-            changed = True
-    kept = {phone.number_hash for phone in row.phones}
-    for digest, (_index, e164, kind) in by_hash.items():
-        if digest not in kept:
-            row.phones.append(BeneficiaryPhone(kind=kind, number=e164, number_hash=digest))
-            changed = True
+    """A number registered to another beneficiary or to a device is refused
+    (:func:`checkins.register.assign_phones`)."""
+    changed, taken = assign_phones(db, row, wanted)
+    for index in taken:
+        errors[f"phone-{index}-number"] = "phone_taken"
     return ["phones"] if changed else []
 
 

@@ -53,3 +53,24 @@ class NotificationMalformed(CheckinError):
 
 class UnknownBroadcast(CheckinError):
     error_id = "unknown_broadcast"
+
+
+class ScopeMissing(CheckinError):
+    """The key is valid but its system was not given the scope this door needs."""
+
+    error_id = "api_scope_missing"
+
+
+class ProvisioningMalformed(CheckinError):
+    error_id = "provisioning_malformed"
+
+
+class ProvisioningConflict(CheckinError):
+    """The request contradicts what is stored (a lower risk, a serial or number in use, a
+    reference another system or a person registered)."""
+
+    error_id = "provisioning_conflict"
+
+
+class UnknownRecord(CheckinError):
+    error_id = "unknown_record"

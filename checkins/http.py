@@ -2,10 +2,12 @@
 hand the raw request to the service, answer).
 
 ``POST /api/devices/alarm``   signed by the device (docs/devices.md)       -> 202 / 200 repeat
-``POST /api/notifications``   ``Authorization: Bearer <system key>``        -> 202 / 200 repeat
+``POST /api/notifications``   ``Authorization: Bearer <system key>`` (scope ``notifications``)
+                                                                             -> 202 / 200 repeat
 ``GET  /api/notifications/<id>/progress``  supervisors and admins           -> counters
 
-Errors answer ``{error_id, message}``: 400 malformed, 401 not authenticated, 503 with
+Errors answer ``{error_id, message}``: 400 malformed, 401 not authenticated, 403 a key
+without the scope, 503 with
 ``Retry-After`` when the database did not take the write (nothing was stored: send again).
 """
 
@@ -23,8 +25,12 @@ from checkins.errors import (
     DeviceAuthFailed,
     NotificationAuthFailed,
     NotificationMalformed,
+    ProvisioningConflict,
+    ProvisioningMalformed,
+    ScopeMissing,
     StoreUnavailable,
     UnknownBroadcast,
+    UnknownRecord,
 )
 from web.guard import login_required
 
@@ -32,14 +38,18 @@ RETRY_AFTER_S = 5
 _STATUS: dict[type[CheckinError], int] = {
     DeviceAuthFailed: 401,
     NotificationAuthFailed: 401,
+    ScopeMissing: 403,
     AlarmMalformed: 400,
     NotificationMalformed: 400,
+    ProvisioningMalformed: 400,
+    ProvisioningConflict: 409,
     StoreUnavailable: 503,
     UnknownBroadcast: 404,
+    UnknownRecord: 404,
 }
 
 
-def _error(exc: CheckinError) -> tuple[Response, int]:
+def error_answer(exc: CheckinError) -> tuple[Response, int]:
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
     response = jsonify(error_id=exc.error_id, message=exc.message)
     if status == 503:
@@ -48,7 +58,8 @@ def _error(exc: CheckinError) -> tuple[Response, int]:
     return response, status
 
 
-def _api_key() -> str | None:
+def api_key() -> str | None:
+    """The key a system presented: ``Authorization: Bearer <key>`` or ``X-Amparo-Key``."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
@@ -62,7 +73,7 @@ def checkins_api(context_of: Callable[[], CheckinContext]) -> Blueprint:
 
     @bp.errorhandler(CheckinError)
     def _refused(exc: CheckinError) -> tuple[Response, int]:
-        return _error(exc)
+        return error_answer(exc)
 
     @bp.post("/devices/alarm")
     def device_alarm() -> tuple[Response, int]:
@@ -81,7 +92,7 @@ def checkins_api(context_of: Callable[[], CheckinContext]) -> Blueprint:
     @bp.post("/notifications")
     def notification() -> tuple[Response, int]:
         context = context_of()
-        system_id = notifications.authenticate(context.sessions, _api_key())
+        system_id = notifications.authenticate(context.sessions, api_key())
         receipt = notifications.receive(context, system_id, request.get_data(cache=False))
         return jsonify(receipt.body()), 200 if receipt.duplicate else 202
 

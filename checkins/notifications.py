@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -26,7 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from checkins import progress
 from checkins.context import CheckinContext
-from checkins.errors import NotificationAuthFailed, NotificationMalformed, StoreUnavailable
+from checkins.errors import (
+    NotificationAuthFailed,
+    NotificationMalformed,
+    ScopeMissing,
+    StoreUnavailable,
+)
 from checkins.handover import AfterCommit, open_escalation, open_task
 from checkins.outcomes import NOTICE_SLOT
 from checkins.policy import NOTIFICATION_POLICIES, NotificationKind
@@ -44,29 +50,46 @@ MAX_BENEFICIARIES = 50_000
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+SCOPES = ("notifications", "provisioning")
+"""What a system's key may do: send notifications, or register beneficiaries and devices."""
 
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def add_system(sessions: sessionmaker[Session], name: str) -> tuple[str, str]:
+def add_system(
+    sessions: sessionmaker[Session], name: str, scopes: Sequence[str] = ("notifications",)
+) -> tuple[str, str]:
     """Register an external system; return (its id, its key). The key is shown only now:
     only its SHA-256 is kept (the key is 256 random bits, so a plain hash is enough)."""
     if not _NAME.match(name):
         raise NotificationMalformed("a system name is 1-64 of A-Z a-z 0-9 _ . -")
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise NotificationMalformed(
+            f"scopes are one or more of {', '.join(SCOPES)}", error_id="system_scope_unknown"
+        )
     api_key = "amp_" + secrets.token_urlsafe(32)
     with sessions() as db, db.begin():
         if db.scalar(select(ExternalSystem.id).where(ExternalSystem.name == name)):
             raise NotificationMalformed(f"a system named {name!r} exists", error_id="system_exists")
-        system = ExternalSystem(name=name, key_hash=_hash(api_key), active=True)
+        system = ExternalSystem(
+            name=name,
+            key_hash=_hash(api_key),
+            active=True,
+            scopes=[scope for scope in SCOPES if scope in scopes],
+        )
         db.add(system)
         db.flush()
         return system.id, api_key
 
 
-def authenticate(sessions: sessionmaker[Session], presented: str | None) -> str:
-    """The id of the active system whose key was presented, or NotificationAuthFailed."""
+def authenticate(
+    sessions: sessionmaker[Session], presented: str | None, scope: str = "notifications"
+) -> str:
+    """The id of the active system whose key was presented, or NotificationAuthFailed;
+    ScopeMissing when that system was not given ``scope``."""
     if not presented:
         raise NotificationAuthFailed("an API key is required (Authorization: Bearer <key>)")
     try:
@@ -76,6 +99,8 @@ def authenticate(sessions: sessionmaker[Session], presented: str | None) -> str:
             )
             if system is None or not system.active:
                 raise NotificationAuthFailed("unknown or disabled API key")
+            if scope not in (system.scopes or []):
+                raise ScopeMissing(f"this key does not have the {scope!r} scope")
             system.last_used_at = utcnow()
             return system.id
     except SQLAlchemyError as exc:

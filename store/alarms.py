@@ -69,8 +69,10 @@ class RejectedDeviceMessage(Base):
 
 
 class ExternalSystem(Base):
-    """A system allowed to send notifications (VioGén, a court registry...). Only a SHA-256 of
-    its random key is kept; the key is shown once when the system is added."""
+    """A system allowed to call the integration API (VioGén, a court registry, a device
+    operator...). Only a SHA-256 of its random key is kept; the key is shown once when the
+    system is added. ``scopes`` names what the key may do (``notifications``,
+    ``provisioning``)."""
 
     __tablename__ = "external_systems"
 
@@ -80,6 +82,9 @@ class ExternalSystem(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["notifications"], server_default='["notifications"]'
+    )
 
 
 class Notification(Base):

@@ -43,6 +43,9 @@ class Beneficiary(Base):
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     full_name: Mapped[str] = mapped_column(Encrypted("beneficiary.full_name"))
     address: Mapped[str | None] = mapped_column(Encrypted("beneficiary.address"), nullable=True)
+    municipality: Mapped[str | None] = mapped_column(
+        Encrypted("beneficiary.municipality"), nullable=True
+    )
     notes: Mapped[str | None] = mapped_column(Encrypted("beneficiary.notes"), nullable=True)
     safety_plan: Mapped[str | None] = mapped_column(
         Encrypted("beneficiary.safety_plan"), nullable=True
@@ -57,6 +60,11 @@ class Beneficiary(Base):
     voicemail_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     cover_script: Mapped[str] = mapped_column(String(32), default="survey")
     line_id: Mapped[str | None] = mapped_column(ForeignKey("lines.id"), nullable=True)
+    provisioned_by: Mapped[str | None] = mapped_column(
+        ForeignKey("external_systems.id"), nullable=True
+    )
+    """The external system that registered her through the integration API (its
+    ``external_ref`` is her ``reference``); only that system may update her through it."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
