@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
 from rq import Worker
 from sqlalchemy import Engine
@@ -25,12 +26,15 @@ def test_a_worker_process_runs_one_sweeper_and_stops_it_on_exit(
     tmp_path: Path,
     database_url: str,
     redis_url: str,
+    redis_client: redis.Redis,
     data_key: bytes,
     db_engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
     args: list[str],
     expected: int,
 ) -> None:
+    """``redis_client`` flushes the Redis afterwards: the worker schedules its periodic jobs,
+    which a later test's burst worker would otherwise run for ever."""
     seen: list[int] = []
 
     def work(self: Worker, *_args: Any, **_kwargs: Any) -> bool:
