@@ -25,6 +25,7 @@ from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
 from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard
+from calls.urgent_calls import UrgentCalls
 from checkins.alerts import RoutingAlerts
 from checkins.attempts import report_unanswered
 from checkins.context import CheckinContext
@@ -152,7 +153,12 @@ class Runtime:
         if self.simulator_reachable:
             redirectors[Channel.SIMULATOR.value] = self.simulator
             bridges[Channel.SIMULATOR.value] = SimulatedBridge(self.simulator)
-        return TelephonyControl(self.redis, redirectors=redirectors, bridges=bridges)
+        return TelephonyControl(
+            self.redis,
+            redirectors=redirectors,
+            bridges=bridges,
+            urgent=lambda: self.urgent_calls,
+        )
 
     @cached_property
     def router(self) -> Router:
@@ -177,6 +183,20 @@ class Runtime:
             call_log=self.call_log,
             recording_policy=recording_decision,
             outcome_sinks=[self._checkin_outcome],
+            urgent=self.urgent_calls,
+        )
+
+    @cached_property
+    def urgent_calls(self) -> UrgentCalls:
+        """Urgent-team members phoned off the console, and the line's urgent service."""
+        return UrgentCalls(
+            sessions=self.sessions,
+            live=self.redis,
+            call_log=self.call_log,
+            dialer=self.dialer,
+            router=lambda: self.router,
+            clock=time.time,
+            caller_id=self.settings.checkin_caller_id,
         )
 
     def _checkin_outcome(self, call_id: str, outcome: Outcome, _data: dict[str, Any]) -> None:

@@ -224,6 +224,12 @@ class DaySimulation:
     def stop_ringing(self, escalation_id: str) -> None:
         return None
 
+    def call_member(self, member_id: str, escalation_id: str) -> None:
+        return None
+
+    def dial_urgent_number(self, escalation_id: str) -> None:
+        return None
+
     def overflow(self, call_id: str, target: str) -> None:
         return None
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import redis
 
+from calls.urgent_calls import UrgentCalls
 from routing.channels import (
     BOARD_CHANGED,
     ESCALATION_CHANNEL,
@@ -62,6 +63,8 @@ class TelephonyControl:
     client: redis.Redis
     redirectors: Mapping[str, CallRedirector] = field(default_factory=dict)
     bridges: Mapping[str, CallBridge] = field(default_factory=dict)
+    urgent: Callable[[], UrgentCalls] | None = None
+    """Phones urgent-team members off the console and the line's urgent service."""
 
     def channel_of(self, call_id: str) -> str | None:
         channel = self.client.hget(key("call", base_call_id(call_id)), "channel")
@@ -81,6 +84,18 @@ class TelephonyControl:
         message = json.dumps({"kind": "escalation_stopped", "escalation_id": escalation_id})
         self.client.publish(SUPERVISOR_CHANNEL, message)
         self.client.publish(ESCALATION_CHANNEL, message)
+
+    def call_member(self, member_id: str, escalation_id: str) -> None:
+        if self.urgent is None:
+            log.error("escalation %s: nobody can be phoned from this process", escalation_id)
+            return
+        self.urgent().call_member(member_id, escalation_id)
+
+    def dial_urgent_number(self, escalation_id: str) -> None:
+        if self.urgent is None:
+            log.error("escalation %s: the urgent number cannot be called here", escalation_id)
+            return
+        self.urgent().dial_urgent_number(escalation_id)
 
     def overflow(self, call_id: str, target: str) -> None:
         channel = self.channel_of(call_id)

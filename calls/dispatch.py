@@ -23,6 +23,7 @@ from ivr_flows.actions import (
     Escalate,
     Gather,
     Hangup,
+    Join,
     Play,
     Record,
     Say,
@@ -62,6 +63,9 @@ class RoutingDispatch:
                     self._escalate(call_id, line, action, at)
                 case Hangup():
                     self.records.update(call_id, status="ended", ended_at=at)
+                case Join():
+                    # An urgent-team member's alert call is now her conversation with the woman.
+                    self.records.update(call_id, status="joined")
                 case Say() | Play() | Gather() | Dial() | Record() | SetLocale():
                     pass  # what the caller hears or is connected to: the edge renders it
                 case _:

@@ -66,9 +66,15 @@ class _Subject:
 
 
 def open_case(
-    sessions: sessionmaker[Session], escalation: EscalationAbout, agent_id: str, now: float
+    sessions: sessionmaker[Session],
+    escalation: EscalationAbout,
+    agent_id: str,
+    now: float,
+    *,
+    actor_type: str = "agent",
 ) -> EscalationCase:
-    """Her file and the alarm's location for ``agent_id``; both reads audited."""
+    """Her file and the alarm's location for ``agent_id``; both reads audited (``actor_type``
+    ``system`` when no person reads: what the urgent service is told)."""
     at = datetime.fromtimestamp(now, UTC)
     with sessions() as db, db.begin():
         subject = _subject(db, escalation, at)
@@ -79,7 +85,7 @@ def open_case(
         if owner is not None:
             audit.record(
                 db,
-                actor_type="agent",
+                actor_type=actor_type,
                 actor_id=agent_id,
                 action="beneficiary_file_viewed",
                 subject_type="beneficiary",
@@ -90,7 +96,7 @@ def open_case(
             stored = subject.alarm.alarm_id
             audit.record(
                 db,
-                actor_type="agent",
+                actor_type=actor_type,
                 actor_id=agent_id,
                 action="alarm_location_read",
                 subject_type="device_alarm" if stored else "escalation",

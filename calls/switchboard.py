@@ -25,6 +25,7 @@ from calls.dispatch import RoutingDispatch
 from calls.records import CallRecords
 from calls.step import IvrSteps, OutcomeSink
 from calls.turn import CallTurn
+from calls.urgent_calls import UrgentCalls
 from ivr_flows.actions import Dial, Hangup
 from ivr_flows.definition import Flow
 from ivr_flows.events import CallerContext, CallEvent, EventKind, RecordingDecision
@@ -56,6 +57,8 @@ class Switchboard:
     call_log: CallLog
     recording_policy: RecordingPolicy = no_recording
     outcome_sinks: list[OutcomeSink] = field(default_factory=list)
+    urgent: UrgentCalls | None = None
+    """Alert calls about escalations (their key takes one); None where nobody is phoned."""
     directory: Directory = field(init=False)
     records: CallRecords = field(init=False)
     dispatch: RoutingDispatch = field(init=False)
@@ -124,7 +127,11 @@ class Switchboard:
             if line is None:
                 raise LookupError("line of the call is gone")
             event = self.steps.checked_pin(meta["flow"], event)
+            if self.urgent is not None:
+                event = self.urgent.checked_take(meta, event)
             turn = self.steps.step(event.call_id, line, meta["flow"], event, idempotency_key)
+            if self.urgent is not None:
+                turn = self.urgent.completed(turn)
             if event.kind is EventKind.HANGUP:
                 self.dispatch.caller_left(event.call_id, event.at)
             return turn

@@ -211,6 +211,10 @@ def _sip_uri(value: Any) -> str | None:
     return value
 
 
+def _optional_e164(value: Any) -> str | None:
+    return None if value == "" else e164(value)
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise Invalid("must be true or false")
@@ -266,6 +270,7 @@ AGENT_FIELDS = {
     "languages": Field("languages", _locales),
     "specialties": Field("skills", _tokens),
     "sip_uri": Field("sip_uri", _sip_uri),
+    "on_call_number": Field("on_call_number", _optional_e164),
     "active": Field("active", _flag),
 }
 

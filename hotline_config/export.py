@@ -114,5 +114,6 @@ def _agent_pairs(agent: Agent) -> list[tuple[str, Any]]:
         ("languages", list(agent.languages or [])),
         ("specialties", list(agent.skills or [])),
         ("sip_uri", agent.sip_uri),
+        ("on_call_number", agent.on_call_number),
         ("active", agent.active),
     ]

@@ -236,6 +236,23 @@ class Dial:
 
 
 @dataclass(frozen=True)
+class Join:
+    """Put the person on this call into the live call the call is about: an urgent-team member
+    who took a woman's call from an alert on her phone. Which call is the edge's to look up
+    (``CallTurn.join_call``), never the flow's."""
+
+    kind: ClassVar[str] = "join"
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.kind, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Join:
+        return cls(reason=str(data.get("reason", "")))
+
+
+@dataclass(frozen=True)
 class Record:
     """Start recording under the named recordings policy."""
 
@@ -280,7 +297,9 @@ class Hangup:
         return cls(reason=str(data["reason"]))
 
 
-Action: TypeAlias = Say | Play | Gather | Enqueue | Escalate | Dial | Record | SetLocale | Hangup
+Action: TypeAlias = (
+    Say | Play | Gather | Enqueue | Escalate | Dial | Join | Record | SetLocale | Hangup
+)
 """The closed set. Each edge handles it in one ``match`` ending in ``case _: assert_never``, so
 a new member fails type-checking in every edge that does not handle it yet."""
 
@@ -302,11 +321,11 @@ def is_terminal(action: Action) -> bool:
     """True for actions that end the flow: the caller is with (or on the way to) a human or gone."""
     if isinstance(action, Escalate):
         return action.connect_caller
-    return isinstance(action, Enqueue | Dial | Hangup)
+    return isinstance(action, Enqueue | Dial | Join | Hangup)
 
 
 def reaches_human(action: Action) -> bool:
     """True for actions that put the caller in front of a person."""
     if isinstance(action, Escalate):
         return action.connect_caller
-    return isinstance(action, Enqueue | Dial)
+    return isinstance(action, Enqueue | Dial | Join)

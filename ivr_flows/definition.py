@@ -30,10 +30,11 @@ class StateType(StrEnum):
     ENQUEUE = "enqueue"
     ESCALATE = "escalate"
     DIAL = "dial"
+    JOIN = "join"  # an urgent-team member joins the live call her alert is about
     HANGUP = "hangup"
 
 
-HUMAN_TYPES = frozenset({StateType.ENQUEUE, StateType.ESCALATE, StateType.DIAL})
+HUMAN_TYPES = frozenset({StateType.ENQUEUE, StateType.ESCALATE, StateType.DIAL, StateType.JOIN})
 END_TYPES = HUMAN_TYPES | {StateType.HANGUP}
 TRIGGER_EVENTS = frozenset({"started", "alarm", "answered", "machine"})
 
@@ -96,6 +97,11 @@ class StateDef:
     @property
     def is_pin(self) -> bool:
         return self.type is StateType.GATHER and self.properties.input == "pin"
+
+    @property
+    def is_take(self) -> bool:
+        """A key that takes an escalation: routing's verdict comes back as the event."""
+        return self.type is StateType.GATHER and self.properties.input == "take"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ivr_flows.actions import (
     Escalate,
     Gather,
     Hangup,
+    Join,
     Play,
     Record,
     Say,
@@ -157,6 +158,8 @@ def _classify(current: StateDef, event: CallEvent) -> str | None:
         return None
     if current.is_pin:
         return _PIN_EVENTS.get(event.pin_result, "invalid") if event.pin_result else "invalid"
+    if current.is_take:
+        return event.take_result.value if event.take_result else "invalid"
     digits = (event.digits or "").strip()
     finish = current.properties.finish_on_key
     if finish and digits.endswith(finish) and len(digits) > 1:
@@ -363,6 +366,10 @@ def _run(
             _extend(actions, _says(state_def, state))
             actions.append(Dial(target=props.target or FALLBACK_TARGET, reason=state_def.name))
             return _end(state, Outcome.QUEUED), tuple(actions)
+        elif kind is StateType.JOIN:
+            _extend(actions, _says(state_def, state))
+            actions.append(Join(reason=state_def.name))
+            return _end(state, Outcome.COMPLETED), tuple(actions)
         elif kind is StateType.HANGUP:
             _extend(actions, _says(state_def, state))
             actions.append(Hangup(reason=props.reason or state_def.name))

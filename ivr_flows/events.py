@@ -44,6 +44,16 @@ class PinResult(StrEnum):
     DURESS = "duress"
 
 
+class TakeResult(StrEnum):
+    """What acknowledging an escalation gave an urgent-team member who pressed the key on an
+    alert call (decided by routing, never by the engine): connect her to the woman's live call,
+    dial the woman (an alarm without a call), or tell her someone else took it."""
+
+    JOIN = "join"
+    DIAL = "dial"
+    ALREADY_TAKEN = "already_taken"
+
+
 @dataclass(frozen=True)
 class Location:
     latitude: float
@@ -152,6 +162,7 @@ class CallEvent:
     alarm_type: AlarmType | None = None
     location: Location | None = field(default=None, repr=False)
     pin_result: PinResult | None = None
+    take_result: TakeResult | None = None
 
     def __post_init__(self) -> None:
         if not self.call_id:
@@ -163,7 +174,7 @@ class CallEvent:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
-        for name in ("channel", "alarm_type", "pin_result"):
+        for name in ("channel", "alarm_type", "pin_result", "take_result"):
             enum_value = getattr(self, name)
             if enum_value is not None:
                 data[name] = enum_value.value
@@ -194,6 +205,7 @@ class CallEvent:
                 alarm_type=_optional_enum(AlarmType, data.get("alarm_type")),
                 location=Location.from_dict(data["location"]) if data.get("location") else None,
                 pin_result=_optional_enum(PinResult, data.get("pin_result")),
+                take_result=_optional_enum(TakeResult, data.get("take_result")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EventInvalid(f"unreadable call event: {exc}") from exc
@@ -209,6 +221,8 @@ class CallEvent:
             fields["digit_count"] = len(self.digits)
         if self.pin_result is not None:
             fields["pin_checked"] = True
+        if self.take_result is not None:
+            fields["take_result"] = self.take_result.value
         return fields
 
 

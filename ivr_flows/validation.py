@@ -45,9 +45,11 @@ _FIXED_EVENTS: Mapping[StateType, frozenset[str]] = {
     StateType.TRIAGE: frozenset({"severe", "priority", "standard"}),
     StateType.ENQUEUE: frozenset(),
     StateType.DIAL: frozenset(),
+    StateType.JOIN: frozenset(),
     StateType.HANGUP: frozenset(),
 }
 _PIN_EVENTS = frozenset({"pin_ok", "pin_wrong", "pin_duress", "timeout", "invalid"})
+_TAKE_EVENTS = frozenset({"join", "dial", "already_taken", "timeout", "invalid"})
 _SILENCE_GUARDED = frozenset({Direction.INBOUND, Direction.ALARM})
 
 
@@ -218,6 +220,8 @@ def _transition_set_problems(state: StateDef) -> list[FlowProblem]:
     elif state.type is StateType.GATHER:
         if props.input == "pin":
             required = allowed = set(_PIN_EVENTS)
+        elif props.input == "take":
+            required = allowed = set(_TAKE_EVENTS)
         else:
             keys = {e for e in events if e.startswith("keypress:")}
             required = {"timeout", "invalid"}

@@ -39,6 +39,7 @@ SUPERVISOR_KINDS = frozenset(
         "escalation_supervisor_alert",
         "escalation_tier_unstaffed",
         "escalation_acknowledged",
+        "dial_urgent_number",
         "overflowed",
     }
 )
@@ -168,6 +169,12 @@ class EventDelivery:
             steps.append(
                 ("control", lambda: self._call_control.ring(agent_id, escalation, call_id, tier))
             )
+        elif kind == "call_member":
+            escalation = str(data["escalation"])
+            steps.append(("control", lambda: self._call_control.call_member(agent_id, escalation)))
+        elif kind == "dial_urgent_number":
+            escalation = str(data["escalation"])
+            steps.append(("control", lambda: self._call_control.dial_urgent_number(escalation)))
         elif kind == "escalation_acknowledged":
             escalation = str(data["escalation"])
             steps.append(("control", lambda: self._call_control.stop_ringing(escalation)))

@@ -26,6 +26,7 @@ OPERATIONS = (
     "accept",
     "reject",
     "hangup",
+    "take",
     "agent_state",
     "register_agent",
     "raise_priority",

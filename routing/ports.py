@@ -38,6 +38,14 @@ class CallControl(Protocol):
 
     def overflow(self, call_id: str, target: str) -> None: ...
 
+    def call_member(self, member_id: str, escalation_id: str) -> None:
+        """Phone a team member who is off the console (or did not acknowledge in time)."""
+        ...
+
+    def dial_urgent_number(self, escalation_id: str) -> None:
+        """Nobody on the whole ladder took it: call the line's urgent service."""
+        ...
+
 
 @dataclass
 class MemoryCallLog:
@@ -73,6 +81,8 @@ class MemoryCallControl:
     rings: list[tuple[str, str, int]] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     overflows: list[tuple[str, str]] = field(default_factory=list)
+    member_calls: list[tuple[str, str]] = field(default_factory=list)
+    urgent_calls: list[str] = field(default_factory=list)
 
     def ring(self, member_id: str, escalation_id: str, subject_id: str, tier: int) -> None:
         self.rings.append((member_id, escalation_id, tier))
@@ -82,3 +92,9 @@ class MemoryCallControl:
 
     def overflow(self, call_id: str, target: str) -> None:
         self.overflows.append((call_id, target))
+
+    def call_member(self, member_id: str, escalation_id: str) -> None:
+        self.member_calls.append((member_id, escalation_id))
+
+    def dial_urgent_number(self, escalation_id: str) -> None:
+        self.urgent_calls.append(escalation_id)

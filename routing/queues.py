@@ -107,6 +107,12 @@ def raise_priority(
     return ctx.transition("raise_priority", now, args)
 
 
+def take(ctx: RoutingContext, call_id: str, member_id: str, now: float) -> Transition:
+    """An urgent-team member took the call outside the console: it leaves the queues
+    (``taken``), or answers ``not_waiting`` when a person already has it or it ended."""
+    return ctx.transition("take", now, {"call": call_id, "member": member_id})
+
+
 def hangup(ctx: RoutingContext, call_id: str, now: float) -> Transition:
     """The call is over: abandoned if nobody had it, completed (agent to wrap-up) if answered.
 

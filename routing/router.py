@@ -83,6 +83,9 @@ class Router:
     def hangup(self, call_id: str, now: float) -> Transition:
         return queues.hangup(self._ctx, call_id, now)
 
+    def take(self, call_id: str, member_id: str, now: float) -> Transition:
+        return queues.take(self._ctx, call_id, member_id, now)
+
     def accept(self, call_id: str, agent_id: str, now: float) -> Transition:
         return offers.accept(self._ctx, call_id, agent_id, now)
 

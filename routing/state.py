@@ -66,6 +66,7 @@ class CallStatus(StrEnum):
     COMPLETED = "completed"
     ABANDONED = "abandoned"
     OVERFLOWED = "overflowed"
+    TAKEN = "taken"  # by an urgent-team member from an alert on her phone
 
 
 LIVE_CALL_STATUSES = frozenset({CallStatus.WAITING, CallStatus.OFFERED, CallStatus.ANSWERED})

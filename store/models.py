@@ -138,6 +138,10 @@ class Agent(Base):
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"), nullable=True)
     sip_uri: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    on_call_number: Mapped[str | None] = mapped_column(
+        Encrypted("agent.on_call_number"), nullable=True
+    )
+    """E.164; an urgent-team member off the console is called here (``calls.urgent_calls``)."""
     totp_secret: Mapped[str | None] = mapped_column(Encrypted("agent.totp_secret"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

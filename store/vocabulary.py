@@ -56,3 +56,4 @@ class Direction(StrEnum):
     INBOUND = "inbound"
     CHECKIN = "checkin"
     ALARM = "alarm"
+    TEAM_ALERT = "team_alert"  # an urgent-team member or service phoned about an escalation

@@ -18,7 +18,13 @@ from ivr_flows.validation import validate_document
 from locales import SUPPORTED_LOCALES
 from locales.prompts import message_ids
 
-BUILTIN_FLOWS = ("inbound_triage", "device_alarm", "checkin_outbound")
+BUILTIN_FLOWS = (
+    "inbound_triage",
+    "device_alarm",
+    "checkin_outbound",
+    "urgent_member_alert",
+    "urgent_number_alert",
+)
 MAX_FLOW_BYTES = 512 * 1024
 
 

@@ -26,6 +26,7 @@ from ivr_flows.actions import (
     Escalate,
     Gather,
     Hangup,
+    Join,
     Play,
     Record,
     Say,
@@ -133,6 +134,9 @@ def _render_one(call: SimulatedCall, turn: CallTurn, action: Action) -> None:
             call.status = PhoneStatus.TRANSFERRED
             number = turn.dial_number(action) or "the fallback number"
             call.lines.append(Line("notice", f"[transferred to {number}]"))
+        case Join():
+            call.status = PhoneStatus.CONNECTED
+            call.lines.append(Line("notice", "[joined to the caller's call]"))
         case Hangup():
             call.status = PhoneStatus.ENDED
             call.lines.append(Line("notice", "[call ended]"))
@@ -234,6 +238,7 @@ class SimulatedPhones:
             return call
         event = CallEvent(kind=kind, call_id=call_id, at=now or time.time(), **payload)
         turn = self._switchboard().handle(event, idempotency_key=f"sim:{call_id}:{call.steps}")
+        self._bring_in(turn)
         return self._save(_render(call, turn))
 
     # -- outbound calls (check-ins) -----------------------------------------------------------
@@ -267,7 +272,15 @@ class SimulatedPhones:
         self._live.srem(key("sim", "ringing"), call_id)
         call.status = PhoneStatus.IN_IVR
         turn = self._switchboard().answered(call_id, now or time.time(), machine=machine)
+        self._bring_in(turn)
         return self._save(_render(call, turn))
+
+    def _bring_in(self, turn: CallTurn) -> None:
+        """A ``Join``: the caller it joins hears the urgent-team member come on the line."""
+        if turn.join_call and any(isinstance(action, Join) for action in turn.actions):
+            self._post(
+                turn.join_call, PhoneStatus.CONNECTED.value, "[connected to the urgent team]"
+            )
 
     # -- what routing and agents do to a simulated call -----------------------------------------
 

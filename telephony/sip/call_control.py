@@ -8,7 +8,9 @@ Commands arrive on the process's Redis channel (``commands.py``: the protocol an
 * ``monitor``: a supervisor joins a connected call, or changes mode (listen, whisper, barge);
 * ``redirect``: routing overflowed the call: the caller, unless already with a person, is sent
   to the number through the trunk (or handed back with REFER);
-* ``cancel``: an outbound call still ringing is ended.
+* ``cancel``: an outbound call still ringing is ended;
+* ``join_member``: an urgent-team member took the call from an alert call another process
+  holds: her on-call number is called through the trunk and joined to the caller.
 
 The listener's thread only reads the message; database reads run on the worker pool and every
 pjsua2 operation on the pjsua2 thread.
@@ -20,8 +22,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.live_state import key
 from store.models import Agent
 from telephony.sip.bridge import MonitorMode, SupervisorLeg
 from telephony.sip.calls import IvrSession
@@ -51,6 +55,8 @@ class ControlHost(Protocol):
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None: ...
 
+    def call_member(self, call_id: str, member_id: str, number: str | None) -> None: ...
+
 
 class CallControl:
     """Executes the commands of other processes on the calls held here."""
@@ -60,9 +66,11 @@ class CallControl:
         host: ControlHost,
         sessions: sessionmaker[Session],
         cancel_outbound: Callable[[str], None],
+        live: redis.Redis,
     ) -> None:
         self.host = host
         self.sessions = sessions
+        self.live = live
         self._cancel_outbound = cancel_outbound
 
     def handle(self, message: dict[str, Any]) -> None:
@@ -82,6 +90,12 @@ class CallControl:
                 lambda: self._sip_uri(supervisor_id),
                 lambda uri: self._monitor(call_id, supervisor_id, mode, uri),
             )
+        elif op == "join_member":
+            alert_call = str(message["alert_call"])
+            self.host.submit(
+                lambda: self._on_call_number(alert_call),
+                lambda found: self.host.call_member(call_id, found[0], found[1]),
+            )
         elif op == "redirect":
             number = str(message["number"])
             self.host.loop.post(lambda: self._redirect(call_id, number))
@@ -94,6 +108,13 @@ class CallControl:
         with self.sessions() as db:
             agent = db.get(Agent, agent_id)
             return agent.sip_uri if agent is not None else None
+
+    def _on_call_number(self, alert_call: str) -> tuple[str, str | None]:
+        """Who took the call on ``alert_call`` (its live meta), and her on-call number."""
+        member_id = str(self.live.hget(key("call", alert_call), "member") or "")
+        with self.sessions() as db:
+            member = db.get(Agent, member_id) if member_id else None
+            return member_id, member.on_call_number if member is not None else None
 
     def _bridge_agent(self, call_id: str, agent_id: str, uri: str | None) -> None:
         session = self.host.calls.get(call_id)

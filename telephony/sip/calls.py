@@ -37,6 +37,7 @@ from telephony.sip.media import (
     GatherStep,
     HangupStep,
     HoldStep,
+    JoinStep,
     PlayStep,
     RecordStep,
     Step,
@@ -73,6 +74,8 @@ class SessionHost(BridgeHost, Protocol):
     def recording_path(self, call_id: str) -> Path: ...
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None: ...
+
+    def join(self, session: IvrSession, call_id: str | None) -> None: ...
 
 
 @dataclass
@@ -248,6 +251,8 @@ class IvrSession:
             self._next()
         elif isinstance(step, DialStep):
             self.dial(step.number, step.reason)
+        elif isinstance(step, JoinStep):
+            self.host.join(self, step.call_id)
         elif isinstance(step, HangupStep):
             log.info("call %s: ended by the flow (%s)", self.call_id, step.reason)
             self.leg.end()

@@ -80,6 +80,13 @@ def request_bridge(client: redis.Redis, call_id: str, agent_id: str) -> bool:
     return _send(client, call_id, {"op": "bridge", "call_id": call_id, "agent_id": agent_id})
 
 
+def request_member_join(client: redis.Redis, call_id: str, alert_call_id: str) -> bool:
+    """An urgent-team member took the call from the alert call ``alert_call_id``: call her
+    on-call number and join her to the caller."""
+    message = {"op": "join_member", "call_id": call_id, "alert_call": alert_call_id}
+    return _send(client, call_id, message)
+
+
 def request_monitor(client: redis.Redis, call_id: str, supervisor_id: str, mode: str) -> bool:
     """A supervisor joins (or changes mode): ``listen``, ``whisper`` or ``barge``."""
     message = {"op": "monitor", "call_id": call_id, "supervisor_id": supervisor_id, "mode": mode}

@@ -33,6 +33,7 @@ from ivr_flows.actions import (
     Escalate,
     Gather,
     Hangup,
+    Join,
     Play,
     Record,
     Say,
@@ -74,11 +75,18 @@ class RecordStep:
 
 
 @dataclass(frozen=True)
+class JoinStep:
+    """An urgent-team member's alert call joins the woman's live call ``call_id``."""
+
+    call_id: str | None
+
+
+@dataclass(frozen=True)
 class HangupStep:
     reason: str
 
 
-Step = PlayStep | GatherStep | HoldStep | DialStep | RecordStep | HangupStep
+Step = PlayStep | GatherStep | HoldStep | DialStep | JoinStep | RecordStep | HangupStep
 
 
 def _prompt_files(
@@ -129,6 +137,9 @@ def plan_turn(turn: CallTurn, prompts: PromptLibrary) -> list[Step]:
             case Dial():
                 flush()
                 steps.append(DialStep(turn.dial_number(action), action.reason))
+            case Join():
+                flush()
+                steps.append(JoinStep(turn.join_call))
             case Hangup():
                 flush()
                 steps.append(HangupStep(action.reason))

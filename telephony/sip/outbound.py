@@ -39,6 +39,7 @@ UNANSWERED_STATUS = {
     408: "no-answer",  # Request Timeout: it rang out
     487: "canceled",  # Request Terminated: we cancelled it (ring timeout, shutdown)
 }
+OUTBOUND_DIRECTIONS = frozenset({Direction.CHECKIN.value, Direction.TEAM_ALERT.value})
 
 
 def unanswered_reason(status: int) -> str:
@@ -59,7 +60,7 @@ def outbound_target(
     not outbound, already over, or older than ``max_age_s``)."""
     with sessions() as db:
         call = db.get(Call, call_id)
-        if call is None or call.direction != Direction.CHECKIN.value:
+        if call is None or call.direction not in OUTBOUND_DIRECTIONS:
             log.error("outbound request for call %s: no such outbound call; dropped", call_id)
             return None
         if call.ended_at is not None or call.status != "ivr":

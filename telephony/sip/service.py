@@ -111,7 +111,7 @@ class SipService:
             stopping=self._stopping,
             unanswered=unanswered,
         )
-        control = CallControl(self, sessions, self.outbound.cancel)
+        control = CallControl(self, sessions, self.outbound.cancel, live)
         self._listener = commands.CommandListener(live, self.process_id, control.handle)
         self.presence = Presence(
             live,
@@ -308,6 +308,39 @@ class SipService:
             return
         bridge.person = borrowed(leg)
         session.bridge = bridge
+
+    def join(self, session: IvrSession, call_id: str | None) -> None:
+        """An urgent-team member took the woman's live call from the alert on her phone.
+
+        When this process holds the woman's call, the member's leg is bridged to her at once
+        (either hanging up ends the other). Otherwise the process holding it is asked to call
+        the member's on-call number through the trunk, and the alert call ends."""
+        her = self.calls.get(call_id) if call_id else None
+        if her is None or her.ended or her.bridge is not None:
+            if call_id and commands.request_member_join(self.live, call_id, session.call_id):
+                log.info("call %s: the member is called back by its SIP process", session.label)
+            else:
+                log.error("call %s: the live call to join is gone", session.label)
+            session.leg.end()
+            return
+        member_side = Bridge(self, session, borrowed(her.leg), f"caller:{her.call_id}")
+        member_side.connected = True
+        session.bridged(member_side)
+        her_side = Bridge(self, her, borrowed(session.leg), f"member:{session.call_id}")
+        her.bridge = her_side
+        if session.leg.media is not None:
+            her_side.leg_media(session.leg, session.leg.media)
+
+    def call_member(self, call_id: str, member_id: str, number: str | None) -> None:
+        """Command ``join_member``: a member took this call from an alert call another
+        process holds; she is called through the trunk and bridged like an agent."""
+        session = self.calls.get(call_id)
+        trunk = trunk_host(self.settings)
+        if session is None or session.ended or not number or not trunk:
+            log.error("call %s: the urgent-team member cannot be called back", call_id)
+            return
+        digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+        self.bridge_to(session, f"sip:{digits}@{trunk}", f"member:{member_id}")
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None:
         """Overflow or fallback: a leg to ``number`` through the trunk, bridged; without a trunk,

@@ -107,6 +107,15 @@ class TwilioBridge:
         self._calls.update(call_id, **fields)
         return agent.call_sid
 
+    def bring_in(self, call_id: str) -> None:
+        """An urgent-team member took the woman's call from her phone and is joining its
+        conference (``twiml._join``): move the woman into it, out of the queue."""
+        sid = self._calls.sid_for(call_id)
+        links = self._call_links(call_id)
+        document = twiml.conference_document(links, call_id, record=self._calls.recording(call_id))
+        self._voice.redirect(sid, twiml=document)
+        self._calls.update(call_id, bridge="1")
+
     def end(self, call_id: str) -> None:
         """The agent ended the call: hang up the caller's leg (the conference ends with it)."""
         self._voice.hang_up(self._calls.sid_for(call_id))

@@ -26,12 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard, call_id_for
 from calls.turn import CallTurn
+from calls.urgent_calls import HER_NUMBER
 from ivr_flows.actions import (
     Dial,
     Enqueue,
     Escalate,
     Gather,
     Hangup,
+    Join,
     Play,
     Record,
     Say,
@@ -176,6 +178,8 @@ class TwilioEdge:
                         self.calls.mark_recording(turn.call_id, action.policy)
                     case Dial():
                         dials = True
+                    case Join():
+                        self._bring_in(turn.join_call)
                     case (
                         Say() | Play() | Gather() | Enqueue() | Escalate() | SetLocale() | Hangup()
                     ):
@@ -191,6 +195,14 @@ class TwilioEdge:
             fallback_number=self.book.number_for(line_id=line_id, dialled=hook.form.get("To")),
             record=record,
         )
+
+    def _bring_in(self, call_id: str | None) -> None:
+        """An urgent-team member took the woman's live call: move her into its conference."""
+        bridge = self.bridge()
+        if call_id is None or bridge is None:
+            log.error("an urgent-team member took a call that cannot be moved here")
+            return
+        bridge.bring_in(call_id)
 
     # -- holding, dialling, bridging ---------------------------------------------------------
 
@@ -227,10 +239,16 @@ class TwilioEdge:
         return self.fallback_document(hook, target="overflow")
 
     def dial_result(self, hook: Webhook) -> str:
-        """A ``<Dial>`` ended: after a conversation, hang up; else try the next number."""
+        """A ``<Dial>`` ended: after a conversation, hang up; else try the next number (but
+        the woman an urgent-team member dialled is never replaced by another number)."""
         if hook.form.get("DialCallStatus") in {"completed", "answered"}:
             return twiml.hangup_document()
         target = hook.args.get("target") or "fallback"
+        if target == HER_NUMBER:
+            self.call_log.append(
+                hook.call_id, "her_number_unanswered", {"status": hook.form.get("DialCallStatus")}
+            )
+            return twiml.hangup_document()
         attempt = int(hook.args.get("attempt") or 0) + 1
         candidates = self.book.candidates(
             line_id=hook.args.get("line"), dialled=hook.form.get("To"), target=target

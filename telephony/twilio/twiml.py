@@ -35,6 +35,7 @@ from ivr_flows.actions import (
     Escalate,
     Gather,
     Hangup,
+    Join,
     Play,
     Record,
     Say,
@@ -113,6 +114,9 @@ def render(
                 number = turn.dial_number(action) or fallback_number
                 dial_number(response, links, number, target=action.target, attempt=0, record=record)
                 finished = True
+            case Join():
+                _join(response, links, turn.join_call)
+                finished = True
             case Hangup():
                 response.hangup()
                 finished = True
@@ -123,6 +127,19 @@ def render(
     if not finished:
         response.redirect(links.fallback(), method="POST")
     return str(response)
+
+
+def _join(response: VoiceResponse, links: Links, call_id: str | None) -> None:
+    """An urgent-team member joins the woman's conference (the edge has moved her into it);
+    when the member leaves, the conference ends, as when an agent leaves."""
+    if not call_id:
+        log.error("call %s: nothing to join; ending the alert call", links.call_id)
+        response.hangup()
+        return
+    dial = response.dial(action=links.bridge_ended(), method="POST")
+    dial.conference(
+        call_id, start_conference_on_enter=True, end_conference_on_exit=True, beep=False
+    )
 
 
 def _hold_mode(flags: frozenset[CallFlag], *, urgent: bool) -> HoldMode:

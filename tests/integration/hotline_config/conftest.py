@@ -133,6 +133,7 @@ role = "agent"
 languages = {values["ana_languages"]}
 specialties = ["legal"]
 sip_uri = "sip:ana@pbx.example.org"
+on_call_number = "+34 600 000 111"
 
 [[agents]]
 login = "{names.login("urgente")}"

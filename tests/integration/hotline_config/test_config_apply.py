@@ -101,6 +101,7 @@ def test_apply_creates_the_hotline_and_new_accounts_sign_in_with_what_was_printe
             ["legal"],
         )
         assert ana.sip_uri == "sip:ana@pbx.example.org" and ana.active
+        assert ana.on_call_number == "+34600000111"
         password = secrets_shown[names.login("ana")].password
         assert password and password not in ana.password_hash
         assert verify_secret(ana.password_hash, password)

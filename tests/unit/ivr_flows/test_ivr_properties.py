@@ -35,6 +35,7 @@ from ivr_flows.events import (
     Location,
     PinResult,
     RecordingDecision,
+    TakeResult,
 )
 from ivr_flows.session import replay
 from ivr_flows.state import CallState
@@ -47,6 +48,7 @@ TRIGGER_KIND = {
     Direction.INBOUND: EventKind.STARTED,
     Direction.ALARM: EventKind.ALARM,
     Direction.CHECKIN: EventKind.ANSWERED,
+    Direction.TEAM_ALERT: EventKind.ANSWERED,
 }
 KEYS = list("0123456789*#")
 
@@ -72,7 +74,9 @@ LIKELY_KEYS = ["1", "2"] * 5 + ["0", "3", "4", "9", "7", "*", "#"]
 def later_event(draw: st.DrawFn) -> dict[str, Any]:
     """Mostly keys a caller would press, sometimes silence, noise and stray events."""
     kind = draw(
-        st.sampled_from(["key"] * 12 + ["typed", "pin", "pin", "silence", "speech", "other"])
+        st.sampled_from(
+            ["key"] * 12 + ["typed", "pin", "pin", "take", "silence", "speech", "other"]
+        )
     )
     if kind == "key":
         return {"kind": EventKind.DIGITS, "digits": draw(st.sampled_from(LIKELY_KEYS))}
@@ -82,6 +86,9 @@ def later_event(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "pin":
         result = draw(st.none() | st.sampled_from(list(PinResult)))
         return {"kind": EventKind.DIGITS, "digits": "", "pin_result": result}
+    if kind == "take":
+        taken = draw(st.none() | st.sampled_from(list(TakeResult)))
+        return {"kind": EventKind.DIGITS, "digits": "1", "take_result": taken}
     if kind == "silence":
         return {"kind": EventKind.SILENCE}
     if kind == "speech":
@@ -93,7 +100,7 @@ def later_event(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def calls(draw: st.DrawFn, flow: Flow) -> list[CallEvent]:
     first_kind = TRIGGER_KIND[flow.direction]
-    if flow.direction is Direction.CHECKIN:
+    if flow.direction in {Direction.CHECKIN, Direction.TEAM_ALERT}:
         first_kind = draw(
             st.sampled_from([EventKind.ANSWERED, EventKind.ANSWERED, EventKind.MACHINE])
         )
@@ -131,7 +138,7 @@ def _waiting_at_menu(flow: Flow, state: CallState) -> bool:
     if state.ended or state.current is None:
         return False
     current = flow.states[state.current]
-    return current.type is StateType.GATHER and not current.is_pin
+    return current.type is StateType.GATHER and not current.is_pin and not current.is_take
 
 
 def run_and_check(flow: Flow, events: list[CallEvent]) -> None:
@@ -168,7 +175,8 @@ def run_and_check(flow: Flow, events: list[CallEvent]) -> None:
         # never hung up on after silence
         if flow.direction in {Direction.INBOUND, Direction.ALARM}:
             assert not any(isinstance(a, Hangup) for a in actions)
-        if event.kind is EventKind.SILENCE:
+        if event.kind is EventKind.SILENCE and flow.direction is not Direction.TEAM_ALERT:
+            # (a team member who never presses the key is not a caller: her alert ends)
             assert not any(isinstance(a, Hangup) for a in actions)
 
         # risk only rises

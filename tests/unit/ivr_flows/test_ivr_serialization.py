@@ -66,6 +66,7 @@ def test_the_action_set_is_the_closed_set_of_the_design() -> None:
         "enqueue",
         "escalate",
         "dial",
+        "join",
         "record",
         "set_locale",
         "hangup",

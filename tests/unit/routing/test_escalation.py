@@ -107,6 +107,7 @@ def test_given_nobody_of_a_tier_on_call_then_all_are_rung_and_supervisors_told(
 
 
 def test_every_step_is_an_event_in_the_calls_log(ladder: Harness) -> None:
+    ladder.agent("m3", queues=("default",))
     ladder.router.escalate("esc-9", "urgent", "duress", ladder.now, call_id="call-9")
     ladder.advance(30)
     ladder.router.acknowledge("esc-9", "m3", ladder.now)
@@ -115,6 +116,8 @@ def test_every_step_is_an_event_in_the_calls_log(ladder: Harness) -> None:
         "escalation_step",
         "ring",
         "ring",
+        "call_member",
+        "call_member",
         "escalation_step",
         "ring",
         "escalation_supervisor_alert",
@@ -163,3 +166,52 @@ def test_given_many_processes_ticking_at_once_then_each_tier_is_taken_once(
         thread.join()
     all_rings = [ring for control in controls for ring in control.rings]
     assert [(member, tier) for member, _, tier in all_rings] == [("m3", 2)]
+
+
+def called(harness: Harness) -> list[str]:
+    return [member for member, _ in harness.control.member_calls]
+
+
+def test_given_members_signed_out_then_they_are_phoned_at_once(ladder: Harness) -> None:
+    ladder.agent("m1", queues=("default",))
+    ladder.router.escalate("alarm-1", "urgent", "assault", ladder.now)
+    assert sorted(rung(ladder)) == [("m1", 1), ("m2", 1)]
+    assert called(ladder) == ["m2"]
+
+
+def test_given_a_member_rung_on_her_console_without_acknowledging_then_she_is_phoned_after_the_tier_delay(  # noqa: E501
+    ladder: Harness,
+) -> None:
+    ladder.agent("m1", queues=("default",))
+    ladder.agent("m2", queues=("default",))
+    ladder.router.escalate("alarm-1", "urgent", "assault", ladder.now)
+    assert called(ladder) == []
+    ladder.advance(30)
+    assert sorted(called(ladder)) == ["m1", "m2", "m3"]
+    for _ in range(3):
+        ladder.advance(60)
+    assert sorted(called(ladder)) == ["m1", "m2", "m3"], "each member is phoned once"
+
+
+def test_given_the_whole_ladder_unanswered_then_the_urgent_number_is_dialled_once(
+    ladder: Harness,
+) -> None:
+    ladder.router.escalate("alarm-1", "urgent", "assault", ladder.now)
+    ladder.advance(30)
+    assert ladder.control.urgent_calls == []
+    ladder.advance(60)
+    assert ladder.control.urgent_calls == ["alarm-1"]
+    ladder.advance(60)
+    ladder.advance(60)
+    assert ladder.control.urgent_calls == ["alarm-1"]
+
+
+def test_given_an_acknowledgement_then_nobody_else_is_phoned(ladder: Harness) -> None:
+    ladder.agent("m1", queues=("default",))
+    ladder.agent("m2", queues=("default",))
+    ladder.router.escalate("alarm-1", "urgent", "assault", ladder.now)
+    ladder.advance(10)
+    ladder.router.acknowledge("alarm-1", "m1", ladder.now)
+    ladder.advance(600)
+    assert called(ladder) == []
+    assert ladder.control.urgent_calls == []

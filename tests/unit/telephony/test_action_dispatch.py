@@ -25,7 +25,7 @@ EDGES = frozenset(
         "calls/dispatch.py",
     }
 )
-UNION = re.compile(r"^Action: TypeAlias = .+$", re.MULTILINE)
+UNION = re.compile(r"^Action: TypeAlias = \(\n(?P<members>[^)]+?)\n\)$", re.MULTILINE)
 NEW_MEMBER = '''
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ def _actions_with_a_new_member() -> str:
     source = (ROOT / ACTIONS).read_text()
     union = UNION.search(source)
     assert union is not None, "the Action union changed shape; update this test's UNION"
-    new_union = NEW_MEMBER.lstrip("\n") + union[0] + " | Transfer"
+    members = union["members"].strip()
+    new_union = NEW_MEMBER.lstrip("\n") + f"Action: TypeAlias = (\n    {members} | Transfer\n)"
     return source[: union.start()] + new_union + source[union.end() :]
 
 

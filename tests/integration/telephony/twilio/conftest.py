@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
 
 from app import create_app
-from runtime import Runtime
+from runtime import Runtime, build_runtime
 from settings import Settings
 from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 from tests.harness.prism import PrismMock, prism_mock, unavailable_reason
 from tests.harness.twilio_driver import ACCOUNT_SID, AUTH_TOKEN, FlaskTransport, TwilioDriver
+
+ACCOUNT = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
+REJECTED = "Request did not pass the validation rules"
 
 PUBLIC_BASE_URL = "https://hotline.example.org"
 FALLBACK_NUMBER = "+34900000009"
@@ -69,3 +75,34 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismMock]:
         pytest.skip(reason)
     with prism_mock(tmp_path_factory.mktemp("prism-twilio")) as mock:
         yield mock
+
+
+class NotingHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The twilio client's own HTTP client, noting each request's method, path and form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str, dict[str, list[str]], int]] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
+        response = super().request(method, url, *args, **kwargs)
+        form = kwargs.get("data") or {}
+        fields = {k: v if isinstance(v, list) else [v] for k, v in dict(form).items()}
+        path = url.split("://", 1)[-1].split("/", 1)[-1]
+        self.sent.append((method.upper(), "/" + path, fields, response.status_code))
+        return response
+
+
+@pytest.fixture
+def rest_runtime(
+    settings: Settings, hotline: Hotline, redis_client: redis.Redis, prism: PrismMock
+) -> Iterator[tuple[Runtime, NotingHttpClient]]:
+    runtime = build_runtime(twilio_settings(settings, twilio_api_base_url=prism.url))
+    noting = NotingHttpClient()
+    voice = runtime.twilio_voice
+    assert voice is not None
+    voice.client.http_client = noting
+    try:
+        yield runtime, noting
+    finally:
+        runtime.close()

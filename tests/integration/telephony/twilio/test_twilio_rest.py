@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
-import pytest
 import redis
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response as TwilioResponse
 
 from app import create_app
 from calls.switchboard import call_id_for
-from runtime import Runtime, build_runtime
-from settings import Settings
+from runtime import Runtime
 from store.vocabulary import Channel
 from telephony.twilio.client import SupervisorMode
 from telephony.twilio.dialer import TwilioDialer
@@ -27,44 +21,12 @@ from tests.harness.hotline import Hotline
 from tests.harness.prism import REPO, PrismMock
 from tests.harness.twilio_driver import ACCOUNT_SID, FlaskTransport, TwilioDriver
 from tests.integration.telephony.twilio.conftest import (
+    ACCOUNT,
     NEUTRAL_CALLER_ID,
     PUBLIC_BASE_URL,
-    twilio_settings,
+    REJECTED,
+    NotingHttpClient,
 )
-
-ACCOUNT = f"/2010-04-01/Accounts/{ACCOUNT_SID}"
-REJECTED = "Request did not pass the validation rules"
-
-
-class NotingHttpClient(TwilioHttpClient):  # type: ignore[misc]
-    """The twilio client's own HTTP client, noting each request's method, path and form."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[tuple[str, str, dict[str, list[str]], int]] = []
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
-        response = super().request(method, url, *args, **kwargs)
-        form = kwargs.get("data") or {}
-        fields = {k: v if isinstance(v, list) else [v] for k, v in dict(form).items()}
-        path = url.split("://", 1)[-1].split("/", 1)[-1]
-        self.sent.append((method.upper(), "/" + path, fields, response.status_code))
-        return response
-
-
-@pytest.fixture
-def rest_runtime(
-    settings: Settings, hotline: Hotline, redis_client: redis.Redis, prism: PrismMock
-) -> Iterator[tuple[Runtime, NotingHttpClient]]:
-    runtime = build_runtime(twilio_settings(settings, twilio_api_base_url=prism.url))
-    noting = NotingHttpClient()
-    voice = runtime.twilio_voice
-    assert voice is not None
-    voice.client.http_client = noting
-    try:
-        yield runtime, noting
-    finally:
-        runtime.close()
 
 
 def queued_call(runtime: Runtime, hotline: Hotline) -> tuple[str, str]:
