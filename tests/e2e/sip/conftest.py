@@ -49,6 +49,8 @@ def sipp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         stitch(keys, workdir / "pcap" / f"keys_{keys}.pcap")
     # A check-in answered: PIN, #, then 2; telephone-events of the type pjsua offers (120).
     stitch("2468#2", workdir / "pcap" / "keys_2468#2.pcap", gap_s=1.5, payload_type=120)
+    # An urgent-team member takes an alert: 1.
+    stitch("1", workdir / "pcap" / "keys_take.pcap", payload_type=120)
     return workdir
 
 

@@ -125,6 +125,13 @@ SCENARIOS = {
     ),
     # language 1, safe to talk 1, danger now 1: the urgent team.
     "caller_to_urgent": ("A caller in danger now: urgent escalation", "111", KEY_GAP_MS, 6000),
+    # The same caller staying on the line until the urgent team's member is joined to her.
+    "caller_waits_for_urgent": (
+        "A caller in danger now waits 25 s for the urgent team",
+        "111",
+        KEY_GAP_MS,
+        25000,
+    ),
     # The same caller pressing keys with SIP INFO (application/dtmf-relay) instead of RFC 2833.
     "caller_info_keys": (
         "Keys by SIP INFO: language 1, then 0 for a person",

@@ -269,8 +269,11 @@ class SippPhone:
 
 
 @contextlib.contextmanager
-def sipp_phone(scenario: str, workdir: Path, timeout_s: float = 120.0) -> Iterator[SippPhone]:
-    """Start a SIPp phone with ``scenario``; it is killed on the way out if still running."""
+def sipp_phone(
+    scenario: str, workdir: Path, timeout_s: float = 120.0, calls: int = 1
+) -> Iterator[SippPhone]:
+    """Start a SIPp phone with ``scenario`` for ``calls`` calls; it is killed on the way out if
+    still running."""
     port = free_port()
     command = [
         "sipp",
@@ -285,7 +288,7 @@ def sipp_phone(scenario: str, workdir: Path, timeout_s: float = 120.0) -> Iterat
         "-mp",
         str(free_port_pair()),
         "-m",
-        "1",
+        str(calls),
         "-nostdin",
         "-trace_err",
         "-timeout",
