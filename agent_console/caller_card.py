@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agent_console.calls import INTERPRETER_NEEDED
 from agent_console.escalation_desk import map_link
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITION_TEXT, DISPOSITIONS
@@ -90,6 +91,9 @@ class CallerCards:
                 for flag in (call.flags or [])
             ],
             "locale": call.locale,
+            "interpreter_needed": (
+                call.locale if INTERPRETER_NEEDED in (call.flags or []) else None
+            ),
             "started_at": _iso(call.started_at),
             "answered_at": _iso(call.answered_at),
             "agent_id": call.agent_id,
