@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_config.document import AgentSpec, HotlineDocument, LineSpec, Problem, TeamSpec
+from hotline_config.document import AgentSpec, HotlineDocument, LineSpec, TeamSpec
+from hotline_config.fields import Problem
 from store import audit
 from store.credentials import hash_secret
 from store.models import Agent, Line, Queue, Team, TeamMember

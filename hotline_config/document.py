@@ -10,34 +10,30 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hotline_config.fields import (
+    Field,
+    Invalid,
+    Problem,
+    Reader,
+    array_of_tables,
+    e164,
+    flag,
+    nonempty_text,
+)
 from ivr_flows.flows import BUILTIN_FLOWS, load_builtin
 from locales import SUPPORTED_LOCALES
 from recordings_policy.policy import shipped_policy
-from store.phone_numbers import InvalidPhoneNumber, to_e164
 from store.vocabulary import AgentRole, Direction
 
 MAX_FILE_BYTES = 1024 * 1024
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_SECONDS = 24 * 3600
-
-
-class Invalid(ValueError):
-    """A value that cannot be used; its message says why, without echoing secrets."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -94,17 +90,6 @@ class HotlineDocument:
 # --- value converters ------------------------------------------------------------------------
 
 
-def _text(max_length: int) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise Invalid("must be a non-empty string")
-        if len(value) > max_length:
-            raise Invalid(f"must be at most {max_length} characters")
-        return value.strip()
-
-    return convert
-
-
 def _token(value: Any) -> str:
     if not isinstance(value, str) or not NAME_TOKEN.match(value):
         raise Invalid("must be lower-case letters, digits, '-' or '_' (at most 64)")
@@ -114,17 +99,6 @@ def _token(value: Any) -> str:
 def _optional_token(value: Any) -> str | None:
     """An empty string clears the field."""
     return None if value == "" else _token(value)
-
-
-def e164(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid("must be a phone number in international form, as a string")
-    if not value.strip().startswith("+"):
-        raise Invalid("must be in international form, starting with '+' and the country code")
-    try:
-        return to_e164(value)
-    except InvalidPhoneNumber as exc:
-        raise Invalid(f"is {exc}") from exc
 
 
 def _locale(value: Any) -> str:
@@ -211,27 +185,14 @@ def _sip_uri(value: Any) -> str | None:
     return value
 
 
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise Invalid("must be true or false")
-    return value
-
-
 def _login(value: Any) -> str:
     if not isinstance(value, str) or not LOGIN.match(value):
         raise Invalid("must be lower-case letters, digits, '.', '-' or '_' (at most 64)")
     return value
 
 
-@dataclass(frozen=True)
-class Field:
-    attribute: str
-    convert: Callable[[Any], Any]
-    required: bool = False
-
-
 LINE_FIELDS = {
-    "name": Field("name", _text(120), required=True),
+    "name": Field("name", nonempty_text(120), required=True),
     "number": Field("number", e164, required=True),
     "default_locale": Field("default_locale", _locale, required=True),
     "overflow_number": Field("overflow_number", e164, required=True),
@@ -250,23 +211,23 @@ QUEUE_FIELDS = {
     "wrap_up_s": Field("wrap_up_s", _seconds),
 }
 TEAM_FIELDS = {
-    "name": Field("name", _text(120), required=True),
+    "name": Field("name", nonempty_text(120), required=True),
     "line": Field("line", e164),
     "tier_delays_s": Field("tier_delays_s", _delays),
 }
 MEMBER_FIELDS = {
     "login": Field("login", _login, required=True),
     "tier": Field("tier", lambda v: _bounded(v, 1, 9, "from 1 to 9")),
-    "on_call": Field("on_call", _flag),
+    "on_call": Field("on_call", flag),
 }
 AGENT_FIELDS = {
     "login": Field("login", _login, required=True),
-    "display_name": Field("display_name", _text(200), required=True),
+    "display_name": Field("display_name", nonempty_text(200), required=True),
     "role": Field("role", _role, required=True),
     "languages": Field("languages", _locales),
     "specialties": Field("skills", _tokens),
     "sip_uri": Field("sip_uri", _sip_uri),
-    "active": Field("active", _flag),
+    "active": Field("active", flag),
 }
 
 
@@ -279,67 +240,14 @@ def _bounded(value: Any, low: int, high: int, what: str) -> int:
 # --- reading ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Reader:
-    source: str
-    text: str
-    problems: list[Problem] = field(default_factory=list)
-    _headers: dict[str, list[int]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for number, line in enumerate(self.text.splitlines(), start=1):
-            found = re.match(r"^\s*\[\[\s*([A-Za-z0-9_.]+)\s*\]\]", line)
-            if found:
-                self._headers.setdefault(found.group(1), []).append(number)
-
-    def where(self, header: str, index: int, path: str, label: str = "") -> str:
-        lines = self._headers.get(header, [])
-        at = f"{self.source}:{lines[index]}" if index < len(lines) else self.source
-        return f"{at}: {path}" + (f" ({label})" if label else "")
-
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(Problem(where, message))
-
-    def fields(
-        self, item: Any, specs: Mapping[str, Field], where: str, extra: tuple[str, ...] = ()
-    ) -> dict[str, Any] | None:
-        """The converted values of ``item`` by attribute; None when it is not a table."""
-        if not isinstance(item, dict):
-            self.problem(where, "must be a table")
-            return None
-        values: dict[str, Any] = {}
-        for name in item:
-            if name not in specs and name not in extra:
-                allowed = ", ".join([*specs, *extra])
-                self.problem(where, f"unknown key {name!r} (allowed: {allowed})")
-        for name, spec in specs.items():
-            if name not in item:
-                if spec.required:
-                    self.problem(where, f"{name} is required")
-                continue
-            try:
-                values[spec.attribute] = spec.convert(item[name])
-            except Invalid as exc:
-                self.problem(where, f"{name} {exc}")
-        return values
-
-
 def _label(item: Any, key: str) -> str:
     value = item.get(key) if isinstance(item, dict) else None
     return f'{key} "{value}"' if isinstance(value, str) else ""
 
 
-def _array(reader: _Reader, document: Mapping[str, Any], name: str, where: str) -> list[Any]:
-    value = document.get(name, [])
-    if not isinstance(value, list):
-        reader.problem(where, f"{name} must be an array of tables ([[{name}]])")
-        return []
-    return value
-
-
 def read_document(text: str, source: str = "<config>") -> tuple[HotlineDocument, list[Problem]]:
     """Parse and check ``text``; the document is only usable when the problem list is empty."""
-    reader = _Reader(source, text)
+    reader = Reader(source, text)
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         return HotlineDocument(), [Problem(source, f"larger than {MAX_FILE_BYTES} bytes")]
     try:
@@ -360,10 +268,10 @@ def read_document(text: str, source: str = "<config>") -> tuple[HotlineDocument,
     return document, reader.problems
 
 
-def _read_lines(reader: _Reader, raw: Mapping[str, Any]) -> tuple[LineSpec, ...]:
+def _read_lines(reader: Reader, raw: Mapping[str, Any]) -> tuple[LineSpec, ...]:
     found = []
     queue_index = 0
-    for index, item in enumerate(_array(reader, raw, "lines", reader.source)):
+    for index, item in enumerate(array_of_tables(reader, raw, "lines", reader.source)):
         where = reader.where("lines", index, f"lines[{index}]", _label(item, "name"))
         values = reader.fields(item, LINE_FIELDS, where, extra=("queues",))
         if values is None:
@@ -394,9 +302,9 @@ def _read_lines(reader: _Reader, raw: Mapping[str, Any]) -> tuple[LineSpec, ...]
     return tuple(found)
 
 
-def _read_teams(reader: _Reader, raw: Mapping[str, Any]) -> tuple[TeamSpec, ...]:
+def _read_teams(reader: Reader, raw: Mapping[str, Any]) -> tuple[TeamSpec, ...]:
     found = []
-    for index, item in enumerate(_array(reader, raw, "teams", reader.source)):
+    for index, item in enumerate(array_of_tables(reader, raw, "teams", reader.source)):
         where = reader.where("teams", index, f"teams[{index}]", _label(item, "name"))
         values = reader.fields(item, TEAM_FIELDS, where, extra=("members",))
         if values is None:
@@ -434,9 +342,9 @@ def _read_teams(reader: _Reader, raw: Mapping[str, Any]) -> tuple[TeamSpec, ...]
     return tuple(found)
 
 
-def _read_agents(reader: _Reader, raw: Mapping[str, Any]) -> tuple[AgentSpec, ...]:
+def _read_agents(reader: Reader, raw: Mapping[str, Any]) -> tuple[AgentSpec, ...]:
     found = []
-    for index, item in enumerate(_array(reader, raw, "agents", reader.source)):
+    for index, item in enumerate(array_of_tables(reader, raw, "agents", reader.source)):
         where = reader.where("agents", index, f"agents[{index}]", _label(item, "login"))
         values = reader.fields(item, AGENT_FIELDS, where)
         if values is not None and "login" in values:
@@ -444,7 +352,7 @@ def _read_agents(reader: _Reader, raw: Mapping[str, Any]) -> tuple[AgentSpec, ..
     return tuple(found)
 
 
-def _check_duplicates(reader: _Reader, document: HotlineDocument) -> None:
+def _check_duplicates(reader: Reader, document: HotlineDocument) -> None:
     def unique(items: list[tuple[str, str]], what: str) -> None:
         first: dict[str, str] = {}
         for key, where in items:
