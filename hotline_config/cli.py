@@ -140,5 +140,5 @@ def _print_report(report: ApplyReport) -> None:
             if credential.totp_secret:
                 click.echo(f"    TOTP secret: {credential.totp_secret}")
                 click.echo(f"    {credential.otpauth_uri}")
-    if report.changed:
+    if any(c.action is not Action.UNCHANGED and c.kind != "resource" for c in report.changes):
         click.echo("\n" + RESTART_NOTICE)

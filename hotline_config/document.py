@@ -25,6 +25,7 @@ from hotline_config.fields import (
     flag,
     nonempty_text,
 )
+from hotline_config.resources import ResourceSpec, read_resources
 from ivr_flows.flows import BUILTIN_FLOWS, load_builtin
 from locales import SUPPORTED_LOCALES
 from recordings_policy.policy import shipped_policy
@@ -85,6 +86,7 @@ class HotlineDocument:
     lines: tuple[LineSpec, ...] = ()
     teams: tuple[TeamSpec, ...] = ()
     agents: tuple[AgentSpec, ...] = ()
+    resources: tuple[ResourceSpec, ...] = ()
 
 
 # --- value converters ------------------------------------------------------------------------
@@ -255,14 +257,16 @@ def read_document(text: str, source: str = "<config>") -> tuple[HotlineDocument,
     except tomllib.TOMLDecodeError as exc:
         return HotlineDocument(), [Problem(source, f"not valid TOML: {exc}")]
     for name in raw:
-        if name not in ("lines", "teams", "agents"):
+        if name not in ("lines", "teams", "agents", "resources"):
             reader.problem(
-                source, f"unknown top-level key {name!r} (allowed: lines, teams, agents)"
+                source,
+                f"unknown top-level key {name!r} (allowed: lines, teams, agents, resources)",
             )
     document = HotlineDocument(
         lines=_read_lines(reader, raw),
         teams=_read_teams(reader, raw),
         agents=_read_agents(reader, raw),
+        resources=read_resources(reader, raw),
     )
     _check_duplicates(reader, document)
     return document, reader.problems
@@ -367,5 +371,9 @@ def _check_duplicates(reader: Reader, document: HotlineDocument) -> None:
         unique([(queue.name, queue.where) for queue in line.queues], "queue")
     unique([(team.name, team.where) for team in document.teams], "team name")
     unique([(agent.login, agent.where) for agent in document.agents], "login")
+    unique(
+        [(f"{r.name} ({r.line_number or 'every line'})", r.where) for r in document.resources],
+        "resource",
+    )
     for team in document.teams:
         unique([(member.login, team.where) for member in team.members or ()], "member")
