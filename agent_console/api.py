@@ -171,6 +171,15 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         active = _flag(body.get("active", True))
         return jsonify(cards.set_checkin_plan(call_id, g.agent_id, g.role, cadence, active))
 
+    @bp.post("/calls/<call_id>/referrals")
+    @login_required(*CONSOLE_ROLES)
+    def refer(call_id: str) -> Response:
+        check_csrf()
+        resource_id = json_object(or_form=True).get("resource_id")
+        if not isinstance(resource_id, str) or not resource_id:
+            raise ConsoleError("console.bad_resource", "give the resource_id", 400)
+        return jsonify(referrals=cards.refer(call_id, g.agent_id, g.role, resource_id))
+
     @bp.post("/escalations/acknowledge")
     @login_required(*CONSOLE_ROLES)
     def acknowledge() -> Response:

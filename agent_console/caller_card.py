@@ -1,9 +1,11 @@
 """The caller card: what the agent on a call sees about the caller.
 
-The card itself holds no decrypted personal field: the call (risk, flags, IVR answers), the
-beneficiary's reference, risk and its history, recent calls and check-ins, and for an alarm its
-type and location with the nearest configured resources (reading a location is audited as
-``alarm_location_viewed``). The alarm is found on every channel: her stored alarm when her
+The card itself holds no decrypted personal field but her municipality: the call (risk, flags,
+IVR answers), the beneficiary's reference, risk and its history, recent calls and check-ins,
+for an alarm its type and location (reading a location is audited as
+``alarm_location_viewed``), and the line's resources: the nearest to the alarm's fix, else
+those of her municipality (reading it is audited as ``beneficiary_municipality_viewed``), with
+the referrals made on the call. The alarm is found on every channel: her stored alarm when her
 device or her phone calls within 30 minutes of it (``alarm_for_call``). The beneficiary's file
 (name, address, notes, safety plan, past call notes) is decrypted only when the agent opens
 it, and each opening is audited as ``beneficiary_file_viewed`` with the agent and the call.
@@ -17,10 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agent_console.calls import INTERPRETER_NEEDED
 from agent_console.escalation_desk import map_link
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITION_TEXT, DISPOSITIONS
-from checkins.alarm_locations import alarm_for_call
+from calls.errors import UnknownResource
+from calls.referrals import refer, referrals_of
+from calls.resources import look_up
+from checkins.alarm_locations import AlarmDetails, alarm_for_call
 from ivr_flows.session import load as load_ivr_session
 from locales.prompts import ui_text
 from locales.ui_strings import ANSWERS, FLAGS, RISK, SCREEN
@@ -62,11 +68,14 @@ class CallerCards:
             call = self._call(db, call_id, agent_id, role)
             line = db.get(Line, call.line_id) if call.line_id else None
             owner = db.get(Beneficiary, call.beneficiary_id) if call.beneficiary_id else None
+            details = alarm_for_call(db, call, datetime.fromtimestamp(now, UTC))
             card: dict[str, Any] = {
                 "call": self._call_view(call, line, locale),
                 "ivr_answers": self._ivr_answers(call_id, locale),
                 "beneficiary": None,
-                "alarm": self._alarm(db, call, line, agent_id, now),
+                "alarm": self._alarm(db, call, details, agent_id, now),
+                "resources": _resources(db, call, owner, details, agent_id),
+                "referrals": referrals_of(db, call.id),
                 "dispositions": _dispositions(locale),
                 "cadences": list(CADENCES),
             }
@@ -90,6 +99,9 @@ class CallerCards:
                 for flag in (call.flags or [])
             ],
             "locale": call.locale,
+            "interpreter_needed": (
+                call.locale if INTERPRETER_NEEDED in (call.flags or []) else None
+            ),
             "started_at": _iso(call.started_at),
             "answered_at": _iso(call.answered_at),
             "agent_id": call.agent_id,
@@ -110,15 +122,13 @@ class CallerCards:
         ]
 
     def _alarm(
-        self, db: Session, call: Call, line: Line | None, agent_id: str, now: float
+        self, db: Session, call: Call, details: AlarmDetails | None, agent_id: str, now: float
     ) -> dict[str, Any] | None:
-        details = alarm_for_call(db, call, datetime.fromtimestamp(now, UTC))
         if details is None and call.device_id is None:
             return None
         view: dict[str, Any] = {
             "alarm_type": details.alarm_type if details else None,
             "location": None,
-            "resources": [],
         }
         location = details.location if details else None
         if location is not None:
@@ -138,15 +148,6 @@ class CallerCards:
                 "age_s": None if location.fixed_at is None else max(0, now - location.fixed_at),
                 "map_url": map_link(location.latitude, location.longitude),
             }
-            view["resources"] = [
-                item.to_dict()
-                for item in self._ports.resources.nearest(
-                    location.latitude,
-                    location.longitude,
-                    line.number if line else None,
-                    line.jurisdiction if line else None,
-                )
-            ]
         return view
 
     def _beneficiary_view(
@@ -255,6 +256,17 @@ class CallerCards:
                 ],
             }
 
+    def refer(self, call_id: str, agent_id: str, role: str, resource_id: str) -> list[Any]:
+        """Record that the caller was referred to ``resource_id``; the call's referrals."""
+        at = datetime.fromtimestamp(self._ports.clock(), UTC)
+        with self._ports.sessions() as db, db.begin():
+            call = self._call(db, call_id, agent_id, role)
+            try:
+                refer(db, call, resource_id, agent_id, at)
+            except UnknownResource as exc:
+                raise ConsoleError(exc.error_id, exc.message, 404) from exc
+            return referrals_of(db, call.id)
+
     def set_checkin_plan(
         self, call_id: str, agent_id: str, role: str, cadence_days: int, active: bool
     ) -> dict[str, Any]:
@@ -296,6 +308,36 @@ class CallerCards:
                 "active": plan.active,
                 "next_due_at": _iso(plan.next_due_at),
             }
+
+
+def _resources(
+    db: Session,
+    call: Call,
+    owner: Beneficiary | None,
+    details: AlarmDetails | None,
+    agent_id: str,
+) -> dict[str, Any] | None:
+    """The line's resources nearest her alarm's fix, else in her municipality; None when
+    neither is known."""
+    location = details.location if details else None
+    municipality = owner.municipality if owner is not None else None
+    if location is None and municipality and owner is not None:
+        audit.record(
+            db,
+            actor_type="agent",
+            actor_id=agent_id,
+            action="beneficiary_municipality_viewed",
+            subject_type="beneficiary",
+            subject_id=owner.id,
+            detail={"call_id": call.id},
+        )
+    found = look_up(
+        db,
+        call.line_id,
+        location=None if location is None else (location.latitude, location.longitude),
+        municipality=municipality if location is None else None,
+    )
+    return None if found is None else found.to_dict()
 
 
 def _dispositions(locale: str) -> list[dict[str, str]]:

@@ -33,6 +33,8 @@ from store.vocabulary import AgentRole, RiskLevel
 log = logging.getLogger(__name__)
 
 LIVE_STATUSES = ("on_call",)
+INTERPRETER_NEEDED = "interpreter_needed"
+"""On the call's flags when routing gave her to an agent who does not speak her language."""
 
 
 def _when(at: float) -> datetime:
@@ -73,6 +75,7 @@ class CallDesk:
                 "risk": call.get("risk"),
                 "queue": call.get("queue"),
                 "language": call.get("req_lang"),
+                "interpreter_needed": call.get("interpreter_needed") or None,
                 "flags": call.get("flags", ""),
             }
         with self._ports.sessions() as db:
@@ -133,11 +136,16 @@ class CallDesk:
         if not transition.ok:
             raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
         self._acknowledge_call_escalations(call_id, routing_call_id, agent_id, now)
+        interpreter = transition.result.get("interpreter_needed")
         with self._ports.sessions() as db, db.begin():
             call = db.get(Call, call_id)
             assert call is not None
             call.status = "on_call"
             call.agent_id = agent_id
+            if interpreter:
+                # Risk before language: she shares no language with this agent. Bringing the
+                # interpreter in is the console's "add interpreter" (by the call's locale).
+                call.flags = sorted({*(call.flags or []), INTERPRETER_NEEDED})
             if call.answered_at is None:
                 call.answered_at = _when(now)
         self._ports.live.hset(key("call", call_id), "leg", routing_call_id)

@@ -94,27 +94,14 @@ class EscalationDesk:
                 "full_name": file.full_name,
                 "phones": [{"kind": p.kind, "number": p.number} for p in file.phones],
                 "address": file.address,
+                "municipality": file.municipality,
                 "risk": file.risk,
                 "safety_plan": file.safety_plan,
             },
             "location": None if location is None else _location_view(location, now),
-            "resources": self._resources(case, location),
+            "resources": [item.to_dict() for item in case.resources.items],
+            "resources_basis": case.resources.basis,
         }
-
-    def _resources(self, case: EscalationCase, location: AlarmLocation | None) -> list[Any]:
-        """The line's resources: the nearest of each kind when there is a fix, else all."""
-        directory = self._ports.resources
-        if location is not None:
-            return [
-                item.to_dict()
-                for item in directory.nearest(
-                    location.latitude, location.longitude, case.line_number, case.jurisdiction
-                )
-            ]
-        return [
-            {"name": r.name, "kind": r.kind, "phone": r.phone, "distance_km": None}
-            for r in directory.for_line(case.line_number, case.jurisdiction)
-        ]
 
 
 def _location_view(location: AlarmLocation, now: float) -> dict[str, Any]:

@@ -58,6 +58,10 @@ SCRIPT_MESSAGES = (
     N_("console.call.transferred"),
     N_("console.call.interpreter_added"),
     N_("console.card.loading"),
+    N_("console.card.refer"),
+    N_("console.card.referred"),
+    N_("console.card.resources_nearest"),
+    N_("console.card.resources_in"),
     N_("console.case.no_location"),
     N_("console.error.not_your_escalation"),
 )

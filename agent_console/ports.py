@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent_console.resources import ResourceDirectory
 from calls.control import TelephonyControl
 from routing import Router
 from store.call_log import CallLog
@@ -50,5 +49,4 @@ class ConsolePorts:
     simulator: Callable[[], SimulatedTranscripts] | None = None
     twilio_enabled: bool = False
     default_locale: str = "es"
-    resources: ResourceDirectory = field(default_factory=ResourceDirectory.bundled)
     clock: Callable[[], float] = time.time

@@ -48,8 +48,11 @@ ALARM_TEXT = {
 
 RESOURCE_TEXT = {
     "police": N_("console.resource.police"),
-    "shelter": N_("console.resource.shelter"),
     "health": N_("console.resource.health"),
+    "shelter": N_("console.resource.shelter"),
+    "cavi": N_("console.resource.cavi"),
+    "legal": N_("console.resource.legal"),
+    "psychological": N_("console.resource.psychological"),
 }
 
 ESCALATION_REASON_TEXT = {

@@ -15,7 +15,9 @@ Assumptions (printed with the results; change them with the flags):
   0.5 after 10-40 s. Only the full router policy rings it.
 
 Policies: ``router`` (risk priority + ageing + widening + urgent ladder), ``fifo`` (flat
-priority, same widening), ``fifo-no-widening`` (flat priority, strict skills).
+priority, same widening), ``fifo-no-widening`` (flat priority, strict skills). All three keep
+the router's rules for urgent calls (risk before language, wrap-up yields to extremo): they
+follow the callers' risk, not their priority.
 
     python bench/surge_sim.py [--days 5] [--seed 7]
     python bench/surge_sim.py --quick

@@ -27,3 +27,7 @@ class UnknownEscalation(CallRuleError):
 
 class EscalationForbidden(CallRuleError):
     """The person may not answer this escalation nor read its case."""
+
+
+class UnknownResource(CallRuleError):
+    """No active resource of the call's line has this id."""

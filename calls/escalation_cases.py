@@ -1,5 +1,6 @@
 """The case behind an escalation, for the person who answers it: who she is (her file,
-decrypted) and, when an alarm is behind it, where she is.
+decrypted), when an alarm is behind it where she is, and the line's resources (nearest to the
+fix, else in her municipality, else all of them).
 
 What an escalation is about follows from its id: ``alarm:<stored alarm>`` (her alarm and its
 location), ``call:<call>`` (the caller, and the alarm behind the call), ``checkin:<attempt>``
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.escalations import EscalationAbout
+from calls.resources import ResourceLookup, look_up
 from checkins.alarm_locations import (
     RECENT_ALARM,
     AlarmDetails,
@@ -45,6 +47,7 @@ class CaseFile:
     full_name: str
     phones: tuple[CasePhone, ...]
     address: str | None
+    municipality: str | None
     risk: str
     safety_plan: str | None
 
@@ -52,10 +55,9 @@ class CaseFile:
 @dataclass(frozen=True)
 class EscalationCase:
     escalation: EscalationAbout
-    line_number: str | None
-    jurisdiction: str | None
     file: CaseFile | None
     alarm: AlarmDetails | None
+    resources: ResourceLookup
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,20 @@ def open_case(
                 subject_id=stored or escalation.escalation_id,
                 detail={**detail, "beneficiary_id": owner.id if owner else None},
             )
+        location = subject.alarm.location if subject.alarm is not None else None
+        resources = look_up(
+            db,
+            line.id if line else None,
+            location=None if location is None else (location.latitude, location.longitude),
+            municipality=owner.municipality if owner is not None else None,
+            whole_line=True,
+        )
+        assert resources is not None, "whole_line always finds a lookup"
         return EscalationCase(
             escalation=escalation,
-            line_number=line.number if line else None,
-            jurisdiction=line.jurisdiction if line else None,
             file=_file(owner) if owner is not None else None,
             alarm=subject.alarm,
+            resources=resources,
         )
 
 
@@ -120,6 +130,7 @@ def _file(owner: Beneficiary) -> CaseFile:
         full_name=owner.full_name,
         phones=tuple(CasePhone(phone.kind, phone.number) for phone in phones),
         address=owner.address,
+        municipality=owner.municipality,
         risk=str(owner.risk_level),
         safety_plan=owner.safety_plan,
     )

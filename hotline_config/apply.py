@@ -1,10 +1,11 @@
 """Apply a checked hotline document to the store: one transaction, all or nothing.
 
 Things are matched by a stable key: a line by its number (else by its name, which changes its
-number), a queue by its line and name, a team by its name, an agent by her login. A field is
-written only when it differs, so applying the same file twice changes nothing. Nothing is
-deleted: lines, queues, teams and agents absent from the file are kept as they are; an agent
-leaves with ``active = false``. A team that lists ``members`` gets exactly those members.
+number), a queue by its line and name, a team by its name, an agent by her login, a resource
+by its line and name. A field is written only when it differs, so applying the same file twice
+changes nothing. Nothing is deleted: lines, queues, teams, agents and resources absent from
+the file are kept as they are; an agent leaves, and a resource is retired, with
+``active = false``. A team that lists ``members`` gets exactly those members.
 
 New agents get a generated password (and supervisors and admins a TOTP secret), returned once
 in the report to be shown to the operator; only the argon2 hash and the encrypted secret are
@@ -23,10 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline_config.document import AgentSpec, HotlineDocument, LineSpec, Problem, TeamSpec
+from hotline_config.document import AgentSpec, HotlineDocument, LineSpec, TeamSpec
+from hotline_config.fields import Problem
+from hotline_config.resources import ResourceSpec
 from store import audit
 from store.credentials import hash_secret
-from store.models import Agent, Line, Queue, Team, TeamMember
+from store.models import Agent, Line, Queue, Resource, Team, TeamMember
 from store.vocabulary import AgentRole
 
 SECOND_FACTOR_ROLES = frozenset({AgentRole.SUPERVISOR.value, AgentRole.ADMIN.value})
@@ -44,7 +47,7 @@ class Action(StrEnum):
 @dataclass(frozen=True)
 class Change:
     kind: str
-    """line, queue, team or agent."""
+    """line, queue, team, agent or resource."""
     key: str
     action: Action
     fields: tuple[str, ...] = ()
@@ -90,9 +93,10 @@ class ApplyReport:
 
     @property
     def routing_changed(self) -> bool:
-        """Lines, queues and teams are read by routing when a process starts."""
+        """Lines, queues and teams are read by routing when a process starts (resources are
+        read on every lookup)."""
         return any(
-            change.action is not Action.UNCHANGED and change.kind != "agent"
+            change.action is not Action.UNCHANGED and change.kind not in ("agent", "resource")
             for change in self.changes
         )
 
@@ -160,6 +164,16 @@ def _check_against_store(db: Session, document: HotlineDocument) -> tuple[list[P
                 Problem(spec.where, f"name is already used by the stored line {named.number}")
             )
     declared_numbers = {spec.number for spec in document.lines}
+    for resource in document.resources:
+        number = resource.line_number
+        if (
+            number is not None
+            and number not in declared_numbers
+            and db.scalar(select(Line.id).where(Line.number == number)) is None
+        ):
+            problems.append(
+                Problem(resource.where, f"line {number} is neither in the file nor stored")
+            )
     declared = {agent.login: agent for agent in document.agents}
     for team in document.teams:
         if team.line_number is not None and team.line_number not in declared_numbers:
@@ -235,11 +249,13 @@ class _Applier:
         touched_lines = {self._line(spec, matches[spec.number]) for spec in document.lines}
         touched_agents = {self._agent(spec) for spec in document.agents}
         touched_teams = {self._team(spec) for spec in document.teams}
+        touched_resources = {self._resource(spec) for spec in document.resources}
         self.db.flush()
         for kind, model, touched in (
             ("lines", Line, touched_lines),
             ("teams", Team, touched_teams),
             ("agents", Agent, touched_agents),
+            ("resources", Resource, touched_resources),
         ):
             stored = set(self.db.scalars(select(model.id)))
             self.report.kept[kind] = len(stored - touched)
@@ -344,6 +360,28 @@ class _Applier:
             "team", spec.name, created, tuple("line" if w == "line_id" else w for w in written)
         )
         return team.id
+
+    def _resource(self, spec: ResourceSpec) -> str:
+        line_id = (
+            self.db.scalar(select(Line.id).where(Line.number == spec.line_number))
+            if spec.line_number is not None
+            else None
+        )
+        line_match = Resource.line_id.is_(None) if line_id is None else Resource.line_id == line_id
+        resource = self.db.scalar(
+            select(Resource).where(line_match, Resource.name == spec.name).limit(1)
+        )
+        created = resource is None
+        if resource is None:
+            resource = Resource(line_id=line_id, **spec.values)
+            self.db.add(resource)
+            self.db.flush()
+            written: tuple[str, ...] = ()
+        else:
+            written = _write(resource, spec.values)
+        key = f"{spec.line_number} {spec.name}" if spec.line_number else spec.name
+        self._note("resource", key, created, written)
+        return resource.id
 
     def _members(self, team: Team, spec: TeamSpec) -> bool:
         """Make the team's members exactly ``spec.members``; True when anything changed."""

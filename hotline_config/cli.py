@@ -11,8 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_config.apply import Action, ApplyReport, ConfigRejected, apply_document
-from hotline_config.document import Problem, read_document
+from hotline_config.document import read_document
 from hotline_config.export import export_text
+from hotline_config.fields import Problem
 
 RESTART_NOTICE = (
     "Routing reads lines, queues, teams and agents' languages and specialties when a process "
@@ -139,5 +140,5 @@ def _print_report(report: ApplyReport) -> None:
             if credential.totp_secret:
                 click.echo(f"    TOTP secret: {credential.totp_secret}")
                 click.echo(f"    {credential.otpauth_uri}")
-    if report.changed:
+    if any(c.action is not Action.UNCHANGED and c.kind != "resource" for c in report.changes):
         click.echo("\n" + RESTART_NOTICE)

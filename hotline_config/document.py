@@ -10,34 +10,31 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hotline_config.fields import (
+    Field,
+    Invalid,
+    Problem,
+    Reader,
+    array_of_tables,
+    e164,
+    flag,
+    nonempty_text,
+)
+from hotline_config.resources import ResourceSpec, read_resources
 from ivr_flows.flows import BUILTIN_FLOWS, load_builtin
 from locales import SUPPORTED_LOCALES
 from recordings_policy.policy import shipped_policy
-from store.phone_numbers import InvalidPhoneNumber, to_e164
 from store.vocabulary import AgentRole, Direction
 
 MAX_FILE_BYTES = 1024 * 1024
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 NAME_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_SECONDS = 24 * 3600
-
-
-class Invalid(ValueError):
-    """A value that cannot be used; its message says why, without echoing secrets."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -89,20 +86,10 @@ class HotlineDocument:
     lines: tuple[LineSpec, ...] = ()
     teams: tuple[TeamSpec, ...] = ()
     agents: tuple[AgentSpec, ...] = ()
+    resources: tuple[ResourceSpec, ...] = ()
 
 
 # --- value converters ------------------------------------------------------------------------
-
-
-def _text(max_length: int) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise Invalid("must be a non-empty string")
-        if len(value) > max_length:
-            raise Invalid(f"must be at most {max_length} characters")
-        return value.strip()
-
-    return convert
 
 
 def _token(value: Any) -> str:
@@ -114,17 +101,6 @@ def _token(value: Any) -> str:
 def _optional_token(value: Any) -> str | None:
     """An empty string clears the field."""
     return None if value == "" else _token(value)
-
-
-def e164(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid("must be a phone number in international form, as a string")
-    if not value.strip().startswith("+"):
-        raise Invalid("must be in international form, starting with '+' and the country code")
-    try:
-        return to_e164(value)
-    except InvalidPhoneNumber as exc:
-        raise Invalid(f"is {exc}") from exc
 
 
 def _locale(value: Any) -> str:
@@ -215,27 +191,14 @@ def _optional_e164(value: Any) -> str | None:
     return None if value == "" else e164(value)
 
 
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise Invalid("must be true or false")
-    return value
-
-
 def _login(value: Any) -> str:
     if not isinstance(value, str) or not LOGIN.match(value):
         raise Invalid("must be lower-case letters, digits, '.', '-' or '_' (at most 64)")
     return value
 
 
-@dataclass(frozen=True)
-class Field:
-    attribute: str
-    convert: Callable[[Any], Any]
-    required: bool = False
-
-
 LINE_FIELDS = {
-    "name": Field("name", _text(120), required=True),
+    "name": Field("name", nonempty_text(120), required=True),
     "number": Field("number", e164, required=True),
     "default_locale": Field("default_locale", _locale, required=True),
     "overflow_number": Field("overflow_number", e164, required=True),
@@ -254,24 +217,24 @@ QUEUE_FIELDS = {
     "wrap_up_s": Field("wrap_up_s", _seconds),
 }
 TEAM_FIELDS = {
-    "name": Field("name", _text(120), required=True),
+    "name": Field("name", nonempty_text(120), required=True),
     "line": Field("line", e164),
     "tier_delays_s": Field("tier_delays_s", _delays),
 }
 MEMBER_FIELDS = {
     "login": Field("login", _login, required=True),
     "tier": Field("tier", lambda v: _bounded(v, 1, 9, "from 1 to 9")),
-    "on_call": Field("on_call", _flag),
+    "on_call": Field("on_call", flag),
 }
 AGENT_FIELDS = {
     "login": Field("login", _login, required=True),
-    "display_name": Field("display_name", _text(200), required=True),
+    "display_name": Field("display_name", nonempty_text(200), required=True),
     "role": Field("role", _role, required=True),
     "languages": Field("languages", _locales),
     "specialties": Field("skills", _tokens),
     "sip_uri": Field("sip_uri", _sip_uri),
     "on_call_number": Field("on_call_number", _optional_e164),
-    "active": Field("active", _flag),
+    "active": Field("active", flag),
 }
 
 
@@ -284,67 +247,14 @@ def _bounded(value: Any, low: int, high: int, what: str) -> int:
 # --- reading ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Reader:
-    source: str
-    text: str
-    problems: list[Problem] = field(default_factory=list)
-    _headers: dict[str, list[int]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for number, line in enumerate(self.text.splitlines(), start=1):
-            found = re.match(r"^\s*\[\[\s*([A-Za-z0-9_.]+)\s*\]\]", line)
-            if found:
-                self._headers.setdefault(found.group(1), []).append(number)
-
-    def where(self, header: str, index: int, path: str, label: str = "") -> str:
-        lines = self._headers.get(header, [])
-        at = f"{self.source}:{lines[index]}" if index < len(lines) else self.source
-        return f"{at}: {path}" + (f" ({label})" if label else "")
-
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(Problem(where, message))
-
-    def fields(
-        self, item: Any, specs: Mapping[str, Field], where: str, extra: tuple[str, ...] = ()
-    ) -> dict[str, Any] | None:
-        """The converted values of ``item`` by attribute; None when it is not a table."""
-        if not isinstance(item, dict):
-            self.problem(where, "must be a table")
-            return None
-        values: dict[str, Any] = {}
-        for name in item:
-            if name not in specs and name not in extra:
-                allowed = ", ".join([*specs, *extra])
-                self.problem(where, f"unknown key {name!r} (allowed: {allowed})")
-        for name, spec in specs.items():
-            if name not in item:
-                if spec.required:
-                    self.problem(where, f"{name} is required")
-                continue
-            try:
-                values[spec.attribute] = spec.convert(item[name])
-            except Invalid as exc:
-                self.problem(where, f"{name} {exc}")
-        return values
-
-
 def _label(item: Any, key: str) -> str:
     value = item.get(key) if isinstance(item, dict) else None
     return f'{key} "{value}"' if isinstance(value, str) else ""
 
 
-def _array(reader: _Reader, document: Mapping[str, Any], name: str, where: str) -> list[Any]:
-    value = document.get(name, [])
-    if not isinstance(value, list):
-        reader.problem(where, f"{name} must be an array of tables ([[{name}]])")
-        return []
-    return value
-
-
 def read_document(text: str, source: str = "<config>") -> tuple[HotlineDocument, list[Problem]]:
     """Parse and check ``text``; the document is only usable when the problem list is empty."""
-    reader = _Reader(source, text)
+    reader = Reader(source, text)
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         return HotlineDocument(), [Problem(source, f"larger than {MAX_FILE_BYTES} bytes")]
     try:
@@ -352,23 +262,25 @@ def read_document(text: str, source: str = "<config>") -> tuple[HotlineDocument,
     except tomllib.TOMLDecodeError as exc:
         return HotlineDocument(), [Problem(source, f"not valid TOML: {exc}")]
     for name in raw:
-        if name not in ("lines", "teams", "agents"):
+        if name not in ("lines", "teams", "agents", "resources"):
             reader.problem(
-                source, f"unknown top-level key {name!r} (allowed: lines, teams, agents)"
+                source,
+                f"unknown top-level key {name!r} (allowed: lines, teams, agents, resources)",
             )
     document = HotlineDocument(
         lines=_read_lines(reader, raw),
         teams=_read_teams(reader, raw),
         agents=_read_agents(reader, raw),
+        resources=read_resources(reader, raw),
     )
     _check_duplicates(reader, document)
     return document, reader.problems
 
 
-def _read_lines(reader: _Reader, raw: Mapping[str, Any]) -> tuple[LineSpec, ...]:
+def _read_lines(reader: Reader, raw: Mapping[str, Any]) -> tuple[LineSpec, ...]:
     found = []
     queue_index = 0
-    for index, item in enumerate(_array(reader, raw, "lines", reader.source)):
+    for index, item in enumerate(array_of_tables(reader, raw, "lines", reader.source)):
         where = reader.where("lines", index, f"lines[{index}]", _label(item, "name"))
         values = reader.fields(item, LINE_FIELDS, where, extra=("queues",))
         if values is None:
@@ -399,9 +311,9 @@ def _read_lines(reader: _Reader, raw: Mapping[str, Any]) -> tuple[LineSpec, ...]
     return tuple(found)
 
 
-def _read_teams(reader: _Reader, raw: Mapping[str, Any]) -> tuple[TeamSpec, ...]:
+def _read_teams(reader: Reader, raw: Mapping[str, Any]) -> tuple[TeamSpec, ...]:
     found = []
-    for index, item in enumerate(_array(reader, raw, "teams", reader.source)):
+    for index, item in enumerate(array_of_tables(reader, raw, "teams", reader.source)):
         where = reader.where("teams", index, f"teams[{index}]", _label(item, "name"))
         values = reader.fields(item, TEAM_FIELDS, where, extra=("members",))
         if values is None:
@@ -439,9 +351,9 @@ def _read_teams(reader: _Reader, raw: Mapping[str, Any]) -> tuple[TeamSpec, ...]
     return tuple(found)
 
 
-def _read_agents(reader: _Reader, raw: Mapping[str, Any]) -> tuple[AgentSpec, ...]:
+def _read_agents(reader: Reader, raw: Mapping[str, Any]) -> tuple[AgentSpec, ...]:
     found = []
-    for index, item in enumerate(_array(reader, raw, "agents", reader.source)):
+    for index, item in enumerate(array_of_tables(reader, raw, "agents", reader.source)):
         where = reader.where("agents", index, f"agents[{index}]", _label(item, "login"))
         values = reader.fields(item, AGENT_FIELDS, where)
         if values is not None and "login" in values:
@@ -449,7 +361,7 @@ def _read_agents(reader: _Reader, raw: Mapping[str, Any]) -> tuple[AgentSpec, ..
     return tuple(found)
 
 
-def _check_duplicates(reader: _Reader, document: HotlineDocument) -> None:
+def _check_duplicates(reader: Reader, document: HotlineDocument) -> None:
     def unique(items: list[tuple[str, str]], what: str) -> None:
         first: dict[str, str] = {}
         for key, where in items:
@@ -464,5 +376,9 @@ def _check_duplicates(reader: _Reader, document: HotlineDocument) -> None:
         unique([(queue.name, queue.where) for queue in line.queues], "queue")
     unique([(team.name, team.where) for team in document.teams], "team name")
     unique([(agent.login, agent.where) for agent in document.agents], "login")
+    unique(
+        [(f"{r.name} ({r.line_number or 'every line'})", r.where) for r in document.resources],
+        "resource",
+    )
     for team in document.teams:
         unique([(member.login, team.where) for member in team.members or ()], "member")

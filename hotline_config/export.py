@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import Agent, Line, Queue, Team, TeamMember
+from store.models import Agent, Line, Queue, Resource, Team, TeamMember
 
 HEADER = (
     "# Amparo hotline configuration (amparo config export). Apply with: amparo config apply FILE\n"
@@ -27,6 +27,8 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list):
@@ -47,7 +49,8 @@ def _table(
 
 
 def export_text(sessions: sessionmaker[Session]) -> str:
-    """Every line with its queues, every team with its members, every agent (by login)."""
+    """Every line with its queues, every team with its members, every agent (by login), every
+    resource."""
     out = [HEADER]
     with sessions() as db:
         numbers = {line.id: line.number for line in db.scalars(select(Line))}
@@ -78,6 +81,11 @@ def export_text(sessions: sessionmaker[Session]) -> str:
             )
         for agent in db.scalars(select(Agent).order_by(Agent.login)):
             out += _table("agents", _agent_pairs(agent))
+        for resource in db.scalars(
+            select(Resource).order_by(Resource.line_id, Resource.kind, Resource.name)
+        ):
+            number = numbers.get(resource.line_id) if resource.line_id else None
+            out += _table("resources", _resource_pairs(resource, number))
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -116,4 +124,17 @@ def _agent_pairs(agent: Agent) -> list[tuple[str, Any]]:
         ("sip_uri", agent.sip_uri),
         ("on_call_number", agent.on_call_number),
         ("active", agent.active),
+    ]
+
+
+def _resource_pairs(resource: Resource, line_number: str | None) -> list[tuple[str, Any]]:
+    return [
+        ("name", resource.name),
+        ("kind", resource.kind),
+        ("municipality", resource.municipality),
+        ("latitude", resource.latitude),
+        ("longitude", resource.longitude),
+        ("phone", resource.phone),
+        ("line", line_number),
+        ("active", resource.active),
     ]

@@ -56,6 +56,7 @@ RISK_LOWER = N_("console.risk.lower")
 FLAGS = {
     "silent": N_("console.flag.silent"),
     "interpreter": N_("console.flag.interpreter"),
+    "interpreter_needed": N_("console.flag.interpreter_needed"),
     "duress": N_("console.flag.duress"),
     "device_alarm": N_("console.flag.device_alarm"),
     "cannot_talk": N_("console.flag.cannot_talk"),

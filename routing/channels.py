@@ -19,10 +19,17 @@ def agent_channel(agent_id: str) -> str:
     return key("events", "agent", agent_id)
 
 
+PERSONAL_SKILL_PREFIX = "agent_"
+
+
 def personal_skill(agent_id: str) -> str:
     """Every agent also holds a skill of her own, so a call transferred to her by name is a
     call that needs that skill (and widens to anyone if she does not take it)."""
-    return f"agent_{agent_id}"
+    return f"{PERSONAL_SKILL_PREFIX}{agent_id}"
+
+
+def is_personal_skill(skill: str) -> bool:
+    return skill.startswith(PERSONAL_SKILL_PREFIX)
 
 
 def base_call_id(routing_call_id: str) -> str:

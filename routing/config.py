@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from routing.channels import PERSONAL_SKILL_PREFIX
 from routing.errors import ConfigurationInvalid, InvalidIdentifier
 from routing.priority import DEFAULT_PRIORITY_BY_RISK
 from store.vocabulary import RiskLevel
@@ -105,6 +106,15 @@ class RouterConfig:
         default_factory=lambda: DEFAULT_PRIORITY_BY_RISK
     )
     severe_risk: RiskLevel = RiskLevel.EXTREMO
+    urgent_risk: RiskLevel = RiskLevel.ALTO
+    """Risk before language: a call at this risk or above, or a silent call, goes to the first
+    free agent of its queue at once, waiting neither for her language (a free agent who speaks
+    it is still preferred; otherwise an interpreter is marked as needed) nor for a specialist.
+    Only lower risks wait for a speaker or a specialist, until the queue's widening. A transfer
+    to a named agent still waits for her."""
+    wrap_up_yields_to: RiskLevel = RiskLevel.EXTREMO
+    """A call at this risk or above, or a silent call, with nobody available is offered to an
+    agent in wrap-up (the one nearest its end) rather than wait for her notes."""
     offer_timeout_seconds: float = 15.0
     wrap_up_seconds: float = 30.0
     missed_offers_before_break: int = 2
@@ -185,6 +195,8 @@ class RouterConfig:
             "ended_ttl": self.ended_ttl_seconds,
             "outbox_grace": self.outbox_grace_seconds,
             "scan": self.scan_depth,
+            "wrap_yield_rank": self.wrap_up_yields_to.rank,
+            "personal_skill": PERSONAL_SKILL_PREFIX,
             "channel": channel_prefix,
         }
 
@@ -243,5 +255,7 @@ class RouterConfig:
                 else DEFAULT_PRIORITY_BY_RISK
             ),
             severe_risk=RiskLevel(data.get("severe_risk", RiskLevel.EXTREMO)),
+            urgent_risk=RiskLevel(data.get("urgent_risk", RiskLevel.ALTO)),
+            wrap_up_yields_to=RiskLevel(data.get("wrap_up_yields_to", RiskLevel.EXTREMO)),
             **scalars,
         )

@@ -29,8 +29,8 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
     - an offered call has an offer timer and its agent is ``offered`` with that call;
     - an agent ``offered`` / ``on_call`` holds a call that is offered to / answered by them,
       and no call is held by two agents;
-    - an agent is in the availability index exactly when ``available``, and staffs their
-      queues exactly when not ``offline``;
+    - an agent is in the availability index exactly when ``available``, in the wrap-up index
+      exactly when in ``wrap_up``, and staffs their queues exactly when not ``offline``;
     - a state asked for after a call is ``break`` or ``offline`` and is pending only while the
       agent is ``on_call`` or in ``wrap_up`` (so she is neither available nor offered a call
       until it is taken);
@@ -92,6 +92,7 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
         )
     )
     available_index = {_text(a) for a in client.zrange(routing_key("avail", "all"), 0, -1)}
+    wrapping_index = {_text(a) for a in client.zrange(routing_key("wrapping"), 0, -1)}
     presence_prefix = routing_key("present", "")
     presence = {
         _text(raw)[len(presence_prefix) :]: {_text(m) for m in client.smembers(raw)}
@@ -125,6 +126,8 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
             problems.append(f"agent {aid} is {state} but still names call {agent['call']}")
         if state == AgentState.WRAP_UP and f"wrap|{aid}" not in timers:
             problems.append(f"agent {aid} is in wrap-up without an end")
+        if (state == AgentState.WRAP_UP) != (aid in wrapping_index):
+            problems.append(f"agent {aid} is {state} but the wrap-up index disagrees")
         pending = agent["after_call"]
         if pending and pending not in AFTER_CALL_STATES:
             problems.append(f"agent {aid} has an unknown state after the call: {pending}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from routing.channels import is_personal_skill
 from routing.config import RouterConfig, check_identifier
 from routing.context import RoutingContext
 from routing.priority import base_priority
@@ -29,6 +30,15 @@ def escalation_spec_for_call(
     return team.ladder_spec(f"call:{call_id}", reason, call_id)
 
 
+SILENT_FLAG = "silent"
+
+
+def is_urgent(config: RouterConfig, risk: RiskLevel, flags: frozenset[str]) -> bool:
+    """Risk before language: only lower risks wait for a speaker or a specialist. A silent
+    caller's language is at best a guess from her number, so it never holds her either."""
+    return risk.rank >= config.urgent_risk.rank or SILENT_FLAG in flags
+
+
 def enqueue(ctx: RoutingContext, request: CallRequest, now: float) -> Transition:
     """Queue a call (idempotent on ``call_id``) and offer it at once if someone can take it.
 
@@ -44,11 +54,19 @@ def enqueue(ctx: RoutingContext, request: CallRequest, now: float) -> Transition
         check_identifier(request.language, "language")
     queue = ctx.config.queue(request.queue)
     priority = base_priority(request.risk, request.priority, ctx.config.priority_by_risk)
+    language = request.language or ANY_LANGUAGE
+    urgent = is_urgent(ctx.config, request.risk, request.flags)
     args = {
         "call": request.call_id,
         "queue": request.queue,
-        "lang": request.language or ANY_LANGUAGE,
-        "specs": as_list_field(request.specialties),
+        "lang": ANY_LANGUAGE if urgent else language,
+        "req_lang": language,
+        "specs": as_list_field(
+            {s for s in request.specialties if is_personal_skill(s)}
+            if urgent
+            else request.specialties
+        ),
+        "req_specs": as_list_field(request.specialties),
         "flags": as_list_field(request.flags),
         "line": request.line_id,
         "callback": request.callback_eligible,
@@ -83,7 +101,8 @@ def raise_priority(
     """Raise a waiting call's risk, priority or flags (a duress digit, a raised screen).
 
     Never lowers anything. Reaching the severe risk in a queue with an urgent team starts the
-    ladder in the same transition.
+    ladder in the same transition; reaching ``urgent_risk`` (or the silent flag) stops the call
+    waiting for her language or a specialist.
     """
     queue_id = ctx.client.hget(routing_key("call", call_id), "queue")
     queue_name = queue_id.decode() if isinstance(queue_id, bytes) else str(queue_id or "")
@@ -103,6 +122,7 @@ def raise_priority(
         "priority": max(priority or 0, from_risk),
         "flags": as_list_field(flags),
         "escalation": spec or False,
+        "urgent_rank": ctx.config.urgent_risk.rank,
     }
     return ctx.transition("raise_priority", now, args)
 

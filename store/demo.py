@@ -20,7 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.base import utcnow
 from store.credentials import hash_secret
-from store.models import Agent, Beneficiary, BeneficiaryPhone, Device, Line, Queue, Team, TeamMember
+from store.demo_resources import fictional_resources
+from store.models import (
+    Agent,
+    Beneficiary,
+    BeneficiaryPhone,
+    Device,
+    Line,
+    Queue,
+    Resource,
+    Team,
+    TeamMember,
+)
 from store.phone_numbers import lookup_hash, to_e164
 from store.records import CheckinPlan
 from store.vocabulary import AgentRole, RiskLevel
@@ -145,6 +156,7 @@ def _beneficiaries(session: Session, lines: list[Line], count: int = 40) -> None
                 else f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)} (ficticia)"
             ),
             safety_plan=_SAFETY_PLAN,
+            municipality=("Madrid" if index % 3 else "Barcelona") if region == "ES" else "Lima",
             preferred_locale=locale,
             timezone=line.timezone,
             risk_level=risk,
@@ -206,6 +218,8 @@ def seed_demo(sessions: sessionmaker[Session], data_dir: Path) -> list[DemoLogin
         )
         for line in (spain, peru):
             _queues(session, line)
+            if session.scalar(select(Resource.id).where(Resource.line_id == line.id)) is None:
+                session.add_all(fictional_resources(line.id, line.jurisdiction))
         team = session.scalar(select(Team).where(Team.name == "Equipo de respuesta urgente"))
         if team is None:
             team = Team(

@@ -1,4 +1,5 @@
-"""Durable model of the people and places: lines, beneficiaries, devices, agents, teams, queues.
+"""Durable model of the people and places: lines, beneficiaries, devices, agents, teams, queues,
+and the resources callers are referred to.
 
 Personal fields use ``Encrypted`` columns; phone numbers are found through ``*_hash`` columns
 (HMAC of the E.164 number), never stored in clear.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.base import Base, Encrypted, UTCDateTime, new_id, utcnow
@@ -177,3 +178,21 @@ class Queue(Base):
     wrap_up_s: Mapped[int] = mapped_column(Integer, default=30)
 
     __table_args__ = (UniqueConstraint("line_id", "name"),)
+
+
+class Resource(Base):
+    """A service a caller may be referred to: police, health, shelter, CAVI, legal or
+    psychological help. Public places, not personal data. ``line_id`` None: every line's.
+    Matched by line and name from the hotline configuration; retired with ``active = false``."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    line_id: Mapped[str | None] = mapped_column(ForeignKey("lines.id"), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    municipality: Mapped[str] = mapped_column(String(120))
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

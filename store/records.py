@@ -1,5 +1,5 @@
-"""Durable records of what happened: calls and their event logs, escalations, check-ins,
-recordings and the audit trail."""
+"""Durable records of what happened: calls and their event logs, referrals, escalations,
+check-ins, recordings and the audit trail."""
 
 from __future__ import annotations
 
@@ -69,6 +69,20 @@ class CallEvent(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
 
     __table_args__ = (UniqueConstraint("call_id", "seq"),)
+
+
+class Referral(Base):
+    """A caller referred to a resource during a call, by the agent on it (once per resource)."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    referred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("call_id", "resource_id"),)
 
 
 class Escalation(Base):

@@ -1,4 +1,5 @@
-"""Words of the domain shared by every package: risk levels, roles, alarm types, channels."""
+"""Words of the domain shared by every package: risk levels, roles, alarm types, resource kinds,
+channels."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ class AlarmType(StrEnum):
     ASSAULT = "assault"
     MEDICAL = "medical"
     PSYCHOSOCIAL = "psychosocial"
+
+
+class ResourceKind(StrEnum):
+    """The services a caller is referred to (``cavi``: a centre for integral care of victims)."""
+
+    POLICE = "police"
+    HEALTH = "health"
+    SHELTER = "shelter"
+    CAVI = "cavi"
+    LEGAL = "legal"
+    PSYCHOLOGICAL = "psychological"
 
 
 class Channel(StrEnum):

@@ -196,6 +196,7 @@
       return A.row([a.question_label, a.answer_label]);
     }));
     renderAlarm(data.alarm);
+    renderResources(data.resources, data.referrals);
     var ben = data.beneficiary;
     show("card-unknown", !ben);
     show("card-beneficiary", !!ben);
@@ -249,9 +250,40 @@
     var link = loc && String(loc.map_url || "").indexOf("https://www.openstreetmap.org/?") === 0;
     if (link) { map.setAttribute("href", loc.map_url); } else { map.removeAttribute("href"); }
     map.hidden = !link;
-    A.fill("alarm-resources", alarm.resources.map(function (r) {
-      return A.row([r.name, labels.resource[r.kind] || r.kind, r.distance_km.toFixed(1) + " km", r.phone]);
+  }
+
+  function renderReferrals(referrals) {
+    A.fill("card-referrals", referrals.map(function (r) {
+      return A.el("li", r.name + " (" + (labels.resource[r.kind] || r.kind) + ") · " + A.when(r.referred_at));
     }));
+  }
+
+  function refer(resourceId) {
+    A.api("POST", "/console/api/calls/" + callId + "/referrals", { resource_id: resourceId })
+      .then(function (answer) {
+        renderReferrals(answer.referrals);
+        status(A.t("console.card.referred"));
+      }).catch(failed);
+  }
+
+  // The line's resources: nearest to the alarm's fix, else those of her municipality.
+  function renderResources(found, referrals) {
+    show("card-resources", !!found);
+    if (!found) { return; }
+    A.setText("card-resources-basis", found.basis === "location"
+      ? A.t("console.card.resources_nearest")
+      : A.t("console.card.resources_in") + " " + found.municipality);
+    A.fill("card-resources-list", found.items.map(function (r) {
+      var distance = r.distance_km === null ? null : r.distance_km.toFixed(1) + " km";
+      var tr = A.row([r.name, labels.resource[r.kind] || r.kind, distance, r.phone]);
+      var button = A.el("button", A.t("console.card.refer"), { type: "button" });
+      button.addEventListener("click", function () { refer(r.id); });
+      var cell = A.el("td");
+      cell.appendChild(button);
+      tr.appendChild(cell);
+      return tr;
+    }));
+    renderReferrals(referrals);
   }
 
   function openFile() {

@@ -18,6 +18,12 @@ redis.call('HSET', k('agent', ag.id), 'missed', 0)
 stat('answered')
 stat('wait_total', waited)
 if waited <= CFG.service_level then stat('answered_in_sl') end
+-- The language she needs an interpreter for with this agent (set when the offer was made),
+-- for the console and the call's record; conferencing one in is the telephony's.
+local interpreter = redis.call('HGET', k('call', c.id), 'interpreter_needed')
+if interpreter == '' then interpreter = false end
 emit('answered', c.id, ag.id, {waited = waited, attempt = num(c.attempts, 1),
-                              risk = c.risk, queue = c.queue})
-return finish('answered', {call_status = 'answered', agent = ag.id, waited = waited})
+                              risk = c.risk, queue = c.queue,
+                              interpreter_needed = interpreter})
+return finish('answered', {call_status = 'answered', agent = ag.id, waited = waited,
+                           interpreter_needed = interpreter})

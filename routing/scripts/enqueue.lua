@@ -1,5 +1,6 @@
 -- Place a call in its queue and offer it at once if a qualified agent is free.
--- A: call, queue, lang, specs, flags, line, callback, risk, risk_rank, priority, rate,
+-- A: call, queue, lang (the language she waits for, '*' for none), req_lang (the language she
+--    speaks), specs (the specialties she waits for), req_specs (those she asked for), flags, line, callback, risk, risk_rank, priority, rate,
 --    widen ([[after_seconds, drop_language, drop_specialties], ...]), max_wait, escalation,
 --    unstaffed_overflow.
 local cid = A.call
@@ -10,8 +11,9 @@ if existing then
 end
 local callback = '0'
 if A.callback then callback = '1' end
-redis.call('HSET', key, 'queue', A.queue, 'lang', A.lang, 'req_lang', A.lang, 'specs', A.specs,
-           'req_specs', A.specs, 'flags', A.flags, 'line', A.line, 'callback', callback,
+redis.call('HSET', key, 'queue', A.queue, 'lang', A.lang, 'req_lang', A.req_lang,
+           'specs', A.specs, 'req_specs', A.req_specs, 'flags', A.flags, 'line', A.line,
+           'callback', callback,
            'risk', A.risk, 'risk_rank', A.risk_rank, 'priority', A.priority, 'rate', A.rate,
            'score', NOW - A.priority / A.rate, 'enqueued_at', NOW,
            'overflow_at', NOW + A.max_wait, 'widen', cjson.encode(A.widen), 'widen_level', 0,
@@ -23,8 +25,8 @@ if #A.widen > 0 then
 end
 stat('enqueued')
 emit('enqueued', cid, '', {queue = A.queue, risk = A.risk, priority = A.priority,
-                          language = A.lang, specialties = A.specs, flags = A.flags,
-                          line = A.line})
+                          language = A.req_lang, waits_for_language = A.lang ~= '*',
+                          specialties = A.specs, flags = A.flags, line = A.line})
 if A.escalation then start_escalation(A.escalation) end
 local c = load_call(cid)
 if A.unstaffed_overflow and redis.call('SCARD', k('present', A.queue)) == 0 then

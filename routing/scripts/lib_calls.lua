@@ -54,11 +54,11 @@ local function qualifies(ag, queue, lang, specs)
   return true
 end
 
--- Longest-idle available agent holding every skill the call needs and not in a decline
--- cool-down for it.
-local function best_agent_for_call(c)
+-- Longest-idle available agent holding every skill the call needs (speaking ``lang``) and not
+-- in a decline cool-down for it.
+local function best_agent_for_call(c, lang)
   local sets = {k('avail', 'q', c.queue)}
-  if c.lang ~= '*' then sets[#sets + 1] = k('avail', 'l', c.lang) end
+  if lang ~= '*' then sets[#sets + 1] = k('avail', 'l', lang) end
   for _, s in ipairs(words(c.specs)) do sets[#sets + 1] = k('avail', 's', s) end
   local smallest, smallest_n = 1, nil
   for i, key in ipairs(sets) do
@@ -84,9 +84,21 @@ local function best_agent_for_call(c)
   return nil
 end
 
+-- A call at the wrap-up risk or above, or a silent one, does not wait for anyone's wrap-up:
+-- with nobody available it is offered to an agent writing up her last call.
+local function yields_wrap_up(risk_rank, flags)
+  return num(risk_rank, -1) >= CFG.wrap_yield_rank or has(flags, 'silent')
+end
+
+local function urgent_call(cid)
+  local v = redis.call('HMGET', k('call', cid), 'risk_rank', 'flags')
+  return yields_wrap_up(v[1], v[2])
+end
+
 -- Best waiting call this agent can take: the lowest virtual arrival time over every bucket
--- whose requirements the agent meets.
-local function best_call_for_agent(ag)
+-- whose requirements the agent meets (with ``urgent_only``, among calls that do not wait for
+-- a wrap-up).
+local function best_call_for_agent(ag, urgent_only)
   local best_cid, best_score = nil, nil
   for _, b in ipairs(redis.call('SMEMBERS', k('buckets'))) do
     local queue, lang, specs = string.match(b, '^([^|]*)|([^|]*)|(.*)$')
@@ -98,7 +110,7 @@ local function best_call_for_agent(ag)
             or (score == best_score and cid > best_cid)) then
           break
         end
-        if not declined_by(cid, ag.id) then
+        if not declined_by(cid, ag.id) and (not urgent_only or urgent_call(cid)) then
           best_cid, best_score = cid, score
           break
         end
@@ -108,13 +120,34 @@ local function best_call_for_agent(ag)
   return best_cid
 end
 
+-- The agent in wrap-up nearest its end who can take the call (never one who asked for a break
+-- or to log off after it).
+local function wrapping_agent_for_call(c)
+  for _, aid in ipairs(redis.call('ZRANGE', k('wrapping'), 0, -1)) do
+    local ag = load_agent(aid)
+    if ag and ag.state == 'wrap_up' and not pending_state(ag)
+        and qualifies(ag, c.queue, c.lang, c.specs) and not declined_by(c.id, aid) then
+      return aid
+    end
+  end
+  return nil
+end
+
+-- The language she needs an interpreter for with this agent, or false.
+local function interpreter_needed(c, ag)
+  if c.req_lang ~= '*' and not has(ag.langs, c.req_lang) then return c.req_lang end
+  return false
+end
+
 local function offer(c, ag)
   unpark(c)
-  if c.req_lang ~= '*' and not has(ag.langs, c.req_lang) and not has(c.flags, 'interpreter') then
+  local interpreter = interpreter_needed(c, ag)
+  if interpreter and not has(c.flags, 'interpreter') then
     if c.flags == '' then c.flags = ',' end
     c.flags = c.flags .. 'interpreter,'
     redis.call('HSET', k('call', c.id), 'flags', c.flags)
   end
+  redis.call('HSET', k('call', c.id), 'interpreter_needed', interpreter or '')
   local deadline = NOW + CFG.offer_timeout
   local attempts = redis.call('HINCRBY', k('call', c.id), 'attempts', 1)
   redis.call('HSET', k('call', c.id), 'status', 'offered', 'agent', ag.id, 'offered_at', NOW,
@@ -125,21 +158,53 @@ local function offer(c, ag)
   local ev = emit('offered', c.id, ag.id, {
     expires_at = deadline, attempt = attempts, queue = c.queue, risk = c.risk,
     language = c.req_lang, specialties = c.specs, flags = c.flags,
-    waited = NOW - tonumber(c.enqueued_at)})
+    interpreter_needed = interpreter, waited = NOW - tonumber(c.enqueued_at)})
   publish_to_agent(ag.id, ev)
   stat('offers')
 end
 
+-- A call that does not wait for her language (risk before language) still goes to a free
+-- agent who speaks it when there is one, and to any free agent otherwise.
 local function dispatch_call(c)
   if c.status ~= 'waiting' then return end
-  local aid = best_agent_for_call(c)
+  local aid = nil
+  if c.lang == '*' and c.req_lang ~= '*' then aid = best_agent_for_call(c, c.req_lang) end
+  if not aid then aid = best_agent_for_call(c, c.lang) end
+  if not aid and yields_wrap_up(c.risk_rank, c.flags) then aid = wrapping_agent_for_call(c) end
   if aid then offer(c, load_agent(aid)) end
 end
 
 local function dispatch_agent(ag)
-  if ag.state ~= 'available' then return end
-  local cid = best_call_for_agent(ag)
+  local cid = nil
+  if ag.state == 'available' then
+    cid = best_call_for_agent(ag, false)
+  elseif ag.state == 'wrap_up' and not pending_state(ag) then
+    cid = best_call_for_agent(ag, true)
+  end
   if cid then offer(load_call(cid), ag) end
+end
+
+-- Risk before language: from now on any free agent of the queue may take her (a transfer to
+-- a named agent still waits for that agent: her personal skill is kept).
+local function stop_waiting_for_skills(c)
+  local specs = ''
+  for _, s in ipairs(words(c.specs)) do
+    if string.sub(s, 1, #CFG.personal_skill) == CFG.personal_skill then
+      specs = specs .. ',' .. s
+    end
+  end
+  if specs ~= '' then specs = specs .. ',' end
+  if c.lang == '*' and c.specs == specs then return end
+  local was_waiting = c.status == 'waiting'
+  if was_waiting then unpark(c) end
+  redis.call('HSET', k('call', c.id), 'lang', '*', 'specs', specs)
+  c.lang, c.specs = '*', specs
+  emit('widened', c.id, '', {level = num(c.widen_level, 0), language = '*', specialties = specs,
+                            reason = 'urgent'})
+  if was_waiting then
+    park(c)
+    dispatch_call(c)
+  end
 end
 
 local function clear_call_timers(cid)
@@ -226,6 +291,7 @@ local function start_wrap_up(ag)
   agent_to(ag, 'wrap_up', '')
   redis.call('HSET', k('agent', ag.id), 'wrap_until', until_at)
   redis.call('ZADD', k('timers'), until_at, 'wrap|' .. ag.id)
+  redis.call('ZADD', k('wrapping'), until_at, ag.id)
 end
 
 -- The agent's offer ends without an answer: rejected, missed or withdrawn.

@@ -100,7 +100,15 @@ local function unindex_agent(ag)
   for _, key in ipairs(avail_keys(ag)) do redis.call('ZREM', key, ag.id) end
 end
 
+-- Agents in wrap-up are indexed by when it ends: a call that cannot wait (see lib_calls.lua's
+-- yields_wrap_up) is offered to one of them when nobody is available.
+local function leave_wrap_up(ag)
+  redis.call('ZREM', k('timers'), 'wrap|' .. ag.id)
+  redis.call('ZREM', k('wrapping'), ag.id)
+end
+
 local function agent_available(ag, idle_since)
+  if ag.state == 'wrap_up' then leave_wrap_up(ag) end
   redis.call('HSET', k('agent', ag.id), 'state', 'available', 'since', NOW,
              'idle_since', idle_since, 'call', '')
   for _, key in ipairs(avail_keys(ag)) do redis.call('ZADD', key, idle_since, ag.id) end
@@ -126,6 +134,7 @@ end
 -- Any state but available: leaves the availability index.
 local function agent_to(ag, state, call)
   if ag.state == 'available' then unindex_agent(ag) end
+  if ag.state == 'wrap_up' and state ~= 'wrap_up' then leave_wrap_up(ag) end
   redis.call('HSET', k('agent', ag.id), 'state', state, 'since', NOW, 'call', call or '')
   set_presence(ag, state ~= 'offline')
   ag.state = state

@@ -1,5 +1,7 @@
 -- Raise a waiting call's risk or priority (never lower: only a human may lower, elsewhere).
--- A: call, risk, risk_rank, priority, flags (",a,b," to add), escalation.
+-- A: call, risk, risk_rank, priority, flags (",a,b," to add), escalation, urgent_rank (the
+--    risk rank from which a call waits neither for her language nor for a specialist; a silent
+--    call never does).
 local c = load_call(A.call)
 if not c then return finish('unknown_call') end
 if c.status ~= 'waiting' and c.status ~= 'offered' then
@@ -28,5 +30,6 @@ if priority ~= old_priority or rank ~= old_rank or flags ~= old_flags then
   emit('priority_raised', c.id, '', {risk = risk, priority = priority, flags = flags,
                                     from_priority = old_priority})
 end
+if rank >= A.urgent_rank or has(flags, 'silent') then stop_waiting_for_skills(c) end
 if A.escalation then start_escalation(A.escalation) end
 return finish('raised', {call_status = c.status, priority = priority, risk = risk})

@@ -32,11 +32,14 @@ local function widen(cid)
   local lang, specs = c.lang, c.specs
   if step[2] then lang = '*' end
   if step[3] then specs = '' end
-  local was_waiting = c.status == 'waiting'
+  local changed = lang ~= c.lang or specs ~= c.specs
+  local was_waiting = changed and c.status == 'waiting'
   if was_waiting then unpark(c) end
   redis.call('HSET', k('call', cid), 'lang', lang, 'specs', specs, 'widen_level', level)
   c.lang, c.specs, c.widen_level = lang, specs, level
-  emit('widened', cid, '', {level = level, language = lang, specialties = specs})
+  if changed then
+    emit('widened', cid, '', {level = level, language = lang, specialties = specs})
+  end
   if steps[level + 1] then
     redis.call('ZADD', k('timers'), tonumber(c.enqueued_at) + steps[level + 1][1],
                'widen|' .. cid)

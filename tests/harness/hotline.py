@@ -15,6 +15,7 @@ from routing import AgentState, Router
 from runtime import Runtime, build_runtime
 from settings import Settings
 from store.credentials import hash_secret
+from store.demo_resources import fictional_resources
 from store.models import Agent, Beneficiary, BeneficiaryPhone, Device, Line, Queue, Team, TeamMember
 from store.phone_numbers import lookup_hash
 from store.vocabulary import AgentRole, RiskLevel
@@ -59,6 +60,7 @@ def make_hotline(
         db.add(line)
         db.flush()
         db.add(Queue(line_id=line.id, name="general"))
+        db.add_all(fictional_resources(line.id, "ES"))
         team = Team(name=f"Urgent team {tag}", line_id=line.id, tier_delays_s=[30, 30])
         db.add(team)
         db.flush()

@@ -343,3 +343,29 @@ def test_a_supervisor_listens_to_a_live_call_and_it_is_audited(
             AuditEntry.action == "call_listen", AuditEntry.subject_id == call_id
         )
         assert db.scalar(listen) is not None
+
+
+def test_a_severe_caller_in_arabic_goes_to_the_free_agent_at_once_marked_as_needing_an_interpreter(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    _available(agent)
+    call_id = _caller(runtime, hotline, ("4", *SEVERE[1:]))
+    me = agent.get("/console/api/me").json
+    assert me["offer"]["call"] == call_id
+    assert (me["offer"]["language"], me["offer"]["interpreter_needed"]) == ("ar", "ar")
+    assert agent.post(f"/console/api/offers/{call_id}/accept").status_code == 200
+    card = agent.get(f"/console/api/calls/{call_id}/card").json
+    assert card["call"]["interpreter_needed"] == "ar"
+    assert "interpreter_needed" in [flag["id"] for flag in card["call"]["flags"]]
+
+
+def test_a_silent_caller_goes_to_the_free_agent_whatever_her_number_suggests(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn
+) -> None:
+    _available(agent)
+    phones = runtime.simulator
+    call = phones.dial(hotline.line_number, "+212612345678")
+    while call.status is not PhoneStatus.ON_HOLD:
+        call = phones.stay_silent(call.call_id)
+    assert _offered(agent) == call.call_id
+    assert agent.get("/console/api/me").json["offer"]["language"] == "ar", "guessed, not waited for"

@@ -55,6 +55,7 @@ def _her_file(db_sessions: sessionmaker[Session], hotline: Hotline) -> None:
         assert owner is not None
         owner.address = "Calle Falsa 123, Madrid"
         owner.safety_plan = "Salir por la puerta del patio; llave con la vecina."
+        owner.municipality = "Madrid"
 
 
 def _audits(db_sessions: sessionmaker[Session], action: str, subject_id: str) -> list[AuditEntry]:
@@ -246,7 +247,8 @@ def test_the_caller_card_shows_her_alarm_location_when_her_phone_calls_within_30
     assert card["alarm"]["alarm_type"] == "assault"
     assert card["alarm"]["location"]["latitude"] == 40.4168
     assert card["alarm"]["location"]["map_url"].startswith("https://www.openstreetmap.org/?mlat=")
-    assert card["alarm"]["resources"][0]["kind"] == "police"
+    assert card["resources"]["basis"] == "location"
+    assert card["resources"]["items"][0]["kind"] == "police"
     assert [v.detail for v in viewed] == [{"alarm_id": alarm_id}]
 
 
@@ -300,10 +302,13 @@ def test_the_case_of_an_unanswered_checkin_or_a_proximity_notice_is_her_file_and
     assert quiet.status_code == 200, quiet.json
     assert quiet.json["beneficiary"]["address"] == "Calle Falsa 123, Madrid"
     assert (quiet.json["alarm_type"], quiet.json["location"]) == (None, None)
+    assert quiet.json["resources_basis"] == "municipality"
     assert quiet.json["resources"] and quiet.json["resources"][0]["distance_km"] is None
+    assert {item["municipality"] for item in quiet.json["resources"]} == {"Madrid"}
     alarm_id = _device_alarm(app, db_sessions, hotline)
     recent = supervisor.get(f"/console/api/escalations/{escalation_id}").json
     assert recent["location"]["latitude"] == 40.4168
+    assert recent["resources_basis"] == "location"
     assert recent["resources"][0]["distance_km"] is not None
     assert len(_audits(db_sessions, "alarm_location_read", alarm_id)) == 1
     assert agent.get(f"/console/api/escalations/{escalation_id}").status_code == 403

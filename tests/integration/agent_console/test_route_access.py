@@ -57,6 +57,7 @@ ACCESS = {
     "console_api.interpreter": SIGNED_IN,
     "console_api.end": SIGNED_IN,
     "console_api.checkin_plan": SIGNED_IN,
+    "console_api.refer": SIGNED_IN,
     "console_api.acknowledge": SIGNED_IN,
     "console_api.ringing": SIGNED_IN,
     "console_api.escalation_case": SIGNED_IN,

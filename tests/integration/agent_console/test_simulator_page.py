@@ -3,14 +3,10 @@ the caller card with its location and the nearest resources."""
 
 from __future__ import annotations
 
-import math
-
-import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent_console.resources import Resource, ResourceDirectory, haversine_km
 from routing import views
 from runtime import Runtime
 from store.records import AuditEntry
@@ -72,9 +68,9 @@ def test_a_panic_button_calls_the_line_and_the_card_shows_where_she_is(
     assert alarm["alarm_type"] == "assault"
     assert alarm["location"]["accuracy_m"] == 12
     assert 0 <= alarm["location"]["age_s"] < 60
-    nearest = alarm["resources"][0]
-    assert nearest["distance_km"] < 1.0
-    assert {item["kind"] for item in alarm["resources"]} == {"police", "shelter", "health"}
+    resources = card["resources"]["items"]
+    assert card["resources"]["basis"] == "location" and resources[0]["distance_km"] < 1.0
+    assert {item["kind"] for item in resources} == {"police", "shelter", "health", "cavi"}
     assert card["beneficiary"]["id"] == hotline.beneficiary_id
     with db_sessions() as db:
         viewed = db.scalar(
@@ -83,35 +79,3 @@ def test_a_panic_button_calls_the_line_and_the_card_shows_where_she_is(
             )
         )
         assert viewed is not None and viewed.actor_id == supervisor.account.agent_id
-
-
-def test_haversine_gives_the_madrid_barcelona_distance() -> None:
-    assert math.isclose(haversine_km(40.4168, -3.7038, 41.3874, 2.1686), 505, rel_tol=0.01)
-
-
-def test_the_nearest_resources_keep_two_of_each_kind_nearest_first() -> None:
-    def item(name: str, kind: str, lat: float) -> Resource:
-        return Resource(name, kind, lat, 0.0)
-
-    directory = ResourceDirectory(
-        by_line={"+341": (item("line police", "police", 0.5),)},
-        by_jurisdiction={
-            "ES": (
-                item("far police", "police", 3),
-                item("near police", "police", 0.1),
-                item("mid police", "police", 1),
-                item("shelter", "shelter", 2),
-            )
-        },
-    )
-    found = [n.resource.name for n in directory.nearest(0, 0, None, "ES")]
-    assert found == ["near police", "mid police", "shelter"]
-    assert [n.resource.name for n in directory.nearest(0, 0, "+341", "ES")] == ["line police"]
-    assert directory.nearest(0, 0, None, "PE") == []
-
-
-def test_the_bundled_resources_load_and_unknown_kinds_are_refused() -> None:
-    bundled = ResourceDirectory.bundled()
-    assert bundled.for_line(None, "ES") and bundled.for_line(None, "PE")
-    with pytest.raises(ValueError):
-        Resource.from_dict({"name": "x", "kind": "spa", "latitude": 0, "longitude": 0})
