@@ -35,6 +35,7 @@ from store.live_state import key
 from store.models import Agent
 from web.csrf import check_csrf, csrf_token
 from web.guard import CREDENTIALS, account_check, end_session, install_account_check
+from web.targets import local_target
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ def matching_counter(secret: str, code: str, now: float) -> int | None:
 
 
 def _safe_target(raw: str | None) -> str:
-    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return url_for("console.index")
+    return local_target(raw, url_for("console.index"))
 
 
 def auth_blueprint(sessions: sessionmaker[Session], live: redis.Redis) -> Blueprint:
