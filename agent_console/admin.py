@@ -1,8 +1,10 @@
-"""Admins' page (``/admin``): accounts with their lock and second-factor state; unlock an
-account locked after failed sign-ins, clear a lost authenticator so its owner enrols again at
-the next sign-in, deactivate an account (its sessions end at their next request, an open event
-stream within ``RECHECK_SECONDS``; routing sets her offline, after her current call if she is
-on one) or reactivate it. All audited."""
+"""Admins' page (``/admin``): accounts with their sign-in delays and second-factor state.
+
+An admin clears the delays failed sign-ins put on an account (every address may try again at
+once), clears a lost authenticator so its owner enrols again at the next sign-in, deactivates
+an account (its sessions end at their next request, an open event stream within
+``RECHECK_SECONDS``; routing sets her offline, after her current call if she is on one) or
+reactivates it. All audited."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from flask import Blueprint, Response, g, jsonify, render_template
 from sqlalchemy import select
 
 from agent_console.ports import ConsoleError, ConsolePorts
+from agent_console.sign_in_throttle import SignInThrottle
 from routing.deactivation import leave_routing
 from store import audit
-from store.base import utcnow
 from store.models import Agent
 from web.csrf import check_csrf
 from web.guard import login_required
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 ADMIN_ROLES = ("admin",)
 
 
-def admin_blueprint(ports: ConsolePorts) -> Blueprint:
+def admin_blueprint(ports: ConsolePorts, throttle: SignInThrottle) -> Blueprint:
     bp = Blueprint("admin", __name__)
 
     @bp.errorhandler(ConsoleError)
@@ -34,7 +36,6 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
     @bp.get("/admin")
     @login_required(*ADMIN_ROLES)
     def accounts() -> str:
-        now = utcnow()
         with ports.sessions() as db:
             rows = [
                 {
@@ -43,7 +44,7 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
                     "name": agent.display_name,
                     "role": str(agent.role),
                     "active": agent.active,
-                    "locked": bool(agent.locked_until and agent.locked_until > now),
+                    "locked": throttle.delayed(agent.login),
                     "second_factor": agent.totp_secret is not None,
                 }
                 for agent in db.scalars(select(Agent).order_by(Agent.login))
@@ -57,8 +58,7 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
             if agent is None:
                 raise ConsoleError("console.unknown_agent", "no such account", 404)
             if action == "account_unlocked":
-                agent.locked_until = None
-                agent.failed_logins = 0
+                throttle.clear(agent.login)
             elif action == "second_factor_reset":
                 agent.totp_secret = None
             else:

@@ -17,6 +17,7 @@ from agent_console.beneficiaries import beneficiaries_blueprint
 from agent_console.events import events_blueprint
 from agent_console.i18n import install as install_language
 from agent_console.ports import ConsolePorts
+from agent_console.sign_in_throttle import SignInThrottle
 from agent_console.texts import DISPOSITION_TEXT, STATE_TEXT
 from agent_console.wallboard import wallboard_blueprint
 from locales.markers import N_
@@ -86,11 +87,12 @@ def register_console(app: Flask, ports: ConsolePorts) -> None:
             response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
 
+    throttle = SignInThrottle(ports.live, ports.clock)
     install_language(app, ports.default_locale)
-    app.register_blueprint(auth_blueprint(ports.sessions, ports.live))
+    app.register_blueprint(auth_blueprint(ports.sessions, throttle))
     app.register_blueprint(console_blueprint(ports))
     app.register_blueprint(console_api(ports))
     app.register_blueprint(events_blueprint(ports))
     app.register_blueprint(wallboard_blueprint(ports))
-    app.register_blueprint(admin_blueprint(ports))
+    app.register_blueprint(admin_blueprint(ports, throttle))
     app.register_blueprint(beneficiaries_blueprint(ports))
