@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 import agent_console.auth as auth
+import store.credentials as credentials
 from agent_console.sign_in_throttle import MAX_DELAY_S, SignInThrottle
 from store.models import Agent
 from tests.harness.hotline import PASSWORD
@@ -65,7 +66,7 @@ def test_an_unknown_login_costs_the_same_argon2_check_as_a_known_one(
     app: Flask, accounts: dict[str, Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[str] = []
-    real = auth.verify_secret
+    real = credentials.verify_secret
 
     def counting(stored_hash: str | None, candidate: str) -> bool:
         checked.append(str(stored_hash)[:9])
