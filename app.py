@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from agent_console.console import register_console
+from agent_console.console import content_policy, register_console
 from agent_console.health import health_blueprint
 from checkins.http import checkins_api
 from checkins.operations_page import operations_blueprint
@@ -20,6 +20,7 @@ from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
 from telephony.twilio.http import twilio_blueprint
 from web import errors as web_errors
+from web import headers as web_headers
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -83,4 +84,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
 
     web_errors.install(app)
+    web_headers.install(
+        app,
+        content_policy(settings.twilio_account_sid is not None),
+        https=settings.public_base_url.startswith("https://"),
+    )
     return app

@@ -77,16 +77,6 @@ def content_policy(twilio_enabled: bool) -> str:
 
 
 def register_console(app: Flask, ports: ConsolePorts) -> None:
-    policy = content_policy(ports.twilio_enabled)
-
-    @app.after_request
-    def _page_headers(response: Response) -> Response:
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", policy)
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
-
     throttle = SignInThrottle(ports.live, ports.clock)
     install_language(app, ports.default_locale)
     app.register_blueprint(auth_blueprint(ports.sessions, throttle))
