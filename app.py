@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agent_console.console import content_policy, register_console
 from agent_console.health import health_blueprint
@@ -44,6 +45,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.extensions["amparo"] = runtime
+    if settings.trusted_proxies:
+        # Behind the load balancer every request comes from it: trust exactly this many hops
+        # of X-Forwarded-For/-Proto, so sign-in limits and the audit see the person's address.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     app.register_blueprint(
         health_blueprint(

@@ -38,6 +38,7 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 5000
     web_workers: int = 2
+    trusted_proxies: int = 0
     default_locale: str = "es"
     simulator_enabled: bool = True
     session_cookie_secure: bool = False
@@ -95,6 +96,7 @@ class Settings:
             "AMPARO_WEB_HOST": self.web_host,
             "AMPARO_WEB_PORT": str(self.web_port),
             "AMPARO_WEB_WORKERS": str(self.web_workers),
+            "AMPARO_TRUSTED_PROXIES": str(self.trusted_proxies),
             "AMPARO_DEFAULT_LOCALE": self.default_locale,
             "AMPARO_SIMULATOR": "on" if self.simulator_enabled else "off",
             "AMPARO_TWILIO_ACCOUNT_SID": self.twilio_account_sid or "(not set: Twilio off)",
@@ -320,6 +322,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_host=web_host,
         web_port=web_port,
         web_workers=_int(env, "AMPARO_WEB_WORKERS", 2, 1, 64),
+        trusted_proxies=_int(env, "AMPARO_TRUSTED_PROXIES", 0, 0, 5),
         default_locale=default_locale,
         simulator_enabled=_bool(env, "AMPARO_SIMULATOR", embedded_db and redis_url is None),
         session_cookie_secure=_bool(
