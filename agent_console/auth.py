@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 import pyotp
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +36,15 @@ from store import audit
 from store.credentials import hash_secret, verify_secret
 from store.models import Agent
 from web.csrf import check_csrf, csrf_token
-from web.guard import CREDENTIALS, account_check, end_session, install_account_check
+from web.guard import (
+    CREDENTIALS,
+    SESSION_ID,
+    account_check,
+    end_session,
+    install_account_check,
+    login_required,
+)
+from web.session_registry import RegistryUnavailable, SessionRegistry
 from web.targets import local_target
 
 log = logging.getLogger(__name__)
@@ -70,12 +78,14 @@ def _safe_target(raw: str | None) -> str:
     return local_target(raw, url_for("console.index"))
 
 
-def auth_blueprint(sessions: sessionmaker[Session], throttle: SignInThrottle) -> Blueprint:
+def auth_blueprint(
+    sessions: sessionmaker[Session], throttle: SignInThrottle, registry: SessionRegistry
+) -> Blueprint:
     bp = Blueprint("auth", __name__)
 
     @bp.record_once
     def _install_check(state: BlueprintSetupState) -> None:
-        install_account_check(state.app, sessions)
+        install_account_check(state.app, sessions, registry)
 
     @bp.app_context_processor
     def _inject() -> dict[str, Any]:
@@ -97,7 +107,7 @@ def auth_blueprint(sessions: sessionmaker[Session], throttle: SignInThrottle) ->
         _audit(agent_id, "sign_in_failed", step=step)
         return render_template(template, error="invalid", **context), 401
 
-    def _refused(attempt: Attempt | None, template: str, step: str, **context: Any) -> Any:
+    def _refused(attempt: Attempt | None, template: str, step: str, **context: Any) -> Response:
         """Too soon after failures from this address for this login (429), or nothing to count
         attempts with (503)."""
         if attempt is None:
@@ -122,7 +132,12 @@ def auth_blueprint(sessions: sessionmaker[Session], throttle: SignInThrottle) ->
     def _signed_in(
         agent_id: str, role: str, tag: str, target: str | None, second_factor: bool
     ) -> Response:
+        try:
+            session_id = registry.open(agent_id)
+        except RegistryUnavailable:
+            return _refused(None, "login.html", "session")
         end_session()
+        session[SESSION_ID] = session_id
         session["agent_id"] = agent_id
         session["role"] = role
         session[CREDENTIALS] = tag
@@ -130,6 +145,12 @@ def auth_blueprint(sessions: sessionmaker[Session], throttle: SignInThrottle) ->
         current_app.logger.info("sign-in agent_id=%s", agent_id)
         _audit(agent_id, "sign_in", second_factor=second_factor)
         return redirect(_safe_target(target))
+
+    def _signed_out(agent_id: str, action: str, **detail: Any) -> Response:
+        with sessions() as db, db.begin():
+            audit.record(db, actor_type="agent", actor_id=agent_id, action=action, detail=detail)
+        end_session()
+        return redirect(url_for("auth.login"))
 
     @bp.get("/login")
     def login() -> str:
@@ -224,12 +245,24 @@ def auth_blueprint(sessions: sessionmaker[Session], throttle: SignInThrottle) ->
 
     @bp.post("/logout")
     def logout() -> Response:
+        """This session ends, for every copy of its cookie."""
         check_csrf()
         agent_id = session.get("agent_id")
-        if agent_id:
-            with sessions() as db, db.begin():
-                audit.record(db, actor_type="agent", actor_id=agent_id, action="sign_out")
-        end_session()
-        return redirect(url_for("auth.login"))
+        if not agent_id:
+            end_session()
+            return redirect(url_for("auth.login"))
+        registry.close(str(session.get(SESSION_ID, "")), str(agent_id))
+        return _signed_out(str(agent_id), "sign_out")
+
+    @bp.post("/logout/everywhere")
+    @login_required()
+    def logout_everywhere() -> Response:
+        """Every session of hers ends: a forgotten workstation, a stolen cookie."""
+        check_csrf()
+        try:
+            ended = registry.close_all(g.agent_id)
+        except RegistryUnavailable:
+            return _refused(None, "login.html", "sign_out")
+        return _signed_out(g.agent_id, "signed_out_everywhere", sessions_ended=ended)
 
     return bp

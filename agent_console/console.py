@@ -24,6 +24,7 @@ from locales.markers import N_
 from locales.ui_strings import RISK
 from store.models import Agent
 from web.guard import login_required
+from web.session_registry import SessionRegistry
 
 SHORTCUTS = (
     ("A", N_("console.shortcut.accept")),
@@ -78,11 +79,12 @@ def content_policy(twilio_enabled: bool) -> str:
 
 def register_console(app: Flask, ports: ConsolePorts) -> None:
     throttle = SignInThrottle(ports.live, ports.clock)
+    registry = SessionRegistry(ports.live)
     install_language(app, ports.default_locale)
-    app.register_blueprint(auth_blueprint(ports.sessions, throttle))
+    app.register_blueprint(auth_blueprint(ports.sessions, throttle, registry))
     app.register_blueprint(console_blueprint(ports))
     app.register_blueprint(console_api(ports))
     app.register_blueprint(events_blueprint(ports))
     app.register_blueprint(wallboard_blueprint(ports))
-    app.register_blueprint(admin_blueprint(ports, throttle))
+    app.register_blueprint(admin_blueprint(ports, throttle, registry))
     app.register_blueprint(beneficiaries_blueprint(ports))

@@ -28,6 +28,7 @@ ACCESS = {
     "auth.second_factor": PUBLIC,
     "auth.second_factor_post": PUBLIC,
     "auth.logout": PUBLIC,
+    "auth.logout_everywhere": SIGNED_IN,
     "language.choose": PUBLIC,
     # The caller simulator places calls and presses panic buttons: signed-in people only, and
     # on only with AMPARO_SIMULATOR=on or on the embedded default bound to loopback.
@@ -81,6 +82,7 @@ ACCESS = {
     "admin.reset_second_factor": ADMINS,
     "admin.deactivate": ADMINS,
     "admin.reactivate": ADMINS,
+    "admin.end_sessions": ADMINS,
     "twilio.incoming": CARRIER,
     "twilio.step": CARRIER,
     "twilio.status": CARRIER,
