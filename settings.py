@@ -40,6 +40,7 @@ class Settings:
     web_port: int = 5000
     web_workers: int = 2
     trusted_proxies: int = 0
+    file_access_after_call_min: int = 120
     default_locale: str = "es"
     simulator_enabled: bool = True
     simulator_note: str = ""
@@ -120,6 +121,7 @@ class Settings:
             "AMPARO_WEB_PORT": str(self.web_port),
             "AMPARO_WEB_WORKERS": str(self.web_workers),
             "AMPARO_TRUSTED_PROXIES": str(self.trusted_proxies),
+            "AMPARO_FILE_ACCESS_AFTER_CALL": f"{self.file_access_after_call_min} min",
             "AMPARO_DEFAULT_LOCALE": self.default_locale,
             "AMPARO_SIMULATOR": "on" if self.simulator_enabled else f"off {self.simulator_note}",
             "AMPARO_EMBEDDED_PUBLIC_BIND": "on" if self.embedded_public_bind else "off",
@@ -371,6 +373,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_port=web_port,
         web_workers=_int(env, "AMPARO_WEB_WORKERS", 2, 1, 64),
         trusted_proxies=_int(env, "AMPARO_TRUSTED_PROXIES", 0, 0, 5),
+        file_access_after_call_min=_int(env, "AMPARO_FILE_ACCESS_AFTER_CALL", 120, 0, 24 * 60),
         default_locale=default_locale,
         simulator_enabled=simulator_enabled,
         simulator_note=simulator_note,

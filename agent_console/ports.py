@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 import redis
@@ -52,3 +53,5 @@ class ConsolePorts:
     default_locale: str = "es"
     resources: ResourceDirectory = field(default_factory=ResourceDirectory.bundled)
     clock: Callable[[], float] = time.time
+    file_access_after_call: timedelta = timedelta(hours=2)
+    """How long after her call an agent may still open a caller's file."""
