@@ -156,6 +156,8 @@ def check() -> None:
     settings = _settings_or_exit()
     for name, value in settings.describe().items():
         click.echo(f"{name:32} {value}")
+    for warning in settings.key_warnings():
+        click.echo(f"{'keys':32} WARNING: {warning}")
     from ivr_flows.cli import check_file
     from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
     from locales.catalogs import check_catalogs

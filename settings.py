@@ -46,6 +46,8 @@ class Settings:
     simulator_note: str = ""
     """Why the simulator is off when it would have been on (said at start and by ``check``)."""
     embedded_public_bind: bool = False
+    keys_in_data_dir: tuple[str, ...] = ()
+    """Key files read from (or made in) the data dir, beside the data they protect."""
     session_cookie_secure: bool = False
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = field(default=None, repr=False)
@@ -99,6 +101,17 @@ class Settings:
             f"loopback only, not {host}; set AMPARO_DATABASE_URL and AMPARO_REDIS_URL for a "
             "served deployment, or AMPARO_EMBEDDED_PUBLIC_BIND=on to accept the risk"
         )
+
+    def key_warnings(self) -> list[str]:
+        """What ``amparo check`` warns about the keys."""
+        if not self.keys_in_data_dir:
+            return []
+        names = " and ".join(self.keys_in_data_dir)
+        return [
+            f"{names} sit beside the data in {self.data_dir}: a copy of that directory (a "
+            "backup, a stolen disk) opens every personal field and signs sessions; keep "
+            "AMPARO_SECRET_KEY and AMPARO_DATA_KEY in a secret store instead"
+        ]
 
     @property
     def twilio_configured(self) -> bool:
@@ -309,6 +322,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url = f"sqlite:///{data_dir / 'amparo.sqlite3'}"
     redis_url = _url(env, "AMPARO_REDIS_URL", ("redis", "rediss", "unix"))
 
+    keys_in_data_dir: list[str] = []
     secret_raw = env.get("AMPARO_SECRET_KEY")
     data_key_raw = env.get("AMPARO_DATA_KEY")
     if secret_raw:
@@ -319,6 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key = base64.urlsafe_b64encode(
             _read_or_create_secret(data_dir / "secret_key", 32)
         ).decode()
+        keys_in_data_dir.append("secret_key")
     else:
         raise ConfigurationError(
             "AMPARO_SECRET_KEY", "required when AMPARO_DATABASE_URL names an external database"
@@ -327,6 +342,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_key = _data_key(data_key_raw)
     elif embedded_db:
         data_key = _read_or_create_secret(data_dir / "data_key", 32)
+        keys_in_data_dir.append("data_key")
     else:
         raise ConfigurationError(
             "AMPARO_DATA_KEY", "required when AMPARO_DATABASE_URL names an external database"
@@ -378,6 +394,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         simulator_enabled=simulator_enabled,
         simulator_note=simulator_note,
         embedded_public_bind=_bool(env, "AMPARO_EMBEDDED_PUBLIC_BIND", False),
+        keys_in_data_dir=tuple(keys_in_data_dir),
         session_cookie_secure=_bool(
             env, "AMPARO_SESSION_COOKIE_SECURE", public_base_url.startswith("https")
         ),

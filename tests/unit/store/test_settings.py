@@ -1,3 +1,4 @@
+import base64
 import stat
 from pathlib import Path
 
@@ -110,3 +111,18 @@ def test_the_embedded_default_refuses_a_public_bind_unless_told(tmp_path: Path) 
     assert told.bind_refusal(PUBLIC) is None
     served = load_settings({"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_REDIS_URL": "redis://r/0"})
     assert served.bind_refusal(PUBLIC) is None
+
+
+def test_keys_beside_the_data_are_warned_about(tmp_path: Path) -> None:
+    embedded = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+    [warning] = embedded.key_warnings()
+    assert "secret_key and data_key sit beside the data" in warning
+    assert str(tmp_path) in warning
+    kept_apart = load_settings(
+        {
+            "AMPARO_DATA_DIR": str(tmp_path),
+            "AMPARO_SECRET_KEY": "k" * 40,
+            "AMPARO_DATA_KEY": base64.urlsafe_b64encode(bytes(32)).decode(),
+        }
+    )
+    assert kept_apart.key_warnings() == []
