@@ -2,11 +2,11 @@
 
 The browser's cookie is signed, not secret, and anyone holding a copy could use it until it
 expires. Each sign-in therefore opens a session here (``amparo:session:<id>`` -> the account,
-for the session's lifetime), the cookie carries only the session's random id beside the
-account, and the guard asks Redis on every request whether that session is still open. Signing
-out closes it, so a copy of the cookie taken before is worth nothing. An account's open
-sessions are listed under ``amparo:sessions_of:<account>``, so she can sign out all of hers and
-an admin can end all of someone's.
+kept until ``SESSION_LIFETIME`` after its last use, as the cookie is), the cookie carries the
+session's random id, and the guard asks Redis on every request whether that session is still
+open. Signing out closes it, so a copy of the cookie taken before is worth nothing. An
+account's open sessions are listed under ``amparo:sessions_of:<account>``, so she can sign out
+all of hers and an admin can end all of someone's.
 
 When Redis does not answer, nothing is known: the guard answers 503 and keeps the cookie.
 """
@@ -61,7 +61,11 @@ class SessionRegistry:
         if not session_id:
             return False
         try:
-            holder = self._live.get(self._session(session_id))
+            pipe = self._live.pipeline(transaction=False)
+            pipe.get(self._session(session_id))
+            pipe.expire(self._session(session_id), self._ttl)  # in use: it lasts, like the cookie
+            pipe.expire(self._of(agent_id), self._ttl)
+            holder = pipe.execute()[0]
         except redis.RedisError as exc:
             raise RegistryUnavailable from exc
         return holder is not None and str(holder) == agent_id

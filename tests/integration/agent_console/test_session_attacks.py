@@ -4,9 +4,12 @@ account's sessions closes the session in Redis for every copy."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -114,3 +117,14 @@ def test_when_redis_cannot_say_whether_the_session_is_open_the_answer_is_503(
     assert answer.headers["Retry-After"] == "5"
     monkeypatch.undo()
     assert _me(agent.client).status_code == 200, "the session was kept"
+
+
+def test_a_session_in_use_lasts_and_an_idle_one_ends(redis_client: redis.Redis) -> None:
+    registry = SessionRegistry(redis_client, lifetime=timedelta(seconds=2))
+    session_id = registry.open("agent-1")
+    for _ in range(3):
+        time.sleep(1.0)
+        assert registry.is_open(session_id, "agent-1")
+    assert not registry.is_open(session_id, "agent-2"), "an id is good for its own account only"
+    time.sleep(2.2)
+    assert not registry.is_open(session_id, "agent-1")
