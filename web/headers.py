@@ -39,7 +39,9 @@ def install(app: Flask, content_policy: str, *, https: bool) -> None:
         if https:
             headers.setdefault("Strict-Transport-Security", HSTS)
         if signed_in():
-            headers["Cache-Control"] = NO_STORE
+            # An event stream's no-cache (which tells proxies not to buffer it) stays first.
+            streaming = "no-cache" in headers.get("Cache-Control", "")
+            headers["Cache-Control"] = f"no-cache, {NO_STORE}" if streaming else NO_STORE
             headers["Pragma"] = "no-cache"
             headers.pop("Expires", None)
             headers.pop("ETag", None)
