@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from agent_console.console import register_console
+from agent_console.console import content_policy, register_console
 from agent_console.health import health_blueprint
 from checkins.http import checkins_api
 from checkins.operations_page import operations_blueprint
@@ -20,6 +21,7 @@ from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
 from telephony.twilio.http import twilio_blueprint
 from web import errors as web_errors
+from web import headers as web_headers
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -43,6 +45,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.extensions["amparo"] = runtime
+    if settings.trusted_proxies:
+        # Behind the load balancer every request comes from it: trust exactly this many hops
+        # of X-Forwarded-For/-Proto, so sign-in limits and the audit see the person's address.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     app.register_blueprint(
         health_blueprint(
@@ -83,4 +90,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
 
     web_errors.install(app)
+    web_headers.install(
+        app,
+        content_policy(settings.twilio_account_sid is not None),
+        https=settings.public_base_url.startswith("https://"),
+    )
     return app

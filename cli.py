@@ -106,12 +106,58 @@ def keys_rewrap_recordings() -> None:
         sys.exit(1)
 
 
+@cli.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Add every audit entry not yet sealed to the hash chain (the worker does it every
+    minute)."""
+    from store import audit_chain
+
+    sessions, close = _open_database()
+    try:
+        sealed = audit_chain.seal(sessions)
+    finally:
+        close()
+    click.echo(f"sealed {sealed} audit entries")
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain from its first entry; name the first entry that does not hold
+    (exit 1)."""
+    from store import audit_chain
+
+    sessions, close = _open_database()
+    try:
+        report = audit_chain.verify(sessions)
+    finally:
+        close()
+    click.echo(
+        f"audit chain: {report.sealed} entries hold, {report.unsealed} not sealed yet "
+        "(amparo audit seal)"
+    )
+    broken = report.first_broken
+    if broken is not None:
+        click.echo(
+            f"first broken entry: id {broken.entry_id} (place {broken.seq} in the chain): "
+            f"{broken.problem}",
+            err=True,
+        )
+        sys.exit(1)
+
+
 @cli.command("check")
 def check() -> None:
     """Print the configuration (without secrets) and whether the database and Redis answer."""
     settings = _settings_or_exit()
     for name, value in settings.describe().items():
         click.echo(f"{name:32} {value}")
+    for warning in settings.key_warnings():
+        click.echo(f"{'keys':32} WARNING: {warning}")
     from ivr_flows.cli import check_file
     from ivr_flows.flows import BUILTIN_FLOWS, builtin_path
     from locales.catalogs import check_catalogs

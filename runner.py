@@ -37,6 +37,16 @@ def _settings() -> Settings:
         sys.exit(2)
 
 
+def _servable(settings: Settings, command: str) -> None:
+    """Refuse a bind the settings do not allow; say why the simulator is off when it is."""
+    refusal = settings.bind_refusal(settings.web_host)
+    if refusal:
+        click.echo(f"amparo {command}: refusing to start: {refusal}", err=True)
+        sys.exit(2)
+    if not settings.simulator_enabled and settings.embedded_default:
+        click.echo(f"amparo {command}: simulator off {settings.simulator_note}", err=True)
+
+
 def _own_embedded_redis(settings: Settings) -> EmbeddedRedis | None:
     """Start the embedded Redis in this (parent) process so children only reuse it."""
     if settings.redis_url is not None:
@@ -67,12 +77,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 @click.option("--workers", type=int, default=None, help="Processes (default AMPARO_WEB_WORKERS).")
 def web(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web console, APIs and telephony webhooks with gunicorn."""
+    if host:
+        os.environ["AMPARO_WEB_HOST"] = host  # the app's own settings see the real bind
     settings = _settings()
+    _servable(settings, "web")
     embedded = _own_embedded_redis(settings)
     try:
         _Gunicorn(
             {
-                "bind": f"{host or settings.web_host}:{port or settings.web_port}",
+                "bind": f"{settings.web_host}:{port or settings.web_port}",
                 "workers": workers or settings.web_workers,
                 "worker_class": "gthread",
                 "threads": 16,
@@ -233,6 +246,7 @@ def run(port: int | None) -> None:
     from store.demo import read_logins
 
     settings = _settings()
+    _servable(settings, "run")
     embedded = _own_embedded_redis(settings)
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False

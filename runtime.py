@@ -359,6 +359,7 @@ class Runtime:
             simulator=simulator,
             twilio_enabled=self.settings.twilio_account_sid is not None,
             default_locale=self.settings.default_locale,
+            file_access_after_call=timedelta(minutes=self.settings.file_access_after_call_min),
         )
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ the data dir (mode 0600) and reused; bad values stop start-up with a message nam
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import secrets
@@ -38,8 +39,15 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 5000
     web_workers: int = 2
+    trusted_proxies: int = 0
+    file_access_after_call_min: int = 120
     default_locale: str = "es"
     simulator_enabled: bool = True
+    simulator_note: str = ""
+    """Why the simulator is off when it would have been on (said at start and by ``check``)."""
+    embedded_public_bind: bool = False
+    keys_in_data_dir: tuple[str, ...] = ()
+    """Key files read from (or made in) the data dir, beside the data they protect."""
     session_cookie_secure: bool = False
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = field(default=None, repr=False)
@@ -76,6 +84,36 @@ class Settings:
         return self.redis_url is None
 
     @property
+    def embedded_default(self) -> bool:
+        """SQLite and the embedded Redis: one machine, keys beside the data."""
+        return self.embedded_database and self.embedded_redis
+
+    def bind_refusal(self, host: str) -> str | None:
+        """Why ``amparo web``/``run`` must not listen on ``host``, or None.
+
+        The embedded default keeps its keys beside the data and carries the simulator; it is
+        for one machine. Listening beyond loopback needs ``AMPARO_EMBEDDED_PUBLIC_BIND=on``.
+        """
+        if not self.embedded_default or is_loopback(host) or self.embedded_public_bind:
+            return None
+        return (
+            f"the embedded default (SQLite, embedded Redis, keys in {self.data_dir}) listens on "
+            f"loopback only, not {host}; set AMPARO_DATABASE_URL and AMPARO_REDIS_URL for a "
+            "served deployment, or AMPARO_EMBEDDED_PUBLIC_BIND=on to accept the risk"
+        )
+
+    def key_warnings(self) -> list[str]:
+        """What ``amparo check`` warns about the keys."""
+        if not self.keys_in_data_dir:
+            return []
+        names = " and ".join(self.keys_in_data_dir)
+        return [
+            f"{names} sit beside the data in {self.data_dir}: a copy of that directory (a "
+            "backup, a stolen disk) opens every personal field and signs sessions; keep "
+            "AMPARO_SECRET_KEY and AMPARO_DATA_KEY in a secret store instead"
+        ]
+
+    @property
     def twilio_configured(self) -> bool:
         """Webhooks can be validated and REST calls made."""
         return bool(self.twilio_account_sid and self.twilio_auth_token)
@@ -95,8 +133,11 @@ class Settings:
             "AMPARO_WEB_HOST": self.web_host,
             "AMPARO_WEB_PORT": str(self.web_port),
             "AMPARO_WEB_WORKERS": str(self.web_workers),
+            "AMPARO_TRUSTED_PROXIES": str(self.trusted_proxies),
+            "AMPARO_FILE_ACCESS_AFTER_CALL": f"{self.file_access_after_call_min} min",
             "AMPARO_DEFAULT_LOCALE": self.default_locale,
-            "AMPARO_SIMULATOR": "on" if self.simulator_enabled else "off",
+            "AMPARO_SIMULATOR": "on" if self.simulator_enabled else f"off {self.simulator_note}",
+            "AMPARO_EMBEDDED_PUBLIC_BIND": "on" if self.embedded_public_bind else "off",
             "AMPARO_TWILIO_ACCOUNT_SID": self.twilio_account_sid or "(not set: Twilio off)",
             "AMPARO_TWILIO_CPS": str(self.twilio_cps),
             "AMPARO_TWILIO_NEUTRAL_CALLER_ID": self.twilio_neutral_caller_id or "(not set)",
@@ -120,6 +161,29 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _simulator(env: Mapping[str, str], embedded_default: bool, host: str) -> tuple[bool, str]:
+    """On when asked for; unset, on only for the embedded default on loopback (anyone who
+    reaches the simulator can place calls into the lines and press a device's panic button)."""
+    if (env.get("AMPARO_SIMULATOR") or "").strip():
+        return _bool(env, "AMPARO_SIMULATOR", False), "(AMPARO_SIMULATOR=off)"
+    if not embedded_default:
+        return False, "(not the embedded default: set AMPARO_SIMULATOR=on to use it)"
+    if not is_loopback(host):
+        return False, f"(bound to {host}, not loopback: set AMPARO_SIMULATOR=on to use it)"
+    return True, ""
 
 
 def _without_password(url: str) -> str:
@@ -258,6 +322,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url = f"sqlite:///{data_dir / 'amparo.sqlite3'}"
     redis_url = _url(env, "AMPARO_REDIS_URL", ("redis", "rediss", "unix"))
 
+    keys_in_data_dir: list[str] = []
     secret_raw = env.get("AMPARO_SECRET_KEY")
     data_key_raw = env.get("AMPARO_DATA_KEY")
     if secret_raw:
@@ -268,6 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key = base64.urlsafe_b64encode(
             _read_or_create_secret(data_dir / "secret_key", 32)
         ).decode()
+        keys_in_data_dir.append("secret_key")
     else:
         raise ConfigurationError(
             "AMPARO_SECRET_KEY", "required when AMPARO_DATABASE_URL names an external database"
@@ -276,6 +342,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_key = _data_key(data_key_raw)
     elif embedded_db:
         data_key = _read_or_create_secret(data_dir / "data_key", 32)
+        keys_in_data_dir.append("data_key")
     else:
         raise ConfigurationError(
             "AMPARO_DATA_KEY", "required when AMPARO_DATABASE_URL names an external database"
@@ -309,6 +376,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("AMPARO_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
 
+    simulator_enabled, simulator_note = _simulator(env, embedded_db and redis_url is None, web_host)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -320,8 +388,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_host=web_host,
         web_port=web_port,
         web_workers=_int(env, "AMPARO_WEB_WORKERS", 2, 1, 64),
+        trusted_proxies=_int(env, "AMPARO_TRUSTED_PROXIES", 0, 0, 5),
+        file_access_after_call_min=_int(env, "AMPARO_FILE_ACCESS_AFTER_CALL", 120, 0, 24 * 60),
         default_locale=default_locale,
-        simulator_enabled=_bool(env, "AMPARO_SIMULATOR", embedded_db and redis_url is None),
+        simulator_enabled=simulator_enabled,
+        simulator_note=simulator_note,
+        embedded_public_bind=_bool(env, "AMPARO_EMBEDDED_PUBLIC_BIND", False),
+        keys_in_data_dir=tuple(keys_in_data_dir),
         session_cookie_secure=_bool(
             env, "AMPARO_SESSION_COOKIE_SECURE", public_base_url.startswith("https")
         ),

@@ -1,8 +1,10 @@
-"""Admins' page (``/admin``): accounts with their lock and second-factor state; unlock an
-account locked after failed sign-ins, clear a lost authenticator so its owner enrols again at
-the next sign-in, deactivate an account (its sessions end at their next request, an open event
-stream within ``RECHECK_SECONDS``; routing sets her offline, after her current call if she is
-on one) or reactivate it. All audited."""
+"""Admins' page (``/admin``): accounts with their sign-in delays and second-factor state.
+
+An admin clears the delays failed sign-ins put on an account (every address may try again at
+once), ends every open session of an account, clears a lost authenticator so its owner enrols
+again at the next sign-in, deactivates an account (its sessions end at their next request, an
+open event stream within ``RECHECK_SECONDS``; routing sets her offline, after her current call
+if she is on one) or reactivates it. All audited."""
 
 from __future__ import annotations
 
@@ -12,19 +14,22 @@ from flask import Blueprint, Response, g, jsonify, render_template
 from sqlalchemy import select
 
 from agent_console.ports import ConsoleError, ConsolePorts
+from agent_console.sign_in_throttle import SignInThrottle
 from routing.deactivation import leave_routing
 from store import audit
-from store.base import utcnow
 from store.models import Agent
 from web.csrf import check_csrf
 from web.guard import login_required
+from web.session_registry import RegistryUnavailable, SessionRegistry
 
 log = logging.getLogger(__name__)
 
 ADMIN_ROLES = ("admin",)
 
 
-def admin_blueprint(ports: ConsolePorts) -> Blueprint:
+def admin_blueprint(
+    ports: ConsolePorts, throttle: SignInThrottle, registry: SessionRegistry
+) -> Blueprint:
     bp = Blueprint("admin", __name__)
 
     @bp.errorhandler(ConsoleError)
@@ -34,7 +39,6 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
     @bp.get("/admin")
     @login_required(*ADMIN_ROLES)
     def accounts() -> str:
-        now = utcnow()
         with ports.sessions() as db:
             rows = [
                 {
@@ -43,7 +47,7 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
                     "name": agent.display_name,
                     "role": str(agent.role),
                     "active": agent.active,
-                    "locked": bool(agent.locked_until and agent.locked_until > now),
+                    "locked": throttle.delayed(agent.login),
                     "second_factor": agent.totp_secret is not None,
                 }
                 for agent in db.scalars(select(Agent).order_by(Agent.login))
@@ -57,8 +61,9 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
             if agent is None:
                 raise ConsoleError("console.unknown_agent", "no such account", 404)
             if action == "account_unlocked":
-                agent.locked_until = None
-                agent.failed_logins = 0
+                throttle.clear(agent.login)
+            elif action == "sessions_ended":
+                pass
             elif action == "second_factor_reset":
                 agent.totp_secret = None
             else:
@@ -104,6 +109,20 @@ def admin_blueprint(ports: ConsolePorts) -> Blueprint:
             routing_state=state,
             routing_after_call=after_call,
         )
+
+    @bp.post("/admin/api/agents/<agent_id>/end-sessions")
+    @login_required(*ADMIN_ROLES)
+    def end_sessions(agent_id: str) -> Response:
+        """Every open session of the account ends at its next request (a lost laptop, a
+        cookie seen somewhere); the account itself stays as it is."""
+        _change(agent_id, "sessions_ended")
+        try:
+            ended = registry.close_all(agent_id)
+        except RegistryUnavailable:
+            raise ConsoleError(
+                "console.sessions_unavailable", "sessions cannot be reached; try again", 503
+            ) from None
+        return jsonify(agent_id=agent_id, done="sessions_ended", sessions_ended=ended)
 
     @bp.post("/admin/api/agents/<agent_id>/reactivate")
     @login_required(*ADMIN_ROLES)

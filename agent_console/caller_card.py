@@ -8,7 +8,9 @@ those of her municipality (reading it is audited as ``beneficiary_municipality_v
 the referrals made on the call. The alarm is found on every channel: her stored alarm when her
 device or her phone calls within 30 minutes of it (``alarm_for_call``). The beneficiary's file
 (name, address, notes, safety plan, past call notes) is decrypted only when the agent opens
-it, and each opening is audited as ``beneficiary_file_viewed`` with the agent and the call.
+it, and each opening is audited as ``beneficiary_file_viewed`` with the agent and the call. An
+agent opens it only during the call and for ``file_access_after_call`` after it (a refusal is
+audited as ``beneficiary_file_refused``); supervisors and admins at any time.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ def _iso(value: datetime | None) -> str | None:
 def may_see_call(call: Call, agent_id: str, role: str) -> bool:
     """Supervisors and admins see any call; an agent sees the calls she answered."""
     return role in (AgentRole.SUPERVISOR, AgentRole.ADMIN) or call.agent_id == agent_id
+
+
+def may_open_file(call: Call, role: str, now: datetime, after_call: timedelta) -> bool:
+    """Her file opens to the agent on the call while it lasts and for ``after_call`` after it
+    ends (notes, a follow-up plan), never for every call she ever answered; supervisors and
+    admins, who review cases, at any time."""
+    if role in (AgentRole.SUPERVISOR, AgentRole.ADMIN):
+        return True
+    return call.ended_at is None or now - call.ended_at <= after_call
 
 
 class CallerCards:
@@ -220,9 +231,14 @@ class CallerCards:
         }
 
     def open_file(self, call_id: str, agent_id: str, role: str) -> dict[str, Any]:
-        """Decrypt the beneficiary's file for the agent on this call; audited."""
+        """Decrypt the beneficiary's file for the agent on this call; audited (a refusal
+        after the window too)."""
+        now = datetime.fromtimestamp(self._ports.clock(), UTC)
+        after_call = self._ports.file_access_after_call
         with self._ports.sessions() as db, db.begin():
             call = self._call(db, call_id, agent_id, role)
+            if not may_open_file(call, role, now, after_call):
+                self._refuse_file(call, agent_id)
             if call.beneficiary_id is None:
                 raise ConsoleError("console.no_beneficiary", "the caller is not registered", 404)
             owner = db.get(Beneficiary, call.beneficiary_id)
@@ -266,6 +282,24 @@ class CallerCards:
             except UnknownResource as exc:
                 raise ConsoleError(exc.error_id, exc.message, 404) from exc
             return referrals_of(db, call.id)
+
+    def _refuse_file(self, call: Call, agent_id: str) -> None:
+        with self._ports.sessions() as db, db.begin():
+            audit.record(
+                db,
+                actor_type="agent",
+                actor_id=agent_id,
+                action="beneficiary_file_refused",
+                subject_type="beneficiary",
+                subject_id=call.beneficiary_id,
+                detail={"call_id": call.id, "reason": "after_call_window"},
+            )
+        minutes = int(self._ports.file_access_after_call.total_seconds() // 60)
+        raise ConsoleError(
+            "console.file_closed",
+            f"her file opens during the call and for {minutes} minutes after it",
+            403,
+        )
 
     def set_checkin_plan(
         self, call_id: str, agent_id: str, role: str, cadence_days: int, active: bool

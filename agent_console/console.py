@@ -17,12 +17,14 @@ from agent_console.beneficiaries import beneficiaries_blueprint
 from agent_console.events import events_blueprint
 from agent_console.i18n import install as install_language
 from agent_console.ports import ConsolePorts
+from agent_console.sign_in_throttle import SignInThrottle
 from agent_console.texts import DISPOSITION_TEXT, STATE_TEXT
 from agent_console.wallboard import wallboard_blueprint
 from locales.markers import N_
 from locales.ui_strings import RISK
 from store.models import Agent
 from web.guard import login_required
+from web.session_registry import SessionRegistry
 
 SHORTCUTS = (
     ("A", N_("console.shortcut.accept")),
@@ -76,21 +78,13 @@ def content_policy(twilio_enabled: bool) -> str:
 
 
 def register_console(app: Flask, ports: ConsolePorts) -> None:
-    policy = content_policy(ports.twilio_enabled)
-
-    @app.after_request
-    def _page_headers(response: Response) -> Response:
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", policy)
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
-
+    throttle = SignInThrottle(ports.live, ports.clock)
+    registry = SessionRegistry(ports.live)
     install_language(app, ports.default_locale)
-    app.register_blueprint(auth_blueprint(ports.sessions, ports.live))
+    app.register_blueprint(auth_blueprint(ports.sessions, throttle, registry))
     app.register_blueprint(console_blueprint(ports))
     app.register_blueprint(console_api(ports))
     app.register_blueprint(events_blueprint(ports))
     app.register_blueprint(wallboard_blueprint(ports))
-    app.register_blueprint(admin_blueprint(ports))
+    app.register_blueprint(admin_blueprint(ports, throttle, registry))
     app.register_blueprint(beneficiaries_blueprint(ports))

@@ -32,6 +32,7 @@ from locales.voices import text_direction
 from web.bodies import json_object
 from web.csrf import check_csrf
 from web.language import ui_locale
+from web.targets import local_target
 
 SCRIPT_MESSAGES = (
     N_("console.offer.incoming"),
@@ -115,10 +116,7 @@ def language_blueprint(default_locale: str) -> Blueprint:
         session["locale"] = locale
         if request.is_json:
             return jsonify(locale=locale), 200
-        target = request.form.get("next") or "/console"
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/console"
-        return redirect(target)
+        return redirect(local_target(request.form.get("next"), "/console"))
 
     return bp
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import redis
@@ -50,3 +51,5 @@ class ConsolePorts:
     twilio_enabled: bool = False
     default_locale: str = "es"
     clock: Callable[[], float] = time.time
+    file_access_after_call: timedelta = timedelta(hours=2)
+    """How long after her call an agent may still open a caller's file."""

@@ -34,9 +34,10 @@ from checkins.context import CheckinContext
 from checkins.errors import AlarmMalformed, DeviceAuthFailed, StoreUnavailable
 from checkins.handover import REASONS
 from checkins.locations import Location, valid
+from checkins.refused import keep_refused
 from checkins.targets import urgent_team_for
 from store import audit
-from store.alarms import DeviceAlarm, RejectedDeviceMessage
+from store.alarms import DeviceAlarm
 from store.models import Beneficiary, Device
 from store.records import Escalation
 from store.vocabulary import AlarmType
@@ -44,7 +45,6 @@ from store.vocabulary import AlarmType
 log = logging.getLogger(__name__)
 
 REPLAY_WINDOW_S = 300
-MAX_KEPT_BODY = 16_384
 _ALARM_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
@@ -274,31 +274,6 @@ def _receipt(alarm: DeviceAlarm, *, duplicate: bool, warnings: tuple[str, ...]) 
         duplicate=duplicate,
         warnings=warnings,
     )
-
-
-def keep_refused(
-    ctx: CheckinContext,
-    channel: str,
-    reason: str,
-    device_ref: str | None,
-    remote_addr: str | None,
-    body: bytes,
-) -> None:
-    """Keep a refused message for audit (best effort: a database outage only loses this)."""
-    try:
-        with ctx.sessions() as db, db.begin():
-            db.add(
-                RejectedDeviceMessage(
-                    received_at=ctx.clock.now(),
-                    channel=channel,
-                    reason=reason[:48],
-                    device_ref=(device_ref or "")[:64] or None,
-                    remote_addr=remote_addr,
-                    raw_body=body[:MAX_KEPT_BODY].decode("utf-8", "replace"),
-                )
-            )
-    except SQLAlchemyError:
-        log.exception("refused %s message (%s) could not be kept", channel, reason)
 
 
 def escalate(ctx: CheckinContext, stored_id: str) -> bool:

@@ -22,12 +22,14 @@ from rq.exceptions import DuplicateJobError
 
 from checkins import alarms, attempts, notifications, planner
 from checkins.context import CheckinContext
+from store import audit_chain
 from store.live_state import job_queue
 
 log = logging.getLogger(__name__)
 
 PLAN_EVERY = timedelta(minutes=5)
 SWEEP_EVERY = timedelta(minutes=1)
+SEAL_EVERY = timedelta(minutes=1)
 PERIODIC_QUEUE = "maintenance"
 
 _installed: CheckinContext | None = None
@@ -99,6 +101,15 @@ def sweep_alarms(every_seconds: int = int(SWEEP_EVERY.total_seconds())) -> dict[
     return {"alarms": report.alarms, "ladders": report.ladders, "notifications": fanned}
 
 
+def seal_audit_trail(every_seconds: int = int(SEAL_EVERY.total_seconds())) -> int:
+    """Add the audit entries written since the last run to the hash chain (``store.audit_chain``).
+    It runs with the check-in periodic jobs because the worker that runs them is the one
+    process sure to be up."""
+    context = installed()
+    _reschedule(context, seal_audit_trail, "audit-seal", every_seconds)
+    return audit_chain.seal(context.sessions)
+
+
 def _reschedule(context: CheckinContext, func: object, name: str, every_seconds: int) -> None:
     job = get_current_job()
     if job is not None:
@@ -138,5 +149,6 @@ def schedule_periodic(context: CheckinContext) -> list[str]:
     scheduled = [
         schedule_slot(context, plan_checkins, "checkins-plan", PLAN_EVERY),
         schedule_slot(context, sweep_alarms, "checkins-sweep", SWEEP_EVERY),
+        schedule_slot(context, seal_audit_trail, "audit-seal", SEAL_EVERY),
     ]
     return [job_id for job_id in scheduled if job_id]

@@ -19,6 +19,7 @@ from checkins.alarms import AlarmReceipt, AlarmReport
 from checkins.context import CheckinContext
 from checkins.errors import StoreUnavailable
 from checkins.locations import find_location
+from checkins.refused import keep_refused
 from store.models import Beneficiary, BeneficiaryPhone, Device
 from store.phone_numbers import InvalidPhoneNumber, lookup_hash, to_e164
 from store.vocabulary import AlarmType
@@ -53,7 +54,7 @@ def receive_text(
     """Store (then escalate) the alarm a text raises; None when the sender is unknown."""
     sender = _sender(ctx, from_number)
     if sender is None:
-        alarms.keep_refused(
+        keep_refused(
             ctx, "sms", "sms_unknown_sender", None, remote_addr, text.encode("utf-8", "replace")
         )
         return None

@@ -178,7 +178,8 @@ class Recording(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which record, when and why. Append-only."""
+    """Who did what to which record, when and why. Append-only, and tamper-evident once sealed:
+    each sealed entry carries the hash of the one before it."""
 
     __tablename__ = "audit_entries"
 
@@ -191,3 +192,7 @@ class AuditEntry(Base):
     subject_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str | None] = mapped_column(Encrypted("audit.reason"), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The chain (store/audit_chain.py): set when the entry is sealed, never by the act itself.
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entry_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

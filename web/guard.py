@@ -1,9 +1,9 @@
 """The sign-in guard every blueprint puts in front of its views.
 
-The signed-in account lives in Flask's signed cookie; :func:`login_required` checks it against
-the stored account on every request (see :mod:`web.revocation`), so deactivating an account,
-changing its role or resetting its password or second factor ends its sessions at their next
-request.
+The signed-in account lives in Flask's signed cookie with the id of its session in Redis;
+:func:`login_required` checks both against the stored account and the open sessions on every
+request (see :mod:`web.revocation`), so signing out, deactivating an account, changing its role
+or resetting its password or second factor ends its sessions at their next request.
 
 What the guard answers: JSON ``{error_id, message}`` to API calls and event streams, and to
 pages a redirect to the sign-in page (``SIGN_IN_ENDPOINT``) or the app's ``forbidden.html`` and
@@ -30,6 +30,7 @@ from flask.sansio.app import App
 from sqlalchemy.orm import Session, sessionmaker
 
 from web.revocation import AccountCheck, SessionStanding
+from web.session_registry import SessionRegistry
 
 SIGN_IN_ENDPOINT = "auth.login"
 """Where a browser without a standing session is sent (with ``next`` set to where it was)."""
@@ -37,6 +38,8 @@ ACCOUNT_CHECK = "amparo.account_check"
 """Key of the :class:`AccountCheck` in ``app.extensions`` (see :func:`install_account_check`)."""
 CREDENTIALS = "credentials"
 """Session key of the credentials tag taken at sign-in."""
+SESSION_ID = "sid"
+"""Session key of the session's id in the registry (:mod:`web.session_registry`)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,12 +50,14 @@ def wants_json() -> bool:
     return "/api/" in path or path.endswith("/events") or request.is_json
 
 
-def install_account_check(app: App, sessions: sessionmaker[Session]) -> None:
+def install_account_check(
+    app: App, sessions: sessionmaker[Session], registry: SessionRegistry
+) -> None:
     """Give ``app`` the check :func:`login_required` asks; it needs the app's SECRET_KEY."""
     secret_key = app.secret_key
     if not secret_key:
         raise RuntimeError("the app needs a SECRET_KEY before sign-in is registered")
-    app.extensions[ACCOUNT_CHECK] = AccountCheck(sessions, secret_key)
+    app.extensions[ACCOUNT_CHECK] = AccountCheck(sessions, secret_key, registry)
 
 
 def account_check() -> AccountCheck:
@@ -79,9 +84,10 @@ def session_watch(where: str) -> Callable[[], SessionStanding]:
     agent_id = str(session["agent_id"])
     role = str(session.get("role", ""))
     tag = str(session.get(CREDENTIALS, ""))
+    session_id = str(session.get(SESSION_ID, ""))
 
     def standing() -> SessionStanding:
-        found = check.standing(agent_id, role, tag)
+        found = check.standing(agent_id, role, tag, session_id)
         if found.revoked:
             check.record_revocation(agent_id, found, where=where)
         return found
@@ -92,7 +98,7 @@ def session_watch(where: str) -> Callable[[], SessionStanding]:
 def _refused(standing: SessionStanding) -> Any:
     """The answer to a session that cannot be trusted now.
 
-    Database unreadable: 503 for every role and route, the session kept (nothing is known
+    Database or Redis unreadable: 503 for every role and route, the session kept (nothing is known
     against it). Failing closed costs an agent on a call nothing the outage had not already
     taken: accepting, holding, transferring, escalating, adding an interpreter and ending all
     read or write the call row first; a refused reject or state change leaves the offer to time

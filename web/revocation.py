@@ -1,6 +1,8 @@
 """Whether a signed-in session still stands for the account behind it.
 
-The session lives in Flask's signed cookie, so nothing on the server ends it by itself. Every
+The session's id must be open in the registry (:mod:`web.session_registry`): signing out, here
+or everywhere, or an admin ending an account's sessions closes it for every copy of the cookie.
+Every
 request that trusts it (:func:`web.guard.login_required`) and every open event stream (every
 ``RECHECK_SECONDS``) load the account by primary key and refuse the session when the account is
 gone or inactive, when its role is not the session's, or when its credentials changed since the
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import audit
 from store.models import Agent
+from web.session_registry import RegistryUnavailable, SessionRegistry
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ class SessionStanding(StrEnum):
     INACTIVE = "inactive"
     ROLE_CHANGED = "role_changed"
     CREDENTIALS_CHANGED = "credentials_changed"
+    ENDED = "ended"
+    """Signed out (here, everywhere, or by an admin): the session is no longer open in Redis."""
 
     @property
     def revoked(self) -> bool:
@@ -64,15 +69,16 @@ class AccountCheck:
 
     sessions: sessionmaker[Session]
     secret_key: str | bytes
+    registry: SessionRegistry
 
     def tag(self, agent: Agent) -> str:
         return credentials_tag(self.secret_key, agent.password_hash, agent.totp_secret)
 
-    def standing(self, agent_id: str, role: str, tag: str) -> SessionStanding:
-        """Args: the session's account id, role and credentials tag.
+    def standing(self, agent_id: str, role: str, tag: str, session_id: str) -> SessionStanding:
+        """Args: the session's account id, role, credentials tag and id in the registry.
 
-        Returns UNAVAILABLE when the database cannot be read; the caller decides what that
-        means for its request.
+        Returns UNAVAILABLE when the database or Redis cannot be read; the caller decides what
+        that means for its request.
         """
         query = select(Agent.active, Agent.role, Agent.password_hash, Agent.totp_secret).where(
             Agent.id == agent_id
@@ -93,6 +99,12 @@ class AccountCheck:
         expected = credentials_tag(self.secret_key, password_hash, totp_secret)
         if not hmac.compare_digest(expected, tag):
             return SessionStanding.CREDENTIALS_CHANGED
+        try:
+            if not self.registry.is_open(session_id, agent_id):
+                return SessionStanding.ENDED
+        except RegistryUnavailable:
+            log.warning("session check: Redis unavailable")
+            return SessionStanding.UNAVAILABLE
         return SessionStanding.VALID
 
     def record_revocation(self, agent_id: str, standing: SessionStanding, where: str) -> None:

@@ -1,4 +1,4 @@
-/* Admins' page: unlock an account, reset a lost authenticator, deactivate or reactivate. */
+/* Admins' page: clear sign-in delays, end sessions, reset a lost authenticator, deactivate or reactivate. */
 (function () {
   "use strict";
   var A = window.Amparo;

@@ -1,7 +1,8 @@
 """JSON API of the caller simulator (``/simulator/api``); the page at ``/simulator`` uses it.
 
-It is on by default only on the embedded default (``AMPARO_SIMULATOR``): it lets anyone who
-reaches the web server place calls into the lines.
+It places calls into the lines and presses devices' panic buttons, so every route needs a
+signed-in person, and it is on only with ``AMPARO_SIMULATOR=on`` or on the embedded default
+bound to loopback (``settings.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Blueprint, Response, abort, jsonify
 from telephony.simulator.phone import SimulatedCall, SimulatedPhones, UnknownSimulatedCall
 from web.bodies import json_object
 from web.csrf import check_csrf
+from web.guard import login_required
 
 
 def _view(call: SimulatedCall) -> Response:
@@ -38,6 +40,7 @@ def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
         return jsonify(error_id="simulator_unknown_call", message="no such simulated call"), 404
 
     @bp.post("/calls")
+    @login_required()
     def dial() -> Response:
         check_csrf()
         body = json_object(or_form=True)
@@ -47,10 +50,12 @@ def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
         return _view(phones_of().dial(line_number, str(body.get("from") or "").strip() or None))
 
     @bp.get("/calls/<call_id>")
+    @login_required()
     def show(call_id: str) -> Response:
         return _view(phones_of().get(call_id))
 
     @bp.post("/calls/<call_id>/keys")
+    @login_required()
     def keys(call_id: str) -> Response:
         check_csrf()
         digits = str(json_object(or_form=True).get("digits") or "")
@@ -59,20 +64,24 @@ def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
         return _view(phones_of().press(call_id, digits))
 
     @bp.post("/calls/<call_id>/silence")
+    @login_required()
     def silence(call_id: str) -> Response:
         check_csrf()
         return _view(phones_of().stay_silent(call_id))
 
     @bp.post("/calls/<call_id>/hangup")
+    @login_required()
     def hangup(call_id: str) -> Response:
         check_csrf()
         return _view(phones_of().hang_up(call_id))
 
     @bp.get("/ringing")
+    @login_required()
     def ringing() -> Response:
         return jsonify(calls=phones_of().ringing())
 
     @bp.post("/calls/<call_id>/answer")
+    @login_required()
     def answer(call_id: str) -> Response:
         check_csrf()
         body = json_object(or_form=True)

@@ -26,6 +26,7 @@ from store.vocabulary import AlarmType
 from telephony.simulator.phone import SimulatedPhones
 from web.bodies import json_object
 from web.csrf import check_csrf
+from web.guard import login_required
 from web.language import ui_locale
 
 SCRIPT_MESSAGES = (
@@ -64,6 +65,7 @@ def simulator_page(
     call_log = CallLog(sessions)
 
     @bp.get("/simulator")
+    @login_required()
     def page() -> str:
         locale = ui_locale(default_locale)
         return render_template(
@@ -75,12 +77,14 @@ def simulator_page(
         )
 
     @bp.get("/simulator/api/lines")
+    @login_required()
     def lines() -> Response:
         with sessions() as db:
             rows = db.scalars(select(Line).order_by(Line.name)).all()
             return jsonify(lines=[{"name": line.name, "number": line.number} for line in rows])
 
     @bp.post("/simulator/api/devices/<serial>/panic")
+    @login_required()
     def panic(serial: str) -> tuple[Response, int] | Response:
         check_csrf()
         body = json_object(or_form=True)

@@ -54,6 +54,7 @@ class Floor:
     urgent_login: str
     device_serial: str
     recording_id: str
+    simulator_login: str
     sessions: sessionmaker[Session]
 
 
@@ -66,8 +67,9 @@ def floor(db_engine: Engine) -> Floor:
         boss = db.get(Agent, hotline.agents["boss"])
         ana = db.get(Agent, hotline.agents["ana"])
         urgent = db.get(Agent, hotline.agents["urgent1"])
+        tester = db.get(Agent, hotline.agents["farah"])  # signs in to the simulator
         device = db.get(Device, hotline.device_id)
-        assert urgent is not None and device is not None
+        assert urgent is not None and device is not None and tester is not None
         owner = db.get(Beneficiary, hotline.beneficiary_id)
         assert boss is not None and ana is not None and owner is not None
         boss.totp_secret = secret
@@ -93,6 +95,7 @@ def floor(db_engine: Engine) -> Floor:
             urgent.login,
             device.serial,
             recording.id,
+            tester.login,
             sessions,
         )
 

@@ -85,12 +85,21 @@ def _sign_in(page: Any, live: LiveApp, login: str, totp_secret: str | None = Non
         page.click("button[type=submit]")
 
 
+def _simulator(page: Any, live: LiveApp, floor: Floor) -> None:
+    """The simulator needs a signed-in person: its page sends her to sign in and back."""
+    page.goto(live.url("/simulator"))  # redirected to /login?next=/simulator
+    page.fill("#login", floor.simulator_login)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/simulator")
+
+
 class Caller:
     """The simulator page as a caller uses it."""
 
-    def __init__(self, page: Any, live: LiveApp) -> None:
+    def __init__(self, page: Any, live: LiveApp, floor: Floor) -> None:
         self.page = page
-        page.goto(live.url("/simulator"))
+        _simulator(page, live, floor)
 
     def dial(self, line_number: str, from_number: str = "") -> str:
         from playwright.sync_api import expect
@@ -123,7 +132,7 @@ def test_a_severe_caller_appears_on_the_supervisors_wallboard_within_two_seconds
 ) -> None:
     from playwright.sync_api import expect
 
-    caller = Caller(_page(browser), live_app)
+    caller = Caller(_page(browser), live_app, floor)
     call_id = caller.dial(floor.hotline.line_number)
     for key in SEVERE[:-1]:
         caller.press(key)
@@ -152,7 +161,7 @@ def test_an_agent_accepts_an_offered_caller_sees_her_card_and_ends_with_a_dispos
     console.click("#state-available")
     expect(console.locator("#state-now")).to_have_attribute("data-state", "available")
 
-    caller = Caller(_page(browser), live_app)
+    caller = Caller(_page(browser), live_app, floor)
     call_id = caller.dial(floor.hotline.line_number, floor.hotline.beneficiary_number)
     started = time.monotonic()
     for key in LOW_RISK:
@@ -211,7 +220,7 @@ def test_a_panic_button_alarm_rings_the_urgent_team_member_who_acknowledges_it(
     expect(member.locator("#stream-status")).to_have_text("En directo")
 
     device = _page(browser)
-    device.goto(live_app.url("/simulator"))
+    _simulator(device, live_app, floor)
     device.fill("#panic-serial", floor.device_serial)
     device.select_option("#panic-type", "prealarm")
     device.click("#panic-press")

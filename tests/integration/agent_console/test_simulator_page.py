@@ -11,11 +11,11 @@ from routing import views
 from runtime import Runtime
 from store.records import AuditEntry
 from tests.harness.hotline import Hotline
-from tests.integration.agent_console.console_helpers import SignedIn, csrf_of
+from tests.integration.agent_console.console_helpers import SignedIn
 
 
-def test_the_page_and_the_lines_to_dial(app: Flask, hotline: Hotline) -> None:
-    client = app.test_client()
+def test_the_page_and_the_lines_to_dial(app: Flask, hotline: Hotline, agent: SignedIn) -> None:
+    client = agent.client
     page = client.get("/simulator")
     assert page.status_code == 200 and 'data-key="#"' in page.get_data(as_text=True)
     lines = (client.get("/simulator/api/lines").json or {})["lines"]
@@ -27,11 +27,11 @@ def test_a_panic_button_calls_the_line_and_the_card_shows_where_she_is(
     runtime: Runtime,
     hotline: Hotline,
     supervisor: SignedIn,
+    agent: SignedIn,
     db_sessions: sessionmaker[Session],
 ) -> None:
-    client = app.test_client()
-    client.get("/simulator")
-    headers = {"X-CSRF-Token": csrf_of(client)}
+    client = agent.client
+    headers = {"X-CSRF-Token": agent.csrf}
     serial = f"DEV-{hotline.line_id}"  # not a device
     assert (
         client.post(

@@ -1,9 +1,12 @@
+import base64
 import stat
 from pathlib import Path
 
 import pytest
 
 from settings import ConfigurationError, load_settings
+
+PUBLIC = "0.0.0.0"  # noqa: S104 (a bind these tests refuse)
 
 
 def test_given_no_keys_on_the_embedded_default_then_keys_are_generated_0600_and_reused(
@@ -75,3 +78,51 @@ def test_describe_never_prints_secrets(tmp_path: Path) -> None:
     shown = " ".join(settings.describe().values()) + repr(settings)
     for secret in ("hunter2", "s" * 40, "A" * 43, "tok-secret"):
         assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("env", "on"),
+    [
+        ({}, True),
+        ({"AMPARO_WEB_HOST": PUBLIC}, False),
+        ({"AMPARO_WEB_HOST": PUBLIC, "AMPARO_SIMULATOR": "on"}, True),
+        ({"AMPARO_WEB_HOST": "::1"}, True),
+        ({"AMPARO_SIMULATOR": "off"}, False),
+        ({"AMPARO_REDIS_URL": "redis://r:6379/0"}, False),
+        ({"AMPARO_REDIS_URL": "redis://r:6379/0", "AMPARO_SIMULATOR": "on"}, True),
+    ],
+)
+def test_the_simulator_is_on_only_when_asked_or_on_the_embedded_default_on_loopback(
+    tmp_path: Path, env: dict[str, str], on: bool
+) -> None:
+    settings = load_settings({"AMPARO_DATA_DIR": str(tmp_path), **env})
+    assert settings.simulator_enabled is on
+    if not on and "AMPARO_SIMULATOR" not in env:
+        assert "set AMPARO_SIMULATOR=on" in settings.describe()["AMPARO_SIMULATOR"]
+
+
+def test_the_embedded_default_refuses_a_public_bind_unless_told(tmp_path: Path) -> None:
+    embedded = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+    assert embedded.bind_refusal("127.0.0.1") is None
+    assert embedded.bind_refusal("localhost") is None
+    refusal = embedded.bind_refusal(PUBLIC)
+    assert refusal is not None and "AMPARO_EMBEDDED_PUBLIC_BIND=on" in refusal
+    told = load_settings({"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_EMBEDDED_PUBLIC_BIND": "on"})
+    assert told.bind_refusal(PUBLIC) is None
+    served = load_settings({"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_REDIS_URL": "redis://r/0"})
+    assert served.bind_refusal(PUBLIC) is None
+
+
+def test_keys_beside_the_data_are_warned_about(tmp_path: Path) -> None:
+    embedded = load_settings({"AMPARO_DATA_DIR": str(tmp_path)})
+    [warning] = embedded.key_warnings()
+    assert "secret_key and data_key sit beside the data" in warning
+    assert str(tmp_path) in warning
+    kept_apart = load_settings(
+        {
+            "AMPARO_DATA_DIR": str(tmp_path),
+            "AMPARO_SECRET_KEY": "k" * 40,
+            "AMPARO_DATA_KEY": base64.urlsafe_b64encode(bytes(32)).decode(),
+        }
+    )
+    assert kept_apart.key_warnings() == []

@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import create_app
 from routing import views
 from runtime import Runtime
-from store.records import Escalation
+from store.records import Call, Escalation
 from store.vocabulary import Channel
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline, staff_line
+from tests.harness.signin import sign_in
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 
@@ -72,14 +73,37 @@ def test_a_check_in_answered_with_the_duress_code_sounds_normal_and_alerts_the_t
     assert duress_id in alerts and normal_id not in alerts
 
 
+def test_nobody_signed_out_can_place_calls_or_press_a_panic_button(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    client: FlaskClient = create_app(runtime=runtime).test_client()
+    client.get("/login")
+    with client.session_transaction() as session:
+        headers = {"X-CSRF-Token": session["csrf"]}
+    with runtime.sessions() as db:
+        calls_before = db.scalar(select(func.count()).select_from(Call))
+    placed = client.post(
+        "/simulator/api/calls", json={"line": hotline.line_number}, headers=headers
+    )
+    assert placed.status_code == 401
+    assert placed.json == {"error_id": "auth.sign_in_required", "message": "sign in first"}
+    panic = client.post(
+        "/simulator/api/devices/ANY/panic", json={"latitude": 1, "longitude": 1}, headers=headers
+    )
+    assert panic.status_code == 401
+    assert client.get("/simulator").headers["Location"].startswith("/login?next=/simulator")
+    with runtime.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Call)) == calls_before
+
+
 def test_the_simulator_api_needs_the_csrf_token_and_validates_keys(
     runtime: Runtime, hotline: Hotline
 ) -> None:
     client: FlaskClient = create_app(runtime=runtime).test_client()
+    sign_in(client, runtime.sessions, hotline.agents["ana"])
     assert (
         client.post("/simulator/api/calls", json={"line": hotline.line_number}).status_code == 400
     )
-    client.get("/login")
     with client.session_transaction() as session:
         token = session["csrf"]
     headers = {"X-CSRF-Token": token}

@@ -209,7 +209,7 @@ def test_a_signed_in_agent_gets_a_short_lived_voice_token_for_her_own_identity(
         assert voice["incoming"]["allow"] is True
         assert voice["outgoing"]["application_sid"] == "AP" + "e5" * 16
         assert 0 < claims["exp"] - claims["nbf"] <= 3600
-        assert reply.headers["Cache-Control"] == "no-store"
+        assert reply.headers["Cache-Control"] == "no-store, private"
     finally:
         runtime.close()
 
