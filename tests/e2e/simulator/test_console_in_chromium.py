@@ -281,3 +281,66 @@ def test_an_agent_can_open_neither_the_wallboard_nor_a_recording(
     with floor.sessions() as db:
         audited = db.scalar(select(AuditEntry).where(AuditEntry.subject_id == floor.recording_id))
         assert audited is not None
+
+
+def test_a_woman_registered_by_api_presses_her_alarm_and_the_member_sees_where_she_is(
+    live_app: LiveApp, floor: Floor, browser: Any
+) -> None:
+    """The whole path from outside: a provisioning system registers her and her device through
+    the integration API, the device signs an alarm, a team member's console rings, and her
+    acknowledgement shows the map link and the nearest resources."""
+    import requests
+    from playwright.sync_api import expect
+
+    from tests.integration.checkins.helpers import alarm_body, signed_headers
+    from tests.integration.checkins.provisioning import beneficiary_body, system_key
+
+    key = system_key(floor.sessions, "provisioning")
+    bearer = {"Authorization": f"Bearer {key}"}
+    registered = requests.post(
+        live_app.url("/api/beneficiaries"),
+        json=beneficiary_body(floor.hotline, name="Registrada Por Api"),
+        headers=bearer,
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    serial = f"API-{time.time_ns()}"
+    device = requests.post(
+        live_app.url("/api/devices"),
+        json={"serial": serial, "beneficiary_id": registered.json()["id"], "number": "612000111"},
+        headers=bearer,
+        timeout=10,
+    )
+    assert device.status_code == 201, device.text
+    secret = device.json()["secret"]
+
+    member = _page(browser)
+    _sign_in(member, live_app, floor.urgent_login)
+    member.wait_for_url("**/console")
+    expect(member.locator("#stream-status")).to_have_text("En directo")
+    banner = member.locator("#escalation-banner")
+    for _ in range(5):  # ladders the earlier tests left may ring her: quiet them first
+        if not banner.is_visible():
+            break
+        member.click("#escalation-ack")
+        member.wait_for_timeout(500)
+
+    body = alarm_body(f"api-{time.time_ns()}", serial)
+    alarm = requests.post(
+        live_app.url("/api/devices/alarm"),
+        data=body,
+        headers=signed_headers(serial, secret, body),
+        timeout=10,
+    )
+    assert alarm.status_code == 202, alarm.text
+
+    expect(banner).to_be_visible()
+    member.click("#escalation-ack")
+    case = member.locator("#escalation-case")
+    expect(case).to_be_visible()
+    expect(member.locator("#case-name")).to_have_text("Registrada Por Api")
+    expect(member.locator("#case-map")).to_have_attribute(
+        "href",
+        "https://www.openstreetmap.org/?mlat=40.416800&mlon=-3.703800#map=17/40.416800/-3.703800",
+    )
+    expect(member.locator("#case-resources tr").first).to_contain_text("Comisaría Centro")
