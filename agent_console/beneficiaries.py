@@ -24,6 +24,8 @@ from agent_console.beneficiary_register import (
     UnknownBeneficiary,
 )
 from agent_console.ports import ConsolePorts
+from checkins import devices
+from checkins.errors import CheckinError, UnknownRecord
 from checkins.register import PHONE_KINDS
 from locales.markers import N_
 from locales.ui_strings import RISK
@@ -33,6 +35,12 @@ from web.csrf import check_csrf
 from web.guard import login_required
 
 CASEWORKER_ROLES = ("supervisor", "admin")
+DEVICE_ERROR = N_("console.devices.error")
+DEVICE_ERRORS = {
+    "device_serial_taken": N_("console.devices.serial_taken"),
+    "device_number_taken": N_("console.devices.number_taken"),
+    "device_revoked": N_("console.devices.revoked_already"),
+}
 PHONE_KIND_TEXT = {
     "primary": N_("console.beneficiary.phone.primary"),
     "safe_alternative": N_("console.beneficiary.phone.safe_alternative"),
@@ -62,6 +70,8 @@ def beneficiaries_blueprint(ports: ConsolePorts) -> Blueprint:
         errors: dict[str, str] | None = None,
         saved: bool = False,
         status: int = 200,
+        issued: devices.IssuedSecret | None = None,
+        device_error: str | None = None,
     ) -> tuple[str, int]:
         phones, windows = form.rows()
         context: dict[str, Any] = {
@@ -79,6 +89,8 @@ def beneficiaries_blueprint(ports: ConsolePorts) -> Blueprint:
             "phone_kind_text": PHONE_KIND_TEXT,
             "weekdays": WEEKDAY_TEXT,
             "cadences": CADENCES,
+            "issued": issued,
+            "device_error": device_error,
         }
         return render_template("beneficiary.html", **context), status
 
@@ -132,5 +144,67 @@ def beneficiaries_blueprint(ports: ConsolePorts) -> Blueprint:
             shown = form.without_secrets().over(record.form)
             return _form_page(shown, record=record, errors=exc.errors, status=400)
         return redirect(url_for("beneficiaries.edit", beneficiary_id=beneficiary_id, saved=1), 303)
+
+    # -- her panic-button devices ----------------------------------------------------------
+
+    def _device_page(
+        beneficiary_id: str,
+        issued: devices.IssuedSecret | None = None,
+        error: CheckinError | None = None,
+    ) -> tuple[str, int]:
+        """Her page again, with a new secret shown once (never stored in the page's URL)."""
+        try:
+            record = register.record(beneficiary_id, g.agent_id)
+        except UnknownBeneficiary:
+            abort(404, description="no such beneficiary")
+        problem = DEVICE_ERRORS.get(error.error_id, DEVICE_ERROR) if error else None
+        return _form_page(
+            record.form,
+            record=record,
+            issued=issued,
+            device_error=problem,
+            status=400 if error else 200,
+        )
+
+    def _actor() -> devices.Actor:
+        return devices.Actor("agent", g.agent_id)
+
+    def _hers(beneficiary_id: str, serial: str) -> None:
+        owned = [item.serial for item in devices.summaries(ports.sessions, beneficiary_id)]
+        if serial not in owned:
+            abort(404, description="no such device of hers")
+
+    @bp.post("/beneficiaries/<beneficiary_id>/devices")
+    @login_required(*CASEWORKER_ROLES)
+    def add_device(beneficiary_id: str) -> tuple[str, int]:
+        check_csrf()
+        serial = request.form.get("serial", "").strip()
+        number = request.form.get("number", "").strip()
+        try:
+            issued = devices.add(ports.sessions, _actor(), serial, beneficiary_id, number)
+        except UnknownRecord:
+            abort(404, description="no such beneficiary")
+        except CheckinError as exc:
+            return _device_page(beneficiary_id, error=exc)
+        return _device_page(beneficiary_id, issued=issued)
+
+    @bp.post("/beneficiaries/<beneficiary_id>/devices/<serial>/rotate")
+    @login_required(*CASEWORKER_ROLES)
+    def rotate_device(beneficiary_id: str, serial: str) -> tuple[str, int]:
+        check_csrf()
+        _hers(beneficiary_id, serial)
+        try:
+            issued = devices.rotate(ports.sessions, _actor(), serial)
+        except CheckinError as exc:
+            return _device_page(beneficiary_id, error=exc)
+        return _device_page(beneficiary_id, issued=issued)
+
+    @bp.post("/beneficiaries/<beneficiary_id>/devices/<serial>/revoke")
+    @login_required(*CASEWORKER_ROLES)
+    def revoke_device(beneficiary_id: str, serial: str) -> Response:
+        check_csrf()
+        _hers(beneficiary_id, serial)
+        devices.revoke(ports.sessions, _actor(), serial)
+        return redirect(url_for("beneficiaries.edit", beneficiary_id=beneficiary_id), 303)
 
     return bp

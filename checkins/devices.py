@@ -33,7 +33,8 @@ or spaces, so it is also safe in a URL path."""
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts, for the audit trail: ``system`` (an API key's system) or ``cli``."""
+    """Who acts, for the audit trail: ``system`` (an API key's system), ``cli``, or ``agent``
+    (a supervisor on her page)."""
 
     kind: str
     id: str | None
@@ -162,13 +163,15 @@ def revoke(sessions: sessionmaker[Session], actor: Actor, serial: str) -> bool:
     return True
 
 
-def summaries(sessions: sessionmaker[Session]) -> list[DeviceSummary]:
+def summaries(
+    sessions: sessionmaker[Session], beneficiary_id: str | None = None
+) -> list[DeviceSummary]:
+    """Every device, or hers."""
+    query = select(Device.serial, Device.beneficiary_id, Device.active, Device.created_at)
+    if beneficiary_id is not None:
+        query = query.where(Device.beneficiary_id == beneficiary_id)
     with sessions() as db:
-        rows = db.execute(
-            select(Device.serial, Device.beneficiary_id, Device.active, Device.created_at).order_by(
-                Device.serial
-            )
-        ).all()
+        rows = db.execute(query.order_by(Device.serial)).all()
     return [DeviceSummary(*row) for row in rows]
 
 
