@@ -25,6 +25,7 @@ from agent_console.calls import INTERPRETER_NEEDED
 from agent_console.escalation_desk import map_link
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITION_TEXT, DISPOSITIONS
+from calls.control import call_actions
 from calls.errors import UnknownResource
 from calls.referrals import refer, referrals_of
 from calls.resources import look_up
@@ -116,6 +117,7 @@ class CallerCards:
             "started_at": _iso(call.started_at),
             "answered_at": _iso(call.answered_at),
             "agent_id": call.agent_id,
+            "actions": call_actions(self._ports.control().bridge_for(call.id, call.channel)),
         }
 
     def _ivr_answers(self, call_id: str, locale: str) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ call id, or ``<call id>.t<n>`` after a transfer (kept in the call's live hash as
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -203,7 +204,7 @@ class CallDesk:
         hold = getattr(self._bridge(call_id, call.channel), "hold", None)
         if hold is None:
             raise ConsoleError("console.bridge_cannot_hold", "this channel has no hold", 409)
-        hold(call_id, on)
+        _on_the_edge(lambda: hold(call_id, on), call_id, "hold")
         self._ports.call_log.append(
             call_id, "held" if on else "resumed", {"agent_id": agent_id}, at=self._ports.clock()
         )
@@ -215,7 +216,7 @@ class CallDesk:
             raise ConsoleError(
                 "console.bridge_cannot_add_interpreter", "this channel cannot add a party", 409
             )
-        add(call_id, language)
+        _on_the_edge(lambda: add(call_id, language), call_id, "add_interpreter")
         with self._ports.sessions() as db, db.begin():
             row = db.get(Call, call_id)
             if row is not None:
@@ -366,3 +367,17 @@ class CallDesk:
         self._ports.call_log.append(
             call_id, "supervised", {"supervisor_id": supervisor_id, "mode": mode}
         )
+
+
+def _on_the_edge(act: Callable[[], object], call_id: str, action: str) -> None:
+    """An action the call's edge refused or could not reach (Twilio REST, a SIP process): the
+    agent is told to try again; the call itself is untouched."""
+    try:
+        act()
+    except ConsoleError:
+        raise
+    except Exception as exc:
+        log.error("call %s: %s failed at the edge (%s)", call_id, action, type(exc).__name__)
+        raise ConsoleError(
+            "console.bridge_failed", "the call's line did not take it; try again", 502
+        ) from exc

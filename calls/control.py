@@ -45,7 +45,8 @@ class CallBridge(Protocol):
     forwards it to the process holding the call (Twilio REST, a Redis command, ...).
 
     Optional, looked up with ``getattr``: ``hold(call_id, on: bool)`` and
-    ``add_interpreter(call_id, language: str)``; without them the console answers 409.
+    ``add_interpreter(call_id, language: str)``. :func:`call_actions` names the ones an edge
+    offers, so the console shows only those.
     """
 
     def connect(self, call_id: str, agent_id: str) -> object: ...
@@ -53,6 +54,16 @@ class CallBridge(Protocol):
     def end(self, call_id: str) -> None: ...
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None: ...
+
+
+OPTIONAL_ACTIONS = ("hold", "add_interpreter")
+
+
+def call_actions(bridge: CallBridge | None) -> list[str]:
+    """The optional call-control actions ``bridge``'s edge offers (none without a bridge)."""
+    if bridge is None:
+        return []
+    return [name for name in OPTIONAL_ACTIONS if callable(getattr(bridge, name, None))]
 
 
 @dataclass

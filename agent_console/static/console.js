@@ -186,6 +186,7 @@
 
   function renderCard(data) {
     card = data;
+    showActions(data.call);
     var call = data.call;
     renderRisk("card-risk", call.risk);
     A.setText("card-line", call.line);
@@ -316,6 +317,13 @@
     }).catch(failed);
   });
 
+  function showActions(call) {
+    // Only what the call's channel offers now: a button shown is never answered 409.
+    var offered = (call && call.actions) || [];
+    show("hold", offered.indexOf("hold") >= 0);
+    show("interpreter-row", offered.indexOf("add_interpreter") >= 0);
+  }
+
   function toggleHold() {
     if (!callId) { return; }
     var button = byId("hold");
@@ -383,7 +391,7 @@
     var key = event.key.toLowerCase();
     if (key === "a" && offer) { event.preventDefault(); accept(); }
     else if (key === "r" && offer) { event.preventDefault(); reject(); }
-    else if (key === "h" && callId) { event.preventDefault(); toggleHold(); }
+    else if (key === "h" && callId && !byId("hold").hidden) { event.preventDefault(); toggleHold(); }
     else if (key === "f" && callId) { event.preventDefault(); openFile(); }
   });
 

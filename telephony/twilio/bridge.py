@@ -120,6 +120,17 @@ class TwilioBridge:
         """The agent ended the call: hang up the caller's leg (the conference ends with it)."""
         self._voice.hang_up(self._calls.sid_for(call_id))
 
+    def hold(self, call_id: str, on: bool) -> None:
+        """The agent puts her on hold (she hears the hold audio; nobody hears her) or takes
+        her back. She stays in the conference throughout, so she is never dropped."""
+        conference = self._calls.get(call_id, "conference")
+        if not conference:
+            raise BridgeError("the call's conference is not known")
+        links = self._call_links(call_id)
+        self._voice.hold_participant(
+            conference, self._calls.sid_for(call_id), on=on, hold_url=links.hold_media()
+        )
+
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
         """The console's entry for listen / whisper / barge (see :class:`SupervisorMode`)."""
         self.join_supervisor(call_id, supervisor_id, SupervisorMode(mode))

@@ -186,5 +186,14 @@ class TwilioVoice:
             options["call_sid_to_coach"] = call_sid_to_coach
         self.client.conferences(conference_sid).participants(participant).update(**options)
 
+    def hold_participant(
+        self, conference_sid: str, participant: str, *, on: bool, hold_url: str
+    ) -> None:
+        """Put a participant (CallSid or label) on hold with ``hold_url``'s audio, or back."""
+        options: dict[str, Any] = {"hold": on}
+        if on:
+            options.update(hold_url=hold_url, hold_method="GET")
+        self.client.conferences(conference_sid).participants(participant).update(**options)
+
     def remove_participant(self, conference_sid: str, participant: str) -> None:
         self.client.conferences(conference_sid).participants(participant).delete()

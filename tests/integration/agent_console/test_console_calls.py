@@ -262,6 +262,8 @@ def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
     db_sessions: sessionmaker[Session],
 ) -> None:
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    card = agent.get(f"/console/api/calls/{call_id}/card").json
+    assert card["call"]["actions"] == ["hold", "add_interpreter"], "the simulator offers both"
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": True}).status_code == 200
     assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": False}).status_code == 200
@@ -369,3 +371,24 @@ def test_a_silent_caller_goes_to_the_free_agent_whatever_her_number_suggests(
         call = phones.stay_silent(call.call_id)
     assert _offered(agent) == call.call_id
     assert agent.get("/console/api/me").json["offer"]["language"] == "ar", "guessed, not waited for"
+
+
+def test_the_card_offers_only_what_the_calls_channel_can_do(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+) -> None:
+    """A SIP call today: the console shows no hold and no interpreter, so none is answered 409."""
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    with db_sessions() as db, db.begin():
+        call = db.get(Call, call_id)
+        assert call is not None
+        call.channel = "sip"
+    redis_client.hset(key("call", call_id), "channel", "sip")
+    card = agent.get(f"/console/api/calls/{call_id}/card").json
+    offered = set(card["call"]["actions"])
+    hold = agent.post(f"/console/api/calls/{call_id}/hold", {"on": True})
+    assert (hold.status_code == 409) == ("hold" not in offered)
+

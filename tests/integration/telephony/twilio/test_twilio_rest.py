@@ -201,3 +201,30 @@ def test_check_ins_dial_through_twilio_when_it_is_configured_and_can_cancel_the_
     assert (method, path) == ("POST", f"{ACCOUNT}/Calls/{sid}.json")
     assert form["Status"] == ["canceled"]
     assert REJECTED not in prism.log()
+
+
+def test_hold_puts_the_caller_on_hold_in_her_conference_and_takes_her_back(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    call_id, sid = queued_call(runtime, hotline)
+    bridge = runtime.twilio_bridge
+    assert bridge is not None
+    bridge.connect(call_id, hotline.agents["ana"])
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    assert conference
+
+    bridge.hold(call_id, True)
+    method, path, form, status = http.sent[-1]
+    assert (method, path, status) == (
+        "POST",
+        f"{ACCOUNT}/Conferences/{conference}/Participants/{sid}.json",
+        200,
+    )
+    assert form["Hold"] == ["true"] and form["HoldMethod"] == ["GET"]
+    assert form["HoldUrl"][0].startswith(PUBLIC_BASE_URL)
+
+    bridge.hold(call_id, False)
+    _method, _path, form, status = http.sent[-1]
+    assert form["Hold"] == ["false"] and "HoldUrl" not in form and status == 200
+    assert REJECTED not in prism.log()
