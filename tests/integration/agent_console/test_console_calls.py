@@ -391,4 +391,3 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     offered = set(card["call"]["actions"])
     hold = agent.post(f"/console/api/calls/{call_id}/hold", {"on": True})
     assert (hold.status_code == 409) == ("hold" not in offered)
-
