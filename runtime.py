@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agent_console.ports import ConsolePorts
 from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
+from calls.interpreters import interpreter_for
 from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard
 from calls.urgent_calls import UrgentCalls
@@ -297,7 +298,13 @@ class Runtime:
         if self.twilio_voice is None:
             return None
         return TwilioBridge(
-            self.twilio_voice, self.twilio_calls, self.twilio_links, self.twilio_book
+            self.twilio_voice,
+            self.twilio_calls,
+            self.twilio_links,
+            self.twilio_book,
+            interpreters=lambda line_id, language: interpreter_for(
+                self.sessions, line_id, language
+            ),
         )
 
     @cached_property

@@ -4,6 +4,8 @@ route the role; errors answer ``{error_id, message}``."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, g, jsonify
 from sqlalchemy import select
 
@@ -20,6 +22,9 @@ from web.guard import login_required
 from web.language import ui_locale
 
 CONSOLE_ROLES = ("agent", "supervisor", "admin")
+
+
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
 
 
 def _flag(value: object) -> bool:
@@ -138,11 +143,20 @@ def console_api(ports: ConsolePorts) -> Blueprint:
     @login_required(*CONSOLE_ROLES)
     def interpreter(call_id: str) -> Response:
         check_csrf()
-        language = str(json_object(or_form=True).get("language") or "").strip().lower()
-        if not language.isalpha() or not 2 <= len(language) <= 3:
-            raise ConsoleError("console.bad_language", "give a language code such as 'ar'", 400)
+        language = str(json_object(or_form=True).get("language") or "").strip()
+        if not LANGUAGE_TAG.match(language):
+            raise ConsoleError(
+                "console.bad_language", "give a language tag such as 'ar' or 'ur-PK'", 400
+            )
         desk.add_interpreter(call_id, g.agent_id, language)
         return jsonify(interpreter=language)
+
+    @bp.post("/calls/<call_id>/interpreter/remove")
+    @login_required(*CONSOLE_ROLES)
+    def remove_interpreter(call_id: str) -> Response:
+        check_csrf()
+        desk.remove_interpreter(call_id, g.agent_id)
+        return jsonify(interpreter=None)
 
     @bp.post("/calls/<call_id>/end")
     @login_required(*CONSOLE_ROLES)

@@ -20,6 +20,7 @@ from calls.control import CallBridge
 from calls.directory import Directory
 from calls.errors import EscalationRefused, InvalidOutcome
 from calls.escalations import mark_acknowledged, request_escalation
+from calls.interpreters import NoInterpreter
 from calls.outcome import CallOutcome, settle
 from routing import AgentProfile, AgentState, CallRequest
 from routing.channels import base_call_id, personal_skill
@@ -228,6 +229,18 @@ class CallDesk:
             at=self._ports.clock(),
         )
 
+    def remove_interpreter(self, call_id: str, agent_id: str) -> None:
+        call = self._owned_call(call_id, agent_id)
+        remove = getattr(self._bridge(call_id, call.channel), "remove_interpreter", None)
+        if remove is None:
+            raise ConsoleError(
+                "console.bridge_cannot_remove_interpreter", "this channel cannot do it", 409
+            )
+        _on_the_edge(lambda: remove(call_id), call_id, "remove_interpreter")
+        self._ports.call_log.append(
+            call_id, "interpreter_removed", {"agent_id": agent_id}, at=self._ports.clock()
+        )
+
     def transfer(self, call_id: str, agent_id: str, queue: str | None, to_agent: str | None) -> str:
         """Back to routing under a new routing id: to a queue of the call's line, or to one
         agent by name (her own skill; after the queue's widening anyone may take it)."""
@@ -376,6 +389,8 @@ def _on_the_edge(act: Callable[[], object], call_id: str, action: str) -> None:
         act()
     except ConsoleError:
         raise
+    except NoInterpreter as exc:
+        raise ConsoleError(exc.error_id, str(exc), 404) from exc
     except Exception as exc:
         log.error("call %s: %s failed at the edge (%s)", call_id, action, type(exc).__name__)
         raise ConsoleError(

@@ -44,9 +44,9 @@ class CallBridge(Protocol):
     barge = heard by both). Each method may be called from any web process, so an edge
     forwards it to the process holding the call (Twilio REST, a Redis command, ...).
 
-    Optional, looked up with ``getattr``: ``hold(call_id, on: bool)`` and
-    ``add_interpreter(call_id, language: str)``. :func:`call_actions` names the ones an edge
-    offers, so the console shows only those.
+    Optional, looked up with ``getattr``: ``hold(call_id, on: bool)``,
+    ``add_interpreter(call_id, language: str)`` and ``remove_interpreter(call_id)``.
+    :func:`call_actions` names the ones an edge offers, so the console shows only those.
     """
 
     def connect(self, call_id: str, agent_id: str) -> object: ...
@@ -56,7 +56,7 @@ class CallBridge(Protocol):
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None: ...
 
 
-OPTIONAL_ACTIONS = ("hold", "add_interpreter")
+OPTIONAL_ACTIONS = ("hold", "add_interpreter", "remove_interpreter")
 
 
 def call_actions(bridge: CallBridge | None) -> list[str]:

@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline_config.document import AgentSpec, HotlineDocument, LineSpec, TeamSpec
 from hotline_config.fields import Problem
+from hotline_config.interpreters import InterpreterSpec, stored_interpreter
 from hotline_config.resources import ResourceSpec
 from store import audit
 from store.credentials import hash_secret
-from store.models import Agent, Line, Queue, Resource, Team, TeamMember
+from store.models import Agent, Interpreter, Line, Queue, Resource, Team, TeamMember
 from store.vocabulary import AgentRole
 
 SECOND_FACTOR_ROLES = frozenset({AgentRole.SUPERVISOR.value, AgentRole.ADMIN.value})
@@ -164,16 +165,17 @@ def _check_against_store(db: Session, document: HotlineDocument) -> tuple[list[P
                 Problem(spec.where, f"name is already used by the stored line {named.number}")
             )
     declared_numbers = {spec.number for spec in document.lines}
-    for resource in document.resources:
-        number = resource.line_number
+    served: list[tuple[str | None, str]] = [
+        *((r.line_number, r.where) for r in document.resources),
+        *((i.line_number, i.where) for i in document.interpreters),
+    ]
+    for number, where in served:
         if (
             number is not None
             and number not in declared_numbers
             and db.scalar(select(Line.id).where(Line.number == number)) is None
         ):
-            problems.append(
-                Problem(resource.where, f"line {number} is neither in the file nor stored")
-            )
+            problems.append(Problem(where, f"line {number} is neither in the file nor stored"))
     declared = {agent.login: agent for agent in document.agents}
     for team in document.teams:
         if team.line_number is not None and team.line_number not in declared_numbers:
@@ -250,12 +252,14 @@ class _Applier:
         touched_agents = {self._agent(spec) for spec in document.agents}
         touched_teams = {self._team(spec) for spec in document.teams}
         touched_resources = {self._resource(spec) for spec in document.resources}
+        touched_interpreters = {self._interpreter(spec) for spec in document.interpreters}
         self.db.flush()
         for kind, model, touched in (
             ("lines", Line, touched_lines),
             ("teams", Team, touched_teams),
             ("agents", Agent, touched_agents),
             ("resources", Resource, touched_resources),
+            ("interpreters", Interpreter, touched_interpreters),
         ):
             stored = set(self.db.scalars(select(model.id)))
             self.report.kept[kind] = len(stored - touched)
@@ -382,6 +386,25 @@ class _Applier:
         key = f"{spec.line_number} {spec.name}" if spec.line_number else spec.name
         self._note("resource", key, created, written)
         return resource.id
+
+    def _interpreter(self, spec: InterpreterSpec) -> str:
+        line_id = (
+            self.db.scalar(select(Line.id).where(Line.number == spec.line_number))
+            if spec.line_number is not None
+            else None
+        )
+        row = stored_interpreter(self.db, line_id, spec.language)
+        created = row is None
+        if row is None:
+            row = Interpreter(line_id=line_id, **spec.values)
+            self.db.add(row)
+            self.db.flush()
+            written: tuple[str, ...] = ()
+        else:
+            written = _write(row, spec.values)
+        where = f"{spec.line_number} {spec.language}" if spec.line_number else spec.language
+        self._note("interpreter", where, created, written)
+        return row.id
 
     def _members(self, team: Team, spec: TeamSpec) -> bool:
         """Make the team's members exactly ``spec.members``; True when anything changed."""

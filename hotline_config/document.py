@@ -25,6 +25,7 @@ from hotline_config.fields import (
     flag,
     nonempty_text,
 )
+from hotline_config.interpreters import InterpreterSpec, read_interpreters
 from hotline_config.resources import ResourceSpec, read_resources
 from ivr_flows.flows import BUILTIN_FLOWS, load_builtin
 from locales import SUPPORTED_LOCALES
@@ -81,12 +82,16 @@ class AgentSpec:
         return None if value is None else bool(value)
 
 
+TOP_LEVEL = ("lines", "teams", "agents", "resources", "interpreters")
+
+
 @dataclass(frozen=True)
 class HotlineDocument:
     lines: tuple[LineSpec, ...] = ()
     teams: tuple[TeamSpec, ...] = ()
     agents: tuple[AgentSpec, ...] = ()
     resources: tuple[ResourceSpec, ...] = ()
+    interpreters: tuple[InterpreterSpec, ...] = ()
 
 
 # --- value converters ------------------------------------------------------------------------
@@ -262,16 +267,16 @@ def read_document(text: str, source: str = "<config>") -> tuple[HotlineDocument,
     except tomllib.TOMLDecodeError as exc:
         return HotlineDocument(), [Problem(source, f"not valid TOML: {exc}")]
     for name in raw:
-        if name not in ("lines", "teams", "agents", "resources"):
+        if name not in TOP_LEVEL:
             reader.problem(
-                source,
-                f"unknown top-level key {name!r} (allowed: lines, teams, agents, resources)",
+                source, f"unknown top-level key {name!r} (allowed: {', '.join(TOP_LEVEL)})"
             )
     document = HotlineDocument(
         lines=_read_lines(reader, raw),
         teams=_read_teams(reader, raw),
         agents=_read_agents(reader, raw),
         resources=read_resources(reader, raw),
+        interpreters=read_interpreters(reader, raw),
     )
     _check_duplicates(reader, document)
     return document, reader.problems

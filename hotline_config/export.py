@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import Agent, Line, Queue, Resource, Team, TeamMember
+from hotline_config.interpreters import interpreter_pairs
+from store.models import Agent, Interpreter, Line, Queue, Resource, Team, TeamMember
 
 HEADER = (
     "# Amparo hotline configuration (amparo config export). Apply with: amparo config apply FILE\n"
@@ -86,6 +87,11 @@ def export_text(sessions: sessionmaker[Session]) -> str:
         ):
             number = numbers.get(resource.line_id) if resource.line_id else None
             out += _table("resources", _resource_pairs(resource, number))
+        for interpreter in db.scalars(
+            select(Interpreter).order_by(Interpreter.line_id, Interpreter.language)
+        ):
+            number = numbers.get(interpreter.line_id) if interpreter.line_id else None
+            out += _table("interpreters", interpreter_pairs(interpreter, number))
     return "\n".join(out).rstrip("\n") + "\n"
 
 

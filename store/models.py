@@ -180,6 +180,22 @@ class Queue(Base):
     __table_args__ = (UniqueConstraint("line_id", "name"),)
 
 
+class Interpreter(Base):
+    """An interpreting service conferenced into calls in ``language`` (any BCP 47 tag): a phone
+    number or a SIP URI (``target``), and the digits to send once it answers (an account PIN).
+    ``line_id`` None: every line's. Matched by line and language from the hotline
+    configuration; retired with ``active = false``."""
+
+    __tablename__ = "interpreters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    line_id: Mapped[str | None] = mapped_column(ForeignKey("lines.id"), nullable=True, index=True)
+    language: Mapped[str] = mapped_column(String(35))
+    target: Mapped[str] = mapped_column(Encrypted("interpreter.target"))
+    dtmf: Mapped[str | None] = mapped_column(Encrypted("interpreter.dtmf"), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class Resource(Base):
     """A service a caller may be referred to: police, health, shelter, CAVI, legal or
     psychological help. Public places, not personal data. ``line_id`` None: every line's.

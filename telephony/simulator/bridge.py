@@ -40,3 +40,6 @@ class SimulatedBridge:
 
     def add_interpreter(self, call_id: str, language: str) -> None:
         self.phones.note(call_id, "notice", f"[an interpreter ({language}) joined the call]")
+
+    def remove_interpreter(self, call_id: str) -> None:
+        self.phones.note(call_id, "notice", "[the interpreter left the call]")

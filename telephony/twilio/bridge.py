@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from calls.interpreters import InterpreterLine, NoInterpreter
 from calls.overflow import OverflowBook
 from telephony.twilio import twiml
 from telephony.twilio.calls import TwilioCalls
@@ -53,6 +54,10 @@ class TwilioRedirector:
         log.info("call %s: redirected to the overflow number", call_id)
 
 
+def _no_interpreters(_line_id: str | None, language: str) -> InterpreterLine:
+    raise NoInterpreter(f"no interpreter for {language!r} is configured")
+
+
 class TwilioBridge:
     def __init__(
         self,
@@ -62,12 +67,14 @@ class TwilioBridge:
         book: OverflowBook,
         *,
         bridge_caller_id: Callable[[str | None], str | None] | None = None,
+        interpreters: Callable[[str | None, str], InterpreterLine] | None = None,
     ) -> None:
         self._voice = voice
         self._calls = calls
         self._links = links
         self._book = book
         self._caller_id = bridge_caller_id or self._line_number
+        self._interpreters = interpreters or _no_interpreters
 
     def _line_number(self, line_id: str | None) -> str | None:
         try:
@@ -130,6 +137,27 @@ class TwilioBridge:
         self._voice.hold_participant(
             conference, self._calls.sid_for(call_id), on=on, hold_url=links.hold_media()
         )
+
+    def add_interpreter(self, call_id: str, language: str) -> None:
+        """Dial the line's interpreter for ``language`` into her conference (its PIN sent on
+        answer). Raises ``calls.interpreters.NoInterpreter`` when none is configured."""
+        links = self._call_links(call_id)
+        interpreter = self._interpreters(links.line_id, language)
+        sid = self._voice.dial_into_conference(
+            call_id,
+            to=interpreter.target,
+            from_=self._caller_id(links.line_id) or self._book.fallback_number or "",
+            send_digits=interpreter.dtmf,
+            status_callback=links.status(Leg.INTERPRETER),
+        )
+        self._calls.update(call_id, interpreter=sid)
+
+    def remove_interpreter(self, call_id: str) -> None:
+        """The interpreter's leg ends; caller and agent stay connected."""
+        sid = self._calls.get(call_id, "interpreter")
+        if sid:
+            self._voice.hang_up(sid)
+            self._calls.update(call_id, interpreter="")
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
         """The console's entry for listen / whisper / barge (see :class:`SupervisorMode`)."""

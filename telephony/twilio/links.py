@@ -49,6 +49,7 @@ class Leg(StrEnum):
     CALLER = "caller"
     AGENT = "agent"
     SUPERVISOR = "supervisor"
+    INTERPRETER = "interpreter"
 
 
 @dataclass(frozen=True)

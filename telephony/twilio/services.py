@@ -13,6 +13,7 @@ Other webhooks use Twilio's ``I-Twilio-Idempotency-Token`` or a key of their own
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,7 @@ from ivr_flows.actions import (
 )
 from ivr_flows.events import CallEvent, EventKind
 from locales import SUPPORTED_LOCALES
+from routing.channels import agent_channel
 from store.call_log import CallLog
 from store.live_state import key
 from store.vocabulary import Channel
@@ -307,6 +309,10 @@ class TwilioEdge:
             return
         if leg is Leg.SUPERVISOR:
             return
+        if leg is Leg.INTERPRETER:
+            if newest and status in NOT_ANSWERED:
+                self._interpreter_failed(call_id, status)
+            return
         at = self.clock()
         data: dict[str, object] = {"status": status, "sequence": sequence, "stale": not newest}
         if hook.form.get("AnsweredBy"):
@@ -323,6 +329,15 @@ class TwilioEdge:
             self._report_unanswered(call_id, status, at)
         if newest and status in CALL_ENDED:
             self._caller_left(hook, call_id)
+
+    def _interpreter_failed(self, call_id: str, status: str) -> None:
+        """Her interpreter's leg never came: caller and agent stay as they are; the agent is
+        told on her console."""
+        self.call_log.append(call_id, "interpreter_failed", {"status": status})
+        agent_id = self.calls.get(call_id, "agent")
+        if agent_id:
+            message = {"kind": "interpreter_failed", "call_id": call_id}
+            self.live.publish(agent_channel(agent_id), json.dumps(message))
 
     def recording(self, hook: Webhook) -> None:
         status = hook.form.get("RecordingStatus", "")

@@ -263,7 +263,7 @@ def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
 ) -> None:
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
     card = agent.get(f"/console/api/calls/{call_id}/card").json
-    assert card["call"]["actions"] == ["hold", "add_interpreter"], "the simulator offers both"
+    assert card["call"]["actions"] == ["hold", "add_interpreter", "remove_interpreter"]
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": True}).status_code == 200
     assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": False}).status_code == 200

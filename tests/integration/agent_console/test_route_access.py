@@ -57,6 +57,7 @@ ACCESS = {
     "console_api.transfer_targets": SIGNED_IN,
     "console_api.escalate": SIGNED_IN,
     "console_api.interpreter": SIGNED_IN,
+    "console_api.remove_interpreter": SIGNED_IN,
     "console_api.end": SIGNED_IN,
     "console_api.checkin_plan": SIGNED_IN,
     "console_api.refer": SIGNED_IN,

@@ -9,11 +9,15 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pytest
 import redis
 
 from app import create_app
+from calls.interpreters import NoInterpreter
 from calls.switchboard import call_id_for
+from routing.channels import agent_channel
 from runtime import Runtime
+from store.models import Interpreter
 from store.vocabulary import Channel
 from telephony.twilio.client import SupervisorMode
 from telephony.twilio.dialer import TwilioDialer
@@ -227,4 +231,58 @@ def test_hold_puts_the_caller_on_hold_in_her_conference_and_takes_her_back(
     bridge.hold(call_id, False)
     _method, _path, form, status = http.sent[-1]
     assert form["Hold"] == ["false"] and "HoldUrl" not in form and status == 200
+    assert REJECTED not in prism.log()
+
+
+def test_an_interpreter_is_dialled_into_her_conference_with_its_pin_and_can_leave(
+    rest_runtime: tuple[Runtime, NotingHttpClient],
+    hotline: Hotline,
+    prism: PrismMock,
+    redis_client: redis.Redis,
+) -> None:
+    runtime, http = rest_runtime
+    with runtime.sessions() as db, db.begin():
+        db.add(
+            Interpreter(
+                line_id=hotline.line_id, language="ar", target="+34910555001", dtmf="ww4321#"
+            )
+        )
+    call_id, _sid = queued_call(runtime, hotline)
+    bridge = runtime.twilio_bridge
+    assert bridge is not None
+    bridge.connect(call_id, hotline.agents["ana"])
+
+    bridge.add_interpreter(call_id, "ar-MA")
+    method, path, form, status = http.sent[-1]
+    assert (method, path, status) == ("POST", f"{ACCOUNT}/Calls.json", 201)
+    assert form["To"] == ["+34910555001"] and form["SendDigits"] == ["ww4321#"]
+    assert f">{call_id}</Conference>" in form["Twiml"][0]
+    assert form["StatusCallback"][0].endswith("leg=interpreter")
+    leg = runtime.twilio_calls.get(call_id, "interpreter")
+    assert leg
+
+    # Its leg never answers: caller and agent stay as they are, the agent is told.
+    listener = redis_client.pubsub()
+    listener.subscribe(agent_channel(hotline.agents["ana"]))
+    listener.get_message(timeout=1)
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=interpreter"
+    params = {
+        "AccountSid": ACCOUNT_SID,
+        "CallSid": leg,
+        "CallStatus": "busy",
+        "SequenceNumber": "1",
+    }
+    sent_before = len(http.sent)
+    assert phone.post(url, params).status == 200
+    assert len(http.sent) == sent_before, "nothing is done to her call or the agent's"
+    told = listener.get_message(timeout=2)
+    assert told is not None and "interpreter_failed" in str(told["data"])
+
+    bridge.remove_interpreter(call_id)
+    method, path, form, status = http.sent[-1]
+    assert (method, path) == ("POST", f"{ACCOUNT}/Calls/{leg}.json")
+    assert form["Status"] == ["completed"]
+    with pytest.raises(NoInterpreter):
+        bridge.add_interpreter(call_id, "xh")
     assert REJECTED not in prism.log()
