@@ -58,6 +58,7 @@ SCRIPT_MESSAGES = (
     N_("console.escalation.sent"),
     N_("console.call.transferred"),
     N_("console.call.interpreter_added"),
+    N_("console.call.interpreter_failed"),
     N_("console.card.loading"),
     N_("console.card.refer"),
     N_("console.card.referred"),

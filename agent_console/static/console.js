@@ -440,6 +440,9 @@
       case "escalation_stopped":
         window.AmparoRings.stop(message.escalation_id);
         break;
+      case "interpreter_failed":  // her call goes on; the agent may try again or another way
+        if (message.call_id === callId) { status(A.t("console.call.interpreter_failed"), true); }
+        break;
       default:
         break;
     }
