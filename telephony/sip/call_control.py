@@ -11,8 +11,9 @@ Commands arrive on the process's Redis channel (``commands.py``: the protocol an
 * ``cancel``: an outbound call still ringing is ended;
 * ``join_member``: an urgent-team member took the call from an alert call another process
   holds: her on-call number is called through the trunk and joined to the caller;
-* ``end``: the agent ended the call in the console: a BYE to every leg (``bridge.py``); the
-  caller's hang-up closes the call in the switchboard as any hang-up does;
+* ``end``: the agent ended the call in the console: a BYE to every leg of a call connected
+  to a person (``bridge.py``); the caller's hang-up closes the call in the switchboard as any
+  hang-up does. A caller not with a person is never hung up by it;
 * ``hold``: the caller goes to the hold loop, apart from the agent, or back to her; a call
   that is not with a person here is left as it is;
 * ``dtmf``: keys sent on the caller's leg as RFC 2833 telephone-events (never logged).
@@ -170,16 +171,18 @@ class CallControl:
         self.host.dial_out(session, number, "overflow")
 
     def _end(self, call_id: str) -> None:
+        """Only a call connected to a person is ended. A caller still waiting, on her way to
+        the overflow number after the agent's phone failed, or already with that number was
+        never with the agent who ends her call in the console: she stays where she is."""
         session = self.host.calls.get(call_id)
         if session is None or session.ended:
             log.info("call %s: not held here or already over; nothing to end", call_id)
             return
-        if session.bridge is not None:
-            session.bridge.end_from_console()
+        bridge = session.bridge
+        if bridge is None or not bridge.connected or bridge.person_id.startswith("number:"):
+            log.warning("call %s: not with a person here; end ignored, caller kept", call_id)
             return
-        log.info("call %s: ended from the console", call_id)
-        self.host.log_event(call_id, "ended", {"by": "console"})
-        session.leg.end()
+        bridge.end_from_console()
 
     def _hold(self, call_id: str, on: bool) -> None:
         session = self.host.calls.get(call_id)

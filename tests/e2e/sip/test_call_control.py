@@ -138,7 +138,7 @@ def test_hold_and_resume_keep_both_legs_and_the_caller_ends_her_own_call(
     assert "hold not applicable now" in sip.log()  # the second hold in a row
 
 
-def test_hold_of_a_call_not_with_a_person_is_ignored_and_keys_reach_the_caller_leg(
+def test_hold_and_end_of_a_caller_not_with_a_person_are_ignored_and_keys_reach_her_leg(
     start_sip: Callable[..., SipProcess],
     hotline: Hotline,
     db_sessions: sessionmaker[Session],
@@ -154,6 +154,7 @@ def test_hold_of_a_call_not_with_a_person_is_ignored_and_keys_reach_the_caller_l
     bridge = SipBridge(redis_client)
 
     bridge.hold(call_id, True)
+    bridge.end(call_id)  # she never spoke with a person: not hung up
     bridge.send_dtmf(call_id, "12#")
     with pytest.raises(ValueError):
         bridge.send_dtmf(call_id, "12x")
@@ -162,9 +163,10 @@ def test_hold_of_a_call_not_with_a_person_is_ignored_and_keys_reach_the_caller_l
     assert caller.returncode == 0, out.decode(errors="replace")[-3000:]
     seen = [(e.kind, e.data) for e in events_of(db_sessions, call_id, "hangup")]
     assert ("sip_keys_sent", {"count": 3}) in seen
-    assert "sip_held" not in [kind for kind, _ in seen]
+    assert not {"sip_held", "sip_ended"} & {kind for kind, _ in seen}
     log = sip.log()
     assert "not with a person here; hold ignored" in log
+    assert "not with a person here; end ignored, caller kept" in log
     assert "12#" not in log
 
 
