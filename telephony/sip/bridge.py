@@ -21,7 +21,9 @@ The agent may also end the call from the console: every leg then gets a BYE, and
 hang-up closes the call in the switchboard. On hold the caller hears the hold loop and is
 unlinked from the person both ways (a barging supervisor is not heard by her either); the
 recorder keeps both legs, so the recording goes on across hold. Resume links them again.
-Nobody is hung up by hold or resume.
+Nobody is hung up by hold or resume. A caller on hold outlives the person who held her: when
+the call is transferred (another person is bridged) that person's leg is released, and when
+that person hangs up the caller stays on the hold loop for whoever takes her next.
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ class BridgedCaller(Protocol):
 
     def unbridged(self) -> None: ...
 
-    def person_unanswered(self, person_id: str) -> None: ...
+    def person_unanswered(self, person_id: str, reason: str = ...) -> None: ...
+
+    def alone_on_hold(self, person_id: str) -> None: ...
 
 
 class MonitorMode(StrEnum):
@@ -119,6 +123,7 @@ class Bridge:
     caller_gone: bool = False
     on_hold: bool = False
     ending: bool = False  # ended from the console: every leg is being hung up on purpose
+    released: bool = False  # the caller on hold left this person's bridge; she stays
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
 
     @property
@@ -147,9 +152,16 @@ class Bridge:
         """The person's keys are not the caller's answers."""
 
     def leg_ended(self, leg: Leg, status: int) -> None:
-        if self.caller_gone or self.ending:
-            return  # we ended it: the caller hung up first, or the agent from the console
-        if self.connected:
+        if self.caller_gone or self.ending or self.released:
+            return  # we ended it: the caller hung up first, the console, or a transfer
+        if self.connected and self.on_hold:
+            log.info("call %s: %s left; the caller stays on hold", self.call_id, self._who())
+            self.host.log_event(self.call_id, "person_left_hold", {"by": self._who()})
+            self.released = True
+            self._end_supervisors()
+            self.session.unbridged()
+            self.session.alone_on_hold(self.person_id)
+        elif self.connected:
             log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
             self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
             self._end_supervisors()
@@ -213,6 +225,16 @@ class Bridge:
                 (_unlink if on else _link)(sup, caller)
         log.info("call %s: %s", self.call_id, "caller on hold" if on else "caller back")
         self.host.log_event(self.call_id, "held" if on else "resumed", {"by": self._who()})
+
+    def release(self) -> None:
+        """The caller on hold goes to another person (a transfer from the console): the
+        person who held her, and the supervisors, leave; she stays on the hold loop."""
+        self.released = True
+        log.info("call %s: %s released from the held call", self.call_id, self._who())
+        self.host.log_event(self.call_id, "person_released", {"by": self._who()})
+        self._end_supervisors()
+        self.person.end()
+        self.session.unbridged()
 
     # -- supervisors -------------------------------------------------------------------------
 

@@ -41,15 +41,20 @@ from tests.harness.hotline import Hotline
 
 @contextmanager
 def agent_phone(
-    db_sessions: sessionmaker[Session], hotline: Hotline, sipp_dir: Path
+    db_sessions: sessionmaker[Session],
+    hotline: Hotline,
+    sipp_dir: Path,
+    login: str = "ana",
+    scenario: str = "agent_answer",
 ) -> Iterator[SippPhone]:
-    """Ana's SIP phone: a SIPp phone that answers and expects Amparo's BYE."""
-    with sipp_phone("agent_answer", sipp_dir, timeout_s=90) as phone:
+    """An agent's SIP phone: a SIPp phone that answers and expects Amparo's BYE (or, with
+    ``agent_hangs_up``, hangs up itself)."""
+    with sipp_phone(scenario, sipp_dir, timeout_s=90) as phone:
         with db_sessions() as db, db.begin():
             db.execute(
                 update(Agent)
-                .where(Agent.id == hotline.agents["ana"])
-                .values(sip_uri=f"sip:ana@{phone.trunk}")
+                .where(Agent.id == hotline.agents[login])
+                .values(sip_uri=f"sip:{login}@{phone.trunk}")
             )
         yield phone
 
@@ -136,6 +141,71 @@ def test_hold_and_resume_keep_both_legs_and_the_caller_ends_her_own_call(
     assert kinds.index("sip_bridged") < kinds.index("sip_held") < kinds.index("sip_resumed")
     assert "sip_caller_hung_up" in kinds
     assert "hold not applicable now" in sip.log()  # the second hold in a row
+
+
+def test_a_caller_on_hold_is_handed_to_the_next_agent_and_the_first_agents_leg_released(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    with (
+        agent_phone(db_sessions, hotline, sipp_dir) as first,
+        agent_phone(db_sessions, hotline, sipp_dir, login="farah") as second,
+    ):
+        sip = start_sip()
+        caller, call_id = bridged_caller(
+            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+        )
+        bridge = SipBridge(redis_client)
+        bridge.hold(call_id, True)  # what the console's transfer does before queueing her again
+        events_of(db_sessions, call_id, "sip_held")
+        assert bridge.connect(call_id, hotline.agents["farah"])  # the next agent accepts
+
+        assert first.result(timeout=60).returncode == 0  # released with a BYE
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        answered = second.result(timeout=60)
+    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]
+    assert answered.returncode == 0, answered.output[-3000:]
+    seen = [(e.kind, e.data) for e in events_of(db_sessions, call_id, "hangup")]
+    kinds = [kind for kind, _ in seen]
+    assert ("sip_person_released", {"by": hotline.agents["ana"]}) in seen
+    assert ("sip_bridged", {"to": hotline.agents["farah"]}) in seen
+    assert kinds.index("sip_person_released") < kinds.index("sip_caller_hung_up")
+    assert "sip_person_hung_up" not in kinds
+
+
+@pytest.mark.slow
+def test_when_the_agent_hangs_up_during_hold_the_caller_waits_then_goes_to_the_overflow(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    with (
+        agent_phone(db_sessions, hotline, sipp_dir, scenario="agent_hangs_up") as phone,
+        sipp_phone("number_answer", sipp_dir, timeout_s=120) as number,
+    ):
+        sip = start_sip(AMPARO_SIP_TRUNK=number.trunk)
+        caller, call_id = bridged_caller(
+            "silent_caller", sip, hotline, db_sessions, redis_client, sipp_dir
+        )
+        SipBridge(redis_client).hold(call_id, True)
+        events_of(db_sessions, call_id, "sip_held")
+
+        assert phone.result(timeout=60).returncode == 0  # she hung up her phone on hold
+        out, _ = caller.communicate(timeout=90)  # her own BYE after 55 s
+        answered = number.result(timeout=60)  # bridged, then Amparo's BYE
+    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]  # never hung up on
+    assert answered.returncode == 0, answered.output[-3000:]
+    seen = [(e.kind, e.data) for e in events_of(db_sessions, call_id, "hangup")]
+    kinds = [kind for kind, _ in seen]
+    assert ("sip_person_left_hold", {"by": hotline.agents["ana"]}) in seen
+    assert ("overflow", {"reason": "agent_left_hold"}) in seen
+    assert ("sip_bridged", {"to": "number:agent_left_hold"}) in seen
+    assert "sip_person_hung_up" not in kinds
 
 
 def test_hold_and_end_of_a_caller_not_with_a_person_are_ignored_and_keys_reach_her_leg(
