@@ -163,9 +163,12 @@ class CallControl:
         session = self.host.calls.get(call_id)
         if session is None or session.ended:
             return
-        if session.bridge is not None and session.bridge.connected:
+        bridge = session.bridge
+        if bridge is not None and bridge.connected and not bridge.on_hold:
             log.info("call %s: already with a person; overflow ignored", call_id)
             return
+        # On hold she was transferred (queued again): the queue's overflow applies, and the
+        # person who held her is released once the number is bridged (``bridge_to``).
         session.steps.clear()
         session.gather = None
         self.host.dial_out(session, number, "overflow")

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("pjsua2")
 
 from telephony.sip.bridge import Bridge, MonitorMode, SupervisorLeg
+from telephony.sip.call_control import CallControl
 from telephony.sip.media import CallAudio
 
 Links = set[tuple[str, str]]
@@ -160,3 +161,34 @@ def test_the_consoles_end_hangs_up_every_leg_and_is_logged_once(
     kinds = [kind for kind, _ in host.events]
     assert kinds.count("ended") == 1
     assert "person_hung_up" not in kinds and "caller_hung_up" not in kinds
+
+
+@dataclass
+class ControlHost:
+    calls: dict[str, Any]
+    dialled: list[tuple[str, str]] = field(default_factory=list)
+
+    def dial_out(self, session: Any, number: str | None, reason: str) -> None:
+        self.dialled.append((str(number), reason))
+
+
+@dataclass
+class WaitingSession:
+    bridge: Bridge | None
+    ended: bool = False
+    steps: list[Any] = field(default_factory=list)
+    gather: Any = None
+
+
+def test_routings_overflow_reaches_a_transferred_caller_on_hold_but_not_one_with_her_agent(
+    call: tuple[Bridge, Caller, Host, Links],
+) -> None:
+    bridge, *_ = call
+    host = ControlHost({"call-1": WaitingSession(bridge)})
+    control = CallControl(host, None, lambda call_id: None, None)  # type: ignore[arg-type]
+
+    control._redirect("call-1", "+34900000002")
+    assert host.dialled == []  # talking with her agent
+    bridge.hold(True)  # the console's transfer holds her, then queues her again
+    control._redirect("call-1", "+34900000002")
+    assert host.dialled == [("+34900000002", "overflow")]
