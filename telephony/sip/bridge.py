@@ -16,6 +16,14 @@ connected) ends the caller's leg; both are logged with ids only. A person's leg 
 before answering puts the caller back on the hold loop (never silence, never a hang-up); when
 that person was an agent who had accepted the call, the caller is then sent to the line's
 overflow number, as on Twilio, since routing will not offer the call again.
+
+The agent may also end the call from the console: every leg then gets a BYE, and the caller's
+hang-up closes the call in the switchboard. On hold the caller hears the hold loop and is
+unlinked from the person both ways (a barging supervisor is not heard by her either); the
+recorder keeps both legs, so the recording goes on across hold. Resume links them again.
+Nobody is hung up by hold or resume. A caller on hold outlives the person who held her: when
+the call is transferred (another person is bridged) that person's leg is released, and when
+that person hangs up the caller stays on the hold loop for whoever takes her next.
 """
 
 from __future__ import annotations
@@ -59,7 +67,9 @@ class BridgedCaller(Protocol):
 
     def unbridged(self) -> None: ...
 
-    def person_unanswered(self, person_id: str) -> None: ...
+    def person_unanswered(self, person_id: str, reason: str = ...) -> None: ...
+
+    def alone_on_hold(self, person_id: str) -> None: ...
 
 
 class MonitorMode(StrEnum):
@@ -111,6 +121,9 @@ class Bridge:
     person_id: str  # an agent id, or "number:<reason>" for a dialled target
     connected: bool = False
     caller_gone: bool = False
+    on_hold: bool = False
+    ending: bool = False  # ended from the console: every leg is being hung up on purpose
+    released: bool = False  # the caller on hold left this person's bridge; she stays
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
 
     @property
@@ -139,9 +152,16 @@ class Bridge:
         """The person's keys are not the caller's answers."""
 
     def leg_ended(self, leg: Leg, status: int) -> None:
-        if self.caller_gone:
-            return  # we ended it: the caller hung up first (logged in caller_left)
-        if self.connected:
+        if self.caller_gone or self.ending or self.released:
+            return  # we ended it: the caller hung up first, the console, or a transfer
+        if self.connected and self.on_hold:
+            log.info("call %s: %s left; the caller stays on hold", self.call_id, self._who())
+            self.host.log_event(self.call_id, "person_left_hold", {"by": self._who()})
+            self.released = True
+            self._end_supervisors()
+            self.session.unbridged()
+            self.session.alone_on_hold(self.person_id)
+        elif self.connected:
             log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
             self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
             self._end_supervisors()
@@ -163,11 +183,58 @@ class Bridge:
     # -- the caller's side -------------------------------------------------------------------
 
     def caller_left(self) -> None:
+        if self.ending:
+            return  # the console's end: logged and the other legs hung up already
         self.caller_gone = True
         log.info("call %s: caller hung up; ending %s's leg", self.call_id, self._who())
         self.host.log_event(self.call_id, "caller_hung_up", {"bridged_to": self._who()})
         self.person.end()
         self._end_supervisors()
+
+    # -- the console's call control ----------------------------------------------------------
+
+    def end_from_console(self) -> None:
+        """The agent ended the call in the console: BYE to the person and the supervisors,
+        then to the caller, whose hang-up closes the call in the switchboard."""
+        self.ending = True
+        log.info("call %s: ended from the console; hanging up every leg", self.call_id)
+        self.host.log_event(self.call_id, "ended", {"by": self._who()})
+        self.person.end()
+        self._end_supervisors()
+        self.session.leg.end()
+
+    def hold(self, on: bool) -> None:
+        """Hold (``on``) or resume a connected call; asking twice does nothing more."""
+        caller = self.session.audio.media
+        person = self.person.media
+        if not self.connected or on == self.on_hold or caller is None or person is None:
+            log.info("call %s: %s not applicable now; ignored", self.call_id, _hold_word(on))
+            return
+        self.on_hold = on
+        if on:
+            _unlink(person, caller)
+            _unlink(caller, person)
+            self.session.audio.hold()
+        else:
+            self.session.audio.stop_hold()
+            _link(caller, person)
+            _link(person, caller)
+        for supervisor in self.supervisors.values():
+            sup = supervisor.leg.media
+            if sup is not None and supervisor.mode is MonitorMode.BARGE:
+                (_unlink if on else _link)(sup, caller)
+        log.info("call %s: %s", self.call_id, "caller on hold" if on else "caller back")
+        self.host.log_event(self.call_id, "held" if on else "resumed", {"by": self._who()})
+
+    def release(self) -> None:
+        """The caller on hold goes to another person (a transfer from the console): the
+        person who held her, and the supervisors, leave; she stays on the hold loop."""
+        self.released = True
+        log.info("call %s: %s released from the held call", self.call_id, self._who())
+        self.host.log_event(self.call_id, "person_released", {"by": self._who()})
+        self._end_supervisors()
+        self.person.end()
+        self.session.unbridged()
 
     # -- supervisors -------------------------------------------------------------------------
 
@@ -186,7 +253,7 @@ class Bridge:
             _link(caller, sup)
             _link(person, sup)
         hears_sup_agent = supervisor.mode in (MonitorMode.WHISPER, MonitorMode.BARGE)
-        hears_sup_caller = supervisor.mode is MonitorMode.BARGE
+        hears_sup_caller = supervisor.mode is MonitorMode.BARGE and not self.on_hold
         (_link if hears_sup_agent else _unlink)(sup, person)
         (_link if hears_sup_caller else _unlink)(sup, caller)
         log.info("call %s: supervisor in %s mode", self.call_id, supervisor.mode.value)
@@ -210,3 +277,7 @@ class Bridge:
 
     def _who(self) -> str:
         return self.person_id
+
+
+def _hold_word(on: bool) -> str:
+    return "hold" if on else "resume"

@@ -10,7 +10,13 @@ Commands arrive on the process's Redis channel (``commands.py``: the protocol an
   to the number through the trunk (or handed back with REFER);
 * ``cancel``: an outbound call still ringing is ended;
 * ``join_member``: an urgent-team member took the call from an alert call another process
-  holds: her on-call number is called through the trunk and joined to the caller.
+  holds: her on-call number is called through the trunk and joined to the caller;
+* ``end``: the agent ended the call in the console: a BYE to every leg of a call connected
+  to a person (``bridge.py``); the caller's hang-up closes the call in the switchboard as any
+  hang-up does. A caller not with a person is never hung up by it;
+* ``hold``: the caller goes to the hold loop, apart from the agent, or back to her; a call
+  that is not with a person here is left as it is;
+* ``dtmf``: keys sent on the caller's leg as RFC 2833 telephone-events (never logged).
 
 The listener's thread only reads the message; database reads run on the worker pool and every
 pjsua2 operation on the pjsua2 thread.
@@ -22,6 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -101,6 +108,14 @@ class CallControl:
             self.host.loop.post(lambda: self._redirect(call_id, number))
         elif op == "cancel":
             self.host.loop.post(lambda: self._cancel_outbound(call_id))
+        elif op == "end":
+            self.host.loop.post(lambda: self._end(call_id))
+        elif op == "hold":
+            on = bool(message["on"])
+            self.host.loop.post(lambda: self._hold(call_id, on))
+        elif op == "dtmf":
+            digits = str(message["digits"])
+            self.host.loop.post(lambda: self._dtmf(call_id, digits))
         else:
             log.error("unknown SIP command %r ignored", op)
 
@@ -148,9 +163,48 @@ class CallControl:
         session = self.host.calls.get(call_id)
         if session is None or session.ended:
             return
-        if session.bridge is not None and session.bridge.connected:
+        bridge = session.bridge
+        if bridge is not None and bridge.connected and not bridge.on_hold:
             log.info("call %s: already with a person; overflow ignored", call_id)
             return
+        # On hold she was transferred (queued again): the queue's overflow applies, and the
+        # person who held her is released once the number is bridged (``bridge_to``).
         session.steps.clear()
         session.gather = None
         self.host.dial_out(session, number, "overflow")
+
+    def _end(self, call_id: str) -> None:
+        """Only a call connected to a person is ended. A caller still waiting, on her way to
+        the overflow number after the agent's phone failed, or already with that number was
+        never with the agent who ends her call in the console: she stays where she is."""
+        session = self.host.calls.get(call_id)
+        if session is None or session.ended:
+            log.info("call %s: not held here or already over; nothing to end", call_id)
+            return
+        bridge = session.bridge
+        if bridge is None or not bridge.connected or bridge.person_id.startswith("number:"):
+            log.warning("call %s: not with a person here; end ignored, caller kept", call_id)
+            return
+        bridge.end_from_console()
+
+    def _hold(self, call_id: str, on: bool) -> None:
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session is not None and not session.ended else None
+        if bridge is None or not bridge.connected:
+            word = "hold" if on else "resume"
+            log.warning("call %s: not with a person here; %s ignored", call_id, word)
+            return
+        bridge.hold(on)
+
+    def _dtmf(self, call_id: str, digits: str) -> None:
+        session = self.host.calls.get(call_id)
+        if session is None or session.ended:
+            log.warning("call %s: not held here or over; keys not sent", call_id)
+            return
+        try:
+            session.leg.dialDtmf(digits)
+        except (pj.Error, ReferenceError) as exc:
+            log.error("call %s: keys not sent (%s)", call_id, type(exc).__name__)
+            return
+        log.info("call %s: %s keys sent to the caller", call_id, len(digits))
+        self.host.log_event(call_id, "keys_sent", {"count": len(digits)})

@@ -47,6 +47,9 @@ from telephony.sip.turns import TurnFailure
 log = logging.getLogger(__name__)
 
 PLAY_MARGIN_S = 0.2
+ALONE_ON_HOLD_S = 30.0
+"""How long a caller whose agent hung up while she was on hold waits on the hold loop for a
+transfer's next person before going to the line's overflow number."""
 
 T = TypeVar("T")
 TurnResult = tuple[CallTurn, list[Step]]
@@ -357,7 +360,7 @@ class IvrSession:
         if not self.ended:
             self._hold()
 
-    def person_unanswered(self, person_id: str) -> None:
+    def person_unanswered(self, person_id: str, reason: str = "agent_unanswered") -> None:
         """An agent accepted the call but her leg failed (busy, no answer, no SIP address):
         routing considers the call taken and will not offer it again, so the caller goes to
         the line's overflow number. A failed overflow leg leaves her on the hold loop."""
@@ -366,10 +369,21 @@ class IvrSession:
         call_id = self.call_id
 
         def work() -> TurnResult:
-            turn = self.host.switchboard.overflow_turn(call_id, "agent_unanswered")
+            turn = self.host.switchboard.overflow_turn(call_id, reason)
             return turn, self.host.plan(turn)
 
         self.host.take_turn(work, self)
+
+    def alone_on_hold(self, person_id: str) -> None:
+        """The person who put her on hold hung up. A transfer brings the next person (the
+        call is queued again); otherwise nobody is coming, so after ``ALONE_ON_HOLD_S`` on the
+        hold loop she goes to the line's overflow number, never to a hang-up."""
+
+        def still_alone() -> None:
+            if not self.ended and self.bridge is None:
+                self.person_unanswered(person_id, "agent_left_hold")
+
+        self._after(ALONE_ON_HOLD_S, still_alone)
 
 
 def recording_file(root: Path, call_id: str) -> Path:

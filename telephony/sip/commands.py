@@ -98,6 +98,35 @@ def request_redirect(client: redis.Redis, call_id: str, number: str) -> bool:
     return _send(client, call_id, {"op": "redirect", "call_id": call_id, "number": number})
 
 
+def request_end(client: redis.Redis, call_id: str) -> bool:
+    """The agent ended the call in the console: a BYE to the caller, the agent and any
+    supervisor; the caller's hang-up then closes the call in the switchboard."""
+    return _send(client, call_id, {"op": "end", "call_id": call_id})
+
+
+def request_hold(client: redis.Redis, call_id: str, on: bool) -> bool:
+    """Put a bridged caller on the hold loop, apart from the agent (``on``), or join them
+    again."""
+    return _send(client, call_id, {"op": "hold", "call_id": call_id, "on": on})
+
+
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+MAX_DTMF = 32
+
+
+def request_dtmf(client: redis.Redis, call_id: str, digits: str) -> bool:
+    """Send ``digits`` as RFC 2833 telephone-events on the caller's leg. The digits may be an
+    account PIN (an interpreter service's): they travel in the command only, never in a log.
+
+    Raises:
+        ValueError: ``digits`` is empty, too long, or holds a character no keypad has.
+    """
+    digits = digits.upper()
+    if not digits or len(digits) > MAX_DTMF or not set(digits) <= DTMF_KEYS:
+        raise ValueError("DTMF digits must be 1 to 32 of 0-9 * # A-D")
+    return _send(client, call_id, {"op": "dtmf", "call_id": call_id, "digits": digits})
+
+
 def request_dial(client: redis.Redis, call_id: str, caller_id: str | None = None) -> bool:
     """Ask whichever SIP process has room to ring an outbound call the switchboard opened
     (``telephony.sip.outbound``). Once per call however often it is asked; False when it was
@@ -148,9 +177,18 @@ class SipBridge:
         return request_bridge(self.client, call_id, agent_id)
 
     def end(self, call_id: str) -> None:
-        """On SIP the agent ends the call from her own phone: hanging up her leg ends the
-        caller's leg too (``bridge.py``), so there is nothing to send."""
-        log.info("call %s: ended by the agent's SIP phone", call_id)
+        """The agent ended the call in the console: the process holding it sends a BYE to
+        both legs. Hanging up her own phone does the same (``bridge.py``)."""
+        request_end(self.client, call_id)
+
+    def hold(self, call_id: str, on: bool) -> None:
+        """Hold (``on``): the caller hears the hold loop and nothing of the agent, and the
+        agent nothing of her; resume joins them again. Neither leg is hung up."""
+        request_hold(self.client, call_id, on)
+
+    def send_dtmf(self, call_id: str, digits: str) -> None:
+        """Keys on the caller's leg (RFC 2833), e.g. to drive a service she was joined to."""
+        request_dtmf(self.client, call_id, digits)
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
         request_monitor(self.client, call_id, supervisor_id, mode)

@@ -296,6 +296,8 @@ class SipService:
         return leg
 
     def bridge_to(self, session: IvrSession, uri: str, person_id: str) -> None:
+        if session.bridge is not None and session.bridge.on_hold and not session.ended:
+            session.bridge.release()  # transferred while on hold: the next person takes her
         if session.ended or session.bridge is not None:
             log.warning("call %s: already bridged or over; %s not called", session.label, person_id)
             return

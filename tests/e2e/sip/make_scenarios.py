@@ -4,7 +4,8 @@ Each scenario is a caller: INVITE offering G.711 and RFC 2833 telephone-events, 
 from a capture stitched from SIPp's own per-key captures (``dtmf_pcap.py`` writes
 ``pcap/keys_<keys>.pcap`` in SIPp's working directory), a wait on hold, and the caller's BYE.
 Amparo must never send a BYE first: SIPp counts an unexpected BYE as a failed call, so "SIPp
-reports zero failures" also means "nobody was hung up on".
+reports zero failures" also means "nobody was hung up on". The one exception is a caller whose
+agent ends the call from the console (``ENDED_BY_AGENT``): she waits for Amparo's BYE instead.
 
     python tests/e2e/sip/make_scenarios.py
 """
@@ -113,6 +114,25 @@ TAIL = """  <pause milliseconds="{hold}"/>
 </scenario>
 """
 
+AWAIT_BYE = """  <recv request="BYE" timeout="{hold}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:caller@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000"/>
+  <CallLengthRepartition value="1000, 5000, 10000, 20000, 60000"/>
+</scenario>
+"""
+
 KEY_GAP_MS = 2500  # dtmf_pcap.stitch's default gap
 
 SCENARIOS = {
@@ -146,10 +166,20 @@ SCENARIOS = {
     "load_caller": ("Load: one key to the queue, a few seconds on hold", "0", 1500, 6000),
     # The load test: the same, waiting long enough on hold to be routed under any load.
     "crowd_caller": ("A crowd: one key to the queue, 12 s on hold", "0", 1500, 12000),
+    # Bridged to an agent at once, put on hold and back, then she hangs up herself after 25 s.
+    "caller_with_agent": ("A caller with an agent for 25 s, who hangs up herself", "", 0, 25000),
+}
+
+# Callers whose call the agent ends from the console: each waits (up to the last figure, in
+# ms) for Amparo's BYE and answers it.
+ENDED_BY_AGENT = {
+    "caller_ended_by_agent": ("A caller whose agent ends the call: BYE from Amparo", "", 0, 60000),
 }
 
 
-def scenario(name: str, title: str, digits: str, pause: int, hold: int) -> str:
+def scenario(
+    name: str, title: str, digits: str, pause: int, hold: int, ended_by_agent: bool = False
+) -> str:
     body = HEAD.format(title=title, name=name)
     cseq = 2
     if digits.startswith("info:"):
@@ -159,6 +189,8 @@ def scenario(name: str, title: str, digits: str, pause: int, hold: int) -> str:
     elif digits:
         playing = int(len(digits) * pause)
         body += KEYS.format(pause=pause, keys=digits, playing=playing)
+    if ended_by_agent:
+        return body + AWAIT_BYE.format(hold=hold)
     return body + TAIL.format(hold=hold, cseq=cseq)
 
 
@@ -167,6 +199,8 @@ def main() -> None:
     here.mkdir(exist_ok=True)
     for name, (title, digits, pause, hold) in SCENARIOS.items():
         (here / f"{name}.xml").write_text(scenario(name, title, digits, pause, hold))
+    for name, (title, digits, pause, wait) in ENDED_BY_AGENT.items():
+        (here / f"{name}.xml").write_text(scenario(name, title, digits, pause, wait, True))
 
 
 if __name__ == "__main__":

@@ -387,12 +387,14 @@ def speech_wav(path: Path, text: str, seconds: int = 150) -> Path:
 @dataclass
 class Baresip:
     """A baresip user agent with no sound card: it sends ``wav`` as its voice, auto-answers
-    when ``answer`` is set, and takes commands (dial, keys, hang-up) over ctrl_tcp."""
+    when ``answer`` is set, and takes commands (dial, keys, hang-up) over ctrl_tcp. With
+    ``hears_into`` it writes what it hears to ``dump-*-dec.wav`` there (module sndfile)."""
 
     directory: Path
     user: str
     wav: Path
     answer: bool = False
+    hears_into: Path | None = None
     sip_port: int = field(default_factory=free_sip_port)
     ctrl_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
     process: subprocess.Popen[bytes] | None = None
@@ -422,6 +424,11 @@ class Baresip:
                     "module_app menu.so",
                     "module_app ctrl_tcp.so",
                     f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                    *(
+                        ["module sndfile.so", f"snd_path {self.hears_into}"]
+                        if self.hears_into is not None
+                        else []
+                    ),
                     "",
                 ]
             )
@@ -457,6 +464,13 @@ class Baresip:
             conn.settimeout(2)
             with contextlib.suppress(TimeoutError):
                 conn.recv(4096)
+
+    def heard(self) -> Path:
+        """The WAV of what this phone heard (``hears_into``), once its call is over."""
+        assert self.hears_into is not None
+        found = sorted(self.hears_into.glob("dump-*-dec.wav"))
+        assert found, "baresip wrote nothing it heard"
+        return found[-1]
 
     def log(self) -> str:
         path = self.directory / "baresip.log"

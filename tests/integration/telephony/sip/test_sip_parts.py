@@ -226,6 +226,39 @@ def test_commands_reach_only_the_process_that_holds_the_call(redis_client: redis
     assert commands.owner_of(redis_client, "call-9") is None
 
 
+def test_the_consoles_end_hold_and_keys_reach_the_process_that_holds_the_call(
+    redis_client: redis.Redis,
+) -> None:
+    bridge = commands.SipBridge(redis_client)
+    assert commands.request_end(redis_client, "call-5") is False  # nobody holds it
+    bridge.end("call-5")  # logged, nothing raised: the console has saved the outcome already
+
+    commands.claim_call(redis_client, "call-5", "sip-a")
+    listener = redis_client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(commands.command_channel("sip-a"))
+    bridge.hold("call-5", True)
+    bridge.hold("call-5", False)
+    bridge.send_dtmf("call-5", "12*#a")
+    bridge.end("call-5")
+    for bad in ("", "12x", "1" * 33):
+        with pytest.raises(ValueError):
+            bridge.send_dtmf("call-5", bad)
+    received = []
+    for _ in range(20):
+        message = listener.get_message(timeout=0.2)
+        if message:
+            received.append(json.loads(message["data"]))
+        if len(received) == 4:
+            break
+    listener.close()
+    assert received == [
+        {"op": "hold", "call_id": "call-5", "on": True},
+        {"op": "hold", "call_id": "call-5", "on": False},
+        {"op": "dtmf", "call_id": "call-5", "digits": "12*#A"},
+        {"op": "end", "call_id": "call-5"},
+    ]
+
+
 def test_an_outbound_call_is_queued_once_with_ids_only_and_a_cancel_reaches_its_owner(
     redis_client: redis.Redis,
 ) -> None:
