@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.callbacks import CALLBACK_FLOW, Callbacks
 from calls.directory import CallerInfo, Directory, LineInfo
 from calls.dispatch import RoutingDispatch
 from calls.records import CallRecords
@@ -59,6 +60,8 @@ class Switchboard:
     outcome_sinks: list[OutcomeSink] = field(default_factory=list)
     urgent: UrgentCalls | None = None
     """Alert calls about escalations (their key takes one); None where nobody is phoned."""
+    callbacks: Callbacks | None = None
+    """Callback tasks: their call, once answered, is put through to the agent who took it."""
     directory: Directory = field(init=False)
     records: CallRecords = field(init=False)
     dispatch: RoutingDispatch = field(init=False)
@@ -134,6 +137,8 @@ class Switchboard:
                 turn = self.urgent.completed(turn)
             if event.kind is EventKind.HANGUP:
                 self.dispatch.caller_left(event.call_id, event.at)
+                if self.callbacks is not None and meta["flow"] == CALLBACK_FLOW:
+                    self.callbacks.ended(event.call_id, event.at)
             return turn
         except Exception:
             log.exception(
@@ -186,7 +191,15 @@ class Switchboard:
             at=at,
             caller=context,
         )
-        return self.handle(event, idempotency_key or f"{call_id}:answered")
+        turn = self.handle(event, idempotency_key or f"{call_id}:answered")
+        if self.callbacks is not None and not turn.fallback:
+            try:
+                if self.records.meta(call_id).get("flow") == CALLBACK_FLOW:
+                    self.callbacks.answered(call_id, at, machine=machine)
+            except Exception:
+                # She waits on hold; the edge's hold ceiling sends her to the overflow.
+                log.exception("call %s: the callback could not be put through", call_id)
+        return turn
 
     def fallback_turn(self, call_id: str, to_number: str | None) -> CallTurn:
         """What a fallback URL answers: the line's overflow, found without Redis if possible."""

@@ -30,6 +30,7 @@ class CallFlag(StrEnum):
     CHECKIN = "checkin"
     RECORDING_DECLINED = "recording_declined"
     REPEATED_INVALID = "repeated_invalid"  # kept pressing keys that are not options
+    CALLBACK = "callback"  # an agent phoned her back (a callback task)
 
 
 class Outcome(StrEnum):

@@ -49,6 +49,7 @@ TRIGGER_KIND = {
     Direction.ALARM: EventKind.ALARM,
     Direction.CHECKIN: EventKind.ANSWERED,
     Direction.TEAM_ALERT: EventKind.ANSWERED,
+    Direction.CALLBACK: EventKind.ANSWERED,
 }
 KEYS = list("0123456789*#")
 
@@ -100,7 +101,7 @@ def later_event(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def calls(draw: st.DrawFn, flow: Flow) -> list[CallEvent]:
     first_kind = TRIGGER_KIND[flow.direction]
-    if flow.direction in {Direction.CHECKIN, Direction.TEAM_ALERT}:
+    if flow.direction in {Direction.CHECKIN, Direction.TEAM_ALERT, Direction.CALLBACK}:
         first_kind = draw(
             st.sampled_from([EventKind.ANSWERED, EventKind.ANSWERED, EventKind.MACHINE])
         )
