@@ -16,7 +16,7 @@ set, taken over here durably before routing forgets it). Its life:
    ``MAX_TRIES`` the task is ``failed``, else it is due again after ``RETRY_AFTER``.
 
 Every step is written (the task's status and ``outcome``, and call events) before the next is
-taken. Supervisors see tasks overdue by ``OVERDUE_AFTER`` and failed ones (``overdue``).
+taken. Supervisors see overdue and failed tasks (``calls.callback_rules``).
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.callback_rules import next_safe, overdue
 from calls.directory import CallerInfo, Directory
 from calls.records import CallRecords
 from checkins.ports import OutboundDialer
-from checkins.windows import InvalidWindow, is_inside, next_safe_moment, parse_windows, zone
 from routing import CallRequest, Router
 from store.base import new_id
 from store.call_log import CallLog
-from store.callbacks import OPEN_STATUSES, Callback, CallbackStatus
+from store.callbacks import Callback, CallbackStatus
 from store.models import Beneficiary
 from store.phone_numbers import lookup_hash
 from store.records import Call
@@ -51,7 +51,6 @@ CALLBACK_FLOW = "callback_outbound"
 CALLBACK_FLAG = "callback"
 MAX_TRIES = 3
 RETRY_AFTER = timedelta(minutes=15)
-OVERDUE_AFTER = timedelta(minutes=15)
 RING_TIMEOUT = timedelta(seconds=60)
 """An edge that never says "no answer" (the simulator; a lost status callback): the try ends."""
 NO_WINDOW_SOON = timedelta(days=1)
@@ -103,6 +102,12 @@ class Callbacks:
                 )
                 source = db.get(Call, task.call_id)
                 if known is None and source is not None and source.caller_number:
+                    owner = (
+                        db.get(Beneficiary, source.beneficiary_id)
+                        if source.beneficiary_id
+                        else None
+                    )
+                    stored = RiskLevel(owner.risk_level) if owner is not None else None
                     callback = Callback(
                         source_call_id=task.call_id,
                         reason="abandoned",
@@ -111,7 +116,7 @@ class Callbacks:
                         number=source.caller_number,
                         queue=task.queue,
                         language=task.language,
-                        risk_level=task.risk.value,
+                        risk_level=RiskLevel.highest(task.risk, stored).value,
                         status=CallbackStatus.PENDING,
                         attempts=0,
                         created_at=_when(now),
@@ -154,7 +159,7 @@ class Callbacks:
             callback = db.get(Callback, callback_id)
             if callback is None or callback.status != CallbackStatus.PENDING:
                 return False
-            safe_at = self._next_safe(db, callback, now)
+            safe_at = next_safe(db, callback, now)
             if safe_at is None or safe_at > _when(now):
                 callback.due_at = safe_at or _when(now) + NO_WINDOW_SOON
                 return False
@@ -225,7 +230,6 @@ class Callbacks:
                 continue
             self.dialer.cancel(call_id)
             self.ended(call_id, now, outcome="no_answer")
-            self._records.update(call_id, status="ended", ended_at=now)
             self.router().hangup(call_id, now)
         return len(stale)
 
@@ -238,7 +242,7 @@ class Callbacks:
             callback = db.scalar(select(Callback).where(Callback.attempt_call_id == call_id))
             if callback is None or callback.status != CallbackStatus.ROUTED:
                 return {"call_id": call_id, "dialing": False, "error_id": "console.callback_gone"}
-            safe_at = self._next_safe(db, callback, now)
+            safe_at = next_safe(db, callback, now)
             inside = safe_at is not None and safe_at <= _when(now)
             if inside:
                 callback.status = CallbackStatus.DIALING
@@ -303,7 +307,13 @@ class Callbacks:
         bridge.connect(call_id, agent_id)
 
     def ended(self, call_id: str, at: float, *, outcome: str = "no_answer") -> None:
-        """The attempt's call ended before she was reached: the try counts."""
+        """The attempt's call ended before she was reached: the try counts (a call she was
+        put through on is left alone: the agent ends it)."""
+        with self.sessions() as db:
+            found = db.scalar(select(Callback.id).where(Callback.attempt_call_id == call_id))
+        if found is None:
+            return
+        self._records.update(call_id, status="ended", ended_at=at)
         self._retry_later(call_id, outcome, at, count_try=True)
 
     def expired(self, call_id: str) -> bool:
@@ -321,55 +331,10 @@ class Callbacks:
     # -- supervisors ------------------------------------------------------------------------
 
     def overdue(self, now: float, limit: int = 50) -> list[dict[str, Any]]:
-        """Open tasks due for longer than ``OVERDUE_AFTER``, and failed ones of the last day:
-        ids, line, risk, tries and how late (no personal data)."""
-        late = _when(now) - OVERDUE_AFTER
-        with self.sessions() as db:
-            rows = list(
-                db.scalars(
-                    select(Callback)
-                    .where(
-                        (
-                            Callback.status.in_([s.value for s in OPEN_STATUSES])
-                            & (Callback.due_at <= late)
-                        )
-                        | (
-                            (Callback.status == CallbackStatus.FAILED)
-                            & (Callback.closed_at >= _when(now) - timedelta(days=1))
-                        )
-                    )
-                    .order_by(Callback.due_at)
-                    .limit(limit)
-                )
-            )
-            return [
-                {
-                    "callback_id": row.id,
-                    "call_id": row.source_call_id,
-                    "line_id": row.line_id,
-                    "risk": row.risk_level,
-                    "status": row.status,
-                    "attempts": row.attempts,
-                    "outcome": row.outcome,
-                    "late_s": max(0, round(now - row.due_at.timestamp())),
-                }
-                for row in rows
-            ]
+        """See :func:`calls.callback_rules.overdue`."""
+        return overdue(self.sessions, now, limit)
 
     # -- internals ------------------------------------------------------------------------
-
-    def _next_safe(self, db: Session, callback: Callback, now: float) -> datetime | None:
-        """Now, when calling her now is safe; else the next safe moment (None: none soon)."""
-        at = _when(now)
-        owner = db.get(Beneficiary, callback.beneficiary_id) if callback.beneficiary_id else None
-        if owner is None or not owner.safe_call_windows:
-            return at
-        try:
-            windows, tz = parse_windows(owner.safe_call_windows), zone(owner.timezone)
-        except InvalidWindow:
-            log.error("callback %s: her safe windows are unreadable; not called", callback.id)
-            return None
-        return at if is_inside(windows, tz, at) else next_safe_moment(windows, tz, at)
 
     def _retry_later(self, call_id: str, outcome: str, at: float, *, count_try: bool) -> None:
         with self.sessions() as db, db.begin():
