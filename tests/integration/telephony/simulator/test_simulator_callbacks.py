@@ -18,6 +18,7 @@ from store.models import Beneficiary
 from store.records import Call
 from store.records import CallEvent as StoredEvent
 from telephony.simulator.phone import PhoneStatus
+from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline, staff_line
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2", "2")

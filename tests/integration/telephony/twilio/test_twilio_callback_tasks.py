@@ -17,6 +17,7 @@ from app import create_app
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
+from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline, staff_line
 from tests.harness.prism import PrismMock
 from tests.harness.twilio_driver import DrivenCall, FlaskTransport, TwilioDriver
