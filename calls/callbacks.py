@@ -30,13 +30,14 @@ from typing import Any, Protocol
 
 import redis
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.callback_rules import next_safe, overdue
 from calls.directory import CallerInfo, Directory
 from calls.records import CallRecords
 from checkins.ports import OutboundDialer
-from routing import CallRequest, Router
+from routing import CallbackTask, CallRequest, Router
 from store.base import new_id
 from store.call_log import CallLog
 from store.callbacks import Callback, CallbackStatus
@@ -96,44 +97,50 @@ class Callbacks:
         """Routing's callback tasks become durable rows; only then does routing drop them."""
         taken = 0
         for task in self.router().pending_callbacks():
-            with self.sessions() as db, db.begin():
-                known = db.scalar(
-                    select(Callback.id).where(Callback.source_call_id == task.call_id)
-                )
-                source = db.get(Call, task.call_id)
-                if known is None and source is not None and source.caller_number:
-                    owner = (
-                        db.get(Beneficiary, source.beneficiary_id)
-                        if source.beneficiary_id
-                        else None
-                    )
-                    stored = RiskLevel(owner.risk_level) if owner is not None else None
-                    callback = Callback(
-                        source_call_id=task.call_id,
-                        reason="abandoned",
-                        line_id=task.line_id,
-                        beneficiary_id=source.beneficiary_id,
-                        number=source.caller_number,
-                        queue=task.queue,
-                        language=task.language,
-                        risk_level=RiskLevel.highest(task.risk, stored).value,
-                        status=CallbackStatus.PENDING,
-                        attempts=0,
-                        created_at=_when(now),
-                        due_at=_when(now),
-                    )
-                    db.add(callback)
-                    db.flush()
-                    known = callback.id
-                    taken += 1
-            if known is not None:
+            try:
+                callback_id, new = self._store(task, now)
+            except IntegrityError:
+                continue  # another worker stored it at the same moment; it resolves it
+            taken += new
+            if callback_id is not None:
                 self.call_log.append(
-                    task.call_id, "callback_scheduled", {"callback_id": known}, at=now
+                    task.call_id,
+                    "callback_scheduled",
+                    {"callback_id": callback_id},
+                    at=now,
+                    idempotency_key=f"callback:{callback_id}:scheduled",
                 )
             else:
                 log.error("callback for call %s: the call has no number; dropped", task.call_id)
             self.router().resolve_callback(task.call_id)
         return taken
+
+    def _store(self, task: CallbackTask, now: float) -> tuple[str | None, bool]:
+        """The task's row (its id, and whether it is new); None when she left no number."""
+        with self.sessions() as db, db.begin():
+            known = db.scalar(select(Callback.id).where(Callback.source_call_id == task.call_id))
+            source = db.get(Call, task.call_id)
+            if known is not None or source is None or not source.caller_number:
+                return known, False
+            owner = db.get(Beneficiary, source.beneficiary_id) if source.beneficiary_id else None
+            stored = RiskLevel(owner.risk_level) if owner is not None else None
+            callback = Callback(
+                source_call_id=task.call_id,
+                reason="abandoned",
+                line_id=task.line_id,
+                beneficiary_id=source.beneficiary_id,
+                number=source.caller_number,
+                queue=task.queue,
+                language=task.language,
+                risk_level=RiskLevel.highest(task.risk, stored).value,
+                status=CallbackStatus.PENDING,
+                attempts=0,
+                created_at=_when(now),
+                due_at=_when(now),
+            )
+            db.add(callback)
+            db.flush()
+            return callback.id, True
 
     def route_due(self, now: float, limit: int = 50) -> int:
         """Offer the due tasks to agents (each once, whatever the number of workers)."""
