@@ -184,7 +184,7 @@ class Runtime:
             router=self.router,
             call_log=self.call_log,
             recording_policy=recording_decision,
-            outcome_sinks=[self._checkin_outcome],
+            outcome_sinks=[self._checkin_outcome, self.callbacks.intake.requested],
             urgent=self.urgent_calls,
             callbacks=self.callbacks,
         )

@@ -30,18 +30,17 @@ from typing import Any, Protocol
 
 import redis
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.callback_intake import CallbackIntake
 from calls.callback_rules import next_safe, overdue
 from calls.directory import CallerInfo, Directory
 from calls.records import CallRecords
 from checkins.ports import OutboundDialer
-from routing import CallbackTask, CallRequest, Router
+from routing import CallRequest, Router
 from store.base import new_id
 from store.call_log import CallLog
 from store.callbacks import Callback, CallbackStatus
-from store.models import Beneficiary
 from store.phone_numbers import lookup_hash
 from store.records import Call
 from store.vocabulary import Direction, RiskLevel
@@ -82,6 +81,7 @@ class Callbacks:
     def __post_init__(self) -> None:
         self._records = CallRecords(self.sessions, self.live, self.call_log)
         self._directory = Directory(self.sessions)
+        self.intake = CallbackIntake(self.sessions, self.call_log, self.router)
 
     # -- tasks in -------------------------------------------------------------------------
 
@@ -94,53 +94,8 @@ class Callbacks:
         }
 
     def take_over(self, now: float) -> int:
-        """Routing's callback tasks become durable rows; only then does routing drop them."""
-        taken = 0
-        for task in self.router().pending_callbacks():
-            try:
-                callback_id, new = self._store(task, now)
-            except IntegrityError:
-                continue  # another worker stored it at the same moment; it resolves it
-            taken += new
-            if callback_id is not None:
-                self.call_log.append(
-                    task.call_id,
-                    "callback_scheduled",
-                    {"callback_id": callback_id},
-                    at=now,
-                    idempotency_key=f"callback:{callback_id}:scheduled",
-                )
-            else:
-                log.error("callback for call %s: the call has no number; dropped", task.call_id)
-            self.router().resolve_callback(task.call_id)
-        return taken
-
-    def _store(self, task: CallbackTask, now: float) -> tuple[str | None, bool]:
-        """The task's row (its id, and whether it is new); None when she left no number."""
-        with self.sessions() as db, db.begin():
-            known = db.scalar(select(Callback.id).where(Callback.source_call_id == task.call_id))
-            source = db.get(Call, task.call_id)
-            if known is not None or source is None or not source.caller_number:
-                return known, False
-            owner = db.get(Beneficiary, source.beneficiary_id) if source.beneficiary_id else None
-            stored = RiskLevel(owner.risk_level) if owner is not None else None
-            callback = Callback(
-                source_call_id=task.call_id,
-                reason="abandoned",
-                line_id=task.line_id,
-                beneficiary_id=source.beneficiary_id,
-                number=source.caller_number,
-                queue=task.queue,
-                language=task.language,
-                risk_level=RiskLevel.highest(task.risk, stored).value,
-                status=CallbackStatus.PENDING,
-                attempts=0,
-                created_at=_when(now),
-                due_at=_when(now),
-            )
-            db.add(callback)
-            db.flush()
-            return callback.id, True
+        """See :meth:`calls.callback_intake.CallbackIntake.take_over`."""
+        return self.intake.take_over(now)
 
     def route_due(self, now: float, limit: int = 50) -> int:
         """Offer the due tasks to agents (each once, whatever the number of workers)."""

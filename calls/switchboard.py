@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis
 from sqlalchemy.orm import Session, sessionmaker
@@ -130,6 +130,8 @@ class Switchboard:
             if line is None:
                 raise LookupError("line of the call is gone")
             event = self.steps.checked_pin(meta["flow"], event)
+            if event.kind is EventKind.DIGITS and self._surge(line, meta):
+                event = replace(event, callback_offer=True)
             if self.urgent is not None:
                 event = self.urgent.checked_take(meta, event)
             turn = self.steps.step(event.call_id, line, meta["flow"], event, idempotency_key)
@@ -147,6 +149,14 @@ class Switchboard:
             if event.kind is EventKind.HANGUP:
                 return CallTurn(event.call_id, line, (Hangup("caller_hung_up"),), True)
             return CallTurn(event.call_id, line, (Dial("fallback", reason="internal_error"),), True)
+
+    def _surge(self, line: LineInfo, meta: dict[str, str]) -> bool:
+        """The line offers callbacks now: it enables them, enough callers are waiting, and
+        she called from a number (the flow offers it only to a calm caller)."""
+        threshold = line.callback_offer_when_waiting
+        if threshold is None or not meta.get("callback_number"):
+            return False
+        return self.router.waiting_count() >= threshold
 
     def open_outbound(
         self,

@@ -50,6 +50,7 @@ class Outcome(StrEnum):
     CALLER_HUNG_UP = "caller_hung_up"
     COMPLETED = "completed"  # the flow itself ended the call (an explicit, safe end)
     FALLBACK = "fallback"
+    CALLBACK_REQUESTED = "callback_requested"  # she pressed 2 to be called back (a surge)
 
 
 @dataclass(frozen=True)

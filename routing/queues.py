@@ -144,6 +144,11 @@ def hangup(ctx: RoutingContext, call_id: str, now: float) -> Transition:
     return ctx.transition("hangup", now, {"call": call_id})
 
 
+def waiting_count(ctx: RoutingContext) -> int:
+    """Callers waiting in every queue (agents serve every line: a surge is centre-wide)."""
+    return int(ctx.client.zcard(routing_key("waiting")))
+
+
 def pending_callbacks(ctx: RoutingContext, limit: int = 100) -> list[CallbackTask]:
     """Callback tasks, oldest first, for the check-in side to consume."""
     ids = ctx.client.zrange(routing_key("callbacks"), 0, limit - 1)

@@ -1,4 +1,5 @@
-"""callbacks: callers to phone back, worked by agents through routing
+"""callbacks: callers to phone back, worked by agents through routing; the lines that offer
+"press 2 to be called back" in a surge
 
 Revision ID: 0010_callbacks
 Revises: 0008_resources
@@ -16,6 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("lines", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("callback_offer_when_waiting", sa.Integer(), nullable=True))
     op.create_table(
         "callbacks",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -59,3 +62,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_callbacks_status"))
         batch_op.drop_index(batch_op.f("ix_callbacks_due_at"))
     op.drop_table("callbacks")
+    with op.batch_alter_table("lines", schema=None) as batch_op:
+        batch_op.drop_column("callback_offer_when_waiting")

@@ -14,7 +14,7 @@ from calls.callbacks import MAX_TRIES, RETRY_AFTER, RING_TIMEOUT
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
-from store.models import Beneficiary
+from store.models import Beneficiary, Line
 from store.records import Call
 from store.records import CallEvent as StoredEvent
 from telephony.simulator.phone import PhoneStatus
@@ -152,3 +152,37 @@ def test_unanswered_three_times_the_task_fails_and_supervisors_see_it(
     ports.clock = lambda: now
     [shown] = board.board("es")["callbacks_overdue"]
     assert (shown["call_id"], shown["status"], shown["attempts"]) == (source, "failed", MAX_TRIES)
+
+
+def test_in_a_surge_a_calm_caller_who_presses_2_is_promised_a_callback_and_it_is_offered(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    with runtime.sessions() as db, db.begin():
+        db.execute(
+            update(Line).where(Line.id == hotline.line_id).values(callback_offer_when_waiting=1)
+        )
+    phones = runtime.simulator
+    staff_line(runtime.router, hotline, "ana")
+    first = phones.dial(hotline.line_number, None)  # a withheld number is never offered it
+    for key in LOW_RISK:
+        if first.status is PhoneStatus.ON_HOLD:
+            break
+        first = phones.press(first.call_id, key)
+    assert first.status is PhoneStatus.ON_HOLD
+
+    her = phones.dial(hotline.line_number, "+34655000111")
+    for key in LOW_RISK:
+        if "Para que le devolvamos la llamada" in " ".join(her.heard()):
+            break
+        her = phones.press(her.call_id, key)
+    assert her.status is PhoneStatus.WAITING_FOR_KEYS
+    her = phones.press(her.call_id, "2")
+    assert her.status is PhoneStatus.ENDED
+    assert "Le devolveremos la llamada" in her.heard()[-1]
+
+    task = _task(runtime, her.call_id)
+    assert (task.reason, task.status) == ("requested", CallbackStatus.PENDING)
+    now = time.time()
+    assert runtime.callbacks.work(now)["routed"] == 1
+    runtime.router.hangup(first.call_id, now)  # Ana is free for the callback only
+    assert _offered_to_ana(runtime, hotline, now) == _task(runtime, her.call_id).attempt_call_id

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from agent_console.calls import CallDesk
 from app import create_app
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
+from store.models import Line
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline, staff_line
 from tests.harness.prism import PrismMock
@@ -122,3 +123,26 @@ def test_a_machine_hears_nothing_and_the_try_counts(
     assert not any(path.endswith("Participants.json") for _m, path, _f, _s in http.sent)
     task = _task(runtime, call_id)
     assert (task.status, task.outcome, task.attempts) == (CallbackStatus.PENDING, "machine", 1)
+
+
+def test_in_a_surge_pressing_2_ends_the_call_with_a_promise_and_leaves_a_task(
+    console: tuple[Runtime, NotingHttpClient, TwilioDriver], hotline: Hotline
+) -> None:
+    runtime, _http, phone = console
+    with runtime.sessions() as db, db.begin():
+        db.execute(
+            update(Line).where(Line.id == hotline.line_id).values(callback_offer_when_waiting=1)
+        )
+    waiting = phone.call(hotline.line_number, hotline.device_number)  # an alarm: waits
+    assert waiting.where == "queued"
+    her = phone.call(hotline.line_number, "+34655000222")
+    for key in ("1", "1", "2", "2", "2", "2"):
+        her.press(key)
+    assert her.where == "gather"
+    assert "Para que le devolvamos la llamada" in " ".join(her.said())
+    her.press("2")
+    assert her.where == "ended"
+    assert "Le devolveremos la llamada" in her.said()[-1]
+    with runtime.sessions() as db:
+        task = db.scalar(select(Callback).where(Callback.reason == "requested"))
+        assert task is not None and task.status == CallbackStatus.PENDING
