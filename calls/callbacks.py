@@ -222,6 +222,9 @@ class Callbacks:
                 "dialing": False,
                 "error_id": "console.callback_outside_window",
             }
+        # Her call starts now (the task's wait for an agent was no call), and is rung like any
+        # outbound call opened for the edge.
+        self._records.update(call_id, status="ivr", started_at=_when(now))
         self.call_log.append(
             call_id,
             "callback_dialing",
