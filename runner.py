@@ -20,6 +20,7 @@ import click
 from gunicorn.app.base import BaseApplication
 from redis import Redis
 
+from calls.callbacks import work_forever
 from routing.jobs import Sweeper
 from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
@@ -112,6 +113,7 @@ def worker(burst: bool) -> None:
     settings = _settings()
     runtime = build_runtime(settings)
     sweeper: Sweeper | None = None
+    stop_rounds = threading.Event()
     try:
         connection = runtime.jobs
         _install_recording_jobs(settings, runtime, connection)
@@ -120,10 +122,19 @@ def worker(burst: bool) -> None:
         # Ladders climb (alarms: after 60 s without a human) only if someone sweeps: one
         # sweeper per worker process, none for a burst run.
         sweeper = None if burst else Sweeper(runtime.router).start()
+        if not burst:
+            callback_rounds = threading.Thread(
+                target=work_forever,
+                args=(lambda: runtime.callbacks, time.time, stop_rounds),
+                name="amparo-callbacks",
+                daemon=True,
+            )
+            callback_rounds.start()
         Worker(queues, connection=connection, serializer=JSONSerializer).work(
             burst=burst, with_scheduler=True, logging_level=settings.log_level
         )
     finally:
+        stop_rounds.set()
         if sweeper is not None:
             sweeper.stop()
         runtime.close()

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.ports import ConsolePorts
+from calls.callbacks import Callbacks
 from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
 from calls.interpreters import interpreter_for
@@ -159,6 +160,7 @@ class Runtime:
             redirectors=redirectors,
             bridges=bridges,
             urgent=lambda: self.urgent_calls,
+            callbacks=lambda: self.callbacks,
         )
 
     @cached_property
@@ -183,8 +185,9 @@ class Runtime:
             router=self.router,
             call_log=self.call_log,
             recording_policy=recording_decision,
-            outcome_sinks=[self._checkin_outcome],
+            outcome_sinks=[self._checkin_outcome, self.callbacks.intake.requested],
             urgent=self.urgent_calls,
+            callbacks=self.callbacks,
         )
 
     @cached_property
@@ -196,6 +199,20 @@ class Runtime:
             call_log=self.call_log,
             dialer=self.dialer,
             router=lambda: self.router,
+            clock=time.time,
+            caller_id=self.settings.checkin_caller_id,
+        )
+
+    @cached_property
+    def callbacks(self) -> Callbacks:
+        """Callback tasks: taken from routing, offered to agents, dialled from the console."""
+        return Callbacks(
+            sessions=self.sessions,
+            live=self.redis,
+            call_log=self.call_log,
+            router=lambda: self.router,
+            dialer=self.dialer,
+            bridge=lambda call_id: self.control.bridge_for(call_id),
             clock=time.time,
             caller_id=self.settings.checkin_caller_id,
         )
@@ -364,6 +381,7 @@ class Runtime:
             router=lambda: self.router,
             control=lambda: self.control,
             simulator=simulator,
+            callbacks=lambda: self.callbacks,
             twilio_enabled=self.settings.twilio_account_sid is not None,
             default_locale=self.settings.default_locale,
             file_access_after_call=timedelta(minutes=self.settings.file_access_after_call_min),

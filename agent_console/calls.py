@@ -30,7 +30,7 @@ from store import audit
 from store.live_state import key
 from store.models import Agent
 from store.records import Call
-from store.vocabulary import AgentRole, RiskLevel
+from store.vocabulary import AgentRole, Direction, RiskLevel
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,9 @@ class CallDesk:
             call = db.get(Call, call_id)
             if call is None:
                 raise ConsoleError("console.unknown_call", "no such call", 404)
-            channel = call.channel
-        bridge = self._bridge(call_id, channel)
+            channel, dial_back = call.channel, call.direction == Direction.CALLBACK
+        # A callback task has nobody on the line yet: she is rung once the agent has it.
+        bridge = None if dial_back else self._bridge(call_id, channel)
         now = self._ports.clock()
         transition = self._ports.router().accept(routing_call_id, agent_id, now)
         if not transition.ok:
@@ -148,18 +149,28 @@ class CallDesk:
                 # Risk before language: she shares no language with this agent. Bringing the
                 # interpreter in is the console's "add interpreter" (by the call's locale).
                 call.flags = sorted({*(call.flags or []), INTERPRETER_NEEDED})
-            if call.answered_at is None:
+            if call.answered_at is None and not dial_back:
                 call.answered_at = _when(now)
         self._ports.live.hset(key("call", call_id), "leg", routing_call_id)
         self._ports.call_log.append(
             call_id, "agent_connected", {"agent_id": agent_id, "leg": routing_call_id}, at=now
         )
+        if bridge is None:
+            return self._dial_back(call_id, agent_id)
         try:
             bridge.connect(call_id, agent_id)
         except Exception:
             log.exception("call %s: the edge could not connect the agent", call_id)
             return {"call_id": call_id, "bridged": False, "error_id": "console.bridge_failed"}
         return {"call_id": call_id, "bridged": True}
+
+    def _dial_back(self, call_id: str, agent_id: str) -> dict[str, Any]:
+        """A callback task the agent took: ``{"call_id", "dialing"}`` (and an ``error_id``
+        when she is not rung: outside her safe windows, or the channel failed)."""
+        if self._ports.callbacks is None:
+            raise ConsoleError("console.no_dialer", "callbacks cannot be dialled here", 409)
+        result = self._ports.callbacks().dial(call_id, agent_id)
+        return {**result, "bridged": False}
 
     def reject(self, routing_call_id: str, agent_id: str) -> None:
         transition = self._ports.router().reject(routing_call_id, agent_id, self._ports.clock())

@@ -66,6 +66,9 @@ SCRIPT_MESSAGES = (
     N_("console.card.resources_in"),
     N_("console.case.no_location"),
     N_("console.error.not_your_escalation"),
+    N_("console.callback.dialing"),
+    N_("console.callback.outside_window"),
+    N_("console.callback.not_dialled"),
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.callbacks import Callbacks
 from calls.control import TelephonyControl
 from routing import Router
 from store.call_log import CallLog
@@ -48,6 +49,7 @@ class ConsolePorts:
     router: Callable[[], Router]
     control: Callable[[], TelephonyControl]
     simulator: Callable[[], SimulatedTranscripts] | None = None
+    callbacks: Callable[[], Callbacks] | None = None
     twilio_enabled: bool = False
     default_locale: str = "es"
     clock: Callable[[], float] = time.time

@@ -153,6 +153,9 @@ class Wallboard:
                 }
             )
         feed = [json.loads(item) for item in live.lrange(SUPERVISOR_FEED, 0, FEED_SHOWN - 1)]
+        callbacks = self._ports.callbacks().overdue(now) if self._ports.callbacks else []
+        for item in callbacks:
+            item["risk_label"] = ui_text(RISK[item["risk"]], locale)
         return {
             "now": now,
             "waiting": waiting,
@@ -161,6 +164,7 @@ class Wallboard:
             "service_level": asdict(level),
             "escalations": escalations,
             "alerts": feed,
+            "callbacks_overdue": callbacks,
         }
 
     def charts(self, locale: str) -> dict[str, str]:

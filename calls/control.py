@@ -15,6 +15,7 @@ from typing import Protocol
 
 import redis
 
+from calls.callbacks import Callbacks
 from calls.urgent_calls import UrgentCalls
 from routing.channels import (
     BOARD_CHANGED,
@@ -76,6 +77,8 @@ class TelephonyControl:
     bridges: Mapping[str, CallBridge] = field(default_factory=dict)
     urgent: Callable[[], UrgentCalls] | None = None
     """Phones urgent-team members off the console and the line's urgent service."""
+    callbacks: Callable[[], Callbacks] | None = None
+    """Callback tasks, whose "overflow" means routing gave up waiting for an agent."""
 
     def channel_of(self, call_id: str) -> str | None:
         channel = self.client.hget(key("call", base_call_id(call_id)), "channel")
@@ -109,6 +112,8 @@ class TelephonyControl:
         self.urgent().dial_urgent_number(escalation_id)
 
     def overflow(self, call_id: str, target: str) -> None:
+        if self.callbacks is not None and self.callbacks().expired(base_call_id(call_id)):
+            return  # nobody is on the line of a callback task: it is due again
         channel = self.channel_of(call_id)
         redirector = self.redirectors.get(channel) if channel else None
         if redirector is None:

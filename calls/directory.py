@@ -27,6 +27,8 @@ class LineInfo:
     overflow_number: str
     urgent_number: str
     urgent_team_id: str | None
+    callback_offer_when_waiting: int | None = None
+    """Callers waiting from which a calm caller is offered a callback (None: never)."""
 
     def queue_id(self, queue: str) -> str:
         """Routing queues are per line: the flow's ``general`` becomes ``<line id>.general``."""
@@ -130,4 +132,5 @@ def _line_info(line: Line, team_id: str | None) -> LineInfo:
         overflow_number=line.overflow_number,
         urgent_number=line.urgent_number,
         urgent_team_id=team_id,
+        callback_offer_when_waiting=line.callback_offer_when_waiting,
     )

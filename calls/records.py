@@ -69,6 +69,7 @@ class CallRecords:
             "flow": flow_name,
             "channel": channel.value,
             "callback_eligible": "1" if caller.registered_number else "",
+            "callback_number": "1" if caller.e164 else "",
         }
         self.live.hset(key("call", call_id), mapping=meta)
         self.live.expire(key("call", call_id), CALL_META_TTL_S)

@@ -68,7 +68,8 @@ class IvrSteps:
         state, actions, outcomes = advance(self.live, self.flow(flow_name), event)
         self.dispatch.route(call_id, line, actions, event.at)
         for outcome in outcomes:
-            self._outcome(call_id, outcome, {"risk": state.risk.value, "flow": flow_name})
+            data = {"risk": state.risk.value, "flow": flow_name, "locale": state.locale}
+            self._outcome(call_id, outcome, data)
         self.live.set(
             key("call", call_id, "last_actions"),
             json.dumps([action.to_dict() for action in actions]),

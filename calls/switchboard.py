@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.callbacks import CALLBACK_FLOW, Callbacks
 from calls.directory import CallerInfo, Directory, LineInfo
 from calls.dispatch import RoutingDispatch
 from calls.records import CallRecords
@@ -59,6 +60,8 @@ class Switchboard:
     outcome_sinks: list[OutcomeSink] = field(default_factory=list)
     urgent: UrgentCalls | None = None
     """Alert calls about escalations (their key takes one); None where nobody is phoned."""
+    callbacks: Callbacks | None = None
+    """Callback tasks: their call, once answered, is put through to the agent who took it."""
     directory: Directory = field(init=False)
     records: CallRecords = field(init=False)
     dispatch: RoutingDispatch = field(init=False)
@@ -127,6 +130,8 @@ class Switchboard:
             if line is None:
                 raise LookupError("line of the call is gone")
             event = self.steps.checked_pin(meta["flow"], event)
+            if event.kind is EventKind.DIGITS and self._surge(line, meta):
+                event = replace(event, callback_offer=True)
             if self.urgent is not None:
                 event = self.urgent.checked_take(meta, event)
             turn = self.steps.step(event.call_id, line, meta["flow"], event, idempotency_key)
@@ -134,6 +139,8 @@ class Switchboard:
                 turn = self.urgent.completed(turn)
             if event.kind is EventKind.HANGUP:
                 self.dispatch.caller_left(event.call_id, event.at)
+                if self.callbacks is not None and meta["flow"] == CALLBACK_FLOW:
+                    self.callbacks.ended(event.call_id, event.at)
             return turn
         except Exception:
             log.exception(
@@ -142,6 +149,14 @@ class Switchboard:
             if event.kind is EventKind.HANGUP:
                 return CallTurn(event.call_id, line, (Hangup("caller_hung_up"),), True)
             return CallTurn(event.call_id, line, (Dial("fallback", reason="internal_error"),), True)
+
+    def _surge(self, line: LineInfo, meta: dict[str, str]) -> bool:
+        """The line offers callbacks now: it enables them, enough callers are waiting, and
+        she called from a number (the flow offers it only to a calm caller)."""
+        threshold = line.callback_offer_when_waiting
+        if threshold is None or not meta.get("callback_number"):
+            return False
+        return self.router.waiting_count() >= threshold
 
     def open_outbound(
         self,
@@ -186,7 +201,15 @@ class Switchboard:
             at=at,
             caller=context,
         )
-        return self.handle(event, idempotency_key or f"{call_id}:answered")
+        turn = self.handle(event, idempotency_key or f"{call_id}:answered")
+        if self.callbacks is not None and not turn.fallback:
+            try:
+                if self.records.meta(call_id).get("flow") == CALLBACK_FLOW:
+                    self.callbacks.answered(call_id, at, machine=machine)
+            except Exception:
+                # She waits on hold; the edge's hold ceiling sends her to the overflow.
+                log.exception("call %s: the callback could not be put through", call_id)
+        return turn
 
     def fallback_turn(self, call_id: str, to_number: str | None) -> CallTurn:
         """What a fallback URL answers: the line's overflow, found without Redis if possible."""

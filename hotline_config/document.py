@@ -171,6 +171,12 @@ def _days(value: Any) -> int:
     return value
 
 
+def _waiting_callers(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10000:
+        raise Invalid("must be a whole number of waiting callers from 1 to 10000")
+    return value
+
+
 def _delays(value: Any) -> list[int]:
     if not isinstance(value, list) or not value:
         raise Invalid("must be a non-empty list of seconds, one per tier")
@@ -212,6 +218,7 @@ LINE_FIELDS = {
     "jurisdiction": Field("jurisdiction", _jurisdiction),
     "flow": Field("flow", _inbound_flow),
     "recording_retention_days": Field("recording_retention_days", _days),
+    "callback_offer_when_waiting": Field("callback_offer_when_waiting", _waiting_callers),
 }
 QUEUE_FIELDS = {
     "name": Field("name", _token, required=True),

@@ -106,6 +106,7 @@ def _line_pairs(line: Line) -> list[tuple[str, Any]]:
         ("overflow_number", line.overflow_number),
         ("urgent_number", line.urgent_number),
         ("recording_retention_days", line.recording_retention_days),
+        ("callback_offer_when_waiting", line.callback_offer_when_waiting),
     ]
 
 

@@ -37,6 +37,8 @@ class StateType(StrEnum):
 HUMAN_TYPES = frozenset({StateType.ENQUEUE, StateType.ESCALATE, StateType.DIAL, StateType.JOIN})
 END_TYPES = HUMAN_TYPES | {StateType.HANGUP}
 TRIGGER_EVENTS = frozenset({"started", "alarm", "answered", "machine"})
+CALLBACK_OFFER_EVENT = "standard_callback_offer"
+"""A triage's standard result while the line offers callbacks (``CallEvent.callback_offer``)."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from ivr_flows.actions import (
     Say,
     SetLocale,
 )
-from ivr_flows.definition import Flow, StateDef, StateType
+from ivr_flows.definition import CALLBACK_OFFER_EVENT, Flow, StateDef, StateType
 from ivr_flows.events import CallerContext, CallEvent, EventKind, PinResult
 from ivr_flows.state import CallFlag, CallState, Outcome
 from ivr_flows.triage import (
@@ -315,7 +315,14 @@ def _run(
             )
             state = _raise_risk(state, result.risk, priority=result.priority)
             state = replace(state, flags=state.flags | result.flags)
-            name = _next(state_def, result.severity.value)
+            severity = result.severity.value
+            if (
+                severity == "standard"
+                and event.callback_offer
+                and state_def.target(CALLBACK_OFFER_EVENT) is not None
+            ):
+                severity = CALLBACK_OFFER_EVENT
+            name = _next(state_def, severity)
             continue
         elif kind is StateType.GATHER:
             count = invalid_count if name == previous else 0

@@ -163,6 +163,9 @@ class CallEvent:
     location: Location | None = field(default=None, repr=False)
     pin_result: PinResult | None = None
     take_result: TakeResult | None = None
+    callback_offer: bool = False
+    """The line offers callbacks now (a surge, and her number is known): a standard triage
+    result goes to the flow's ``standard_callback_offer`` transition when it has one."""
 
     def __post_init__(self) -> None:
         if not self.call_id:
@@ -182,6 +185,8 @@ class CallEvent:
             nested = getattr(self, name)
             if nested is not None:
                 data[name] = nested.to_dict()
+        if self.callback_offer:
+            data["callback_offer"] = True
         return data
 
     @classmethod
@@ -206,6 +211,7 @@ class CallEvent:
                 location=Location.from_dict(data["location"]) if data.get("location") else None,
                 pin_result=_optional_enum(PinResult, data.get("pin_result")),
                 take_result=_optional_enum(TakeResult, data.get("take_result")),
+                callback_offer=bool(data.get("callback_offer", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EventInvalid(f"unreadable call event: {exc}") from exc

@@ -30,6 +30,7 @@ class CallFlag(StrEnum):
     CHECKIN = "checkin"
     RECORDING_DECLINED = "recording_declined"
     REPEATED_INVALID = "repeated_invalid"  # kept pressing keys that are not options
+    CALLBACK = "callback"  # an agent phoned her back (a callback task)
 
 
 class Outcome(StrEnum):
@@ -49,6 +50,7 @@ class Outcome(StrEnum):
     CALLER_HUNG_UP = "caller_hung_up"
     COMPLETED = "completed"  # the flow itself ended the call (an explicit, safe end)
     FALLBACK = "fallback"
+    CALLBACK_REQUESTED = "callback_requested"  # she pressed 2 to be called back (a surge)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ivr_flows.definition import (
+    CALLBACK_OFFER_EVENT,
     END_TYPES,
     HUMAN_TYPES,
     TRIGGER_EVENTS,
@@ -254,6 +255,9 @@ def _transition_set_problems(state: StateDef) -> list[FlowProblem]:
                 return [FlowProblem("flow.schema", "a question needs answers", state.name)]
     elif state.type is StateType.ESCALATE:
         required = allowed = set() if props.connect_caller else {"next"}
+    elif state.type is StateType.TRIAGE:
+        required = set(_FIXED_EVENTS[state.type])
+        allowed = required | {CALLBACK_OFFER_EVENT}
     else:
         required = allowed = set(_FIXED_EVENTS[state.type])
     problems = []

@@ -66,6 +66,7 @@ FLAGS = {
     "checkin": N_("console.flag.checkin"),
     "recording_declined": N_("console.flag.recording_declined"),
     "repeated_invalid": N_("console.flag.repeated_invalid"),
+    "callback": N_("console.flag.callback"),
 }
 
 SCREEN = {

@@ -10,6 +10,7 @@ from routing.context import RoutingContext
 from routing.priority import base_priority
 from routing.state import (
     ANY_LANGUAGE,
+    OUTBOUND_MAX_WAIT_S,
     CallbackTask,
     CallRequest,
     Transition,
@@ -69,7 +70,7 @@ def enqueue(ctx: RoutingContext, request: CallRequest, now: float) -> Transition
         "req_specs": as_list_field(request.specialties),
         "flags": as_list_field(request.flags),
         "line": request.line_id,
-        "callback": request.callback_eligible,
+        "callback": request.callback_eligible and not request.outbound,
         "risk": request.risk.value,
         "risk_rank": request.risk.rank,
         "priority": priority,
@@ -78,9 +79,11 @@ def enqueue(ctx: RoutingContext, request: CallRequest, now: float) -> Transition
             [step.after_seconds, step.drop_language, step.drop_specialties]
             for step in queue.widening
         ],
-        "max_wait": queue.max_wait_seconds,
-        "unstaffed_overflow": queue.overflow_when_unstaffed,
-        "escalation": escalation_spec_for_call(
+        "max_wait": OUTBOUND_MAX_WAIT_S if request.outbound else queue.max_wait_seconds,
+        "unstaffed_overflow": queue.overflow_when_unstaffed and not request.outbound,
+        "escalation": False
+        if request.outbound
+        else escalation_spec_for_call(
             ctx.config, request.queue, request.call_id, request.risk, "severe_call"
         )
         or False,
@@ -139,6 +142,11 @@ def hangup(ctx: RoutingContext, call_id: str, now: float) -> Transition:
     Idempotent: a second hang-up answers ``already_ended``.
     """
     return ctx.transition("hangup", now, {"call": call_id})
+
+
+def waiting_count(ctx: RoutingContext) -> int:
+    """Callers waiting in every queue (agents serve every line: a surge is centre-wide)."""
+    return int(ctx.client.zcard(routing_key("waiting")))
 
 
 def pending_callbacks(ctx: RoutingContext, limit: int = 100) -> list[CallbackTask]:

@@ -83,6 +83,9 @@ class Router:
     def hangup(self, call_id: str, now: float) -> Transition:
         return queues.hangup(self._ctx, call_id, now)
 
+    def waiting_count(self) -> int:
+        return queues.waiting_count(self._ctx)
+
     def take(self, call_id: str, member_id: str, now: float) -> Transition:
         return queues.take(self._ctx, call_id, member_id, now)
 

@@ -72,6 +72,7 @@ class CallStatus(StrEnum):
 LIVE_CALL_STATUSES = frozenset({CallStatus.WAITING, CallStatus.OFFERED, CallStatus.ANSWERED})
 
 ANY_LANGUAGE = "*"
+OUTBOUND_MAX_WAIT_S = 4 * 3600
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class CallRequest:
     line_id: str = "default"
     callback_eligible: bool = False
     """Computed by the caller from a known, safe number; the number never reaches routing."""
+    outbound: bool = False
+    """A callback task (an agent is to phone her): nobody is on the line, so it starts no
+    ladder and never overflows to a number; it waits for an agent up to
+    ``OUTBOUND_MAX_WAIT_S`` and then ``overflowed`` tells its owner it expired."""
 
 
 @dataclass(frozen=True)

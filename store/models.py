@@ -32,6 +32,9 @@ class Line(Base):
     overflow_number: Mapped[str] = mapped_column(String(20))
     urgent_number: Mapped[str] = mapped_column(String(20))
     recording_retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    callback_offer_when_waiting: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """A surge: with this many callers waiting, a calm caller whose number is known is offered
+    "press 2 to be called back" (None: never)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

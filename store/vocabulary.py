@@ -69,3 +69,4 @@ class Direction(StrEnum):
     CHECKIN = "checkin"
     ALARM = "alarm"
     TEAM_ALERT = "team_alert"  # an urgent-team member or service phoned about an escalation
+    CALLBACK = "callback"  # a caller phoned back by an agent (see calls.callbacks)

@@ -118,7 +118,13 @@
         hideOffer();
         renderState("on_call", null);
         startCall(result.call_id);
-        if (!result.bridged) { status(A.t("console.error.no_bridge"), true); }
+        if ("dialing" in result) {
+          // A callback task: her phone rings now (or, outside her safe windows, not at all).
+          var key = result.dialing ? "console.callback.dialing"
+            : result.error_id === "console.callback_outside_window"
+              ? "console.callback.outside_window" : "console.callback.not_dialled";
+          status(A.t(key), !result.dialing);
+        } else if (!result.bridged) { status(A.t("console.error.no_bridge"), true); }
       })
       .catch(function (error) { hideOffer(); failed(error); refresh(); })
       .finally(function () { byId("offer-accept").disabled = false; });

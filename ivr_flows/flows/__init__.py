@@ -24,6 +24,7 @@ BUILTIN_FLOWS = (
     "checkin_outbound",
     "urgent_member_alert",
     "urgent_number_alert",
+    "callback_outbound",
 )
 MAX_FLOW_BYTES = 512 * 1024
 

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
 import store.alarms
+import store.callbacks
 import store.models
 import store.records  # noqa: F401  (registers the tables)
 from store.base import Base

@@ -287,9 +287,10 @@ class SimulatedPhones:
     def redirect_to_number(self, call_id: str, number: str) -> None:
         self._post(call_id, PhoneStatus.TRANSFERRED.value, f"[transferred to {number}]")
 
-    def connect_agent(self, call_id: str, agent_name: str) -> SimulatedCall:
+    def connect_agent(self, call_id: str, agent_name: str) -> None:
+        """Posted, not applied: the agent may be put through while her own step (a callback
+        she just answered) is still being saved."""
         self._post(call_id, PhoneStatus.CONNECTED.value, f"[connected to {agent_name}]")
-        return self.get(call_id)
 
     def end_by_agent(self, call_id: str) -> SimulatedCall:
         self._live.srem(key("sim", "ringing"), call_id)

@@ -39,7 +39,9 @@ UNANSWERED_STATUS = {
     408: "no-answer",  # Request Timeout: it rang out
     487: "canceled",  # Request Terminated: we cancelled it (ring timeout, shutdown)
 }
-OUTBOUND_DIRECTIONS = frozenset({Direction.CHECKIN.value, Direction.TEAM_ALERT.value})
+OUTBOUND_DIRECTIONS = frozenset(
+    {Direction.CHECKIN.value, Direction.TEAM_ALERT.value, Direction.CALLBACK.value}
+)
 
 
 def unanswered_reason(status: int) -> str:

@@ -380,7 +380,8 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     db_sessions: sessionmaker[Session],
     redis_client: redis.Redis,
 ) -> None:
-    """A SIP call today: the console shows no hold and no interpreter, so none is answered 409."""
+    """A SIP call: the console shows what SIP offers (hold, no interpreter yet), and an action
+    it does not show is the only one answered 409."""
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
     with db_sessions() as db, db.begin():
         call = db.get(Call, call_id)
@@ -389,5 +390,8 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     redis_client.hset(key("call", call_id), "channel", "sip")
     card = agent.get(f"/console/api/calls/{call_id}/card").json
     offered = set(card["call"]["actions"])
+    assert offered == {"hold"}
     hold = agent.post(f"/console/api/calls/{call_id}/hold", {"on": True})
-    assert (hold.status_code == 409) == ("hold" not in offered)
+    assert hold.status_code != 409
+    added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
+    assert added.status_code == 409

@@ -6,7 +6,17 @@ import json
 from dataclasses import replace
 
 from ivr_flows import load_builtin, step
-from ivr_flows.actions import Dial, Enqueue, Escalate, Gather, Hangup, Record, Say, SetLocale
+from ivr_flows.actions import (
+    Action,
+    Dial,
+    Enqueue,
+    Escalate,
+    Gather,
+    Hangup,
+    Record,
+    Say,
+    SetLocale,
+)
 from ivr_flows.events import CallEvent, EventKind, RecordingDecision
 from ivr_flows.state import CallFlag, Outcome
 from ivr_flows.triage import TOP_PRIORITY
@@ -277,3 +287,42 @@ def test_the_state_keeps_no_phone_number_and_no_typed_digits() -> None:
     event = call.log[0]
     assert "600111222" not in repr(event)
     assert "from_number" not in event.log_fields()
+
+
+def _calm_screen(call: Call, *, callback_offer: bool) -> tuple[Action, ...]:
+    to_screen(call)
+    for key in ("1", "2", "2", "2"):
+        call.press(key)
+    return call.send(EventKind.DIGITS, digits="2", callback_offer=callback_offer)
+
+
+def test_in_a_surge_a_calm_caller_is_offered_a_callback_and_2_ends_the_call_with_a_promise() -> (
+    None
+):
+    call = Call.of("inbound_triage")
+    offer = _calm_screen(call, callback_offer=True)
+    assert isinstance(offer[-1], Gather)
+    assert ("callback.offer", "es") in spoken(offer)
+    end = terminal(call.press("2"))
+    assert isinstance(end, Hangup) and end.reason == "callback_requested"
+    assert ("callback.confirmed", "es") in spoken(call.heard)
+    assert call.current.outcomes == (Outcome.CALLBACK_REQUESTED,)
+
+
+def test_at_the_callback_offer_silence_or_another_key_keeps_her_in_the_queue() -> None:
+    for answer in ("silence", "1", "0"):
+        call = Call.of("inbound_triage")
+        _calm_screen(call, callback_offer=True)
+        actions = call.silence() if answer == "silence" else call.press(answer)
+        assert isinstance(terminal(actions), Enqueue), answer
+
+
+def test_without_a_surge_or_with_a_positive_answer_no_callback_is_offered() -> None:
+    call = Call.of("inbound_triage")
+    assert isinstance(terminal(_calm_screen(call, callback_offer=False)), Enqueue)
+    call = Call.of("inbound_triage")
+    to_screen(call)
+    for key in ("1", "2", "2", "2"):
+        call.press(key)
+    severe = terminal(call.send(EventKind.DIGITS, digits="1", callback_offer=True))
+    assert isinstance(severe, Enqueue | Escalate)

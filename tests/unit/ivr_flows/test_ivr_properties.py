@@ -49,6 +49,7 @@ TRIGGER_KIND = {
     Direction.ALARM: EventKind.ALARM,
     Direction.CHECKIN: EventKind.ANSWERED,
     Direction.TEAM_ALERT: EventKind.ANSWERED,
+    Direction.CALLBACK: EventKind.ANSWERED,
 }
 KEYS = list("0123456789*#")
 
@@ -79,7 +80,11 @@ def later_event(draw: st.DrawFn) -> dict[str, Any]:
         )
     )
     if kind == "key":
-        return {"kind": EventKind.DIGITS, "digits": draw(st.sampled_from(LIKELY_KEYS))}
+        return {
+            "kind": EventKind.DIGITS,
+            "digits": draw(st.sampled_from(LIKELY_KEYS)),
+            "callback_offer": draw(st.booleans()),
+        }
     if kind == "typed":
         digits = draw(st.text(alphabet="0123456789*#", max_size=5))
         return {"kind": EventKind.DIGITS, "digits": digits}
@@ -100,7 +105,7 @@ def later_event(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def calls(draw: st.DrawFn, flow: Flow) -> list[CallEvent]:
     first_kind = TRIGGER_KIND[flow.direction]
-    if flow.direction in {Direction.CHECKIN, Direction.TEAM_ALERT}:
+    if flow.direction in {Direction.CHECKIN, Direction.TEAM_ALERT, Direction.CALLBACK}:
         first_kind = draw(
             st.sampled_from([EventKind.ANSWERED, EventKind.ANSWERED, EventKind.MACHINE])
         )
@@ -172,8 +177,15 @@ def run_and_check(flow: Flow, events: list[CallEvent]) -> None:
         if before is not None and not before.ended and state.ended:
             assert ends or event.kind is EventKind.HANGUP
 
-        # never hung up on after silence
-        if flow.direction in {Direction.INBOUND, Direction.ALARM}:
+        # never hung up on after silence; an inbound caller only by her own choice, when she
+        # pressed 2 at the callback offer of a surge
+        chose_callback = (
+            event.kind is EventKind.DIGITS
+            and event.digits == "2"
+            and before is not None
+            and before.current == "offer_callback"
+        )
+        if flow.direction in {Direction.INBOUND, Direction.ALARM} and not chose_callback:
             assert not any(isinstance(a, Hangup) for a in actions)
         if event.kind is EventKind.SILENCE and flow.direction is not Direction.TEAM_ALERT:
             # (a team member who never presses the key is not a caller: her alert ends)

@@ -268,3 +268,36 @@ def test_given_an_agent_moved_to_another_queue_then_the_old_queue_is_unstaffed(
     assert harness.call_field("c1", "status") == "overflowed"
     harness.call("c2", queue="other")
     assert harness.call_field("c2", "status") == "offered"
+
+
+def test_given_a_callback_task_with_nobody_logged_in_then_it_waits_and_leaves_no_new_task(
+    make_harness: MakeHarness,
+) -> None:
+    from routing import CallRequest
+    from routing.state import OUTBOUND_MAX_WAIT_S
+
+    harness = make_harness(RouterConfig(backup_targets={"line-1": "backup-centre"}))
+    harness.agent("gone-home", available=False)
+    request = CallRequest(
+        "cb1",
+        "default",
+        RiskLevel.EXTREMO,
+        language="es",
+        line_id="line-1",
+        outbound=True,
+        callback_eligible=True,
+        flags=frozenset({"callback"}),
+    )
+    harness.router.enqueue(request, harness.now)
+    assert harness.call_field("cb1", "status") == "waiting"
+    assert harness.control.overflows == []
+    assert harness.control.rings == [], "nobody is on the line: no ladder"
+    harness.router.hangup("cb1", harness.now)
+    assert harness.router.pending_callbacks() == []
+    harness.router.enqueue(
+        CallRequest("cb2", "default", RiskLevel.ALTO, line_id="line-1", outbound=True),
+        harness.now,
+    )
+    harness.clock.advance(OUTBOUND_MAX_WAIT_S + 1)
+    harness.router.sweep(harness.now)
+    assert harness.control.overflows == [("cb2", "backup-centre")], "its owner hears it expired"

@@ -1,0 +1,97 @@
+"""A callback over SIP: the agent takes the task in the console, the ``amparo sip`` process
+rings her through the trunk with the neutral caller ID (a SIPp phone answers), and when she
+answers the agent's SIP phone (another SIPp phone) is called and bridged to her."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent_console.calls import CallDesk
+from routing import AgentState
+from runtime import Runtime, build_runtime
+from settings import Settings
+from store.callbacks import Callback, CallbackStatus
+from store.models import Agent
+from tests.e2e.sip.peers import SipProcess, events_of, sipp_phone
+from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
+from tests.harness.hotline import Hotline
+
+
+@pytest.fixture
+def sip_runtime(settings: Settings, hotline: Hotline) -> Iterator[Runtime]:
+    """This process as a web process of a SIP deployment (the console's side)."""
+    runtime = build_runtime(settings.with_overrides(sip_listen="127.0.0.1:5060"))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def _task_for_her(sessions: sessionmaker[Session], hotline: Hotline) -> str:
+    now = datetime.now(UTC)
+    with sessions() as db, db.begin():
+        task = Callback(
+            source_call_id=f"sip-{time.time_ns()}"[:32],
+            reason="abandoned",
+            line_id=hotline.line_id,
+            beneficiary_id=hotline.beneficiary_id,
+            number=hotline.beneficiary_number,
+            queue=f"{hotline.line_id}.general",
+            language="es",
+            risk_level="medio",
+            status=CallbackStatus.PENDING,
+            attempts=0,
+            created_at=now,
+            due_at=now,
+        )
+        db.add(task)
+        db.flush()
+        return task.id
+
+
+@pytest.mark.slow
+def test_a_callback_taken_in_the_console_rings_her_through_the_trunk_and_bridges_the_agent(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    sip_runtime: Runtime,
+    db_sessions: sessionmaker[Session],
+    sipp_dir: Path,
+) -> None:
+    ana = hotline.agents["ana"]
+    with (
+        sipp_phone("agent_answer", sipp_dir, timeout_s=90) as agent_phone,
+        sipp_phone("number_answer", sipp_dir, timeout_s=90) as her_phone,
+    ):
+        with db_sessions() as db, db.begin():
+            db.execute(
+                update(Agent).where(Agent.id == ana).values(sip_uri=f"sip:ana@{agent_phone.trunk}")
+            )
+        sip = start_sip(AMPARO_SIP_TRUNK=her_phone.trunk)
+        task_id = _task_for_her(db_sessions, hotline)
+        now = time.time()
+        assert sip_runtime.callbacks.work(now)["routed"] == 1
+        sip_runtime.router.set_agent_state(ana, AgentState.AVAILABLE, now)
+        desk = CallDesk(sip_runtime.console_ports)
+        offer = desk.presence(ana)["offer"]
+        assert offer is not None
+        assert desk.accept(offer["call"], ana)["dialing"] is True
+
+        kinds = [
+            e.kind for e in events_of(db_sessions, offer["call"], until="sip_bridged", timeout_s=40)
+        ]
+        assert "answered" in kinds and "callback_answered" in kinds and "sip_bridged" in kinds
+        assert sip.terminate() == 0  # ends both legs with a BYE
+        agent = agent_phone.result(timeout=60)
+        her = her_phone.result(timeout=60)
+    assert her.returncode == 0, her.output[-3000:]  # the INVITE showed the neutral caller id
+    assert agent.returncode == 0, agent.output[-3000:]
+    with db_sessions() as db:
+        task = db.scalar(select(Callback).where(Callback.id == task_id))
+        assert task is not None and task.status == CallbackStatus.REACHED
