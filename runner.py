@@ -17,16 +17,27 @@ from types import FrameType
 from typing import Any
 
 import click
+import redis
 from gunicorn.app.base import BaseApplication
 from redis import Redis
+from rq import Worker
+from rq.serializers import JSONSerializer
 
 from routing.jobs import Sweeper
 from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
 from store import database, live_state, migrate
 from store.embedded_redis import EmbeddedRedis
+from store.lease import Lease
+from store.timekeeper import Chore, Timekeeper
 
-log = logging.getLogger("amparo.sip")
+log = logging.getLogger("amparo.runner")
+sip_log = logging.getLogger("amparo.sip")
+
+#: How long the periodic work waits for a standby worker when the one running it dies.
+TIMEKEEPER_LEASE_MS = 5000
+#: Pause before rq's work loop starts again after it ended on an error.
+RESTART_WAIT_S = 2.0
 
 
 def _settings() -> Settings:
@@ -92,28 +103,100 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
 def worker(burst: bool) -> None:
-    """Run background jobs (urgent, default, checkins, maintenance) with rq's scheduler."""
-    from rq import Worker
-    from rq.serializers import JSONSerializer
-
+    """Run background jobs (urgent, default, checkins, maintenance), the routing sweeper and
+    the timekeeper (scheduled jobs, the alarm sweep, periodic jobs) until a signal stops it."""
     settings = _settings()
     runtime = build_runtime(settings)
     sweeper: Sweeper | None = None
+    timekeeper: Timekeeper | None = None
     try:
-        connection = runtime.jobs
-        _install_recording_jobs(settings, runtime, connection)
+        _install_recording_jobs(settings, runtime)
         _install_checkin_jobs(runtime)
-        queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
-        # Ladders climb (alarms: after 60 s without a human) only if someone sweeps: one
-        # sweeper per worker process, none for a burst run.
-        sweeper = None if burst else Sweeper(runtime.router).start()
-        Worker(queues, connection=connection, serializer=JSONSerializer).work(
-            burst=burst, with_scheduler=True, logging_level=settings.log_level
-        )
+        _warm_up(runtime)
+        if not burst:
+            # Ladders climb (alarms: after 60 s without a human) only if someone sweeps: one
+            # sweeper per worker process; periodic work on whichever worker holds the lease.
+            sweeper = Sweeper(runtime.router).start()
+            timekeeper = _timekeeper(runtime).start()
+        _work_jobs(runtime.jobs, burst=burst, logging_level=settings.log_level)
     finally:
+        if timekeeper is not None:
+            timekeeper.stop()
         if sweeper is not None:
             sweeper.stop()
         runtime.close()
+
+
+def _warm_up(runtime: Runtime) -> None:
+    """Build the switchboard (and its router) before rq forks work horses, so each horse
+    inherits it instead of building it again for every job. With Redis or the database down
+    it is left to be built on first use."""
+    try:
+        runtime.switchboard  # noqa: B018 - built now, inherited by every work horse
+    except Exception as exc:  # an outage: the jobs build it when it is back
+        log.warning("worker: switchboard not built yet (%s)", type(exc).__name__)
+
+
+class _JobWorker(Worker):
+    """rq's worker, which tells the process when a signal asked it to stop."""
+
+    stop_requested: threading.Event
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+def _work_jobs(connection: Redis, *, burst: bool, logging_level: str) -> None:
+    """rq's work loop, started again when it ends for any reason but a signal: rq leaves its
+    loop on most Redis errors, and a worker must outlive an outage of Redis."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
+            rq_worker = _JobWorker(queues, connection=connection, serializer=JSONSerializer)
+            rq_worker.stop_requested = stop
+            try:
+                rq_worker.work(burst=burst, with_scheduler=False, logging_level=logging_level)
+            except (redis.RedisError, OSError) as exc:
+                if burst:
+                    raise
+                log.warning("worker: rq stopped on %s; starting it again", type(exc).__name__)
+            if burst or stop.is_set():
+                return
+            for number in handlers:
+                signal.signal(number, _on_signal)
+            if stop.wait(RESTART_WAIT_S):
+                return
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def _timekeeper(runtime: Runtime) -> Timekeeper:
+    """The periodic work of the deployment, run by whichever worker holds the lease: what rq's
+    scheduler did (release scheduled jobs), the sweep of stored alarms and notifications, and
+    the periodic jobs' schedule (rebuilt every few seconds, so an empty Redis heals)."""
+    from checkins import jobs as checkin_jobs
+    from recordings_policy import jobs as recording_jobs
+
+    def keep_schedule() -> None:
+        checkin_jobs.schedule_periodic(runtime.checkins)
+        recording_jobs.schedule_purge(runtime.jobs)
+
+    chores = [
+        Chore(
+            "scheduled jobs", 1.0, lambda: live_state.release_scheduled(runtime.jobs, time.time())
+        ),
+        Chore("alarm sweep", 2.0, lambda: checkin_jobs.sweep(runtime.checkins)),
+        Chore("periodic schedule", 10.0, keep_schedule),
+    ]
+    return Timekeeper(Lease(runtime.redis, "timekeeper", TIMEKEEPER_LEASE_MS), chores)
 
 
 @click.command("sip")
@@ -178,7 +261,7 @@ def sip(listen: str | None) -> None:
         )
         while not stop.wait(0.5):
             if not service.engine.running:
-                log.error("SIP engine thread ended; exiting")
+                sip_log.error("SIP engine thread ended; exiting")
                 break
         service.stop(drain_s=settings.sip_drain_s, hurry=lambda: signals["count"] > 1)
     finally:
@@ -188,16 +271,13 @@ def sip(listen: str | None) -> None:
 
 
 def _install_checkin_jobs(runtime: Runtime) -> None:
-    """Check-in calls, alarms and notifications: install their context, then make sure the
-    planner and the sweep are scheduled (once per slot whatever the number of workers)."""
+    """Check-in calls, alarms and notifications: the context their jobs run with."""
     from checkins import jobs as checkin_jobs
 
-    context = runtime.checkins
-    checkin_jobs.install(context)
-    checkin_jobs.schedule_periodic(context)
+    checkin_jobs.install(runtime.checkins)
 
 
-def _install_recording_jobs(settings: Settings, runtime: Runtime, connection: Redis) -> None:
+def _install_recording_jobs(settings: Settings, runtime: Runtime) -> None:
     from recordings_policy import jobs as recording_jobs
     from telephony.twilio.recordings import twilio_recordings
 
@@ -208,7 +288,6 @@ def _install_recording_jobs(settings: Settings, runtime: Runtime, connection: Re
             engine=runtime.engine,
         )
     )
-    recording_jobs.schedule_purge(connection)
 
 
 def _prepare_database(settings: Settings) -> list[Any]:

@@ -29,7 +29,7 @@ from checkins.alerts import RoutingAlerts
 from checkins.attempts import report_unanswered
 from checkins.context import CheckinContext
 from checkins.errors import DialerNotConfigured
-from checkins.lazy_dialer import LazyDialer
+from checkins.lazy_ports import LazyCallOpener, LazyDialer
 from checkins.outcomes import on_call_outcome
 from checkins.ports import OutboundDialer
 from ivr_flows.events import RecordingDecision
@@ -217,8 +217,8 @@ class Runtime:
             jobs=self.jobs,
             live=self.redis,
             dialer=self.dialer,
-            calls=self.switchboard,
-            alerts=RoutingAlerts(self.router, self.notifier),
+            calls=LazyCallOpener(lambda: self.switchboard),
+            alerts=RoutingAlerts(lambda: self.router, self.notifier),
             ring_timeout=timedelta(seconds=self.settings.checkin_ring_timeout_s),
             caller_id=self.settings.checkin_caller_id,
             outbound_cps=self.settings.outbound_cps,
