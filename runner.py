@@ -4,10 +4,12 @@ embedded Redis owned by the parent)."""
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -48,6 +50,31 @@ def _settings() -> Settings:
         sys.exit(2)
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why the web port cannot be bound (None when it can), naming it and how to choose
+    another."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc})"
+            return (
+                f"port {port} on {host} {reason}; choose another with --port <n> "
+                f"or AMPARO_WEB_PORT=<n>"
+            )
+    return None
+
+
+def _require_free_port(command: str, host: str, port: int) -> None:
+    """Exit at once (status 2) when the web port cannot be bound: a hotline whose web server
+    silently failed to start takes no calls."""
+    problem = _port_problem(host, port)
+    if problem is not None:
+        click.echo(f"amparo {command}: {problem}", err=True)
+        sys.exit(2)
+
+
 def _own_embedded_redis(settings: Settings) -> EmbeddedRedis | None:
     """Start the embedded Redis in this (parent) process so children only reuse it."""
     if settings.redis_url is not None:
@@ -79,11 +106,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def web(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web console, APIs and telephony webhooks with gunicorn."""
     settings = _settings()
+    host, port = host or settings.web_host, port or settings.web_port
+    _require_free_port("web", host, port)
     embedded = _own_embedded_redis(settings)
     try:
         _Gunicorn(
             {
-                "bind": f"{host or settings.web_host}:{port or settings.web_port}",
+                "bind": f"{host}:{port}",
                 "workers": workers or settings.web_workers,
                 "worker_class": "gthread",
                 "threads": 16,
@@ -312,9 +341,12 @@ def run(port: int | None) -> None:
     from store.demo import read_logins
 
     settings = _settings()
+    web_port = port or settings.web_port
+    _require_free_port("run", settings.web_host, web_port)
     embedded = _own_embedded_redis(settings)
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
+    exit_code = 0
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -341,7 +373,7 @@ def run(port: int | None) -> None:
                 click.echo(f"amparo run: SIP not started: {describe(engine)}", err=True)
         for name, command in commands.items():
             children[name] = subprocess.Popen(command, env=env)
-        url = f"http://{settings.web_host}:{port or settings.web_port}"
+        url = f"http://{settings.web_host}:{web_port}"
         click.echo(f"Amparo is starting: console at {url}/console")
         logins = read_logins(settings.data_dir)
         if logins:
@@ -353,6 +385,13 @@ def run(port: int | None) -> None:
                 click.echo("  (add a TOTP secret to an authenticator app to sign in with its code)")
         while not stopping:
             for name, child in list(children.items()):
+                if name == "web" and child.poll() is not None and not stopping:
+                    problem = _port_problem(settings.web_host, web_port)
+                    if problem is not None:  # taken since the start: no web server, no calls
+                        click.echo(f"amparo run: {problem}; stopping", err=True)
+                        exit_code = 2
+                        stopping = True
+                        break
                 if child.poll() is not None and not stopping:
                     click.echo(
                         f"amparo run: {name} exited ({child.returncode}); restarting", err=True
@@ -373,3 +412,5 @@ def run(port: int | None) -> None:
         if embedded is not None:
             embedded.stop()
         click.echo("Amparo stopped.")
+    if exit_code:
+        sys.exit(exit_code)
