@@ -122,6 +122,9 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
                 "errorlog": "-",
                 "loglevel": settings.log_level.lower(),
                 "proc_name": "amparo-web",
+                # gunicorn's control socket defaults to one per user (~/.gunicorn/gunicorn.ctl),
+                # which a second instance would take over: one per instance, in the data dir.
+                "control_socket": str(settings.data_dir / f"gunicorn-{port}.ctl"),
             }
         ).run()
     finally:
