@@ -23,6 +23,7 @@ from settings import Settings
 from store.vocabulary import Channel
 from telephony.twilio.client import SupervisorMode
 from telephony.twilio.dialer import TwilioDialer
+from telephony.twilio.links import CALLBACK_OVERRIDES
 from tests.harness.hotline import Hotline
 from tests.harness.prism import REPO, PrismMock
 from tests.harness.twilio_driver import ACCOUNT_SID, FlaskTransport, TwilioDriver
@@ -89,7 +90,7 @@ def test_a_checkin_call_shows_the_neutral_number_and_detects_machines(
         f"{PUBLIC_BASE_URL}/twilio/voice/outbound-answered?call={'c0ffee' * 5}00"
     ]
     assert form["StatusCallback"] == [
-        f"{PUBLIC_BASE_URL}/twilio/voice/status?call={'c0ffee' * 5}00"
+        f"{PUBLIC_BASE_URL}/twilio/voice/status?call={'c0ffee' * 5}00{CALLBACK_OVERRIDES}"
     ]
     assert "StatusCallbackEvent" not in form  # the default: the final status only
     assert sid.startswith("CA")
