@@ -38,6 +38,8 @@ sip_log = logging.getLogger("amparo.sip")
 
 #: How long the periodic work waits for a standby worker when the one running it dies.
 TIMEKEEPER_LEASE_MS = 5000
+#: How often open calls are checked against their channel (calls.reconciler).
+RECONCILE_EVERY_S = 30.0
 #: Pause before rq's work loop starts again after it ended on an error.
 RESTART_WAIT_S = 2.0
 
@@ -227,6 +229,7 @@ def _timekeeper(runtime: Runtime) -> Timekeeper:
         ),
         Chore("alarm sweep", 2.0, lambda: checkin_jobs.sweep(runtime.checkins)),
         Chore("periodic schedule", 10.0, keep_schedule),
+        Chore("call reconciler", RECONCILE_EVERY_S, lambda: runtime.reconciler.run()),
     ]
     return Timekeeper(Lease(runtime.redis, "timekeeper", TIMEKEEPER_LEASE_MS), chores)
 

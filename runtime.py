@@ -24,6 +24,7 @@ from agent_console.ports import ConsolePorts
 from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
 from calls.overflow import OverflowBook
+from calls.reconciler import CallPresence, Reconciler
 from calls.switchboard import Switchboard
 from checkins.alerts import RoutingAlerts
 from checkins.attempts import report_unanswered
@@ -177,6 +178,20 @@ class Runtime:
             call_log=self.call_log,
             recording_policy=recording_decision,
             outcome_sinks=[self._checkin_outcome],
+        )
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        """Closes inbound calls the channels say are over (Twilio's REST, the simulator)."""
+        presences: dict[Channel, CallPresence] = {}
+        if self.twilio_voice is not None:
+            presences[Channel.TWILIO] = self.twilio_voice
+        if self.simulator_reachable:
+            presences[Channel.SIMULATOR] = self.simulator
+        return Reconciler(
+            self.sessions,
+            lambda event, key: self.switchboard.handle(event, idempotency_key=key),
+            presences,
         )
 
     def _checkin_outcome(self, call_id: str, outcome: Outcome, _data: dict[str, Any]) -> None:

@@ -29,6 +29,8 @@ CALL_STATUSES = frozenset(
         "canceled",
     }
 )
+CALL_ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
 _CALL_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")

@@ -44,14 +44,12 @@ from store.live_state import key
 from store.vocabulary import Channel
 from telephony.twilio import hold, twiml
 from telephony.twilio.bridge import TwilioBridge
-from telephony.twilio.callbacks import recording_report, status_report
+from telephony.twilio.callbacks import CALL_ENDED, NOT_ANSWERED, recording_report, status_report
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.links import HoldMode, Leg, Links
 
 log = logging.getLogger(__name__)
 
-CALL_ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
 SEQUENCE_TTL_S = 6 * 3600
 
 NEWEST_STATUS = """

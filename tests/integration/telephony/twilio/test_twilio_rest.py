@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,8 +20,11 @@ from twilio.http.response import Response as TwilioResponse
 
 from app import create_app
 from calls.switchboard import call_id_for
+from routing import AgentState
+from routing.state import routing_key
 from runtime import Runtime, build_runtime
 from settings import Settings
+from store.records import Call
 from store.vocabulary import Channel
 from telephony.twilio.client import SupervisorMode
 from telephony.twilio.dialer import TwilioDialer
@@ -239,4 +244,27 @@ def test_check_ins_dial_through_twilio_when_it_is_configured_and_can_cancel_the_
     method, path, form, _status = http.sent[-1]
     assert (method, path) == ("POST", f"{ACCOUNT}/Calls/{sid}.json")
     assert form["Status"] == ["canceled"]
+    assert REJECTED not in prism.log()
+
+
+def test_a_call_twilio_says_is_over_is_closed_and_leaves_routing(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    """Its status callback was lost; Twilio's call resource (Prism answers ``completed``)
+    says it ended."""
+    runtime, http = rest_runtime
+    for agent in hotline.agents.values():  # in, but taking no call: she waits
+        runtime.router.set_agent_state(agent, AgentState.BREAK, time.time())
+    call_id, sid = queued_call(runtime, hotline)
+    assert runtime.redis.hget(routing_key("call", call_id), "status") == "waiting"
+    reconciler = runtime.reconciler
+    reconciler.settle = timedelta(0)
+    assert reconciler.run() >= 1
+    assert ("GET", f"{ACCOUNT}/Calls/{sid}.json", 200) in [
+        (method, path, status) for method, path, _form, status in http.sent
+    ]
+    with runtime.sessions() as db:
+        row = db.get(Call, call_id)
+        assert row is not None and row.ended_at is not None and row.status == "abandoned"
+    assert runtime.redis.hget(routing_key("call", call_id), "status") == "abandoned"
     assert REJECTED not in prism.log()
