@@ -4,10 +4,12 @@ embedded Redis owned by the parent)."""
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,8 +19,11 @@ from types import FrameType
 from typing import Any
 
 import click
+import redis
 from gunicorn.app.base import BaseApplication
 from redis import Redis
+from rq import Worker
+from rq.serializers import JSONSerializer
 
 from calls.callbacks import work_forever
 from routing.jobs import Sweeper
@@ -26,8 +31,18 @@ from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
 from store import database, live_state, migrate
 from store.embedded_redis import EmbeddedRedis
+from store.lease import Lease
+from store.timekeeper import Chore, Timekeeper
 
-log = logging.getLogger("amparo.sip")
+log = logging.getLogger("amparo.runner")
+sip_log = logging.getLogger("amparo.sip")
+
+#: How long the periodic work waits for a standby worker when the one running it dies.
+TIMEKEEPER_LEASE_MS = 5000
+#: How often open calls are checked against their channel (calls.reconciler).
+RECONCILE_EVERY_S = 30.0
+#: Pause before rq's work loop starts again after it ended on an error.
+RESTART_WAIT_S = 2.0
 
 
 def _settings() -> Settings:
@@ -46,6 +61,31 @@ def _servable(settings: Settings, command: str) -> None:
         sys.exit(2)
     if not settings.simulator_enabled and settings.embedded_default:
         click.echo(f"amparo {command}: simulator off {settings.simulator_note}", err=True)
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why the web port cannot be bound (None when it can), naming it and how to choose
+    another."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc})"
+            return (
+                f"port {port} on {host} {reason}; choose another with --port <n> "
+                f"or AMPARO_WEB_PORT=<n>"
+            )
+    return None
+
+
+def _require_free_port(command: str, host: str, port: int) -> None:
+    """Exit at once (status 2) when the web port cannot be bound: a hotline whose web server
+    silently failed to start takes no calls."""
+    problem = _port_problem(host, port)
+    if problem is not None:
+        click.echo(f"amparo {command}: {problem}", err=True)
+        sys.exit(2)
 
 
 def _own_embedded_redis(settings: Settings) -> EmbeddedRedis | None:
@@ -82,11 +122,13 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         os.environ["AMPARO_WEB_HOST"] = host  # the app's own settings see the real bind
     settings = _settings()
     _servable(settings, "web")
+    host, port = host or settings.web_host, port or settings.web_port
+    _require_free_port("web", host, port)
     embedded = _own_embedded_redis(settings)
     try:
         _Gunicorn(
             {
-                "bind": f"{settings.web_host}:{port or settings.web_port}",
+                "bind": f"{host}:{port}",
                 "workers": workers or settings.web_workers,
                 "worker_class": "gthread",
                 "threads": 16,
@@ -96,6 +138,9 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
                 "errorlog": "-",
                 "loglevel": settings.log_level.lower(),
                 "proc_name": "amparo-web",
+                # gunicorn's control socket defaults to one per user (~/.gunicorn/gunicorn.ctl),
+                # which a second instance would take over: one per instance, in the data dir.
+                "control_socket": str(settings.data_dir / f"gunicorn-{port}.ctl"),
             }
         ).run()
     finally:
@@ -106,23 +151,22 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
 def worker(burst: bool) -> None:
-    """Run background jobs (urgent, default, checkins, maintenance) with rq's scheduler."""
-    from rq import Worker
-    from rq.serializers import JSONSerializer
-
+    """Run background jobs (urgent, default, checkins, maintenance), the routing sweeper and
+    the timekeeper (scheduled jobs, the alarm sweep, periodic jobs) until a signal stops it."""
     settings = _settings()
     runtime = build_runtime(settings)
     sweeper: Sweeper | None = None
+    timekeeper: Timekeeper | None = None
     stop_rounds = threading.Event()
     try:
-        connection = runtime.jobs
-        _install_recording_jobs(settings, runtime, connection)
+        _install_recording_jobs(settings, runtime)
         _install_checkin_jobs(runtime)
-        queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
-        # Ladders climb (alarms: after 60 s without a human) only if someone sweeps: one
-        # sweeper per worker process, none for a burst run.
-        sweeper = None if burst else Sweeper(runtime.router).start()
+        _warm_up(runtime)
         if not burst:
+            # Ladders climb (alarms: after 60 s without a human) only if someone sweeps: one
+            # sweeper per worker process; periodic work on whichever worker holds the lease.
+            sweeper = Sweeper(runtime.router).start()
+            timekeeper = _timekeeper(runtime).start()
             callback_rounds = threading.Thread(
                 target=work_forever,
                 args=(lambda: runtime.callbacks, time.time, stop_rounds),
@@ -130,14 +174,87 @@ def worker(burst: bool) -> None:
                 daemon=True,
             )
             callback_rounds.start()
-        Worker(queues, connection=connection, serializer=JSONSerializer).work(
-            burst=burst, with_scheduler=True, logging_level=settings.log_level
-        )
+        _work_jobs(runtime.jobs, burst=burst, logging_level=settings.log_level)
     finally:
         stop_rounds.set()
+        if timekeeper is not None:
+            timekeeper.stop()
         if sweeper is not None:
             sweeper.stop()
         runtime.close()
+
+
+def _warm_up(runtime: Runtime) -> None:
+    """Build the switchboard (and its router) before rq forks work horses, so each horse
+    inherits it instead of building it again for every job. With Redis or the database down
+    it is left to be built on first use."""
+    try:
+        runtime.switchboard  # noqa: B018 - built now, inherited by every work horse
+    except Exception as exc:  # an outage: the jobs build it when it is back
+        log.warning("worker: switchboard not built yet (%s)", type(exc).__name__)
+
+
+class _JobWorker(Worker):
+    """rq's worker, which tells the process when a signal asked it to stop."""
+
+    stop_requested: threading.Event
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+def _work_jobs(connection: Redis, *, burst: bool, logging_level: str) -> None:
+    """rq's work loop, started again when it ends for any reason but a signal: rq leaves its
+    loop on most Redis errors, and a worker must outlive an outage of Redis."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
+            rq_worker = _JobWorker(queues, connection=connection, serializer=JSONSerializer)
+            rq_worker.stop_requested = stop
+            try:
+                rq_worker.work(burst=burst, with_scheduler=False, logging_level=logging_level)
+            except (redis.RedisError, OSError) as exc:
+                if burst:
+                    raise
+                log.warning("worker: rq stopped on %s; starting it again", type(exc).__name__)
+            if burst or stop.is_set():
+                return
+            for number in handlers:
+                signal.signal(number, _on_signal)
+            if stop.wait(RESTART_WAIT_S):
+                return
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def _timekeeper(runtime: Runtime) -> Timekeeper:
+    """The periodic work of the deployment, run by whichever worker holds the lease: what rq's
+    scheduler did (release scheduled jobs), the sweep of stored alarms and notifications, and
+    the periodic jobs' schedule (rebuilt every few seconds, so an empty Redis heals)."""
+    from checkins import jobs as checkin_jobs
+    from recordings_policy import jobs as recording_jobs
+
+    def keep_schedule() -> None:
+        checkin_jobs.schedule_periodic(runtime.checkins)
+        recording_jobs.schedule_purge(runtime.jobs)
+
+    chores = [
+        Chore(
+            "scheduled jobs", 1.0, lambda: live_state.release_scheduled(runtime.jobs, time.time())
+        ),
+        Chore("alarm sweep", 2.0, lambda: checkin_jobs.sweep(runtime.checkins)),
+        Chore("periodic schedule", 10.0, keep_schedule),
+        Chore("call reconciler", RECONCILE_EVERY_S, lambda: runtime.reconciler.run()),
+    ]
+    return Timekeeper(Lease(runtime.redis, "timekeeper", TIMEKEEPER_LEASE_MS), chores)
 
 
 @click.command("sip")
@@ -202,7 +319,7 @@ def sip(listen: str | None) -> None:
         )
         while not stop.wait(0.5):
             if not service.engine.running:
-                log.error("SIP engine thread ended; exiting")
+                sip_log.error("SIP engine thread ended; exiting")
                 break
         service.stop(drain_s=settings.sip_drain_s, hurry=lambda: signals["count"] > 1)
     finally:
@@ -212,16 +329,13 @@ def sip(listen: str | None) -> None:
 
 
 def _install_checkin_jobs(runtime: Runtime) -> None:
-    """Check-in calls, alarms and notifications: install their context, then make sure the
-    planner and the sweep are scheduled (once per slot whatever the number of workers)."""
+    """Check-in calls, alarms and notifications: the context their jobs run with."""
     from checkins import jobs as checkin_jobs
 
-    context = runtime.checkins
-    checkin_jobs.install(context)
-    checkin_jobs.schedule_periodic(context)
+    checkin_jobs.install(runtime.checkins)
 
 
-def _install_recording_jobs(settings: Settings, runtime: Runtime, connection: Redis) -> None:
+def _install_recording_jobs(settings: Settings, runtime: Runtime) -> None:
     from recordings_policy import jobs as recording_jobs
     from telephony.twilio.recordings import twilio_recordings
 
@@ -232,7 +346,6 @@ def _install_recording_jobs(settings: Settings, runtime: Runtime, connection: Re
             engine=runtime.engine,
         )
     )
-    recording_jobs.schedule_purge(connection)
 
 
 def _prepare_database(settings: Settings) -> list[Any]:
@@ -258,9 +371,12 @@ def run(port: int | None) -> None:
 
     settings = _settings()
     _servable(settings, "run")
+    web_port = port or settings.web_port
+    _require_free_port("run", settings.web_host, web_port)
     embedded = _own_embedded_redis(settings)
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
+    exit_code = 0
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -287,7 +403,7 @@ def run(port: int | None) -> None:
                 click.echo(f"amparo run: SIP not started: {describe(engine)}", err=True)
         for name, command in commands.items():
             children[name] = subprocess.Popen(command, env=env)
-        url = f"http://{settings.web_host}:{port or settings.web_port}"
+        url = f"http://{settings.web_host}:{web_port}"
         click.echo(f"Amparo is starting: console at {url}/console")
         logins = read_logins(settings.data_dir)
         if logins:
@@ -299,6 +415,13 @@ def run(port: int | None) -> None:
                 click.echo("  (add a TOTP secret to an authenticator app to sign in with its code)")
         while not stopping:
             for name, child in list(children.items()):
+                if name == "web" and child.poll() is not None and not stopping:
+                    problem = _port_problem(settings.web_host, web_port)
+                    if problem is not None:  # taken since the start: no web server, no calls
+                        click.echo(f"amparo run: {problem}; stopping", err=True)
+                        exit_code = 2
+                        stopping = True
+                        break
                 if child.poll() is not None and not stopping:
                     click.echo(
                         f"amparo run: {name} exited ({child.returncode}); restarting", err=True
@@ -319,3 +442,5 @@ def run(port: int | None) -> None:
         if embedded is not None:
             embedded.stop()
         click.echo("Amparo stopped.")
+    if exit_code:
+        sys.exit(exit_code)

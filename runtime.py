@@ -26,13 +26,14 @@ from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
 from calls.interpreters import interpreter_for
 from calls.overflow import OverflowBook
+from calls.reconciler import CallPresence, Reconciler
 from calls.switchboard import Switchboard
 from calls.urgent_calls import UrgentCalls
 from checkins.alerts import RoutingAlerts
 from checkins.attempts import report_unanswered
 from checkins.context import CheckinContext
 from checkins.errors import DialerNotConfigured
-from checkins.lazy_dialer import LazyDialer
+from checkins.lazy_ports import LazyCallOpener, LazyDialer
 from checkins.outcomes import on_call_outcome
 from checkins.ports import OutboundDialer
 from ivr_flows.events import RecordingDecision
@@ -217,6 +218,20 @@ class Runtime:
             caller_id=self.settings.checkin_caller_id,
         )
 
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        """Closes inbound calls the channels say are over (Twilio's REST, the simulator)."""
+        presences: dict[Channel, CallPresence] = {}
+        if self.twilio_voice is not None:
+            presences[Channel.TWILIO] = self.twilio_voice
+        if self.simulator_reachable:
+            presences[Channel.SIMULATOR] = self.simulator
+        return Reconciler(
+            self.sessions,
+            lambda event, key: self.switchboard.handle(event, idempotency_key=key),
+            presences,
+        )
+
     def _checkin_outcome(self, call_id: str, outcome: Outcome, _data: dict[str, Any]) -> None:
         on_call_outcome(self.checkins, call_id, str(outcome.value))
 
@@ -255,8 +270,8 @@ class Runtime:
             jobs=self.jobs,
             live=self.redis,
             dialer=self.dialer,
-            calls=self.switchboard,
-            alerts=RoutingAlerts(self.router, self.notifier),
+            calls=LazyCallOpener(lambda: self.switchboard),
+            alerts=RoutingAlerts(lambda: self.router, self.notifier),
             ring_timeout=timedelta(seconds=self.settings.checkin_ring_timeout_s),
             caller_id=self.settings.checkin_caller_id,
             outbound_cps=self.settings.outbound_cps,

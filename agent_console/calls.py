@@ -30,11 +30,11 @@ from store import audit
 from store.live_state import key
 from store.models import Agent
 from store.records import Call
-from store.vocabulary import AgentRole, Direction, RiskLevel
+from store.vocabulary import AgentRole, CallRecordStatus, Direction, RiskLevel
 
 log = logging.getLogger(__name__)
 
-LIVE_STATUSES = ("on_call",)
+LIVE_STATUSES = (CallRecordStatus.ON_CALL,)
 INTERPRETER_NEEDED = "interpreter_needed"
 """On the call's flags when routing gave her to an agent who does not speak her language."""
 
@@ -143,7 +143,7 @@ class CallDesk:
         with self._ports.sessions() as db, db.begin():
             call = db.get(Call, call_id)
             assert call is not None
-            call.status = "on_call"
+            call.status = CallRecordStatus.ON_CALL
             call.agent_id = agent_id
             if interpreter:
                 # Risk before language: she shares no language with this agent. Bringing the
@@ -280,7 +280,7 @@ class CallDesk:
         with self._ports.sessions() as db, db.begin():
             row = db.get(Call, call_id)
             assert row is not None
-            row.status = "queued"
+            row.status = CallRecordStatus.QUEUED
             row.agent_id = None
             risk = RiskLevel(row.risk_level or RiskLevel.NO_APRECIADO)
             flags = set(row.flags or [])

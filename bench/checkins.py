@@ -1,5 +1,5 @@
 """Check-in benchmarks: planning a day for many beneficiaries, check-in jobs per second per
-worker with simulator telephony, and how late rq's scheduler starts scheduled jobs.
+worker with simulator telephony, and how late the worker's timekeeper starts scheduled jobs.
 
 Run from the repository root:
 
@@ -233,15 +233,24 @@ def jobs_per_second(runtime: Any, count: int, forking: bool, tag: str) -> float:
 
 
 def _work_with_scheduler(redis_url: str) -> None:
+    """An rq worker with what ``amparo worker`` releases scheduled jobs with: a timekeeper."""
+    import time as clock
+
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from store.live_state import QUEUE_NAMES, connect, job_queue
+    from store.lease import Lease
+    from store.live_state import QUEUE_NAMES, connect, job_queue, release_scheduled
+    from store.timekeeper import Chore, Timekeeper
 
     connection = connect(redis_url, decode_responses=False)
+    Timekeeper(
+        Lease(connection, "bench-timekeeper", 5000),
+        [Chore("scheduled jobs", 1.0, lambda: release_scheduled(connection, clock.time()))],
+    ).start()
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
     Worker(queues, connection=connection, serializer=JSONSerializer).work(
-        with_scheduler=True, logging_level="WARNING"
+        with_scheduler=False, logging_level="WARNING"
     )
 
 

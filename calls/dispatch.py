@@ -32,9 +32,10 @@ from ivr_flows.actions import (
 from ivr_flows.state import CallFlag
 from ivr_flows.triage import TOP_PRIORITY
 from routing import CallRequest, Router
+from routing.state import CallStatus
 from store.live_state import key
 from store.records import Escalation
-from store.vocabulary import RiskLevel
+from store.vocabulary import CallRecordStatus, RiskLevel
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,10 @@ class RoutingDispatch:
                 case Escalate():
                     self._escalate(call_id, line, action, at)
                 case Hangup():
-                    self.records.update(call_id, status="ended", ended_at=at)
+                    self.records.update(call_id, status=CallRecordStatus.ENDED, ended_at=at)
                 case Join():
                     # An urgent-team member's alert call is now her conversation with the woman.
-                    self.records.update(call_id, status="joined")
+                    self.records.update(call_id, status=CallRecordStatus.JOINED)
                 case Say() | Play() | Gather() | Dial() | Record() | SetLocale():
                     pass  # what the caller hears or is connected to: the edge renders it
                 case _:
@@ -98,7 +99,7 @@ class RoutingDispatch:
         )
         self.records.update(
             call_id,
-            status="queued",
+            status=CallRecordStatus.QUEUED,
             risk_level=risk.value,
             priority=priority,
             flags=sorted(flag.value for flag in flags),
@@ -145,5 +146,13 @@ class RoutingDispatch:
             self.records.update(call_id, risk_level=action.risk.value, priority=action.priority)
 
     def caller_left(self, call_id: str, at: float) -> None:
-        self.router.hangup(call_id, at)
-        self.records.update(call_id, ended_at=at)
+        """She hung up: routing lets her go, and her row ends as routing saw her leave (an
+        overflowed call stays overflowed, not abandoned, when she hangs up after the
+        overflow number)."""
+        left = self.router.hangup(call_id, at)
+        overflowed = left.result.get("call_status") == CallStatus.OVERFLOWED
+        self.records.update(
+            call_id,
+            ended_at=at,
+            unanswered=CallRecordStatus.OVERFLOWED if overflowed else CallRecordStatus.ABANDONED,
+        )

@@ -17,7 +17,7 @@ from calls.errors import InvalidOutcome
 from store import audit
 from store.models import Beneficiary
 from store.records import Call
-from store.vocabulary import RiskLevel
+from store.vocabulary import CallRecordStatus, RiskLevel
 
 MAX_NOTES = 8000
 MAX_REASON = 500
@@ -91,6 +91,6 @@ def settle(db: Session, call: Call, outcome: CallOutcome, agent_id: str, at: dat
         owner.risk_reviewed_at = at
     call.disposition = outcome.disposition.value
     call.notes = outcome.notes or None
-    call.status = "completed"
+    call.status = CallRecordStatus.COMPLETED
     call.ended_at = call.ended_at or at
     return final

@@ -19,7 +19,7 @@ from store.call_log import CallLog
 from store.live_state import key
 from store.models import Beneficiary, Line
 from store.records import Call
-from store.vocabulary import Channel, Direction, RiskLevel
+from store.vocabulary import CallRecordStatus, Channel, Direction, RiskLevel
 
 CALL_META_TTL_S = 6 * 3600
 
@@ -60,7 +60,7 @@ class CallRecords:
                 beneficiary_id=caller.beneficiary_id,
                 device_id=caller.device_id,
                 flow=flow_name,
-                status="ivr",
+                status=CallRecordStatus.IVR,
                 started_at=datetime.fromtimestamp(at, UTC),
             )
         )
@@ -105,7 +105,15 @@ class CallRecords:
                 preferred_locale=owner.preferred_locale if owner else None,
             )
 
-    def update(self, call_id: str, ended_at: float | None = None, **values: Any) -> None:
+    def update(
+        self,
+        call_id: str,
+        ended_at: float | None = None,
+        unanswered: CallRecordStatus = CallRecordStatus.ABANDONED,
+        **values: Any,
+    ) -> None:
+        """Change the call's row; with ``ended_at``, a call no human answered (still in the IVR
+        or queued) ends as ``unanswered``: abandoned, or overflowed when routing sent her on."""
         with self.sessions() as db, db.begin():
             call = db.get(Call, call_id)
             if call is None:
@@ -114,6 +122,5 @@ class CallRecords:
                 setattr(call, name, value)
             if ended_at is not None and call.ended_at is None:
                 call.ended_at = datetime.fromtimestamp(ended_at, UTC)
-                if call.status in {"ivr", "queued"}:
-                    # She hung up before a human answered (in the IVR or on hold).
-                    call.status = "abandoned"
+                if call.status in {CallRecordStatus.IVR, CallRecordStatus.QUEUED}:
+                    call.status = unanswered

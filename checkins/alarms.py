@@ -4,7 +4,7 @@ Persist before acknowledging: the alarm row is committed in one transaction befo
 hears 202; if the database does not take it the device hears 503 and sends it again (nothing
 half-stored). The same alarm id from the same device is one alarm. Escalating happens after the
 commit; if it fails (Redis down), the alarm stays stored with ``escalated_at`` empty and the
-minute sweep (:func:`sweep`) escalates it.
+workers' timekeeper sweep (:func:`sweep`, every 2 s through any outage) escalates it.
 
 Authentication: ``X-Amparo-Signature`` is the hex HMAC-SHA256 of ``<timestamp>.<body>`` under
 the device's secret, ``X-Amparo-Timestamp`` Unix seconds within five minutes of ours. See

@@ -1,14 +1,16 @@
 """rq entry points for check-ins, alarms and notifications (thin: ids in, a service call, a
-short result out).
+short result out), and the periodic work the worker's timekeeper runs.
 
 The worker installs the context once (``install``) before it starts; jobs run in rq's work
-horse, which inherits it. Periodic work (the planner every 5 minutes, the alarm and ladder
-sweep every minute) runs on rq's own scheduler like the recordings purge: each run is a job
-scheduled with ``enqueue_at`` for its slot under a job id named after the slot
-(``unique=True``), and the first thing a run does is schedule the next one. Every worker calls
-:func:`schedule_periodic` at start, so a lost chain heals and however many workers run, each
-slot runs once. (rq 3.0's ``CronScheduler`` enqueues with pickle, which our JSON workers
-refuse; see ``recordings_policy.jobs``.)
+horse, which inherits it. The planner (every 5 minutes) is an rq job scheduled with
+``enqueue_at`` for its slot under a job id named after the slot (``unique=True``); the first
+thing a run does is schedule the next one, and the timekeeper (``store.timekeeper``) calls
+:func:`schedule_periodic` every few seconds, so a lost chain heals without a restart (Redis
+lost its data, a job left in no queue) and however many workers run, each slot runs once.
+The sweep of stored alarms and notifications (:func:`sweep`) is no rq job at all: the
+timekeeper runs it every few seconds, so an alarm never waits for a scheduler. (rq 3.0's
+``CronScheduler`` enqueues with pickle, which our JSON workers refuse; see
+``recordings_policy.jobs``.)
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from store.live_state import job_queue
 log = logging.getLogger(__name__)
 
 PLAN_EVERY = timedelta(minutes=5)
-SWEEP_EVERY = timedelta(minutes=1)
 SEAL_EVERY = timedelta(minutes=1)
+#: An alarm younger than this is left to the request that stored it (it escalates at once).
+SWEEP_GRACE = timedelta(seconds=3)
 PERIODIC_QUEUE = "maintenance"
 
 _installed: CheckinContext | None = None
@@ -91,12 +94,10 @@ def plan_checkins(every_seconds: int = int(PLAN_EVERY.total_seconds())) -> dict[
     }
 
 
-def sweep_alarms(every_seconds: int = int(SWEEP_EVERY.total_seconds())) -> dict[str, int]:
+def sweep(context: CheckinContext) -> dict[str, int]:
     """Escalate stored alarms whose escalation did not start, re-assert open ladders, and fan
-    out notifications whose fan-out was never queued."""
-    context = installed()
-    _reschedule(context, sweep_alarms, "checkins-sweep", every_seconds)
-    report = alarms.sweep(context)
+    out notifications whose fan-out was never queued (run by the timekeeper, not by rq)."""
+    report = alarms.sweep(context, grace=SWEEP_GRACE)
     fanned = notifications.sweep(context)
     return {"alarms": report.alarms, "ladders": report.ladders, "notifications": fanned}
 
@@ -145,10 +146,10 @@ def schedule_slot(context: CheckinContext, func: object, name: str, every: timed
 
 
 def schedule_periodic(context: CheckinContext) -> list[str]:
-    """Called by every worker at start: the planner and the sweep, each once per slot."""
+    """Called by the timekeeper every few seconds: the planner and the audit trail's seal,
+    each once per slot (stored alarms are swept by the timekeeper itself)."""
     scheduled = [
         schedule_slot(context, plan_checkins, "checkins-plan", PLAN_EVERY),
-        schedule_slot(context, sweep_alarms, "checkins-sweep", SWEEP_EVERY),
         schedule_slot(context, seal_audit_trail, "audit-seal", SEAL_EVERY),
     ]
     return [job_id for job_id in scheduled if job_id]

@@ -1,7 +1,7 @@
 """Putting check-in work on rq: job ids, queues, retries.
 
 Jobs carry ids only. A job that is due now goes straight to its queue; a later one goes to
-rq's scheduled registry (``enqueue_at``), which the workers' schedulers release on time. Job
+rq's scheduled registry (``enqueue_at``), which the workers' timekeeper releases on time. Job
 ids name what the job is about, and ``unique=True`` makes a second scheduling of the same
 thing a no-op, so any number of processes may schedule the same work.
 """

@@ -3,11 +3,11 @@
 The worker installs the archive once (``install``) before it starts working; jobs run in rq's
 forked work horse, which inherits it.
 
-The purge runs on rq's own scheduler: each run is a job scheduled with ``enqueue_at`` for the
-next slot (hourly by default) under a job id named after the slot with ``unique=True``, and the
-first thing a run does is schedule the next one. Every worker calls ``schedule_purge`` at start,
-so a lost chain heals on the next start, and however many workers run, each slot is scheduled
-once. rq's ``CronScheduler`` was not used: in rq 3.0 it enqueues through a queue with the
+The purge is a job scheduled with ``enqueue_at`` for the next slot (hourly by default) under a
+job id named after the slot with ``unique=True``, and the first thing a run does is schedule the
+next one. The workers' timekeeper (``store.timekeeper``) calls ``schedule_purge`` every few
+seconds, so a lost chain heals without a restart, and however many workers run, each slot is
+scheduled once. rq's ``CronScheduler`` was not used: in rq 3.0 it enqueues through a queue with the
 default pickle serializer (our workers read JSON only) and runs as a separate process per
 deployment, each instance enqueuing on its own.
 """

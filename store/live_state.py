@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 from rq import Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 NAMESPACE = "amparo"
@@ -44,6 +45,35 @@ def job_queue(connection: redis.Redis, name: str = "default") -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}")
     return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def release_scheduled(connection: redis.Redis, now: float) -> int:
+    """Move every job scheduled (``enqueue_at``) for ``now`` or earlier to its queue.
+
+    This is what rq's scheduler process does; Amparo's worker does it itself, in its
+    timekeeper, because rq's scheduler dies on a Redis error and comes back only in rq's
+    10-minute maintenance pass. Each job leaves the scheduled registry and enters its queue in
+    one MULTI (a job is never in neither); a job whose data is gone is dropped.
+
+    Returns:
+        How many jobs were moved.
+    """
+    moved = 0
+    for name in QUEUE_NAMES:
+        queue = job_queue(connection, name)
+        registry = queue.scheduled_job_registry
+        job_ids = registry.get_jobs_to_schedule(int(now))
+        if not job_ids:
+            continue
+        jobs = Job.fetch_many(job_ids, connection=connection, serializer=JSONSerializer)
+        with connection.pipeline() as pipeline:
+            for job_id, job in zip(job_ids, jobs, strict=True):
+                if job is not None:
+                    queue.enqueue_job(job, pipeline=pipeline)
+                    moved += 1
+                registry.remove(job_id, pipeline=pipeline)
+            pipeline.execute()
+    return moved
 
 
 def answers(connection: redis.Redis) -> bool:

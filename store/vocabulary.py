@@ -64,6 +64,24 @@ class Channel(StrEnum):
     SIMULATOR = "simulator"
 
 
+class CallRecordStatus(StrEnum):
+    """Where a call stands in its durable row (``calls.status``), as reports count it."""
+
+    IVR = "ivr"
+    QUEUED = "queued"
+    ON_CALL = "on_call"
+    #: A human answered and the call ended (with its disposition).
+    COMPLETED = "completed"
+    #: The IVR ended it (a hang-up action: a cover script, a wrong number...).
+    ENDED = "ended"
+    #: She hung up before a human answered (in the IVR or on hold).
+    ABANDONED = "abandoned"
+    #: Routing sent her to the line's overflow number (nobody could take her in time).
+    OVERFLOWED = "overflowed"
+    #: An urgent-team member's alert call that became her conversation with the woman.
+    JOINED = "joined"
+
+
 class Direction(StrEnum):
     INBOUND = "inbound"
     CHECKIN = "checkin"

@@ -171,6 +171,14 @@ class SimulatedPhones:
         call = self.get(call_id)
         return {"status": call.status.value, "lines": [asdict(line) for line in call.lines]}
 
+    def is_over(self, call_id: str, external_id: str) -> bool | None:
+        """The phone's word on a call (the reconciler's ``CallPresence``): over when it hung
+        up or its state is gone."""
+        try:
+            return self.get(call_id).status is PhoneStatus.ENDED
+        except UnknownSimulatedCall:
+            return True
+
     def ringing(self) -> list[str]:
         return sorted(str(item) for item in self._live.smembers(key("sim", "ringing")))
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.conference.participant import ParticipantInstance
 from twilio.twiml.voice_response import VoiceResponse
 
+from telephony.twilio.callbacks import CALL_ENDED
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.links import Links
 from telephony.twilio.rate_limit import OutboundPacer
@@ -63,6 +65,17 @@ class TwilioVoice:
         self.calls = calls
         self.pacer = pacer
         self.neutral_caller_id = neutral_caller_id
+
+    def is_over(self, call_id: str, external_id: str) -> bool | None:
+        """Twilio's word on a call, from its REST call resource (the reconciler's
+        ``CallPresence``): over when it ended or Twilio no longer knows it."""
+        try:
+            status = self.client.calls(external_id).fetch().status
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return True
+            raise
+        return str(getattr(status, "value", status)) in CALL_ENDED
 
     @property
     def recordings(self) -> TwilioRecordings:

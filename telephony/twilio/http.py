@@ -4,7 +4,9 @@ Each view is thin: check ``X-Twilio-Signature`` (403 and nothing stored when it 
 wrong), parse the request, call one ``TwilioEdge`` method, return TwiML. Any exception inside a
 voice view still answers valid TwiML that dials the line's overflow number (safety rule 1);
 the incident is logged with the call id and the exception's type only, never its message
-(database errors quote their parameters).
+(database errors quote their parameters). A callback that only reports (status, recording)
+answers 503 when we cannot take it (Twilio retries) and 400 ``{error_id, message}`` when it
+cannot be read (a retry would not help).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 
 from telephony.twilio import links as paths
 from telephony.twilio import twiml
+from telephony.twilio.errors import MalformedCallback
 from telephony.twilio.media import MEDIA
 from telephony.twilio.services import TwilioEdge, Webhook
 from telephony.twilio.signatures import SignatureCheck
@@ -64,6 +67,14 @@ def _incident(hook: Webhook, exc: Exception) -> None:
     )
 
 
+def _refused(exc: MalformedCallback) -> Response:
+    """A callback no retry can mend: 400 with its error id, so Twilio does not retry it."""
+    log.warning("twilio %s: refused (%s)", request.path, exc.error_id)
+    response = jsonify(error_id=exc.error_id, message=exc.message)
+    response.status_code = 400
+    return response
+
+
 def twilio_blueprint(
     edge: TwilioEdge, signatures: SignatureCheck, tokens: VoiceTokens
 ) -> Blueprint:
@@ -71,7 +82,8 @@ def twilio_blueprint(
 
     def signed(recover: Recovery | None) -> Callable[[Handler], Callable[[], Response]]:
         """Validate, run ``handler``; on failure answer ``recover``'s document (voice
-        webhooks) or 503 so Twilio retries (callbacks that only report)."""
+        webhooks) or 503 so Twilio retries (callbacks that only report; a callback that
+        cannot be read gets 400 and its error id: retrying it cannot help)."""
 
         def decorate(handler: Handler) -> Callable[[], Response]:
             @wraps(handler)
@@ -82,6 +94,8 @@ def twilio_blueprint(
                 try:
                     return _xml(handler(hook))
                 except Exception as exc:
+                    if recover is None and isinstance(exc, MalformedCallback):
+                        return _refused(exc)
                     _incident(hook, exc)
                     if recover is None:
                         return _xml(twiml.empty_document(), status=503)

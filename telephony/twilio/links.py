@@ -7,6 +7,11 @@ URLs handed out here are the ones checked on the way back.
 Query strings carry ids and switches only (``call`` id, ``line`` id, ``turn`` number,
 ``locale``), never a phone number or anything a caller typed. They are covered by Twilio's
 signature, so a view may trust them.
+
+Status and recording callbacks only report, and Twilio sends each one once unless the URL asks
+for retries: their URLs end in Twilio's connection overrides (:data:`CALLBACK_OVERRIDES`, a
+fragment Twilio reads and never sends), so a callback that meets a 5xx, a refused connection
+or a timeout is sent again. See the README, "Twilio".
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ DIAL_RESULT = f"{VOICE}/dial-result"
 OUTBOUND_ANSWERED = f"{VOICE}/outbound-answered"
 BRIDGE_ENDED = f"{VOICE}/bridge-ended"
 HOLD_MEDIA = "/twilio/media/hold.wav"
+
+#: Twilio's connection overrides on callback URLs: up to 5 retries (``rc``) on any failure
+#: (``rp=all``: 5xx, refused or slow connections; a 4xx is retried too, harmlessly), 2 s to
+#: connect (``ct``), 5 s to answer (``rt``), 15 s for all attempts (``tt``, Twilio's maximum).
+CALLBACK_OVERRIDES = "#rc=5&rp=all&ct=2000&rt=5000&tt=15000"
 
 
 class HoldMode(StrEnum):
@@ -91,10 +101,11 @@ class Links:
         return self._url(FALLBACK)
 
     def status(self, leg: Leg = Leg.CALLER) -> str:
-        return self._url(STATUS, leg=None if leg is Leg.CALLER else leg.value)
+        leg_name = None if leg is Leg.CALLER else leg.value
+        return self._url(STATUS, leg=leg_name) + CALLBACK_OVERRIDES
 
     def recording(self) -> str:
-        return self._url(RECORDING)
+        return self._url(RECORDING) + CALLBACK_OVERRIDES
 
     def outbound_answered(self) -> str:
         return self._url(OUTBOUND_ANSWERED)

@@ -48,13 +48,12 @@ from store.live_state import key
 from store.vocabulary import Channel
 from telephony.twilio import hold, twiml
 from telephony.twilio.bridge import TwilioBridge
+from telephony.twilio.callbacks import CALL_ENDED, NOT_ANSWERED, recording_report, status_report
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.links import HoldMode, Leg, Links
 
 log = logging.getLogger(__name__)
 
-CALL_ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})
 SEQUENCE_TTL_S = 6 * 3600
 
 NEWEST_STATUS = """
@@ -295,34 +294,37 @@ class TwilioEdge:
 
     def status(self, hook: Webhook) -> None:
         """A call status callback; they arrive out of order, so ``SequenceNumber`` decides
-        which one is current. Every one is logged; only the newest acts."""
-        leg = Leg(hook.args.get("leg") or Leg.CALLER.value)
-        status = hook.form.get("CallStatus", "")
-        sequence = int(hook.form.get("SequenceNumber") or -1)
-        newest = self._is_newest(hook.call_sid, sequence)
-        call_id = hook.args.get("call") or self._known_call(hook.call_sid)
-        if leg is Leg.AGENT:
+        which one is current. Every one is logged; only the newest acts.
+
+        Raises:
+            MalformedCallback: before anything is read or written.
+        """
+        report = status_report(hook.form, hook.args)
+        status, sequence = report.status, report.sequence
+        newest = self._is_newest(report.call_sid, sequence)
+        call_id = report.call_id or self._known_call(report.call_sid)
+        if report.leg is Leg.AGENT:
             if newest and status in NOT_ANSWERED:
                 bridge = self.bridge()
                 if bridge is not None:
                     bridge.agent_leg_failed(call_id)
             return
-        if leg is Leg.SUPERVISOR:
+        if report.leg is Leg.SUPERVISOR:
             return
-        if leg is Leg.INTERPRETER:
+        if report.leg is Leg.INTERPRETER:
             if newest and status in NOT_ANSWERED:
                 self._interpreter_failed(call_id, status)
             return
         at = self.clock()
         data: dict[str, object] = {"status": status, "sequence": sequence, "stale": not newest}
-        if hook.form.get("AnsweredBy"):
-            data["answered_by"] = hook.form["AnsweredBy"]
+        if report.answered_by:
+            data["answered_by"] = report.answered_by
         self.call_log.append(
             call_id,
             "carrier_status",
             data,
             at=at,
-            idempotency_key=f"twilio:{hook.call_sid}:status:{sequence}:{status}",
+            idempotency_key=f"twilio:{report.call_sid}:status:{sequence}:{status}",
         )
         if newest and status in NOT_ANSWERED:
             # Before the hangup: the switchboard would conclude the attempt as a hang-up.
@@ -340,13 +342,13 @@ class TwilioEdge:
             self.live.publish(agent_channel(agent_id), json.dumps(message))
 
     def recording(self, hook: Webhook) -> None:
-        status = hook.form.get("RecordingStatus", "")
-        recording_sid = hook.form.get("RecordingSid", "")
-        call_id = hook.args.get("call") or self._known_call(hook.call_sid)
-        if status != "completed" or not recording_sid:
-            log.warning("call %s: Twilio recording %s", call_id, status or "without status")
+        """A recording status callback (raises MalformedCallback before anything is read)."""
+        report = recording_report(hook.form, hook.args)
+        call_id = report.call_id or self._known_call(report.call_sid)
+        if report.status != "completed" or report.recording_sid is None:
+            log.warning("call %s: Twilio recording %s", call_id, report.status or "without status")
             return
-        recording_id = self.accept_recording(call_id, recording_sid, datetime.now(UTC))
+        recording_id = self.accept_recording(call_id, report.recording_sid, datetime.now(UTC))
         self.enqueue_recording(recording_id)
 
     # -- internals ------------------------------------------------------------------------------

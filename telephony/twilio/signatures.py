@@ -5,6 +5,10 @@ Twilio signs the URL it requested, which is the public URL (``AMPARO_PUBLIC_BASE
 the one this process sees behind proxies and load balancers; so the URL is rebuilt from the
 public base URL and the request's path and query. Form posts are signed over their
 parameters; JSON posts carry the SHA-256 of the body as ``bodySHA256`` in the signed URL.
+
+Callback URLs end in Twilio's connection overrides, a fragment no request carries: a signature
+over the URL with that fragment (exactly ours, nothing else) is accepted as well as one over
+the URL without it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from twilio.request_validator import (
     RequestValidator,
     get_signature_algorithm,
 )
+
+from telephony.twilio.links import CALLBACK_OVERRIDES
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,10 @@ class SignatureCheck:
         if request.is_json:
             if "bodySHA256" not in request.args:
                 return False
-            body = request.get_data(as_text=True)
-            return bool(self._validator.validate(url, body, signature, algorithm))
-        return bool(self._validator.validate(url, request.form, signature, algorithm))
+            signed: object = request.get_data(as_text=True)
+        else:
+            signed = request.form
+        return any(
+            self._validator.validate(candidate, signed, signature, algorithm)
+            for candidate in (url, url + CALLBACK_OVERRIDES)
+        )

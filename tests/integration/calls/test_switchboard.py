@@ -303,3 +303,44 @@ def test_a_call_stored_before_calls_kept_their_flow_still_gets_a_flow_when_redis
     )
     assert not after_language.fallback
     assert isinstance(after_language.actions[-1], Gather)
+
+
+def _waiting_caller(runtime: Runtime, hotline: Hotline, external_id: str) -> str:
+    """A caller on hold: every agent of the line is on a break (in, but taking no call)."""
+    for agent in hotline.agents.values():
+        runtime.router.set_agent_state(agent, AgentState.BREAK, T0)
+    turn = runtime.switchboard.start(
+        channel=Channel.SIMULATOR,
+        external_id=external_id,
+        to_number=hotline.line_number,
+        from_number="+34 699 000 222",
+        at=T0,
+    )
+    press(runtime, turn.call_id, "1", T0 + 5)
+    assert isinstance(press(runtime, turn.call_id, "0", T0 + 10)[-1], Enqueue)
+    return turn.call_id
+
+
+def _hang_up(runtime: Runtime, call_id: str, at: float) -> str:
+    event = CallEvent(kind=EventKind.HANGUP, call_id=call_id, at=at)
+    runtime.switchboard.handle(event, idempotency_key=f"{call_id}:hangup")
+    with runtime.sessions() as db:
+        call = db.get(Call, call_id)
+        assert call is not None and call.ended_at is not None
+        return call.status
+
+
+def test_a_caller_routing_sent_to_the_overflow_number_is_stored_as_overflowed(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    call_id = _waiting_caller(runtime, hotline, "sim-overflow")
+    report = runtime.router.sweep(T0 + 3600)  # past the queue's longest wait
+    assert report is not None
+    assert _hang_up(runtime, call_id, T0 + 3700) == "overflowed"  # after the overflow number
+
+
+def test_a_caller_who_hangs_up_on_hold_is_stored_as_abandoned(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    call_id = _waiting_caller(runtime, hotline, "sim-abandon")
+    assert _hang_up(runtime, call_id, T0 + 30) == "abandoned"

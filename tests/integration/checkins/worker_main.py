@@ -101,6 +101,7 @@ def main() -> None:
 
     runtime = build_runtime(load_settings())
     context = runtime.checkins
+    runtime.switchboard  # noqa: B018 - built before the fork, as ``amparo worker`` does
     instrument(context, runtime.redis)
     jobs.install(context)
     connection = runtime.jobs

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from checkins.lazy_dialer import LazyDialer
+from checkins.lazy_ports import LazyDialer
 from runtime import outbound_channel
 from settings import ConfigurationError, load_settings
 from store.vocabulary import Channel

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -15,12 +17,16 @@ import redis
 from app import create_app
 from calls.interpreters import NoInterpreter
 from calls.switchboard import call_id_for
+from routing import AgentState
 from routing.channels import agent_channel
+from routing.state import routing_key
 from runtime import Runtime
 from store.models import Interpreter
+from store.records import Call
 from store.vocabulary import Channel
 from telephony.twilio.client import SupervisorMode
 from telephony.twilio.dialer import TwilioDialer
+from telephony.twilio.links import CALLBACK_OVERRIDES
 from tests.harness.hotline import Hotline
 from tests.harness.prism import REPO, PrismMock
 from tests.harness.twilio_driver import ACCOUNT_SID, FlaskTransport, TwilioDriver
@@ -55,7 +61,7 @@ def test_a_checkin_call_shows_the_neutral_number_and_detects_machines(
         f"{PUBLIC_BASE_URL}/twilio/voice/outbound-answered?call={'c0ffee' * 5}00"
     ]
     assert form["StatusCallback"] == [
-        f"{PUBLIC_BASE_URL}/twilio/voice/status?call={'c0ffee' * 5}00"
+        f"{PUBLIC_BASE_URL}/twilio/voice/status?call={'c0ffee' * 5}00{CALLBACK_OVERRIDES}"
     ]
     assert "StatusCallbackEvent" not in form  # the default: the final status only
     assert sid.startswith("CA")
@@ -257,7 +263,7 @@ def test_an_interpreter_is_dialled_into_her_conference_with_its_pin_and_can_leav
     assert (method, path, status) == ("POST", f"{ACCOUNT}/Calls.json", 201)
     assert form["To"] == ["+34910555001"] and form["SendDigits"] == ["ww4321#"]
     assert f">{call_id}</Conference>" in form["Twiml"][0]
-    assert form["StatusCallback"][0].endswith("leg=interpreter")
+    assert "leg=interpreter#rc=" in form["StatusCallback"][0]
     leg = runtime.twilio_calls.get(call_id, "interpreter")
     assert leg
 
@@ -285,4 +291,26 @@ def test_an_interpreter_is_dialled_into_her_conference_with_its_pin_and_can_leav
     assert form["Status"] == ["completed"]
     with pytest.raises(NoInterpreter):
         bridge.add_interpreter(call_id, "xh")
+
+
+def test_a_call_twilio_says_is_over_is_closed_and_leaves_routing(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    """Its status callback was lost; Twilio's call resource (Prism answers ``completed``)
+    says it ended."""
+    runtime, http = rest_runtime
+    for agent in hotline.agents.values():  # in, but taking no call: she waits
+        runtime.router.set_agent_state(agent, AgentState.BREAK, time.time())
+    call_id, sid = queued_call(runtime, hotline)
+    assert runtime.redis.hget(routing_key("call", call_id), "status") == "waiting"
+    reconciler = runtime.reconciler
+    reconciler.settle = timedelta(0)
+    assert reconciler.run() >= 1
+    assert ("GET", f"{ACCOUNT}/Calls/{sid}.json", 200) in [
+        (method, path, status) for method, path, _form, status in http.sent
+    ]
+    with runtime.sessions() as db:
+        row = db.get(Call, call_id)
+        assert row is not None and row.ended_at is not None and row.status == "abandoned"
+    assert runtime.redis.hget(routing_key("call", call_id), "status") == "abandoned"
     assert REJECTED not in prism.log()

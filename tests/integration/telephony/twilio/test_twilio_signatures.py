@@ -16,6 +16,7 @@ from settings import Settings
 from store.records import Call
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel
+from telephony.twilio.links import CALLBACK_OVERRIDES, HoldMode, Leg, Links
 from tests.harness.hotline import Hotline
 from tests.harness.twilio_driver import (
     AUTH_TOKEN,
@@ -190,3 +191,34 @@ def test_a_retried_incoming_call_opens_one_call(
     first = phone.exchanges[-1].reply.body
     assert call.retry_last().body == first
     assert calls_stored(runtime, call.sid) == 1
+
+
+def test_callback_urls_ask_twilio_to_retry_within_its_documented_bounds() -> None:
+    links = Links(PUBLIC_BASE_URL).for_call("c0ffee" * 5 + "00", None)
+    for url in (links.status(), links.status(Leg.AGENT), links.recording()):
+        address, _, fragment = url.partition("#")
+        assert "#" not in address and fragment
+        overrides = dict(pair.split("=") for pair in fragment.split("&"))
+        assert overrides["rp"] == "all"  # 5xx, refused connections and timeouts
+        assert 1 <= int(overrides["rc"]) <= 5
+        assert 100 <= int(overrides["ct"]) <= 10_000
+        assert 100 <= int(overrides["rt"]) <= 15_000
+        assert int(overrides["rt"]) <= int(overrides["tt"]) <= 15_000
+    assert "#" not in links.step() and "#" not in links.queue_wait("es", HoldMode.QUIET)
+
+
+@pytest.mark.parametrize(("fragment", "expected"), [("", 200), (CALLBACK_OVERRIDES, 200)])
+def test_a_callback_signed_with_or_without_its_overrides_fragment_is_accepted(
+    phone: TwilioDriver, fragment: str, expected: int
+) -> None:
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/recording"
+    params = {"CallSid": "CA" + "2" * 32, "RecordingStatus": "failed"}
+    reply = phone.post(url, params, signature=phone.sign(url + fragment, params))
+    assert reply.status == expected
+
+
+def test_a_callback_signed_with_another_fragment_is_refused(phone: TwilioDriver) -> None:
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/recording"
+    params = {"CallSid": "CA" + "2" * 32, "RecordingStatus": "failed"}
+    reply = phone.post(url, params, signature=phone.sign(url + "#rc=0", params))
+    assert reply.status == 403
