@@ -24,12 +24,16 @@ def _when(at: float) -> datetime:
 
 
 def next_safe(db: Session, callback: Callback, now: float) -> datetime | None:
-    """Now, when calling her now is safe; else the next safe moment (None: none soon, or her
-    windows are unreadable). With no windows on file the number she called from is safe."""
+    """Now, when calling her now is safe; else the next safe moment (None: none soon, none on
+    her file, or unreadable: as for check-ins, a registered woman is only called inside a
+    window; the task stays due and shows as overdue to supervisors). A caller with no file
+    asked for the call from the number she is called on: any time."""
     at = _when(now)
     owner = db.get(Beneficiary, callback.beneficiary_id) if callback.beneficiary_id else None
-    if owner is None or not owner.safe_call_windows:
+    if owner is None:
         return at
+    if not owner.safe_call_windows:
+        return None
     try:
         windows, tz = parse_windows(owner.safe_call_windows), zone(owner.timezone)
     except InvalidWindow:

@@ -3,9 +3,9 @@
 A task is born when a caller from a safe number abandons the queue (routing's ``callbacks``
 set, taken over here durably before routing forgets it). Its life:
 
-1. ``pending`` until it is due and, when she is registered with safe call windows, inside one
-   (outside them, ``due_at`` moves to the next safe moment; with no windows on file the number
-   she called from is taken as safe at any hour).
+1. ``pending`` until it is due and, when she is registered, inside one of her safe call
+   windows (outside them ``due_at`` moves to the next safe moment; with none on file she is
+   not called, and supervisors see the task overdue). A caller with no file is called at once.
 2. ``routed``: an attempt opens a call (direction ``callback``) and routing offers it to agents
    by risk like a waiting call (``CallRequest.outbound``: no ladder, no overflow to a number).
 3. ``dialing``: the agent accepted it in the console; her window is checked again and the

@@ -186,3 +186,22 @@ def test_in_a_surge_a_calm_caller_who_presses_2_is_promised_a_callback_and_it_is
     assert runtime.callbacks.work(now)["routed"] == 1
     runtime.router.hangup(first.call_id, now)  # Ana is free for the callback only
     assert _offered_to_ana(runtime, hotline, now) == _task(runtime, her.call_id).attempt_call_id
+
+
+def test_a_registered_woman_with_no_safe_window_on_file_is_not_called(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    source = _abandon_from_her_phone(runtime, hotline)
+    with runtime.sessions() as db, db.begin():
+        db.execute(
+            update(Beneficiary)
+            .where(Beneficiary.id == hotline.beneficiary_id)
+            .values(safe_call_windows=[])
+        )
+    now = time.time()
+    assert runtime.callbacks.work(now)["routed"] == 0
+    task = _task(runtime, source)
+    assert task.status == CallbackStatus.PENDING and task.due_at.timestamp() > now
+    board = Wallboard(runtime.console_ports)
+    runtime.console_ports.clock = lambda: now + 2 * 86400
+    assert [item["call_id"] for item in board.board("es")["callbacks_overdue"]] == [source]

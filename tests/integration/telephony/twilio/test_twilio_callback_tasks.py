@@ -14,10 +14,12 @@ from sqlalchemy import select, update
 
 from agent_console.calls import CallDesk
 from app import create_app
+from calls.switchboard import call_id_for
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
 from store.models import Line
+from store.vocabulary import Channel
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline, staff_line
 from tests.harness.prism import PrismMock
@@ -144,5 +146,6 @@ def test_in_a_surge_pressing_2_ends_the_call_with_a_promise_and_leaves_a_task(
     assert her.where == "ended"
     assert "Le devolveremos la llamada" in her.said()[-1]
     with runtime.sessions() as db:
-        task = db.scalar(select(Callback).where(Callback.reason == "requested"))
+        source = call_id_for(Channel.TWILIO, her.sid)
+        task = db.scalar(select(Callback).where(Callback.source_call_id == source))
         assert task is not None and task.status == CallbackStatus.PENDING
