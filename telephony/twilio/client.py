@@ -10,6 +10,7 @@ detection so that a machine is hung up on without a word: no voicemail ever name
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -50,6 +51,9 @@ class Participant:
     label: str | None
 
 
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+
 class TwilioVoice:
     def __init__(
         self,
@@ -68,7 +72,10 @@ class TwilioVoice:
 
     def is_over(self, call_id: str, external_id: str) -> bool | None:
         """Twilio's word on a call, from its REST call resource (the reconciler's
-        ``CallPresence``): over when it ended or Twilio no longer knows it."""
+        ``CallPresence``): over when it ended or Twilio no longer knows it; None (cannot tell)
+        for an id that is no CallSid, which Twilio would refuse to look up."""
+        if not CALL_SID.match(external_id):
+            return None
         try:
             status = self.client.calls(external_id).fetch().status
         except TwilioRestException as exc:
