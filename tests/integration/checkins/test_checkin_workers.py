@@ -31,11 +31,18 @@ from store.records import Call, CheckinAttempt
 from store.vocabulary import RiskLevel
 from tests.harness.hotline import Hotline
 from tests.integration.checkins.calls import ALL_DAY
-from tests.integration.checkins.helpers import add_plan, release_due
+from tests.integration.checkins.helpers import add_plan, deactivate_other_plans, release_due
 from tests.integration.checkins.worker_main import BLOCKED_KEY, CLOCK_KEY, DIALS_KEY
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def only_this_tests_plans(ctx: CheckinContext) -> None:
+    """The workers plan with a clock a week ahead: earlier tests' plans in the session's
+    database would all come due and keep a burst worker dialling for minutes."""
+    deactivate_other_plans(ctx.sessions)
 
 
 @pytest.fixture
@@ -176,7 +183,10 @@ def kill_mid_job(
     spawn("--burst").wait(60)
     with ctx.sessions() as db:
         attempt = db.scalar(
-            select(CheckinAttempt).where(CheckinAttempt.beneficiary_id == hotline.beneficiary_id)
+            select(CheckinAttempt)
+            .where(CheckinAttempt.beneficiary_id == hotline.beneficiary_id)
+            .order_by(CheckinAttempt.attempt_no)
+            .limit(1)
         )
     assert attempt is not None
     return attempt
