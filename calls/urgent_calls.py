@@ -130,16 +130,29 @@ class UrgentCalls:
             return  # placed already (a redelivered ask)
         at = self.clock()
         channel = self.dialer.channel
-        caller = CallerInfo(number, None)
-        self._records.open(
-            call_id, line, caller, channel, f"out-{call_id}", Direction.TEAM_ALERT, flow, at
-        )
-        for name, value in about.items():
-            self.live.hset(key("call", call_id), name, value)
-        self.call_log.append(call_id, "dialing", {"channel": channel.value, **about}, at=at)
         try:
+            self._records.open(
+                call_id,
+                line,
+                CallerInfo(number, None),
+                channel,
+                f"out-{call_id}",
+                Direction.TEAM_ALERT,
+                flow,
+                at,
+            )
+            for name, value in about.items():
+                self.live.hset(key("call", call_id), name, value)
+            self.call_log.append(
+                call_id,
+                "dialing",
+                {"channel": channel.value, **about},
+                at=at,
+                idempotency_key=f"{call_id}:dialing",
+            )
             self.dialer.place_call(call_id, number, self.caller_id)
         except Exception:
+            # Not placed: the redelivered ask (routing's outbox) must find the way open.
             self.live.delete(key("urgent", call_id))
             raise
         log.info("urgent call %s placed (%s)", call_id, flow)
