@@ -52,16 +52,24 @@ class EscalationDesk:
         ]
 
     def acknowledge(self, escalation_id: str, agent_id: str, role: str) -> dict[str, Any]:
-        """She answers the ring: the ladder stops for everyone and she gets the case."""
+        """She answers the ring: the ladder stops for everyone and she gets the case, and the
+        woman's call too when it is still waiting and she is free (``call_offered``: the offer
+        reaches her console as any offer does)."""
         escalation = self._authorized(escalation_id, agent_id, role, "acknowledge")
         now = self._ports.clock()
         try:
-            transition = self._ports.router().acknowledge(escalation_id, agent_id, now)
+            transition = self._ports.router().acknowledge(
+                escalation_id, agent_id, now, offer_call=True
+            )
         except RoutingError as exc:
             raise ConsoleError(exc.error_id, exc.message, 400) from exc
         mark_acknowledged(self._ports.sessions, agent_id, now, escalation_id=escalation_id)
         case = open_case(self._ports.sessions, escalation, agent_id, now)
-        return {"status": transition.status, "case": self._case_view(case, now)}
+        return {
+            "status": transition.status,
+            "call_offered": bool(transition.result.get("call_offered")),
+            "case": self._case_view(case, now),
+        }
 
     def case(self, escalation_id: str, agent_id: str, role: str) -> dict[str, Any]:
         escalation = self._authorized(escalation_id, agent_id, role, "read_case")

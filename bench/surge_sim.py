@@ -11,8 +11,10 @@ Assumptions (printed with the results; change them with the flags):
 - talk time lognormal, mean about 8 minutes; wrap-up 60 s; agents answer an offer in 2-6 s,
   miss 4% of offers (15 s timeout) and reject 1%; an agent sent on break comes back after 120 s;
 - callers hang up after an exponential patience, mean 4 minutes; overflow after 10 minutes;
-- the urgent team (2 members, then a supervisor after 60 s) each answer a ring with probability
-  0.5 after 10-40 s. Only the full router policy rings it.
+- the urgent team (2 members, then a supervisor after 60 s) is off the console, so the ladder
+  phones them (as the product does for a member who is not signed in); each answers with
+  probability 0.5 after 10-40 s and presses 1, which takes the woman's call: she is talking to
+  that member and leaves the queue. Only the full router policy rings it.
 
 Policies: ``router`` (risk priority + ageing + widening + urgent ladder), ``fifo`` (flat
 priority, same widening), ``fifo-no-widening`` (flat priority, strict skills). All three keep
@@ -97,12 +99,12 @@ class Outcome:
     answered_at: float | None = None
     abandoned_at: float | None = None
     overflowed_at: float | None = None
-    acknowledged_at: float | None = None
+    taken_at: float | None = None
     interpreter: bool = False
 
     @property
     def human_at(self) -> float | None:
-        times = [t for t in (self.answered_at, self.acknowledged_at) if t is not None]
+        times = [t for t in (self.answered_at, self.taken_at) if t is not None]
         return min(times) if times else None
 
 
@@ -169,6 +171,7 @@ class DaySimulation:
         self.leaving: set[str] = set()
         self.on_shift: set[str] = set()
         self.sweep_at: float | None = None
+        self.escalation_calls: dict[str, str] = {}
         self.router = Router(client, config, self, self, self)
         day_start = DAY_START + 86400 * math.floor((self.now - DAY_START) / 86400)
         for index, (languages, legal, start, end) in enumerate(STAFF):
@@ -195,8 +198,10 @@ class DaySimulation:
             outcome.abandoned_at = at
         elif kind == "overflowed":
             outcome.overflowed_at = at
-        elif kind == "escalation_acknowledged":
-            outcome.acknowledged_at = at
+        elif kind == "escalation_started":
+            self.escalation_calls[str(data["escalation"])] = call_id
+        elif kind == "taken_by_team":
+            outcome.taken_at = at
         elif kind == "offered" and "interpreter" in str(data.get("flags", "")):
             outcome.interpreter = True
 
@@ -219,15 +224,15 @@ class DaySimulation:
             self.at(self.now + 120, "back_from_break", data["agent_id"])
 
     def ring(self, member_id: str, escalation_id: str, subject_id: str, tier: int) -> None:
-        draw = self.rng("ring", escalation_id, member_id, tier, self.now)
-        if draw.random() < 0.5:
-            self.at(self.now + draw.uniform(10, 40), "acknowledge", (escalation_id, member_id))
+        return None  # nobody of the team is at a console here: the ladder phones them
 
     def stop_ringing(self, escalation_id: str) -> None:
         return None
 
     def call_member(self, member_id: str, escalation_id: str) -> None:
-        return None
+        draw = self.rng("ring", escalation_id, member_id, self.now)
+        if draw.random() < 0.5:
+            self.at(self.now + draw.uniform(10, 40), "take", (escalation_id, member_id))
 
     def dial_urgent_number(self, escalation_id: str) -> None:
         return None
@@ -275,12 +280,14 @@ class DaySimulation:
 
     def on_give_up(self, call_id: str) -> None:
         outcome = self.outcomes[call_id]
-        if outcome.answered_at is None and outcome.overflowed_at is None:
+        if outcome.human_at is None and outcome.overflowed_at is None:
             self.router.hangup(call_id, self.now)
 
     def on_accept(self, offer: tuple[str, str]) -> None:
         call_id, agent_id = offer
         if self.router.accept(call_id, agent_id, self.now).status == "answered":
+            # A person has her: the console stops her ladder (agent_console.calls).
+            self.router.acknowledge(f"call:{call_id}", agent_id, self.now)
             self.at(self.now + self.outcomes[call_id].caller.talk, "talk_over", (call_id, agent_id))
 
     def on_reject(self, offer: tuple[str, str]) -> None:
@@ -310,8 +317,18 @@ class DaySimulation:
         if agent_id in self.on_shift:
             self.router.set_agent_state(agent_id, "available", self.now)
 
-    def on_acknowledge(self, ack: tuple[str, str]) -> None:
-        self.router.acknowledge(*ack, self.now)
+    def on_take(self, alert: tuple[str, str]) -> None:
+        """She pressed 1 on the alert call: the first to answer acknowledges and, while the
+        woman is still waiting, is put through to her (``calls.urgent_calls.checked_take``)."""
+        escalation_id, member_id = alert
+        transition = self.router.acknowledge(escalation_id, member_id, self.now)
+        first = transition.status == "acknowledged" or (
+            transition.status == "already_acknowledged"
+            and transition.result.get("acknowledged_by") == member_id
+        )
+        call_id = self.escalation_calls.get(escalation_id)
+        if first and call_id is not None:
+            self.router.take(call_id, member_id, self.now)
 
 
 @dataclass
@@ -359,7 +376,8 @@ def report(results: dict[str, list[Outcome]], days: int, calls: int) -> None:
     print()
     header = (
         f"{'policy':<17} {'SL<=20s':>8} {'abandoned':>10} {'surge abnd':>11} "
-        f"{'severe to human p50/p95/max':>29} {'severe to agent p50/p95':>24} {'interp.':>8}"
+        f"{'severe to human p50/p95/max':>29} {'severe to agent p50/p95':>24} "
+        f"{'team took':>10} {'interp.':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -386,8 +404,24 @@ def report(results: dict[str, list[Outcome]], days: int, calls: int) -> None:
             f"{share(sum(o.abandoned_at is not None for o in surge), len(surge)):>11} "
             f"{human_text:>29} "
             f"{fmt(percentile(agent, 0.5)) + '/' + fmt(percentile(agent, 0.95)):>24} "
+            f"{sum(o.taken_at is not None for o in severe):>10} "
             f"{sum(o.interpreter and o.answered_at is not None for o in outcomes):>8}"
         )
+
+
+def patience_floor(results: dict[str, list[Outcome]]) -> None:
+    """Extremo callers who hang up before any agent could answer a ringing offer (2-6 s): no
+    routing keeps them, whatever it does."""
+    outcomes = next(iter(results.values()), [])
+    severe = [o.caller for o in outcomes if o.caller.risk == RiskLevel.EXTREMO]
+    if not severe:
+        return
+    print(
+        f"\nExtremo callers whose patience is under 2 s / 4 s / 6 s (an agent answers a ringing "
+        f"offer in 2-6 s): {share(sum(c.patience < 2 for c in severe), len(severe))} / "
+        f"{share(sum(c.patience < 4 for c in severe), len(severe))} / "
+        f"{share(sum(c.patience < 6 for c in severe), len(severe))}"
+    )
 
 
 @contextmanager
@@ -425,6 +459,7 @@ def run(
                 results[name] += DaySimulation(client, config, callers, seed + day).run()
         clear_routing_keys(client)
     report(results, days, sum(len(c) for c in day_callers))
+    patience_floor(results)
     return results
 
 

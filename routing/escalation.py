@@ -39,9 +39,19 @@ def escalate(
     return ctx.transition("escalate", now, {"escalation": spec})
 
 
-def acknowledge(ctx: RoutingContext, escalation_id: str, agent_id: str, now: float) -> Transition:
-    """A human took it: the ladder stops (``already_acknowledged`` if someone was first)."""
-    return ctx.transition("acknowledge", now, {"escalation": escalation_id, "agent": agent_id})
+def acknowledge(
+    ctx: RoutingContext, escalation_id: str, agent_id: str, now: float, offer_call: bool = False
+) -> Transition:
+    """A human took it: the ladder stops (``already_acknowledged`` if someone was first).
+
+    With ``offer_call`` (she answered at her console), the escalation's call, while it still
+    waits, is offered to her at once if she is free (``call_offered`` in the result).
+    """
+    return ctx.transition(
+        "acknowledge",
+        now,
+        {"escalation": escalation_id, "agent": agent_id, "offer_call": offer_call},
+    )
 
 
 def set_on_call(ctx: RoutingContext, team_id: str, member_ids: Iterable[str]) -> None:

@@ -131,7 +131,7 @@ def find_violations(client: redis.Redis, now: float, *, work_conserving: bool = 
         pending = agent["after_call"]
         if pending and pending not in AFTER_CALL_STATES:
             problems.append(f"agent {aid} has an unknown state after the call: {pending}")
-        if pending and state not in (AgentState.ON_CALL, AgentState.WRAP_UP):
+        if pending and state not in (AgentState.OFFERED, AgentState.ON_CALL, AgentState.WRAP_UP):
             problems.append(f"agent {aid} is {state} with {pending} still pending after a call")
         for queue in from_list_field(agent["queues"]):
             if (state != AgentState.OFFLINE) != (aid in presence.get(queue, set())):

@@ -113,8 +113,10 @@ class Router:
     ) -> Transition:
         return escalation.escalate(self._ctx, escalation_id, team_id, reason, now, call_id)
 
-    def acknowledge(self, escalation_id: str, agent_id: str, now: float) -> Transition:
-        return escalation.acknowledge(self._ctx, escalation_id, agent_id, now)
+    def acknowledge(
+        self, escalation_id: str, agent_id: str, now: float, offer_call: bool = False
+    ) -> Transition:
+        return escalation.acknowledge(self._ctx, escalation_id, agent_id, now, offer_call)
 
     def set_on_call(self, team_id: str, member_ids: Iterable[str]) -> None:
         escalation.set_on_call(self._ctx, team_id, member_ids)

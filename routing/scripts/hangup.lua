@@ -10,7 +10,7 @@ if status == 'offered' then
   local ag = load_agent(c.agent)
   local ev = emit('offer_withdrawn', c.id, ag.id, {reason = 'caller_hung_up'})
   publish_to_agent(ag.id, ev)
-  agent_available(ag, num(ag.idle_since, NOW))
+  release_offered_agent(ag, 0)
   abandon(c)
   dispatch_agent(ag)
   return finish('abandoned', {call_status = 'abandoned'})

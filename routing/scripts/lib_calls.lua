@@ -296,7 +296,10 @@ end
 
 -- The agent's offer ends without an answer: rejected, missed or withdrawn.
 local function release_offered_agent(ag, missed)
-  if missed >= CFG.missed_limit then
+  if pending_state(ag) then
+    -- Offered while on a break or offline (she answered an escalation's ring): back to it.
+    after_call_over(ag, 'offered')
+  elseif missed >= CFG.missed_limit then
     agent_to(ag, 'break', '')
     emit('agent_sent_to_break', '', ag.id, {missed = missed, reason = 'missed_offers'})
   else

@@ -40,11 +40,15 @@ local function ladder_step(e)
   local tiers = cjson.decode(e.tiers)
   local tier, round = tonumber(e.tier), tonumber(e.round)
   local subject = escalation_subject(e)
+  if tier < #tiers then tier = tier + 1 else round = round + 1 end
+  if round > tonumber(e.round) then
+    -- Another round of the top tier: its members are phoned again, as the consoles ring again.
+    redis.call('DEL', k('esc', e.id, 'called'))
+  end
   if e.rang and e.rang ~= '' then
     -- Rung at the last step and nobody acknowledged within its delay.
     call_members(e, subject, cjson.decode(e.rang))
   end
-  if tier < #tiers then tier = tier + 1 else round = round + 1 end
   local members = tiers[tier].members
   local roster = k('team', e.team, 'oncall')
   local use_roster = redis.call('EXISTS', roster) == 1

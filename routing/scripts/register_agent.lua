@@ -3,7 +3,9 @@
 -- for after a call survives while that call (or its wrap-up) lasts; any other is stale.
 local ag = load_agent(A.agent)
 local key = k('agent', A.agent)
-if ag and ag.state ~= 'on_call' and ag.state ~= 'wrap_up' then clear_after_call(ag) end
+if ag and ag.state ~= 'on_call' and ag.state ~= 'wrap_up' and ag.state ~= 'offered' then
+  clear_after_call(ag)
+end
 if ag and ag.state == 'available' then unindex_agent(ag) end
 if ag then set_presence(ag, false) end
 redis.call('HSET', key, 'langs', A.langs, 'specs', A.specs, 'queues', A.queues)

@@ -6,7 +6,7 @@ if c.status == 'offered' then
   local ag = load_agent(c.agent)
   local ev = emit('offer_withdrawn', c.id, ag.id, {reason = 'taken_by_team'})
   publish_to_agent(ag.id, ev)
-  agent_available(ag, num(ag.idle_since, NOW))
+  release_offered_agent(ag, 0)
   close_call(c, 'taken')
   emit('taken_by_team', c.id, A.member, {})
   dispatch_agent(ag)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from routing import views
+from routing.state import routing_key
 from runtime import Runtime
 from store.alarms import DeviceAlarm
 from store.base import new_id, utcnow
@@ -196,7 +197,9 @@ def test_the_case_of_an_alarm_holds_her_file_location_map_link_and_nearest_resou
     distances = [item["distance_km"] for item in resources]
     assert distances == sorted(distances)
     again = member.get(f"/console/api/escalations/alarm:{alarm_id}")
-    assert again.status_code == 200 and again.json["location"] == where
+    assert again.status_code == 200
+    assert {**again.json["location"], "age_s": None} == {**where, "age_s": None}
+    assert again.json["location"]["age_s"] >= where["age_s"], "the age ticks on"
     assert "no-store" in again.headers["Cache-Control"]
     reads = _audits(db_sessions, "alarm_location_read", alarm_id)
     assert [r.actor_id for r in reads] == [member.account.agent_id] * 2
@@ -312,3 +315,35 @@ def test_the_case_of_an_unanswered_checkin_or_a_proximity_notice_is_her_file_and
     assert recent["resources"][0]["distance_km"] is not None
     assert len(_audits(db_sessions, "alarm_location_read", alarm_id)) == 1
     assert agent.get(f"/console/api/escalations/{escalation_id}").status_code == 403
+
+
+def test_a_supervisor_who_answers_a_severe_callers_ring_is_put_through_to_her_and_back_after(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    supervisor: SignedIn,
+    redis_client: redis.Redis,
+) -> None:
+    """Every agent is busy (here: on a break) and the woman waits: the supervisor at the
+    wallboard answers the ring, and the woman is offered to her console at once."""
+    assert agent.post("/console/api/state", {"state": "break"}).status_code == 200
+    call_id = _severe_caller(runtime, hotline)
+    assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
+    done = _acknowledge(supervisor, f"call:{call_id}")
+    assert done.status_code == 200, done.json
+    assert done.json["call_offered"] is True
+    taken = supervisor.post(f"/console/api/offers/{call_id}/accept")
+    assert taken.status_code == 200, taken.json
+    assert runtime.simulator.get(call_id).status is PhoneStatus.CONNECTED
+    boss = hotline.agents["boss"]
+    assert _routing_state(redis_client, boss) == "on_call"
+    ended = supervisor.post(
+        f"/console/api/calls/{call_id}/end", {"disposition": "support_given", "risk": "extremo"}
+    )
+    assert ended.status_code == 200, ended.json
+    runtime.router.sweep(time.time() + 3600)
+    assert _routing_state(redis_client, boss) == "offline", "back at the wallboard"
+
+
+def _routing_state(redis_client: redis.Redis, agent_id: str) -> str:
+    return str(redis_client.hget(routing_key("agent", agent_id), "state"))

@@ -39,5 +39,5 @@ def test_surge_simulation_prints_its_tables(
     assert "severe to human" in out
     assert set(results) == {"router", "fifo", "fifo-no-widening"}
     for outcomes in results.values():
-        resolved = [o for o in outcomes if o.answered_at or o.abandoned_at or o.overflowed_at]
+        resolved = [o for o in outcomes if o.human_at or o.abandoned_at or o.overflowed_at]
         assert len(resolved) == len(outcomes)

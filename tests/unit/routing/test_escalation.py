@@ -188,9 +188,11 @@ def test_given_a_member_rung_on_her_console_without_acknowledging_then_she_is_ph
     assert called(ladder) == []
     ladder.advance(30)
     assert sorted(called(ladder)) == ["m1", "m2", "m3"]
+    ladder.advance(59)
+    assert sorted(called(ladder)) == ["m1", "m2", "m3"], "each member is phoned once a round"
     for _ in range(3):
         ladder.advance(60)
-    assert sorted(called(ladder)) == ["m1", "m2", "m3"], "each member is phoned once"
+    assert sorted(called(ladder)[3:]) == ["m3"] * 3, "the top tier, again each round"
 
 
 def test_given_the_whole_ladder_unanswered_then_the_urgent_number_is_dialled_once(
@@ -215,3 +217,72 @@ def test_given_an_acknowledgement_then_nobody_else_is_phoned(ladder: Harness) ->
     ladder.advance(600)
     assert called(ladder) == []
     assert ladder.control.urgent_calls == []
+
+
+def test_given_a_free_member_answers_at_her_console_then_the_waiting_woman_is_offered_to_her(
+    ladder: Harness,
+) -> None:
+    ladder.agent("m1", languages=("en",), queues=("other",))
+    ladder.call("c-severe", risk=RiskLevel.EXTREMO)
+    assert ladder.call_field("c-severe", "status") == "waiting"
+    result = ladder.router.acknowledge("call:c-severe", "m1", ladder.now, offer_call=True)
+    assert result.result["call_offered"] is True
+    assert (ladder.call_field("c-severe", "status"), ladder.call_field("c-severe", "agent")) == (
+        "offered",
+        "m1",
+    )
+    assert ladder.call_field("c-severe", "interpreter_needed") == "es"
+    assert ladder.router.accept("c-severe", "m1", ladder.now).status == "answered"
+
+
+def test_given_the_member_is_busy_or_answers_by_phone_then_the_woman_keeps_her_place(
+    ladder: Harness,
+) -> None:
+    ladder.agent("m2")
+    ladder.call("c-first")
+    assert ladder.router.accept("c-first", "m2", ladder.now).status == "answered"
+    ladder.call("c-severe", risk=RiskLevel.EXTREMO)
+    busy = ladder.router.acknowledge("call:c-severe", "m2", ladder.now, offer_call=True)
+    assert busy.result["call_offered"] is False
+    assert ladder.call_field("c-severe", "status") == "waiting"
+    ladder.call("c-other", risk=RiskLevel.EXTREMO)
+    ladder.agent("m1", queues=("other",))
+    by_phone = ladder.router.acknowledge("call:c-other", "m1", ladder.now)
+    assert by_phone.result["call_offered"] is False
+    assert ladder.call_field("c-other", "status") == "waiting"
+
+
+@pytest.mark.parametrize("away", ["break", "offline"])
+def test_given_a_member_not_taking_calls_answers_then_she_is_offered_the_woman_and_goes_back_after(
+    ladder: Harness, away: str
+) -> None:
+    ladder.agent("m1", available=False)
+    ladder.router.set_agent_state("m1", away, ladder.now)
+    ladder.call("c-severe", risk=RiskLevel.EXTREMO)
+    ladder.call("c-next", risk=RiskLevel.BAJO)
+    result = ladder.router.acknowledge("call:c-severe", "m1", ladder.now, offer_call=True)
+    assert result.result["call_offered"] is True
+    assert ladder.agent_field("m1", "state") == "offered"
+    ladder.router.accept("c-severe", "m1", ladder.now)
+    ladder.router.hangup("c-severe", ladder.now)
+    ladder.advance(600)
+    assert ladder.agent_field("m1", "state") == away
+    assert ladder.call_field("c-next", "agent") in (None, ""), "she takes no other call"
+
+
+@pytest.mark.parametrize("lets_it_pass", ["reject", "timeout", "caller_hangs_up"])
+def test_given_she_lets_the_offer_pass_then_she_is_back_on_her_break(
+    ladder: Harness, lets_it_pass: str
+) -> None:
+    ladder.agent("m1", available=False)
+    ladder.router.set_agent_state("m1", "break", ladder.now)
+    ladder.call("c-severe", risk=RiskLevel.EXTREMO)
+    ladder.router.acknowledge("call:c-severe", "m1", ladder.now, offer_call=True)
+    if lets_it_pass == "reject":
+        ladder.router.reject("c-severe", "m1", ladder.now)
+    elif lets_it_pass == "timeout":
+        ladder.advance(20)
+    else:
+        ladder.router.hangup("c-severe", ladder.now)
+    assert ladder.agent_field("m1", "state") == "break"
+    assert ladder.agent_field("m1", "after_call") in (None, "")
