@@ -27,6 +27,7 @@ from calls.directory import LineInfo
 from calls.interpreters import interpreter_for
 from calls.overflow import OverflowBook
 from calls.reconciler import CallPresence, Reconciler
+from calls.routing_rebuild import RoutingRebuild
 from calls.switchboard import Switchboard
 from calls.urgent_calls import UrgentCalls
 from checkins.alerts import RoutingAlerts
@@ -176,6 +177,27 @@ class Runtime:
         for profile in agent_profiles(self.sessions, config):
             router.register_agent(profile, now)
         return router
+
+    @cached_property
+    def routing_rebuild(self) -> RoutingRebuild:
+        """Routing's state built again from the database when Redis lost it."""
+        return RoutingRebuild(
+            self.sessions,
+            self.router,
+            self.switchboard.dispatch,
+            self.switchboard.directory,
+            time.time,
+        )
+
+    def routing_ready(self) -> bool:
+        """Routing's state is in Redis, rebuilt now if it was lost; False when it is missing
+        and cannot be rebuilt (Redis or the database down)."""
+        try:
+            self.routing_rebuild.ensure()
+        except Exception as exc:
+            log.warning("routing state missing and not rebuilt (%s)", type(exc).__name__)
+            return False
+        return True
 
     @cached_property
     def switchboard(self) -> Switchboard:
@@ -400,6 +422,9 @@ class Runtime:
             twilio_enabled=self.settings.twilio_account_sid is not None,
             default_locale=self.settings.default_locale,
             file_access_after_call=timedelta(minutes=self.settings.file_access_after_call_min),
+            restore_presence=lambda agent_id, state: self.routing_rebuild.restore_presence(
+                agent_id, state
+            ),
         )
 
     def close(self) -> None:
