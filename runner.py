@@ -251,6 +251,7 @@ def _timekeeper(runtime: Runtime) -> Timekeeper:
             "scheduled jobs", 1.0, lambda: live_state.release_scheduled(runtime.jobs, time.time())
         ),
         Chore("routing rebuild", 1.0, lambda: runtime.routing_rebuild.ensure()),
+        Chore("call journal", 2.0, lambda: runtime.journal_replay.run()),
         Chore("alarm sweep", 2.0, lambda: checkin_jobs.sweep(runtime.checkins)),
         Chore("periodic schedule", 10.0, keep_schedule),
         Chore("call reconciler", RECONCILE_EVERY_S, lambda: runtime.reconciler.run()),

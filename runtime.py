@@ -25,6 +25,7 @@ from calls.callbacks import Callbacks
 from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
 from calls.interpreters import interpreter_for
+from calls.journal_replay import JournalReplay
 from calls.overflow import OverflowBook
 from calls.reconciler import CallPresence, Reconciler
 from calls.routing_rebuild import RoutingRebuild
@@ -50,6 +51,7 @@ from routing.adapters import RedisNotifier, RoutingCallLog
 from routing.stored_config import agent_profiles, router_config_from_store
 from settings import Settings
 from store import crypto, database, live_state
+from store.call_journal import CallJournal
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
@@ -211,6 +213,24 @@ class Runtime:
             outcome_sinks=[self._checkin_outcome, self.callbacks.intake.requested],
             urgent=self.urgent_calls,
             callbacks=self.callbacks,
+            journal=self.call_journal,
+        )
+
+    @cached_property
+    def call_journal(self) -> CallJournal:
+        """Calls the database could not take, in Redis or ``<data dir>/journal``."""
+        return CallJournal(self.redis, self.settings.data_dir / "journal")
+
+    @cached_property
+    def journal_replay(self) -> JournalReplay:
+        board = self.switchboard
+        return JournalReplay(
+            self.call_journal,
+            self.sessions,
+            board.directory,
+            board.records,
+            board.dispatch,
+            self.call_log,
         )
 
     @cached_property
