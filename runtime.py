@@ -57,6 +57,7 @@ from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
+from telephony.sip.call_presence import SipCallPresence
 from telephony.sip.commands import SipBridge, SipRedirector
 from telephony.sip.dialer import SipDialer
 from telephony.twilio.bridge import TwilioBridge, TwilioRedirector
@@ -262,8 +263,9 @@ class Runtime:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        """Closes inbound calls the channels say are over (Twilio's REST, the simulator)."""
-        presences: dict[Channel, CallPresence] = {}
+        """Closes inbound calls the channels say are over (Twilio's REST, the SIP processes'
+        heartbeats, the simulator)."""
+        presences: dict[Channel, CallPresence] = {Channel.SIP: SipCallPresence(self.redis)}
         if self.twilio_voice is not None:
             presences[Channel.TWILIO] = self.twilio_voice
         if self.simulator_reachable:
