@@ -67,7 +67,7 @@ def test_given_redis_lost_its_data_when_readiness_is_asked_then_routing_is_rebui
     ladder = _open_ladder(runtime, hotline, db_sessions)
     assert app.test_client().get("/readyz").status_code == 200
 
-    redis_client.flushall()
+    redis_client.flushdb()
     assert not redis_client.exists(BUILT_KEY)
 
     started = time.monotonic()
@@ -101,7 +101,7 @@ def test_given_redis_lost_its_data_when_readiness_is_asked_then_routing_is_rebui
 def test_given_no_console_speaks_for_an_agent_after_the_grace_then_she_goes_offline(
     runtime: Runtime, hotline: Hotline, redis_client: redis.Redis
 ) -> None:
-    redis_client.flushall()
+    redis_client.flushdb()
     runtime.routing_rebuild.ensure()
     ana = hotline.agents["ana"]
     assert _state(redis_client, ana) == "break"
@@ -128,7 +128,7 @@ def test_readyz_names_routing_while_its_state_is_missing_and_cannot_be_rebuilt(
 def test_a_session_signed_out_after_the_loss_is_not_opened_again(
     app: Flask, agent: SignedIn, redis_client: redis.Redis
 ) -> None:
-    redis_client.flushall()
+    redis_client.flushdb()
     assert agent.get("/console/api/me").status_code == 200, "adopted after the loss"
     cookie = agent.client.get_cookie("amparo_session")
     assert cookie is not None
