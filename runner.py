@@ -251,6 +251,9 @@ def _timekeeper(runtime: Runtime) -> Timekeeper:
             "scheduled jobs", 1.0, lambda: live_state.release_scheduled(runtime.jobs, time.time())
         ),
         Chore("alarm sweep", 2.0, lambda: checkin_jobs.sweep(runtime.checkins)),
+        # After the alarms: a rebuild (Redis lost its data) may take a few seconds.
+        Chore("routing rebuild", 1.0, lambda: runtime.routing_rebuild.ensure()),
+        Chore("call journal", 2.0, lambda: runtime.journal_replay.run()),
         Chore("periodic schedule", 10.0, keep_schedule),
         Chore("call reconciler", RECONCILE_EVERY_S, lambda: runtime.reconciler.run()),
     ]

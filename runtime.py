@@ -25,8 +25,10 @@ from calls.callbacks import Callbacks
 from calls.control import CallBridge, CallRedirector, TelephonyControl
 from calls.directory import LineInfo
 from calls.interpreters import interpreter_for
+from calls.journal_replay import JournalReplay
 from calls.overflow import OverflowBook
 from calls.reconciler import CallPresence, Reconciler
+from calls.routing_rebuild import RoutingRebuild
 from calls.switchboard import Switchboard
 from calls.urgent_calls import UrgentCalls
 from checkins.alerts import RoutingAlerts
@@ -49,11 +51,13 @@ from routing.adapters import RedisNotifier, RoutingCallLog
 from routing.stored_config import agent_profiles, router_config_from_store
 from settings import Settings
 from store import crypto, database, live_state
+from store.call_journal import CallJournal
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
+from telephony.sip.call_presence import SipCallPresence
 from telephony.sip.commands import SipBridge, SipRedirector
 from telephony.sip.dialer import SipDialer
 from telephony.twilio.bridge import TwilioBridge, TwilioRedirector
@@ -178,6 +182,27 @@ class Runtime:
         return router
 
     @cached_property
+    def routing_rebuild(self) -> RoutingRebuild:
+        """Routing's state built again from the database when Redis lost it."""
+        return RoutingRebuild(
+            self.sessions,
+            self.router,
+            self.switchboard.dispatch,
+            self.switchboard.directory,
+            time.time,
+        )
+
+    def routing_ready(self) -> bool:
+        """Routing's state is in Redis, rebuilt now if it was lost; False when it is missing
+        and cannot be rebuilt (Redis or the database down)."""
+        try:
+            self.routing_rebuild.ensure()
+        except Exception as exc:
+            log.warning("routing state missing and not rebuilt (%s)", type(exc).__name__)
+            return False
+        return True
+
+    @cached_property
     def switchboard(self) -> Switchboard:
         """The switchboard every telephony edge of this process shares."""
         return Switchboard(
@@ -189,6 +214,24 @@ class Runtime:
             outcome_sinks=[self._checkin_outcome, self.callbacks.intake.requested],
             urgent=self.urgent_calls,
             callbacks=self.callbacks,
+            journal=self.call_journal,
+        )
+
+    @cached_property
+    def call_journal(self) -> CallJournal:
+        """Calls the database could not take, in Redis or ``<data dir>/journal``."""
+        return CallJournal(self.redis, self.settings.data_dir / "journal")
+
+    @cached_property
+    def journal_replay(self) -> JournalReplay:
+        board = self.switchboard
+        return JournalReplay(
+            self.call_journal,
+            self.sessions,
+            board.directory,
+            board.records,
+            board.dispatch,
+            self.call_log,
         )
 
     @cached_property
@@ -220,8 +263,9 @@ class Runtime:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        """Closes inbound calls the channels say are over (Twilio's REST, the simulator)."""
-        presences: dict[Channel, CallPresence] = {}
+        """Closes inbound calls the channels say are over (Twilio's REST, the SIP processes'
+        heartbeats, the simulator)."""
+        presences: dict[Channel, CallPresence] = {Channel.SIP: SipCallPresence(self.redis)}
         if self.twilio_voice is not None:
             presences[Channel.TWILIO] = self.twilio_voice
         if self.simulator_reachable:
@@ -400,6 +444,9 @@ class Runtime:
             twilio_enabled=self.settings.twilio_account_sid is not None,
             default_locale=self.settings.default_locale,
             file_access_after_call=timedelta(minutes=self.settings.file_access_after_call_min),
+            restore_presence=lambda agent_id, state: self.routing_rebuild.restore_presence(
+                agent_id, state
+            ),
         )
 
     def close(self) -> None:

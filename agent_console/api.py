@@ -54,6 +54,15 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         state = str(json_object(or_form=True).get("state") or "")
         return jsonify(desk.set_state(g.agent_id, state))
 
+    @bp.post("/presence")
+    @login_required(*CONSOLE_ROLES)
+    def presence_heartbeat() -> Response:
+        """The open console says, every few seconds, the presence it shows."""
+        check_csrf()
+        state = str(json_object(or_form=True).get("state") or "")
+        restored = ports.restore_presence(g.agent_id, state) if ports.restore_presence else False
+        return jsonify(restored=restored)
+
     @bp.post("/offers/<routing_call_id>/accept")
     @login_required(*CONSOLE_ROLES)
     def accept(routing_call_id: str) -> Response:

@@ -55,3 +55,6 @@ class ConsolePorts:
     clock: Callable[[], float] = time.time
     file_access_after_call: timedelta = timedelta(hours=2)
     """How long after her call an agent may still open a caller's file."""
+    restore_presence: Callable[[str, str], bool] | None = None
+    """A console's heartbeat ``(agent id, state shown)``: puts her back in routing when Redis
+    lost her (``calls.routing_rebuild``)."""

@@ -29,7 +29,14 @@ from store.vocabulary import CallRecordStatus, Channel, Direction
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = (CallRecordStatus.IVR, CallRecordStatus.QUEUED, CallRecordStatus.ON_CALL)
+OPEN_STATUSES = (
+    CallRecordStatus.IVR,
+    CallRecordStatus.QUEUED,
+    CallRecordStatus.ON_CALL,
+    # Sent to the overflow number (also when the journal wrote her call afterwards): closed
+    # when she hangs up there.
+    CallRecordStatus.OVERFLOWED,
+)
 
 
 class CallPresence(Protocol):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from calls.callbacks import CALLBACK_FLOW, Callbacks
 from calls.directory import CallerInfo, Directory, LineInfo
 from calls.dispatch import RoutingDispatch
+from calls.journal_replay import event_entry, started_entry
 from calls.records import CallRecords
 from calls.step import IvrSteps, OutcomeSink
 from calls.turn import CallTurn
@@ -33,6 +34,7 @@ from ivr_flows.events import CallerContext, CallEvent, EventKind, RecordingDecis
 from locales.selection import locale_hint_for_number
 from routing import Router
 from store.base import new_id
+from store.call_journal import CallJournal
 from store.call_log import CallLog
 from store.vocabulary import Channel, Direction
 
@@ -62,6 +64,8 @@ class Switchboard:
     """Alert calls about escalations (their key takes one); None where nobody is phoned."""
     callbacks: Callbacks | None = None
     """Callback tasks: their call, once answered, is put through to the agent who took it."""
+    journal: CallJournal | None = None
+    """Where a call the database could not take is kept until it can (``store.call_journal``)."""
     directory: Directory = field(init=False)
     records: CallRecords = field(init=False)
     dispatch: RoutingDispatch = field(init=False)
@@ -119,6 +123,10 @@ class Switchboard:
             return self.steps.step(call_id, line, flow_name, event, f"{call_id}:started")
         except Exception:
             log.exception("call %s: start failed; sending the caller to the fallback", call_id)
+            entry = started_entry(
+                call_id, channel, external_id, to_number, from_number, at, direction
+            )
+            self._journal(call_id, entry)
             return CallTurn(call_id, line, (Dial("fallback", reason="internal_error"),), True)
 
     def handle(self, event: CallEvent, idempotency_key: str | None = None) -> CallTurn:
@@ -147,8 +155,19 @@ class Switchboard:
                 "call %s: event failed; sending the caller to the fallback", event.call_id
             )
             if event.kind is EventKind.HANGUP:
+                self._journal(event.call_id, event_entry("hangup", event.call_id, event.at))
                 return CallTurn(event.call_id, line, (Hangup("caller_hung_up"),), True)
+            self._journal(event.call_id, event_entry("overflow", event.call_id, event.at))
             return CallTurn(event.call_id, line, (Dial("fallback", reason="internal_error"),), True)
+
+    def _journal(self, call_id: str, entry: dict[str, object]) -> None:
+        """Keep what the database missed for the replay; never in the caller's way."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.write(entry)
+        except Exception:
+            log.exception("call %s: not journalled either", call_id)
 
     def _surge(self, line: LineInfo, meta: dict[str, str]) -> bool:
         """The line offers callbacks now: it enables them, enough callers are waiting, and

@@ -20,6 +20,10 @@ PREFIX = key("{routing}")
 """Every routing key starts with this. The braces are a Redis Cluster hash tag: all routing
 keys live on one shard, which the Lua scripts need (they compute keys they touch)."""
 
+BUILT_KEY = ":".join([PREFIX, "built"])
+"""Set (with no expiry) once routing's state was built from the database: its absence means
+Redis lost its data (a FLUSHALL, a restart without persistence) and routing must be rebuilt."""
+
 AGENT_CHANNEL_PREFIX = key("events", "agent", "")
 """Offers and withdrawals are also published on ``amparo:events:agent:<agent id>`` for the
 console's server-sent events, from inside the transition."""

@@ -457,7 +457,17 @@
   A.stream(onMessage, function (state) {
     A.setText("stream-status", state === "open" ? A.t("console.events.connected") : A.t("console.events.reconnecting"));
   });
+  // The presence heartbeat: the state this console shows, every few seconds. When Redis lost
+  // routing's state the server puts her back as she was (available or on a break).
+  function heartbeat() {
+    var shown = byId("state-now").getAttribute("data-state");
+    if (!shown) { return; }
+    A.api("POST", "/console/api/presence", { state: shown }).then(function (data) {
+      if (data.restored) { refresh(); }
+    }).catch(function () { /* the next beat tries again */ });
+  }
   setInterval(refresh, 10000);
+  setInterval(heartbeat, 5000);
   if (config.twilio) { startTwilio(); }
   else if (config.simulator) { A.setText("softphone-status", A.t("console.softphone.simulated")); }
   else { A.setText("softphone-status", A.t("console.softphone.voice_unavailable")); }

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import redis
@@ -38,11 +38,12 @@ class Presence:
     settings: Settings
     engine: SipEngine
     stats: dict[str, int]  # the service's counters; the gauges sampled here are added to it
-    held: Sized  # the calls this process holds (read on the pjsua2 thread)
+    held: Collection[str]  # ids of the calls this process holds (read on the pjsua2 thread)
     take_outbound: Callable[[], bool]  # one outbound request if there is room; False if none
     on_beat: Callable[[], None] = lambda: None
     stopping: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _held_ids: tuple[str, ...] = field(default=(), init=False, repr=False)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="amparo-sip-presence", daemon=True)
@@ -82,6 +83,7 @@ class Presence:
             self.stats["bridge_ports"] = int(endpoint.mediaActivePorts())
         self.stats["legs"] = len(self.engine.legs)
         self.stats["calls"] = len(self.held)
+        self._held_ids = tuple(self.held)
 
     def beat(self) -> None:
         """Publish the heartbeat now (gauges as last sampled on the pjsua2 thread)."""
@@ -95,6 +97,8 @@ class Presence:
                 "listen": str(self.settings.sip_listen),
                 "legs": str(self.engine.legs_in_use()),
                 "calls": str(self.stats.get("calls", 0)),
+                # The reconciler's word on SIP calls (telephony/sip/call_presence.py).
+                "call_ids": ",".join(self._held_ids),
                 "bridge_ports": str(self.stats.get("bridge_ports", 0)),
                 "answered": str(self.stats["answered"]),
                 "max_calls": str(self.settings.sip_max_calls),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import redis
 
-from routing.state import CallStatus, routing_key
+from routing.state import BUILT_KEY, CallStatus, routing_key
 from routing.views import read_rows
 
 ON_HOLD = frozenset({CallStatus.WAITING.value, CallStatus.OFFERED.value})
@@ -24,6 +24,12 @@ def routing_status(live: redis.Redis, call_id: str) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def routing_state_lost(live: redis.Redis) -> bool:
+    """Redis lost routing's state (``BUILT_KEY`` gone): a caller routing does not know is
+    about to be put back by the rebuild (``calls.routing_rebuild``), not gone."""
+    return not live.exists(BUILT_KEY)
 
 
 def position(live: redis.Redis, call_id: str) -> int | None:

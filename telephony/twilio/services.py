@@ -216,7 +216,11 @@ class TwilioEdge:
             log.error("call %s: on hold past the ceiling; leaving for the overflow", call_id)
             return twiml.leave_queue_document()
         status = hold.routing_status(self.live, call_id)
-        if status not in hold.ON_HOLD and status != "answered":
+        if status is None and hold.routing_state_lost(self.live):
+            # Redis lost routing's state: the rebuild puts her back within seconds; she keeps
+            # her place on hold instead of being sent away (the ceiling above still holds).
+            log.warning("call %s: routing's state is being rebuilt; still on hold", call_id)
+        elif status not in hold.ON_HOLD and status != "answered":
             log.warning("call %s: on hold but routing has it as %s; overflow", call_id, status)
             return twiml.leave_queue_document()
         position = hold.position(self.live, call_id) if mode is HoldMode.STANDARD else None

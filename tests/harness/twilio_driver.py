@@ -249,6 +249,12 @@ class DrivenCall:
                 self._hear(verb)
         return self
 
+    def redirected(self) -> DrivenCall:
+        """Our REST update moved the live call (an agent took her, or routing's overflow):
+        Twilio ends the queue's ``Enqueue`` with ``QueueResult=redirected``."""
+        self._queue_action("redirected")
+        return self
+
     def dial_ended(self, status: str = "no-answer") -> DrivenCall:
         """The ``<Dial>`` ends with ``DialCallStatus`` (no-answer, busy, failed, completed)."""
         dial = self._expect("dialing", "conference")

@@ -47,6 +47,7 @@ ACCESS = {
     "console_events.events": SIGNED_IN,
     "console_api.me": SIGNED_IN,
     "console_api.set_state": SIGNED_IN,
+    "console_api.presence_heartbeat": SIGNED_IN,
     "console_api.accept": SIGNED_IN,
     "console_api.reject": SIGNED_IN,
     "console_api.card": SIGNED_IN,

@@ -17,12 +17,12 @@ def test_readyz_is_503_naming_redis_while_it_is_stopped_and_200_when_back(
     try:
         ready = client.get("/readyz")
         assert ready.status_code == 200
-        assert (ready.json or {})["checks"] == {"database": "ok", "redis": "ok"}
+        assert (ready.json or {})["checks"] == {"database": "ok", "redis": "ok", "routing": "ok"}
 
         redis_process.stop()
         down = client.get("/readyz")
         assert down.status_code == 503
-        assert (down.json or {})["down"] == ["redis"]
+        assert (down.json or {})["down"] == ["redis", "routing"]
 
         redis_process.start()
         assert client.get("/readyz").status_code == 200
@@ -36,6 +36,6 @@ def test_readyz_is_503_naming_the_database_when_it_does_not_answer(settings: Set
     try:
         response = create_app(runtime=runtime).test_client().get("/readyz")
         assert response.status_code == 503
-        assert (response.json or {})["down"] == ["database"]
+        assert (response.json or {})["down"] == ["database", "routing"]
     finally:
         runtime.close()

@@ -8,6 +8,7 @@ import time
 from sqlalchemy import select
 
 from calls.reconciler import Reconciler
+from ivr_flows.events import CallEvent, EventKind
 from routing import AgentState
 from routing.state import routing_key
 from runtime import Runtime
@@ -15,6 +16,7 @@ from store.records import Call
 from store.records import CallEvent as StoredEvent
 from store.vocabulary import Channel
 from telephony.simulator.phone import PhoneStatus
+from telephony.sip import commands as sip_commands
 from tests.harness.hotline import Hotline
 
 
@@ -104,3 +106,46 @@ def test_a_channel_that_cannot_tell_leaves_the_call_for_the_next_pass(
     with runtime.sessions() as db:
         row = db.get(Call, call_id)
         assert row is not None and row.ended_at is None
+
+
+def sip_caller_on_hold(runtime: Runtime, hotline: Hotline, external_id: str, at: float) -> str:
+    board = runtime.switchboard
+    call_id = board.start(
+        channel=Channel.SIP,
+        external_id=external_id,
+        to_number=hotline.line_number,
+        from_number="+34699000310",
+        at=at,
+    ).call_id
+    for step, digit in enumerate(("1", "0")):
+        event = CallEvent(EventKind.DIGITS, call_id, at + 5 * (step + 1), digits=digit)
+        board.handle(event, idempotency_key=f"{external_id}:{step}")
+    assert routing_status(runtime, call_id) == "waiting"
+    return call_id
+
+
+def test_sip_calls_no_live_sip_process_holds_are_closed_and_leave_routing(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    for agent in hotline.agents.values():
+        runtime.router.set_agent_state(agent, AgentState.BREAK, time.time())
+    started = time.time() - 300
+    gone = sip_caller_on_hold(runtime, hotline, "sip-gone@test", started)
+    held = sip_caller_on_hold(runtime, hotline, "sip-held@test", started)
+
+    runtime.reconciler.run()
+    with runtime.sessions() as db:
+        row = db.get(Call, gone)
+        assert row is not None and row.ended_at is None, "no SIP process heard from: unknown"
+
+    heartbeat = {"process_id": "sip-a", "call_ids": f"other,{held}"}
+    sip_commands.beat(runtime.redis, "sip-a", heartbeat, time.time())
+    sip_commands.beat(runtime.redis, "sip-b", {"process_id": "sip-b", "call_ids": ""}, time.time())
+    assert runtime.reconciler.run() >= 1
+
+    with runtime.sessions() as db:
+        closed, still = db.get(Call, gone), db.get(Call, held)
+        assert closed is not None and closed.ended_at is not None
+        assert still is not None and still.ended_at is None
+    assert routing_status(runtime, gone) == "abandoned"
+    assert routing_status(runtime, held) == "waiting"

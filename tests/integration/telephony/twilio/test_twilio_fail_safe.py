@@ -12,10 +12,12 @@ import pytest
 import redis
 
 from app import create_app
-from calls.switchboard import Switchboard
+from calls.switchboard import Switchboard, call_id_for
 from runtime import Runtime, build_runtime
 from settings import Settings
 from store import database, migrate
+from store.vocabulary import Channel
+from telephony.twilio import hold
 from tests.harness.hotline import Hotline, make_hotline
 from tests.harness.services import RedisProcess
 from tests.harness.twilio_driver import FlaskTransport, TwilioDriver
@@ -89,6 +91,25 @@ def test_redis_stopping_while_a_caller_is_on_hold_moves_her_to_the_overflow_numb
     redis_process.stop()
     call.hold()
     assert call.where == "dialing" and call.dialled == [OVERFLOW]
+
+
+def test_a_caller_on_hold_keeps_her_place_while_routing_is_rebuilt_after_redis_lost_it(
+    redis_down_runtime: Runtime, redis_process: RedisProcess, hotline: Hotline
+) -> None:
+    runtime = redis_down_runtime
+    runtime.routing_rebuild.ensure()  # built, as the worker's timekeeper does at start
+    phone = driver_for(runtime)
+    call = phone.call(hotline.line_number, CALLER).press("1").press("0")
+    assert call.where == "queued"
+    redis_process.stop()
+    redis_process.start()  # back with none of its data: routing's state is lost
+
+    call.hold()
+    assert call.where == "queued", "she keeps waiting instead of being sent away"
+    runtime.routing_rebuild.ensure()
+    assert hold.routing_status(runtime.redis, call_id_for(Channel.TWILIO, call.sid)) == "waiting"
+    call.hold()
+    assert call.where == "queued"
 
 
 @pytest.fixture
