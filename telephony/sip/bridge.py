@@ -124,6 +124,7 @@ class Bridge:
     on_hold: bool = False
     ending: bool = False  # ended from the console: every leg is being hung up on purpose
     released: bool = False  # the caller on hold left this person's bridge; she stays
+    muted: bool = False  # the person's microphone is off: the caller does not hear her
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
 
     @property
@@ -218,13 +219,29 @@ class Bridge:
         else:
             self.session.audio.stop_hold()
             _link(caller, person)
-            _link(person, caller)
+            if not self.muted:
+                _link(person, caller)
         for supervisor in self.supervisors.values():
             sup = supervisor.leg.media
             if sup is not None and supervisor.mode is MonitorMode.BARGE:
                 (_unlink if on else _link)(sup, caller)
         log.info("call %s: %s", self.call_id, "caller on hold" if on else "caller back")
         self.host.log_event(self.call_id, "held" if on else "resumed", {"by": self._who()})
+
+    def mute(self, on: bool) -> None:
+        """The person's microphone off (``on``) or back on: muted, the caller hears nothing
+        of her (the person still hears the caller). On hold the caller hears the hold loop
+        either way; resume follows the microphone."""
+        if on == self.muted:
+            log.info("call %s: %s already; ignored", self.call_id, _mute_word(on))
+            return
+        self.muted = on
+        caller = self.session.audio.media
+        person = self.person.media
+        if caller is not None and person is not None and not self.on_hold:
+            (_unlink if on else _link)(person, caller)
+        log.info("call %s: %s", self.call_id, _mute_word(on))
+        self.host.log_event(self.call_id, "muted" if on else "unmuted", {"by": self._who()})
 
     def release(self) -> None:
         """The caller on hold goes to another person (a transfer from the console): the
@@ -277,6 +294,10 @@ class Bridge:
 
     def _who(self) -> str:
         return self.person_id
+
+
+def _mute_word(on: bool) -> str:
+    return "person muted" if on else "person unmuted"
 
 
 def _hold_word(on: bool) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from calls.control import keypad_digits
 from calls.interpreters import InterpreterLine, NoInterpreter
 from calls.overflow import OverflowBook
 from telephony.twilio import twiml
@@ -130,13 +131,30 @@ class TwilioBridge:
     def hold(self, call_id: str, on: bool) -> None:
         """The agent puts her on hold (she hears the hold audio; nobody hears her) or takes
         her back. She stays in the conference throughout, so she is never dropped."""
+        hold_url = self._call_links(call_id).hold_media()
+        self._voice.hold_participant(
+            self._conference(call_id), self._calls.sid_for(call_id), on=on, hold_url=hold_url
+        )
+
+    def mute(self, call_id: str, on: bool) -> None:
+        """The agent mutes her microphone (nobody in the conference hears her) or unmutes it."""
+        self._voice.mute_participant(self._conference(call_id), AGENT_LABEL, on=on)
+
+    def send_dtmf(self, call_id: str, digits: str) -> None:
+        """Keys down her leg, as an announcement to her participant alone: she never leaves
+        the conference. The keys wait in Redis; the announcement's URL only numbers them."""
+        keys = keypad_digits(digits)
+        conference = self._conference(call_id)
+        sent = self._calls.bump(call_id, "keys_sent")
+        self._calls.update(call_id, **{f"keys_{sent}": keys})
+        url = self._call_links(call_id).keys(sent)
+        self._voice.announce_to_participant(conference, self._calls.sid_for(call_id), url)
+
+    def _conference(self, call_id: str) -> str:
         conference = self._calls.get(call_id, "conference")
         if not conference:
             raise BridgeError("the call's conference is not known")
-        links = self._call_links(call_id)
-        self._voice.hold_participant(
-            conference, self._calls.sid_for(call_id), on=on, hold_url=links.hold_media()
-        )
+        return conference
 
     def add_interpreter(self, call_id: str, language: str) -> None:
         """Dial the line's interpreter for ``language`` into her conference (its PIN sent on

@@ -266,6 +266,10 @@ class TwilioEdge:
         log.warning("call %s: the bridge failed; overflow", hook.call_id)
         return self.fallback_document(hook, target="overflow")
 
+    def keys(self, hook: Webhook) -> str:
+        """The announcement to her participant of the keys the agent sent from the console."""
+        return twiml.keys_document(self.calls.get(hook.call_id, f"keys_{hook.args.get('sent')}"))
+
     # -- fail-safe documents ------------------------------------------------------------------
 
     def fallback_document(self, hook: Webhook, target: str = "fallback") -> str:

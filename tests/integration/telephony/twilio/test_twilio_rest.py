@@ -16,7 +16,6 @@ import redis
 
 from app import create_app
 from calls.interpreters import NoInterpreter
-from calls.switchboard import call_id_for
 from routing import AgentState
 from routing.channels import agent_channel
 from routing.state import routing_key
@@ -36,14 +35,8 @@ from tests.integration.telephony.twilio.conftest import (
     PUBLIC_BASE_URL,
     REJECTED,
     NotingHttpClient,
+    queued_call,
 )
-
-
-def queued_call(runtime: Runtime, hotline: Hotline) -> tuple[str, str]:
-    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
-    call = phone.call(hotline.line_number, "+34699000999").press("1").press("0")
-    assert call.where == "queued"
-    return call_id_for(Channel.TWILIO, call.sid), call.sid
 
 
 def test_a_checkin_call_shows_the_neutral_number_and_detects_machines(
