@@ -11,11 +11,13 @@ A supervisor's leg joins an existing bridge in one of three modes:
 * ``whisper``: as listen, and the agent (only) hears the supervisor (coaching);
 * ``barge``: everyone hears everyone.
 
-Hang-up of the caller ends the person's and supervisors' legs; hang-up of the person (once
-connected) ends the caller's leg; both are logged with ids only. A person's leg that fails
-before answering puts the caller back on the hold loop (never silence, never a hang-up); when
-that person was an agent who had accepted the call, the caller is then sent to the line's
-overflow number, as on Twilio, since routing will not offer the call again.
+Hang-up of the caller ends the person's and supervisors' legs. When an agent's leg ends
+mid-call (not from the console) the caller goes to the hold loop and, while the call is still
+that agent's, back to the front of her queue (``calls.reoffer``); otherwise, and for a number
+or a member, the person's hang-up ends the caller's leg; all are logged with ids only. A
+person's leg that fails before answering puts the caller back on the hold loop (never silence,
+never a hang-up); when that person was an agent who had accepted the call, the caller is then
+sent to the line's overflow number, as on Twilio, since routing will not offer the call again.
 
 The agent may also end the call from the console: every leg then gets a BYE, and the caller's
 hang-up closes the call in the switchboard. On hold the caller hears the hold loop and is
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -70,6 +73,8 @@ class BridgedCaller(Protocol):
     def person_unanswered(self, person_id: str, reason: str = ...) -> None: ...
 
     def alone_on_hold(self, person_id: str) -> None: ...
+
+    def agent_dropped(self, agent_id: str, then: Callable[[bool | None], None]) -> None: ...
 
 
 class MonitorMode(StrEnum):
@@ -162,11 +167,10 @@ class Bridge:
             self._end_supervisors()
             self.session.unbridged()
             self.session.alone_on_hold(self.person_id)
+        elif self.connected and ":" not in self.person_id:
+            self._agent_left()
         elif self.connected:
-            log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
-            self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
-            self._end_supervisors()
-            self.session.leg.end()
+            self._person_hung_up()
         else:
             log.warning(
                 "call %s: %s did not answer (status %s); caller back on hold",
@@ -180,6 +184,32 @@ class Bridge:
             self._end_supervisors()
             self.session.unbridged()
             self.session.person_unanswered(self.person_id)
+
+    def _agent_left(self) -> None:
+        """The agent's leg ended mid-call (not from the console): the caller goes to the hold
+        loop at once, then back to the front of her queue while the call is still the
+        agent's; otherwise the agent's hang-up ends the caller's leg as before, and when
+        routing cannot be asked she waits on hold for the overflow."""
+        self.released = True
+        self._end_supervisors()
+        self.session.unbridged()
+
+        def after(offered: bool | None) -> None:
+            if offered:
+                log.warning("call %s: the agent's leg dropped; offered again", self.call_id)
+                self.host.log_event(self.call_id, "person_dropped", {"by": self._who()})
+            elif offered is None:
+                self.session.alone_on_hold(self.person_id)
+            elif not self.session.ended:
+                self._person_hung_up()
+
+        self.session.agent_dropped(self.person_id, after)
+
+    def _person_hung_up(self) -> None:
+        log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
+        self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
+        self._end_supervisors()
+        self.session.leg.end()
 
     # -- the caller's side -------------------------------------------------------------------
 

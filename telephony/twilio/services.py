@@ -308,10 +308,11 @@ class TwilioEdge:
         newest = self._is_newest(report.call_sid, sequence)
         call_id = report.call_id or self._known_call(report.call_sid)
         if report.leg is Leg.AGENT:
-            if newest and status in NOT_ANSWERED:
-                bridge = self.bridge()
-                if bridge is not None:
-                    bridge.agent_leg_failed(call_id)
+            bridge = self.bridge()
+            if newest and bridge is not None and status in NOT_ANSWERED:
+                bridge.agent_leg_failed(call_id)
+            elif newest and bridge is not None and status == "completed":
+                bridge.agent_left(call_id, report.call_sid)
             return
         if report.leg is Leg.SUPERVISOR:
             return

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app import create_app
 from calls.control import OPTIONAL_ACTIONS
 from runtime import Runtime
-from store.records import CallEvent
+from store.records import Call, CallEvent
 from tests.harness.hotline import Hotline
 from tests.harness.prism import PrismMock
 from tests.harness.signin import sign_in
@@ -128,3 +128,72 @@ def test_every_action_the_card_shows_on_a_twilio_call_is_answered(
         # add_interpreter: 404 when the line has no interpreter for the language, never 409
         assert answer.status_code != 409, (action, answer.json)
         assert answer.status_code in (200, 404), (action, answer.json)
+
+
+def agent_leg_ended(runtime: Runtime, call_id: str, leg: str, sequence: int) -> None:
+    """Twilio's status callback: the agent's participant call completed."""
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=agent"
+    params = {
+        "AccountSid": ACCOUNT_SID,
+        "CallSid": leg,
+        "CallStatus": "completed",
+        "SequenceNumber": str(sequence),
+    }
+    assert phone.post(url, params).status == 200
+
+
+def test_an_agent_leg_that_drops_mid_call_puts_the_caller_first_in_her_queue_on_hold(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    _ana, call_id, sid = accepted_call(runtime, hotline)
+    waiting_before, _ = queued_call(runtime, hotline)  # nobody free: she waits
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    agent_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    assert conference and agent_leg
+
+    agent_leg_ended(runtime, call_id, agent_leg, 3)  # Ana's softphone dropped
+    method, path, form, status = http.sent[-1]
+    assert (method, path, status) == (
+        "POST",
+        f"{ACCOUNT}/Conferences/{conference}/Participants/{sid}.json",
+        200,
+    )
+    assert form["Hold"] == ["true"], "she hears the hold music, never silence"
+    with runtime.sessions() as db:
+        row = db.get(Call, call_id)
+        assert row is not None and row.ended_at is None
+        assert (row.status, row.agent_id) == ("queued", None) and "reoffer" in row.flags
+        kinds = [e.kind for e in db.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]
+    assert "agent_dropped" in kinds
+    sent = len(http.sent)
+    agent_leg_ended(runtime, call_id, agent_leg, 4)  # a late or repeated callback
+    assert len(http.sent) == sent
+
+    # The next free agent is offered her first, ahead of the caller who was already waiting.
+    client = create_app(runtime=runtime).test_client()
+    farah = Console(client, sign_in(client, runtime.sessions, hotline.agents["farah"]))
+    assert farah.post("/console/api/state", {"state": "available"}).status_code == 200
+    offer = farah.get("/console/api/me")["offer"]
+    assert offer["call"] == f"{call_id}.r1" != waiting_before
+    assert "reoffer" in offer["flags"]
+    accepted = farah.post(f"/console/api/offers/{call_id}.r1/accept")
+    assert accepted.json == {"call_id": call_id, "bridged": True}
+    redirect = [s for s in http.sent[sent:] if s[1] == f"{ACCOUNT}/Calls/{sid}.json"]
+    assert redirect and f">{call_id}</Conference>" in redirect[-1][2]["Twiml"][0]
+
+    # Ended from the console, her leg's end is not a drop: nothing is queued again.
+    ended = farah.post(
+        f"/console/api/calls/{call_id}/end", {"disposition": "support_given", "notes": ""}
+    )
+    assert ended.status_code == 200, ended.json
+    second_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    assert second_leg
+    sent = len(http.sent)
+    agent_leg_ended(runtime, call_id, second_leg, 5)
+    assert len(http.sent) == sent
+    with runtime.sessions() as db:
+        row = db.get(Call, call_id)
+        assert row is not None and row.status == "completed"
+    assert REJECTED not in prism.log()

@@ -89,7 +89,7 @@ def test_the_bridge_puts_caller_and_agent_in_a_conference_and_a_supervisor_coach
     assert f">{call_id}</Conference>" in redirect[2]["Twiml"][0]
     assert agent[:2] == ("POST", f"{ACCOUNT}/Conferences/{call_id}/Participants.json")
     assert agent[2]["To"] == [f"client:{hotline.agents['ana']}"]
-    assert agent[2]["EndConferenceOnExit"] == ["true"] and agent[2]["Label"] == ["agent"]
+    assert agent[2]["EndConferenceOnExit"] == ["false"] and agent[2]["Label"] == ["agent"]
     assert agent[3] == 201
 
     bridge.join_supervisor(call_id, hotline.agents["boss"], SupervisorMode.WHISPER)
