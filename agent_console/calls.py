@@ -397,7 +397,8 @@ class CallDesk:
             call = db.get(Call, call_id)
         if call is None or call.status not in LIVE_STATUSES:
             raise ConsoleError("console.not_live", "the call is not live", 409)
-        self._bridge(call_id, call.channel).supervise(call_id, supervisor_id, mode)
+        bridge = self._bridge(call_id, call.channel)
+        _on_the_edge(lambda: bridge.supervise(call_id, supervisor_id, mode), call_id, "supervise")
         with self._ports.sessions() as db, db.begin():
             audit.record(
                 db,

@@ -183,8 +183,21 @@ class TwilioBridge:
             self._calls.update(call_id, interpreter="")
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
-        """The console's entry for listen / whisper / barge (see :class:`SupervisorMode`)."""
-        self.join_supervisor(call_id, supervisor_id, SupervisorMode(mode))
+        """The console's entry for listen / whisper / barge (see :class:`SupervisorMode`): the
+        first time her softphone is dialled in; after that her participant changes mode (she
+        is never dialled twice into one call)."""
+        field = f"supervisor_{supervisor_id}"
+        if self._calls.get(call_id, field):
+            self.set_supervisor_mode(call_id, supervisor_id, SupervisorMode(mode))
+            return
+        leg = self.join_supervisor(call_id, supervisor_id, SupervisorMode(mode))
+        self._calls.update(call_id, **{field: leg, f"supervisor_leg_{leg}": supervisor_id})
+
+    def supervisor_left(self, call_id: str, leg: str) -> None:
+        """Her softphone left the call (or never answered): the next mode dials her again."""
+        supervisor_id = self._calls.get(call_id, f"supervisor_leg_{leg}")
+        if supervisor_id:
+            self._calls.update(call_id, **{f"supervisor_{supervisor_id}": ""})
 
     def agent_leg_failed(self, call_id: str) -> None:
         """The agent's softphone did not answer (busy, no answer, failed): the caller must not

@@ -307,14 +307,16 @@ class TwilioEdge:
         status, sequence = report.status, report.sequence
         newest = self._is_newest(report.call_sid, sequence)
         call_id = report.call_id or self._known_call(report.call_sid)
+        bridge = self.bridge()
         if report.leg is Leg.AGENT:
-            bridge = self.bridge()
             if newest and bridge is not None and status in NOT_ANSWERED:
                 bridge.agent_leg_failed(call_id)
             elif newest and bridge is not None and status == "completed":
                 bridge.agent_left(call_id, report.call_sid)
             return
         if report.leg is Leg.SUPERVISOR:
+            if newest and bridge is not None and status in CALL_ENDED:
+                bridge.supervisor_left(call_id, report.call_sid)
             return
         if report.leg is Leg.INTERPRETER:
             if newest and status in NOT_ANSWERED:

@@ -6,6 +6,7 @@ is answered, never 409."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
 from flask.testing import FlaskClient
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from app import create_app
 from calls.control import OPTIONAL_ACTIONS
 from runtime import Runtime
-from store.records import Call, CallEvent
+from store.records import AuditEntry, Call, CallEvent
 from tests.harness.hotline import Hotline
 from tests.harness.prism import PrismMock
 from tests.harness.signin import sign_in
@@ -76,7 +77,8 @@ def test_the_agent_mutes_herself_and_sends_keys_to_her_leg_from_the_console(
     assert form["AnnounceMethod"] == ["POST"]
     announcement = form["AnnounceUrl"][0]
     assert announcement.startswith(f"{PUBLIC_BASE_URL}/twilio/voice/keys?")
-    assert "12" not in announcement.split("?", 1)[1].replace(call_id, "")  # ids only
+    query = parse_qs(announcement.split("?", 1)[1])
+    assert query == {"call": [call_id], "line": [hotline.line_id], "sent": ["1"]}  # ids only
 
     # Twilio fetches the announcement (signed) and plays it to her participant alone.
     phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
@@ -196,4 +198,59 @@ def test_an_agent_leg_that_drops_mid_call_puts_the_caller_first_in_her_queue_on_
     with runtime.sessions() as db:
         row = db.get(Call, call_id)
         assert row is not None and row.status == "completed"
+    assert REJECTED not in prism.log()
+
+
+def test_a_supervisor_listens_then_whispers_then_barges_with_one_leg_and_rejoins_after_leaving(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    _ana, call_id, _sid = accepted_call(runtime, hotline)
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    agent_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    boss_id = hotline.agents["boss"]
+    client = create_app(runtime=runtime).test_client()
+    boss = Console(client, sign_in(client, runtime.sessions, boss_id))
+    participants = f"{ACCOUNT}/Conferences/{conference}/Participants"
+    created = f"{ACCOUNT}/Conferences/{call_id}/Participants.json"
+
+    def supervise(mode: str) -> tuple[str, str, dict[str, list[str]], int]:
+        answer = boss.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": mode})
+        assert answer.status_code == 200, answer.json
+        return http.sent[-1]
+
+    method, path, form, status = supervise("listen")
+    assert (method, path, status) == ("POST", created, 201)
+    assert form["To"] == [f"client:{boss_id}"] and form["Muted"] == ["true"]
+    _m, path, form, status = supervise("whisper")  # the same leg, now coaching Ana
+    assert (path, status) == (f"{participants}/supervisor-{boss_id}.json", 200)
+    assert form["Coaching"] == ["true"] and form["CallSidToCoach"] == [agent_leg]
+    _m, path, form, _s = supervise("barge")
+    assert path.endswith(f"/supervisor-{boss_id}.json")
+    assert form["Muted"] == ["false"] and form["Coaching"] == ["false"]
+    assert (
+        sum(
+            1
+            for sent in http.sent
+            if sent[1] == created and sent[2]["To"][0] != (f"client:{hotline.agents['ana']}")
+        )
+        == 1
+    ), "she is dialled once"
+
+    # Her softphone leaves; the next mode dials her in again.
+    leg = runtime.twilio_calls.get(call_id, f"supervisor_{boss_id}")
+    assert leg
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=supervisor"
+    params = {"AccountSid": ACCOUNT_SID, "CallSid": leg, "CallStatus": "completed"}
+    assert phone.post(url, {**params, "SequenceNumber": "3"}).status == 200
+    _m, path, form, status = supervise("listen")
+    assert (path, status) == (created, 201) and form["Muted"] == ["true"]
+    with runtime.sessions() as db:
+        audited = db.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.subject_id == call_id, AuditEntry.actor_id == boss_id)
+            .order_by(AuditEntry.id)
+        ).all()
+    assert audited == ["call_listen", "call_whisper", "call_barge", "call_listen"]
     assert REJECTED not in prism.log()
