@@ -310,6 +310,7 @@ def sip(listen: str | None) -> None:
         unanswered=lambda call_id, reason, at: runtime.report_unanswered(
             call_id, reason, datetime.fromtimestamp(at, UTC)
         ),
+        agent_dropped=runtime.agent_drops.agent_dropped,
     )
     sweeper = Sweeper(runtime.router).start()
     try:

@@ -28,6 +28,7 @@ from calls.interpreters import interpreter_for
 from calls.journal_replay import JournalReplay
 from calls.overflow import OverflowBook
 from calls.reconciler import CallPresence, Reconciler
+from calls.reoffer import AgentDrops
 from calls.routing_rebuild import RoutingRebuild
 from calls.switchboard import Switchboard
 from calls.urgent_calls import UrgentCalls
@@ -167,6 +168,11 @@ class Runtime:
             urgent=lambda: self.urgent_calls,
             callbacks=lambda: self.callbacks,
         )
+
+    @cached_property
+    def agent_drops(self) -> AgentDrops:
+        """Sends a caller whose agent's leg dropped back to the front of her queue."""
+        return AgentDrops(self.sessions, lambda: self.router, self.redis, self.call_log)
 
     @cached_property
     def router(self) -> Router:
@@ -381,6 +387,7 @@ class Runtime:
             interpreters=lambda line_id, language: interpreter_for(
                 self.sessions, line_id, language
             ),
+            agent_dropped=self.agent_drops.agent_dropped,
         )
 
     @cached_property

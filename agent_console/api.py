@@ -111,6 +111,22 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         desk.hold(call_id, g.agent_id, on)
         return jsonify(on_hold=on)
 
+    @bp.post("/calls/<call_id>/mute")
+    @login_required(*CONSOLE_ROLES)
+    def mute(call_id: str) -> Response:
+        check_csrf()
+        on = _flag(json_object(or_form=True).get("on", True))
+        desk.mute(call_id, g.agent_id, on)
+        return jsonify(muted=on)
+
+    @bp.post("/calls/<call_id>/dtmf")
+    @login_required(*CONSOLE_ROLES)
+    def send_dtmf(call_id: str) -> Response:
+        check_csrf()
+        digits = str(json_object(or_form=True).get("digits") or "").strip()
+        desk.send_dtmf(call_id, g.agent_id, digits)
+        return jsonify(sent=len(digits))
+
     @bp.post("/calls/<call_id>/transfer")
     @login_required(*CONSOLE_ROLES)
     def transfer(call_id: str) -> Response:

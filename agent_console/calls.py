@@ -1,5 +1,5 @@
 """What an agent does with a call from the console: presence, offers, and the call itself
-(hold, transfer, escalate, interpreter, end with disposition, notes and risk).
+(hold, mute, keys, transfer, escalate, interpreter, end with disposition, notes and risk).
 
 Durable first (safety rule 4): the call row and the audit trail are written before routing
 and the telephony edge are told. Routing holds the call under its routing id, which is the
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from agent_console.ports import ConsoleError, ConsolePorts
-from calls.control import CallBridge
+from calls.control import CallBridge, keypad_digits
 from calls.directory import Directory
 from calls.errors import EscalationRefused, InvalidOutcome
 from calls.escalations import mark_acknowledged, request_escalation
@@ -211,23 +211,47 @@ class CallDesk:
         leg = self._ports.live.hget(key("call", call_id), "leg")
         return _text(leg) if leg else call_id
 
-    def hold(self, call_id: str, agent_id: str, on: bool) -> None:
+    def _edge_action(self, call_id: str, agent_id: str, action: str) -> Callable[..., object]:
+        """The call's edge's ``action`` (one of ``OPTIONAL_ACTIONS``), for her own live call;
+        409 only for an action the console does not show on this call (``call_actions``)."""
         call = self._owned_call(call_id, agent_id)
-        hold = getattr(self._bridge(call_id, call.channel), "hold", None)
-        if hold is None:
-            raise ConsoleError("console.bridge_cannot_hold", "this channel has no hold", 409)
+        act: object = getattr(self._bridge(call_id, call.channel), action, None)
+        if not callable(act):
+            raise ConsoleError(f"console.bridge_cannot_{action}", "this channel cannot", 409)
+        return act
+
+    def hold(self, call_id: str, agent_id: str, on: bool) -> None:
+        hold = self._edge_action(call_id, agent_id, "hold")
         _on_the_edge(lambda: hold(call_id, on), call_id, "hold")
         self._ports.call_log.append(
             call_id, "held" if on else "resumed", {"agent_id": agent_id}, at=self._ports.clock()
         )
 
+    def mute(self, call_id: str, agent_id: str, on: bool) -> None:
+        """Her microphone off (the caller does not hear her) or on again."""
+        mute = self._edge_action(call_id, agent_id, "mute")
+        _on_the_edge(lambda: mute(call_id, on), call_id, "mute")
+        self._ports.call_log.append(
+            call_id, "muted" if on else "unmuted", {"agent_id": agent_id}, at=self._ports.clock()
+        )
+
+    def send_dtmf(self, call_id: str, agent_id: str, digits: str) -> None:
+        """Keys down the caller's leg (a service's menu, a PIN): logged by count only."""
+        try:
+            keys = keypad_digits(digits)
+        except ValueError as exc:
+            raise ConsoleError("console.bad_keys", str(exc), 400) from exc
+        send = self._edge_action(call_id, agent_id, "send_dtmf")
+        _on_the_edge(lambda: send(call_id, keys), call_id, "send_dtmf")
+        self._ports.call_log.append(
+            call_id,
+            "keys_sent",
+            {"agent_id": agent_id, "count": len(keys)},
+            at=self._ports.clock(),
+        )
+
     def add_interpreter(self, call_id: str, agent_id: str, language: str) -> None:
-        call = self._owned_call(call_id, agent_id)
-        add = getattr(self._bridge(call_id, call.channel), "add_interpreter", None)
-        if add is None:
-            raise ConsoleError(
-                "console.bridge_cannot_add_interpreter", "this channel cannot add a party", 409
-            )
+        add = self._edge_action(call_id, agent_id, "add_interpreter")
         _on_the_edge(lambda: add(call_id, language), call_id, "add_interpreter")
         with self._ports.sessions() as db, db.begin():
             row = db.get(Call, call_id)
@@ -241,12 +265,7 @@ class CallDesk:
         )
 
     def remove_interpreter(self, call_id: str, agent_id: str) -> None:
-        call = self._owned_call(call_id, agent_id)
-        remove = getattr(self._bridge(call_id, call.channel), "remove_interpreter", None)
-        if remove is None:
-            raise ConsoleError(
-                "console.bridge_cannot_remove_interpreter", "this channel cannot do it", 409
-            )
+        remove = self._edge_action(call_id, agent_id, "remove_interpreter")
         _on_the_edge(lambda: remove(call_id), call_id, "remove_interpreter")
         self._ports.call_log.append(
             call_id, "interpreter_removed", {"agent_id": agent_id}, at=self._ports.clock()
@@ -378,7 +397,8 @@ class CallDesk:
             call = db.get(Call, call_id)
         if call is None or call.status not in LIVE_STATUSES:
             raise ConsoleError("console.not_live", "the call is not live", 409)
-        self._bridge(call_id, call.channel).supervise(call_id, supervisor_id, mode)
+        bridge = self._bridge(call_id, call.channel)
+        _on_the_edge(lambda: bridge.supervise(call_id, supervisor_id, mode), call_id, "supervise")
         with self._ports.sessions() as db, db.begin():
             audit.record(
                 db,

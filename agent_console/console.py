@@ -30,6 +30,7 @@ SHORTCUTS = (
     ("A", N_("console.shortcut.accept")),
     ("R", N_("console.shortcut.reject")),
     ("H", N_("console.shortcut.hold")),
+    ("M", N_("console.shortcut.mute")),
     ("F", N_("console.shortcut.file")),
 )
 

@@ -46,8 +46,11 @@ class CallBridge(Protocol):
     forwards it to the process holding the call (Twilio REST, a Redis command, ...).
 
     Optional, looked up with ``getattr``: ``hold(call_id, on: bool)``,
-    ``add_interpreter(call_id, language: str)`` and ``remove_interpreter(call_id)``.
-    :func:`call_actions` names the ones an edge offers, so the console shows only those.
+    ``add_interpreter(call_id, language: str)``, ``remove_interpreter(call_id)``,
+    ``mute(call_id, on: bool)`` (the agent's microphone: while on, the caller does not hear
+    her) and ``send_dtmf(call_id, digits: str)`` (keys sent down the caller's leg, e.g. to a
+    service's menu; :func:`keypad_digits` checks them first). :func:`call_actions` names the
+    ones an edge offers, so the console shows only those.
     """
 
     def connect(self, call_id: str, agent_id: str) -> object: ...
@@ -57,7 +60,21 @@ class CallBridge(Protocol):
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None: ...
 
 
-OPTIONAL_ACTIONS = ("hold", "add_interpreter", "remove_interpreter")
+OPTIONAL_ACTIONS = ("hold", "add_interpreter", "remove_interpreter", "mute", "send_dtmf")
+
+KEYPAD = frozenset("0123456789*#")
+MAX_KEYS = 32
+
+
+def keypad_digits(digits: str) -> str:
+    """``digits`` as every channel can send them: 1 to 32 keys of a phone's keypad.
+
+    Raises:
+        ValueError: empty, too long, or a character no keypad has.
+    """
+    if not digits or len(digits) > MAX_KEYS or not set(digits) <= KEYPAD:
+        raise ValueError("keys must be 1 to 32 of 0-9 * #")
+    return digits
 
 
 def call_actions(bridge: CallBridge | None) -> list[str]:

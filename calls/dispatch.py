@@ -148,8 +148,10 @@ class RoutingDispatch:
     def caller_left(self, call_id: str, at: float) -> None:
         """She hung up: routing lets her go, and her row ends as routing saw her leave (an
         overflowed call stays overflowed, not abandoned, when she hangs up after the
-        overflow number)."""
-        left = self.router.hangup(call_id, at)
+        overflow number). Routing holds her under her newest leg: the call id, or the id she
+        was queued again under after a transfer or a dropped agent."""
+        leg = self.records.live.hget(key("call", call_id), "leg")
+        left = self.router.hangup(str(leg) if leg else call_id, at)
         overflowed = left.result.get("call_status") == CallStatus.OVERFLOWED
         self.records.update(
             call_id,

@@ -158,6 +158,8 @@
     card = null;
     clearInterval(phoneTimer);
     show("call-actions", false);
+    byId("mute").setAttribute("data-on", "0");  // her next call starts with her microphone on
+    byId("mute").setAttribute("aria-pressed", "false");
     show("caller-card", false);
     show("phone-line", false);
     show("ben-file", false);
@@ -327,6 +329,8 @@
     // Only what the call's channel offers now: a button shown is never answered 409.
     var offered = (call && call.actions) || [];
     show("hold", offered.indexOf("hold") >= 0);
+    show("mute", offered.indexOf("mute") >= 0);
+    show("keys-row", offered.indexOf("send_dtmf") >= 0);
     show("interpreter-row", offered.indexOf("add_interpreter") >= 0);
   }
 
@@ -341,6 +345,27 @@
     }).catch(failed);
   }
   byId("hold").addEventListener("click", toggleHold);
+
+  function toggleMute() {
+    if (!callId) { return; }
+    var button = byId("mute");
+    var on = button.getAttribute("data-on") !== "1";
+    A.api("POST", "/console/api/calls/" + callId + "/mute", { on: on }).then(function () {
+      button.setAttribute("data-on", on ? "1" : "0");
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      status(on ? A.t("console.call.muted") : A.t("console.call.unmuted"));
+    }).catch(failed);
+  }
+  byId("mute").addEventListener("click", toggleMute);
+
+  byId("keys-row").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var keys = byId("keys");
+    A.api("POST", "/console/api/calls/" + callId + "/dtmf", { digits: keys.value.trim() }).then(function () {
+      keys.value = "";
+      status(A.t("console.call.keys_sent"));
+    }).catch(failed);
+  });
 
   byId("escalate").addEventListener("click", function () {
     A.api("POST", "/console/api/calls/" + callId + "/escalate")
@@ -398,6 +423,7 @@
     if (key === "a" && offer) { event.preventDefault(); accept(); }
     else if (key === "r" && offer) { event.preventDefault(); reject(); }
     else if (key === "h" && callId && !byId("hold").hidden) { event.preventDefault(); toggleHold(); }
+    else if (key === "m" && callId && !byId("mute").hidden) { event.preventDefault(); toggleMute(); }
     else if (key === "f" && callId) { event.preventDefault(); openFile(); }
   });
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from calls.control import keypad_digits
 from telephony.simulator.phone import PhoneStatus, SimulatedPhones
 
 _SUPERVISION_TEXT = {
@@ -43,3 +44,11 @@ class SimulatedBridge:
 
     def remove_interpreter(self, call_id: str) -> None:
         self.phones.note(call_id, "notice", "[the interpreter left the call]")
+
+    def mute(self, call_id: str, on: bool) -> None:
+        text = "[the agent's microphone is off]" if on else "[the agent's microphone is on]"
+        self.phones.note(call_id, "notice", text)
+
+    def send_dtmf(self, call_id: str, digits: str) -> None:
+        """She hears the tones: the simulated phone shows the keys."""
+        self.phones.note(call_id, "notice", f"[keypad tones: {keypad_digits(digits)}]")

@@ -11,11 +11,13 @@ A supervisor's leg joins an existing bridge in one of three modes:
 * ``whisper``: as listen, and the agent (only) hears the supervisor (coaching);
 * ``barge``: everyone hears everyone.
 
-Hang-up of the caller ends the person's and supervisors' legs; hang-up of the person (once
-connected) ends the caller's leg; both are logged with ids only. A person's leg that fails
-before answering puts the caller back on the hold loop (never silence, never a hang-up); when
-that person was an agent who had accepted the call, the caller is then sent to the line's
-overflow number, as on Twilio, since routing will not offer the call again.
+Hang-up of the caller ends the person's and supervisors' legs. When an agent's leg ends
+mid-call (not from the console) the caller goes to the hold loop and, while the call is still
+that agent's, back to the front of her queue (``calls.reoffer``); otherwise, and for a number
+or a member, the person's hang-up ends the caller's leg; all are logged with ids only. A
+person's leg that fails before answering puts the caller back on the hold loop (never silence,
+never a hang-up); when that person was an agent who had accepted the call, the caller is then
+sent to the line's overflow number, as on Twilio, since routing will not offer the call again.
 
 The agent may also end the call from the console: every leg then gets a BYE, and the caller's
 hang-up closes the call in the switchboard. On hold the caller hears the hold loop and is
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -70,6 +73,8 @@ class BridgedCaller(Protocol):
     def person_unanswered(self, person_id: str, reason: str = ...) -> None: ...
 
     def alone_on_hold(self, person_id: str) -> None: ...
+
+    def agent_dropped(self, agent_id: str, then: Callable[[bool | None], None]) -> None: ...
 
 
 class MonitorMode(StrEnum):
@@ -124,6 +129,7 @@ class Bridge:
     on_hold: bool = False
     ending: bool = False  # ended from the console: every leg is being hung up on purpose
     released: bool = False  # the caller on hold left this person's bridge; she stays
+    muted: bool = False  # the person's microphone is off: the caller does not hear her
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
 
     @property
@@ -161,11 +167,10 @@ class Bridge:
             self._end_supervisors()
             self.session.unbridged()
             self.session.alone_on_hold(self.person_id)
+        elif self.connected and ":" not in self.person_id:
+            self._agent_left()
         elif self.connected:
-            log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
-            self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
-            self._end_supervisors()
-            self.session.leg.end()
+            self._person_hung_up()
         else:
             log.warning(
                 "call %s: %s did not answer (status %s); caller back on hold",
@@ -179,6 +184,32 @@ class Bridge:
             self._end_supervisors()
             self.session.unbridged()
             self.session.person_unanswered(self.person_id)
+
+    def _agent_left(self) -> None:
+        """The agent's leg ended mid-call (not from the console): the caller goes to the hold
+        loop at once, then back to the front of her queue while the call is still the
+        agent's; otherwise the agent's hang-up ends the caller's leg as before, and when
+        routing cannot be asked she waits on hold for the overflow."""
+        self.released = True
+        self._end_supervisors()
+        self.session.unbridged()
+
+        def after(offered: bool | None) -> None:
+            if offered:
+                log.warning("call %s: the agent's leg dropped; offered again", self.call_id)
+                self.host.log_event(self.call_id, "person_dropped", {"by": self._who()})
+            elif offered is None:
+                self.session.alone_on_hold(self.person_id)
+            elif not self.session.ended:
+                self._person_hung_up()
+
+        self.session.agent_dropped(self.person_id, after)
+
+    def _person_hung_up(self) -> None:
+        log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
+        self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
+        self._end_supervisors()
+        self.session.leg.end()
 
     # -- the caller's side -------------------------------------------------------------------
 
@@ -218,13 +249,29 @@ class Bridge:
         else:
             self.session.audio.stop_hold()
             _link(caller, person)
-            _link(person, caller)
+            if not self.muted:
+                _link(person, caller)
         for supervisor in self.supervisors.values():
             sup = supervisor.leg.media
             if sup is not None and supervisor.mode is MonitorMode.BARGE:
                 (_unlink if on else _link)(sup, caller)
         log.info("call %s: %s", self.call_id, "caller on hold" if on else "caller back")
         self.host.log_event(self.call_id, "held" if on else "resumed", {"by": self._who()})
+
+    def mute(self, on: bool) -> None:
+        """The person's microphone off (``on``) or back on: muted, the caller hears nothing
+        of her (the person still hears the caller). On hold the caller hears the hold loop
+        either way; resume follows the microphone."""
+        if on == self.muted:
+            log.info("call %s: %s already; ignored", self.call_id, _mute_word(on))
+            return
+        self.muted = on
+        caller = self.session.audio.media
+        person = self.person.media
+        if caller is not None and person is not None and not self.on_hold:
+            (_unlink if on else _link)(person, caller)
+        log.info("call %s: %s", self.call_id, _mute_word(on))
+        self.host.log_event(self.call_id, "muted" if on else "unmuted", {"by": self._who()})
 
     def release(self) -> None:
         """The caller on hold goes to another person (a transfer from the console): the
@@ -277,6 +324,10 @@ class Bridge:
 
     def _who(self) -> str:
         return self.person_id
+
+
+def _mute_word(on: bool) -> str:
+    return "person muted" if on else "person unmuted"
 
 
 def _hold_word(on: bool) -> str:

@@ -16,6 +16,8 @@ Commands arrive on the process's Redis channel (``commands.py``: the protocol an
   hang-up does. A caller not with a person is never hung up by it;
 * ``hold``: the caller goes to the hold loop, apart from the agent, or back to her; a call
   that is not with a person here is left as it is;
+* ``mute``: the agent's leg stops reaching the caller (she is not hung up, and the agent
+  still hears her), or reaches her again;
 * ``dtmf``: keys sent on the caller's leg as RFC 2833 telephone-events (never logged).
 
 The listener's thread only reads the message; database reads run on the worker pool and every
@@ -113,6 +115,9 @@ class CallControl:
         elif op == "hold":
             on = bool(message["on"])
             self.host.loop.post(lambda: self._hold(call_id, on))
+        elif op == "mute":
+            muted = bool(message["on"])
+            self.host.loop.post(lambda: self._mute(call_id, muted))
         elif op == "dtmf":
             digits = str(message["digits"])
             self.host.loop.post(lambda: self._dtmf(call_id, digits))
@@ -195,6 +200,15 @@ class CallControl:
             log.warning("call %s: not with a person here; %s ignored", call_id, word)
             return
         bridge.hold(on)
+
+    def _mute(self, call_id: str, on: bool) -> None:
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session is not None and not session.ended else None
+        if bridge is None or not bridge.connected:
+            word = "mute" if on else "unmute"
+            log.warning("call %s: not with a person here; %s ignored", call_id, word)
+            return
+        bridge.mute(on)
 
     def _dtmf(self, call_id: str, digits: str) -> None:
         session = self.host.calls.get(call_id)

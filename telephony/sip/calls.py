@@ -53,6 +53,9 @@ transfer's next person before going to the line's overflow number."""
 
 T = TypeVar("T")
 TurnResult = tuple[CallTurn, list[Step]]
+AgentDropped = Callable[[str, str, float], str | None]
+"""(call id, agent id, when) -> her new routing id, or None when the call was not the
+agent's any more (``calls.reoffer.AgentDrops.agent_dropped``)."""
 
 
 class SessionHost(BridgeHost, Protocol):
@@ -61,6 +64,7 @@ class SessionHost(BridgeHost, Protocol):
     hold_loop: Any
     loop: PjLoop
     switchboard: Switchboard
+    agent_dropped: AgentDropped | None
 
     def submit(self, work: Callable[[], T], then: Callable[[T], None] | None) -> None: ...
 
@@ -373,6 +377,25 @@ class IvrSession:
             return turn, self.host.plan(turn)
 
         self.host.take_turn(work, self)
+
+    def agent_dropped(self, agent_id: str, then: Callable[[bool | None], None]) -> None:
+        """The agent's leg ended while she was with her: routing offers her again, first in
+        her queue, when the call was still the agent's. ``then`` runs on the pjsua2 thread
+        with True (offered again), False (the call was not the agent's: nothing was done) or
+        None (it could not be asked)."""
+        drops, call_id = self.host.agent_dropped, self.call_id
+        if drops is None:
+            then(False)
+            return
+
+        def work() -> bool | None:
+            try:
+                return drops(call_id, agent_id, time.time()) is not None
+            except Exception as exc:
+                log.error("call %s: not offered again (%s)", self.label, type(exc).__name__)
+                return None
+
+        self.host.submit(work, then)
 
     def alone_on_hold(self, person_id: str) -> None:
         """The person who put her on hold hung up. A transfer brings the next person (the

@@ -110,6 +110,11 @@ def request_hold(client: redis.Redis, call_id: str, on: bool) -> bool:
     return _send(client, call_id, {"op": "hold", "call_id": call_id, "on": on})
 
 
+def request_mute(client: redis.Redis, call_id: str, on: bool) -> bool:
+    """Mute the agent's leg towards the caller (``on``), or unmute it."""
+    return _send(client, call_id, {"op": "mute", "call_id": call_id, "on": on})
+
+
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 MAX_DTMF = 32
 
@@ -185,6 +190,11 @@ class SipBridge:
         """Hold (``on``): the caller hears the hold loop and nothing of the agent, and the
         agent nothing of her; resume joins them again. Neither leg is hung up."""
         request_hold(self.client, call_id, on)
+
+    def mute(self, call_id: str, on: bool) -> None:
+        """The agent's microphone: muted, the caller hears nothing of her (the agent still
+        hears the caller); unmuted, she is heard again."""
+        request_mute(self.client, call_id, on)
 
     def send_dtmf(self, call_id: str, digits: str) -> None:
         """Keys on the caller's leg (RFC 2833), e.g. to drive a service she was joined to."""

@@ -47,7 +47,7 @@ from store.vocabulary import Channel
 from telephony.sip import commands
 from telephony.sip.bridge import Bridge
 from telephony.sip.call_control import CallControl
-from telephony.sip.calls import IvrSession, TurnResult, recording_file
+from telephony.sip.calls import AgentDropped, IvrSession, TurnResult, recording_file
 from telephony.sip.endpoint import SipEngine
 from telephony.sip.legs import (
     Leg,
@@ -80,6 +80,7 @@ class SipService:
         call_log: CallLog,
         archive: Callable[[], Any] | None = None,
         unanswered: Unanswered | None = None,
+        agent_dropped: AgentDropped | None = None,
     ) -> None:
         assert settings.sip_listen is not None
         self.settings = settings
@@ -88,6 +89,7 @@ class SipService:
         self.live = live
         self.call_log = call_log
         self._archive = archive
+        self.agent_dropped = agent_dropped
         self.process_id = settings.sip_process_id or f"{socket.gethostname()}:{settings.sip_listen}"
         self.engine = engine_for(settings, settings.sip_listen)
         self.loop = self.engine.loop

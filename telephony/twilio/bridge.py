@@ -3,7 +3,9 @@
 Bridge: when an agent accepts an offer, the caller's call is redirected out of Twilio's queue
 into a conference named after the call id (she keeps hearing hold music until the agent is
 in), and the agent's softphone (``client:<agent id>``) is dialled into the same conference.
-The agent's leg ends the conference when it leaves; if it cannot be placed, or rings out, the
+The caller's leg ends the conference when it leaves (the console's end hangs it up); the
+agent's does not: when her leg drops mid-call the caller stays, on hold, and goes back to the
+front of her queue (``calls.reoffer``). If the agent's leg cannot be placed, or rings out, the
 caller is sent to the line's overflow number rather than left alone in an empty conference.
 
 Supervisors join the same conference: ``listen`` (muted), ``whisper`` (Twilio's coaching: only
@@ -13,8 +15,10 @@ the agent hears them) or ``barge`` (everyone hears them), and may switch modes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
+from calls.control import keypad_digits
 from calls.interpreters import InterpreterLine, NoInterpreter
 from calls.overflow import OverflowBook
 from telephony.twilio import twiml
@@ -68,6 +72,7 @@ class TwilioBridge:
         *,
         bridge_caller_id: Callable[[str | None], str | None] | None = None,
         interpreters: Callable[[str | None, str], InterpreterLine] | None = None,
+        agent_dropped: Callable[[str, str, float], str | None] | None = None,
     ) -> None:
         self._voice = voice
         self._calls = calls
@@ -75,6 +80,7 @@ class TwilioBridge:
         self._book = book
         self._caller_id = bridge_caller_id or self._line_number
         self._interpreters = interpreters or _no_interpreters
+        self._agent_dropped = agent_dropped
 
     def _line_number(self, line_id: str | None) -> str | None:
         try:
@@ -102,7 +108,7 @@ class TwilioBridge:
                 label=AGENT_LABEL,
                 status_callback=links.status(Leg.AGENT),
                 start_conference_on_enter=True,
-                end_conference_on_exit=True,
+                end_conference_on_exit=False,  # her leg dropping must not end the caller's
             )
         except Exception as exc:
             log.error("call %s: agent leg not placed (%s); overflow", call_id, type(exc).__name__)
@@ -130,13 +136,30 @@ class TwilioBridge:
     def hold(self, call_id: str, on: bool) -> None:
         """The agent puts her on hold (she hears the hold audio; nobody hears her) or takes
         her back. She stays in the conference throughout, so she is never dropped."""
+        hold_url = self._call_links(call_id).hold_media()
+        self._voice.hold_participant(
+            self._conference(call_id), self._calls.sid_for(call_id), on=on, hold_url=hold_url
+        )
+
+    def mute(self, call_id: str, on: bool) -> None:
+        """The agent mutes her microphone (nobody in the conference hears her) or unmutes it."""
+        self._voice.mute_participant(self._conference(call_id), AGENT_LABEL, on=on)
+
+    def send_dtmf(self, call_id: str, digits: str) -> None:
+        """Keys down her leg, as an announcement to her participant alone: she never leaves
+        the conference. The keys wait in Redis; the announcement's URL only numbers them."""
+        keys = keypad_digits(digits)
+        conference = self._conference(call_id)
+        sent = self._calls.bump(call_id, "keys_sent")
+        self._calls.update(call_id, **{f"keys_{sent}": keys})
+        url = self._call_links(call_id).keys(sent)
+        self._voice.announce_to_participant(conference, self._calls.sid_for(call_id), url)
+
+    def _conference(self, call_id: str) -> str:
         conference = self._calls.get(call_id, "conference")
         if not conference:
             raise BridgeError("the call's conference is not known")
-        links = self._call_links(call_id)
-        self._voice.hold_participant(
-            conference, self._calls.sid_for(call_id), on=on, hold_url=links.hold_media()
-        )
+        return conference
 
     def add_interpreter(self, call_id: str, language: str) -> None:
         """Dial the line's interpreter for ``language`` into her conference (its PIN sent on
@@ -160,14 +183,46 @@ class TwilioBridge:
             self._calls.update(call_id, interpreter="")
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
-        """The console's entry for listen / whisper / barge (see :class:`SupervisorMode`)."""
-        self.join_supervisor(call_id, supervisor_id, SupervisorMode(mode))
+        """The console's entry for listen / whisper / barge (see :class:`SupervisorMode`): the
+        first time her softphone is dialled in; after that her participant changes mode (she
+        is never dialled twice into one call)."""
+        field = f"supervisor_{supervisor_id}"
+        if self._calls.get(call_id, field):
+            self.set_supervisor_mode(call_id, supervisor_id, SupervisorMode(mode))
+            return
+        leg = self.join_supervisor(call_id, supervisor_id, SupervisorMode(mode))
+        self._calls.update(call_id, **{field: leg, f"supervisor_leg_{leg}": supervisor_id})
+
+    def supervisor_left(self, call_id: str, leg: str) -> None:
+        """Her softphone left the call (or never answered): the next mode dials her again."""
+        supervisor_id = self._calls.get(call_id, f"supervisor_leg_{leg}")
+        if supervisor_id:
+            self._calls.update(call_id, **{f"supervisor_{supervisor_id}": ""})
 
     def agent_leg_failed(self, call_id: str) -> None:
         """The agent's softphone did not answer (busy, no answer, failed): the caller must not
         wait alone in the conference."""
         log.warning("call %s: agent leg not answered; caller sent to the overflow", call_id)
         self.send_to_overflow(call_id)
+
+    def agent_left(self, call_id: str, agent_leg: str) -> str | None:
+        """The agent's leg ended. While the call was still hers (the console never ended
+        it), the caller stays in the conference on hold and goes back to the front of her
+        queue; return her new routing id (None when nothing was done)."""
+        agent_id = self._calls.get(call_id, "agent")
+        if self._agent_dropped is None or not agent_id:
+            return None
+        if agent_leg != self._calls.get(call_id, "agent_leg"):
+            return None  # an earlier agent's leg (after a transfer): not the call's agent now
+        reoffer = self._agent_dropped(call_id, agent_id, time.time())
+        if reoffer is None:
+            return None
+        self._calls.update(call_id, agent_leg="", agent="")
+        try:
+            self.hold(call_id, True)
+        except Exception as exc:
+            log.error("call %s: the caller could not be held (%s)", call_id, type(exc).__name__)
+        return reoffer
 
     def send_to_overflow(self, call_id: str) -> None:
         links = self._call_links(call_id)

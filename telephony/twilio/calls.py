@@ -56,6 +56,13 @@ class TwilioCalls:
         pipe.expire(self._call_key(call_id), TTL_S)
         pipe.execute()
 
+    def bump(self, call_id: str, field: str) -> int:
+        """Add one to a counter of the call's and return it."""
+        pipe = self._live.pipeline()
+        pipe.hincrby(self._call_key(call_id), field, 1)
+        pipe.expire(self._call_key(call_id), TTL_S)
+        return int(pipe.execute()[0])
+
     def get(self, call_id: str, field: str) -> str | None:
         return _text(self._live.hget(self._call_key(call_id), field))
 

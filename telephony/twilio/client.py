@@ -247,5 +247,16 @@ class TwilioVoice:
             options.update(hold_url=hold_url, hold_method="GET")
         self.client.conferences(conference_sid).participants(participant).update(**options)
 
+    def mute_participant(self, conference_sid: str, participant: str, *, on: bool) -> None:
+        """Mute a participant (CallSid or label): nobody in the conference hears her."""
+        self.client.conferences(conference_sid).participants(participant).update(muted=on)
+
+    def announce_to_participant(self, conference_sid: str, participant: str, url: str) -> None:
+        """Play the TwiML at ``url`` (``<Play>``, ``<Say>``, ``<Pause>``) to one participant
+        only; she stays in the conference throughout."""
+        self.client.conferences(conference_sid).participants(participant).update(
+            announce_url=url, announce_method="POST"
+        )
+
     def remove_participant(self, conference_sid: str, participant: str) -> None:
         self.client.conferences(conference_sid).participants(participant).delete()

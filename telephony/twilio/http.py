@@ -123,6 +123,9 @@ def twilio_blueprint(
     def leave_queue(_hook: Webhook) -> str:
         return twiml.leave_queue_document()
 
+    def play_nothing(_hook: Webhook) -> str:
+        return twiml.empty_document()  # an announcement that fails leaves her in the call
+
     routes: list[tuple[str, Handler, Recovery | None]] = [
         (paths.INCOMING, edge.incoming, dial_overflow),
         (paths.STEP, edge.step, dial_overflow),
@@ -132,6 +135,7 @@ def twilio_blueprint(
         (paths.DIAL_RESULT, edge.dial_result, dial_overflow),
         (paths.BRIDGE_ENDED, edge.bridge_ended, dial_overflow),
         (paths.FALLBACK, edge.twilio_fallback, dial_overflow),
+        (paths.KEYS, edge.keys, play_nothing),
         (paths.STATUS, report(edge.status), None),
         (paths.RECORDING, report(edge.recording), None),
     ]

@@ -31,6 +31,7 @@ FALLBACK = f"{VOICE}/fallback"
 DIAL_RESULT = f"{VOICE}/dial-result"
 OUTBOUND_ANSWERED = f"{VOICE}/outbound-answered"
 BRIDGE_ENDED = f"{VOICE}/bridge-ended"
+KEYS = f"{VOICE}/keys"
 HOLD_MEDIA = "/twilio/media/hold.wav"
 
 #: Twilio's connection overrides on callback URLs: up to 5 retries (``rc``) on any failure
@@ -112,6 +113,11 @@ class Links:
 
     def bridge_ended(self) -> str:
         return self._url(BRIDGE_ENDED)
+
+    def keys(self, sent: int) -> str:
+        """The announcement that plays the ``sent``-th keys the agent sent (the keys stay in
+        Redis: a URL never carries what was typed)."""
+        return self._url(KEYS, sent=sent)
 
     def hold_media(self) -> str:
         return f"{self.base}{HOLD_MEDIA}"

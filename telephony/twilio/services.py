@@ -270,6 +270,10 @@ class TwilioEdge:
         log.warning("call %s: the bridge failed; overflow", hook.call_id)
         return self.fallback_document(hook, target="overflow")
 
+    def keys(self, hook: Webhook) -> str:
+        """The announcement to her participant of the keys the agent sent from the console."""
+        return twiml.keys_document(self.calls.get(hook.call_id, f"keys_{hook.args.get('sent')}"))
+
     # -- fail-safe documents ------------------------------------------------------------------
 
     def fallback_document(self, hook: Webhook, target: str = "fallback") -> str:
@@ -307,13 +311,16 @@ class TwilioEdge:
         status, sequence = report.status, report.sequence
         newest = self._is_newest(report.call_sid, sequence)
         call_id = report.call_id or self._known_call(report.call_sid)
+        bridge = self.bridge()
         if report.leg is Leg.AGENT:
-            if newest and status in NOT_ANSWERED:
-                bridge = self.bridge()
-                if bridge is not None:
-                    bridge.agent_leg_failed(call_id)
+            if newest and bridge is not None and status in NOT_ANSWERED:
+                bridge.agent_leg_failed(call_id)
+            elif newest and bridge is not None and status == "completed":
+                bridge.agent_left(call_id, report.call_sid)
             return
         if report.leg is Leg.SUPERVISOR:
+            if newest and bridge is not None and status in CALL_ENDED:
+                bridge.supervisor_left(call_id, report.call_sid)
             return
         if report.leg is Leg.INTERPRETER:
             if newest and status in NOT_ANSWERED:

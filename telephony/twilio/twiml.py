@@ -284,6 +284,15 @@ def hangup_document() -> str:
     return str(response)
 
 
+def keys_document(digits: str | None) -> str:
+    """An announcement to the caller's participant: the keys the agent sent, as tones
+    (nothing when they are no longer known)."""
+    response = VoiceResponse()
+    if digits:
+        response.play(digits=digits)
+    return str(response)
+
+
 def conference_document(links: Links, conference: str, *, record: bool) -> str:
     """The caller's side of the bridge: wait (with music) in the conference named after the
     call until the agent joins; when it ends, ``/bridge-ended`` closes the call."""

@@ -209,6 +209,48 @@ def test_an_agent_accepts_an_offered_caller_sees_her_card_and_ends_with_a_dispos
         assert viewed is not None and viewed.detail["call_id"] == call_id
 
 
+def test_an_agent_mutes_herself_and_sends_keys_and_the_caller_notices_both(
+    live_app: LiveApp, floor: Floor, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    console = _page(browser)
+    _sign_in(console, live_app, floor.agent_login)
+    console.wait_for_url("**/console")
+    expect(console.locator("#stream-status")).to_have_text("En directo")
+    console.click("#state-available")
+    expect(console.locator("#state-now")).to_have_attribute("data-state", "available")
+    caller = Caller(_page(browser), live_app, floor)
+    caller.dial(floor.hotline.line_number)
+    for key in LOW_RISK:
+        caller.press(key)
+    expect(console.locator("#offer")).to_be_visible(timeout=5000)
+    console.click("#offer-accept")
+    expect(console.locator("#caller-card")).to_be_visible()
+    heard = caller.page.locator("#sim-transcript")
+
+    mute = console.locator("#mute")
+    expect(mute).to_be_visible()  # the simulator's channel offers it
+    console.keyboard.press("m")  # the documented shortcut
+    expect(mute).to_have_attribute("aria-pressed", "true")
+    expect(console.locator("#action-status")).to_contain_text("Micrófono silenciado")
+    expect(heard).to_contain_text("[the agent's microphone is off]")
+    mute.click()
+    expect(mute).to_have_attribute("aria-pressed", "false")
+    expect(heard).to_contain_text("[the agent's microphone is on]")
+
+    console.fill("#keys", "12#")
+    console.click("#send-keys")
+    expect(console.locator("#action-status")).to_have_text("Teclas enviadas.")
+    expect(console.locator("#keys")).to_have_value("")
+    expect(heard).to_contain_text("[keypad tones: 12#]")
+
+    console.select_option("#disposition", "support_given")
+    console.click("#end-call")
+    expect(console.locator("#caller-card")).to_be_hidden()
+    expect(caller.page.locator("#sim-status")).to_have_attribute("data-status", "ended")
+
+
 def test_a_panic_button_alarm_rings_the_urgent_team_member_who_acknowledges_it(
     live_app: LiveApp, floor: Floor, browser: Any, wallboard: Any
 ) -> None:

@@ -168,6 +168,13 @@ SCENARIOS = {
     "crowd_caller": ("A crowd: one key to the queue, 12 s on hold", "0", 1500, 12000),
     # Bridged to an agent at once, put on hold and back, then she hangs up herself after 25 s.
     "caller_with_agent": ("A caller with an agent for 25 s, who hangs up herself", "", 0, 25000),
+    # Queued through the screen, taken by an agent whose phone then leaves: 40 s on the line.
+    "caller_queued_40s": (
+        "A caller queued through the screen stays 40 s and hangs up herself",
+        "112222",
+        KEY_GAP_MS,
+        40000,
+    ),
 }
 
 # Callers whose call the agent ends from the console: each waits (up to the last figure, in

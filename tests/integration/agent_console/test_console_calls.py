@@ -263,7 +263,13 @@ def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
 ) -> None:
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
     card = agent.get(f"/console/api/calls/{call_id}/card").json
-    assert card["call"]["actions"] == ["hold", "add_interpreter", "remove_interpreter"]
+    assert card["call"]["actions"] == [
+        "hold",
+        "add_interpreter",
+        "remove_interpreter",
+        "mute",
+        "send_dtmf",
+    ]
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": True}).status_code == 200
     assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": False}).status_code == 200
@@ -298,6 +304,39 @@ def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
             AuditEntry.subject_id == hotline.beneficiary_id,
         )
         assert db.scalar(changed) is not None
+
+
+def test_the_agent_mutes_herself_and_sends_keys_and_the_simulated_caller_notices(
+    runtime: Runtime,
+    hotline: Hotline,
+    agent: SignedIn,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    call_id = _answer(runtime, hotline, agent)
+    muted = agent.post(f"/console/api/calls/{call_id}/mute", {"on": True})
+    assert muted.status_code == 200 and muted.json == {"muted": True}
+    assert agent.post(f"/console/api/calls/{call_id}/mute", {"on": False}).status_code == 200
+    assert agent.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "4*2#"}).status_code == 200
+    bad = agent.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "4;2"})
+    assert (bad.status_code, bad.json["error_id"]) == (400, "console.bad_keys")
+    too_many = agent.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "1" * 33})
+    assert too_many.status_code == 400
+
+    phone = runtime.simulator.get(call_id)
+    lines = [line.text for line in phone.lines]
+    assert "[the agent's microphone is off]" in lines
+    assert lines.index("[the agent's microphone is off]") < lines.index(
+        "[the agent's microphone is on]"
+    )
+    assert "[keypad tones: 4*2#]" in lines and phone.status is PhoneStatus.CONNECTED
+    with db_sessions() as db:
+        events = db.execute(
+            text("SELECT kind, data FROM call_events WHERE call_id = :c ORDER BY seq"),
+            {"c": call_id},
+        ).all()
+    kinds = [kind for kind, _ in events]
+    assert kinds.index("muted") < kinds.index("unmuted") < kinds.index("keys_sent")
+    assert all("4*2#" not in str(data) for _, data in events)
 
 
 def test_a_call_on_a_channel_without_a_bridge_is_refused_before_it_is_accepted(
@@ -380,8 +419,8 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     db_sessions: sessionmaker[Session],
     redis_client: redis.Redis,
 ) -> None:
-    """A SIP call: the console shows what SIP offers (hold, no interpreter yet), and an action
-    it does not show is the only one answered 409."""
+    """A SIP call: the console shows what SIP offers (hold, mute, keys; no interpreter yet),
+    and an action it does not show is the only one answered 409."""
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
     with db_sessions() as db, db.begin():
         call = db.get(Call, call_id)
@@ -390,8 +429,10 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     redis_client.hset(key("call", call_id), "channel", "sip")
     card = agent.get(f"/console/api/calls/{call_id}/card").json
     offered = set(card["call"]["actions"])
-    assert offered == {"hold"}
+    assert offered == {"hold", "mute", "send_dtmf"}
     hold = agent.post(f"/console/api/calls/{call_id}/hold", {"on": True})
     assert hold.status_code != 409
+    assert agent.post(f"/console/api/calls/{call_id}/mute", {"on": True}).status_code != 409
+    assert agent.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "1"}).status_code != 409
     added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
     assert added.status_code == 409

@@ -15,8 +15,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 
 from app import create_app
+from calls.switchboard import call_id_for
 from runtime import Runtime, build_runtime
 from settings import Settings
+from store.vocabulary import Channel
 from tests.harness.hotline import Hotline, make_hotline, staffed_runtime
 from tests.harness.prism import PrismMock, prism_mock, unavailable_reason
 from tests.harness.twilio_driver import ACCOUNT_SID, AUTH_TOKEN, FlaskTransport, TwilioDriver
@@ -42,6 +44,14 @@ def twilio_settings(settings: Settings, **changes: object) -> Settings:
     }
     values.update(changes)
     return settings.with_overrides(**values)
+
+
+def queued_call(runtime: Runtime, hotline: Hotline) -> tuple[str, str]:
+    """A caller through the IVR into the line's queue: her call id and CallSid."""
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    call = phone.call(hotline.line_number, "+34699000999").press("1").press("0")
+    assert call.where == "queued"
+    return call_id_for(Channel.TWILIO, call.sid), call.sid
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import redis
 
 from app import create_app
 from calls.interpreters import NoInterpreter
-from calls.switchboard import call_id_for
 from routing import AgentState
 from routing.channels import agent_channel
 from routing.state import routing_key
@@ -36,14 +35,8 @@ from tests.integration.telephony.twilio.conftest import (
     PUBLIC_BASE_URL,
     REJECTED,
     NotingHttpClient,
+    queued_call,
 )
-
-
-def queued_call(runtime: Runtime, hotline: Hotline) -> tuple[str, str]:
-    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
-    call = phone.call(hotline.line_number, "+34699000999").press("1").press("0")
-    assert call.where == "queued"
-    return call_id_for(Channel.TWILIO, call.sid), call.sid
 
 
 def test_a_checkin_call_shows_the_neutral_number_and_detects_machines(
@@ -96,7 +89,7 @@ def test_the_bridge_puts_caller_and_agent_in_a_conference_and_a_supervisor_coach
     assert f">{call_id}</Conference>" in redirect[2]["Twiml"][0]
     assert agent[:2] == ("POST", f"{ACCOUNT}/Conferences/{call_id}/Participants.json")
     assert agent[2]["To"] == [f"client:{hotline.agents['ana']}"]
-    assert agent[2]["EndConferenceOnExit"] == ["true"] and agent[2]["Label"] == ["agent"]
+    assert agent[2]["EndConferenceOnExit"] == ["false"] and agent[2]["Label"] == ["agent"]
     assert agent[3] == 201
 
     bridge.join_supervisor(call_id, hotline.agents["boss"], SupervisorMode.WHISPER)

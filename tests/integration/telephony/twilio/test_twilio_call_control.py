@@ -1,0 +1,256 @@
+"""The console's call control on a Twilio call, end to end: the agent accepts in the console,
+the real ``twilio`` client talks to Prism (Twilio's own OpenAPI spec), and Twilio's requests
+back (the announcement of keys) are played by the webhook driver. Every action the card shows
+is answered, never 409."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+from xml.etree import ElementTree
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app import create_app
+from calls.control import OPTIONAL_ACTIONS
+from runtime import Runtime
+from store.records import AuditEntry, Call, CallEvent
+from tests.harness.hotline import Hotline
+from tests.harness.prism import PrismMock
+from tests.harness.signin import sign_in
+from tests.harness.twilio_driver import ACCOUNT_SID, FlaskTransport, TwilioDriver
+from tests.integration.telephony.twilio.conftest import (
+    ACCOUNT,
+    PUBLIC_BASE_URL,
+    REJECTED,
+    NotingHttpClient,
+    queued_call,
+)
+
+
+class Console:
+    def __init__(self, client: FlaskClient, csrf: str) -> None:
+        self.client = client
+        self.csrf = csrf
+
+    def post(self, url: str, body: dict[str, Any] | None = None) -> Any:
+        return self.client.post(url, json=body or {}, headers={"X-CSRF-Token": self.csrf})
+
+    def get(self, url: str) -> Any:
+        return self.client.get(url, headers={"Accept": "application/json"}).json
+
+
+def accepted_call(runtime: Runtime, hotline: Hotline) -> tuple[Console, str, str]:
+    """Ana, available in her console, accepts a caller queued over Twilio."""
+    client = create_app(runtime=runtime).test_client()
+    console = Console(client, sign_in(client, runtime.sessions, hotline.agents["ana"]))
+    assert console.post("/console/api/state", {"state": "available"}).status_code == 200
+    call_id, sid = queued_call(runtime, hotline)
+    assert console.get("/console/api/me")["offer"]["call"] == call_id
+    accepted = console.post(f"/console/api/offers/{call_id}/accept")
+    assert accepted.json == {"call_id": call_id, "bridged": True}
+    return console, call_id, sid
+
+
+def test_the_agent_mutes_herself_and_sends_keys_to_her_leg_from_the_console(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    console, call_id, sid = accepted_call(runtime, hotline)
+    card = console.get(f"/console/api/calls/{call_id}/card")
+    assert card["call"]["actions"] == list(OPTIONAL_ACTIONS)
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    assert conference
+    participants = f"{ACCOUNT}/Conferences/{conference}/Participants"
+
+    assert console.post(f"/console/api/calls/{call_id}/mute", {"on": True}).json == {"muted": True}
+    method, path, form, status = http.sent[-1]
+    assert (method, path, status) == ("POST", f"{participants}/agent.json", 200)
+    assert form == {"Muted": ["true"]}
+    assert console.post(f"/console/api/calls/{call_id}/mute", {"on": False}).status_code == 200
+    assert http.sent[-1][2] == {"Muted": ["false"]}
+
+    assert console.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "12#"}).status_code == 200
+    method, path, form, status = http.sent[-1]
+    assert (method, path, status) == ("POST", f"{participants}/{sid}.json", 200)
+    assert form["AnnounceMethod"] == ["POST"]
+    announcement = form["AnnounceUrl"][0]
+    assert announcement.startswith(f"{PUBLIC_BASE_URL}/twilio/voice/keys?")
+    query = parse_qs(announcement.split("?", 1)[1])
+    assert query == {"call": [call_id], "line": [hotline.line_id], "sent": ["1"]}  # ids only
+
+    # Twilio fetches the announcement (signed) and plays it to her participant alone.
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    played = phone.post(announcement, {"AccountSid": ACCOUNT_SID, "CallSid": sid})
+    assert played.status == 200
+    plays = ElementTree.fromstring(played.body).findall("Play")  # noqa: S314 (our renderer's)
+    assert [play.get("digits") for play in plays] == ["12#"]
+    assert phone.post(announcement, {"AccountSid": ACCOUNT_SID, "CallSid": sid}).body == (
+        played.body
+    ), "a retried fetch plays the same keys"
+    unsigned = create_app(runtime=runtime).test_client().post(announcement.split(".org", 1)[1])
+    assert unsigned.status_code == 403
+
+    sent = len(http.sent)
+    bad = console.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "12x"})
+    assert (bad.status_code, bad.json["error_id"]) == (400, "console.bad_keys")
+    assert len(http.sent) == sent, "nothing reaches Twilio"
+
+    with runtime.sessions() as db:
+        events = [
+            (e.kind, e.data)
+            for e in db.scalars(
+                select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.seq)
+            )
+        ]
+    kinds = [kind for kind, _ in events]
+    assert kinds.index("muted") < kinds.index("unmuted") < kinds.index("keys_sent")
+    assert ("keys_sent", {"agent_id": hotline.agents["ana"], "count": 3}) in events
+    assert all("12#" not in str(data) for _, data in events)
+    assert all(status < 300 for *_rest, status in http.sent)
+    assert REJECTED not in prism.log()
+
+
+def test_every_action_the_card_shows_on_a_twilio_call_is_answered(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, _http = rest_runtime
+    console, call_id, _sid = accepted_call(runtime, hotline)
+    bodies: dict[str, tuple[str, dict[str, Any]]] = {
+        "hold": ("hold", {"on": True}),
+        "mute": ("mute", {"on": True}),
+        "send_dtmf": ("dtmf", {"digits": "5"}),
+        "add_interpreter": ("interpreter", {"language": "ar"}),
+        "remove_interpreter": ("interpreter/remove", {}),
+    }
+    for action in console.get(f"/console/api/calls/{call_id}/card")["call"]["actions"]:
+        route, body = bodies[action]
+        answer = console.post(f"/console/api/calls/{call_id}/{route}", body)
+        # add_interpreter: 404 when the line has no interpreter for the language, never 409
+        assert answer.status_code != 409, (action, answer.json)
+        assert answer.status_code in (200, 404), (action, answer.json)
+
+
+def agent_leg_ended(runtime: Runtime, call_id: str, leg: str, sequence: int) -> None:
+    """Twilio's status callback: the agent's participant call completed."""
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=agent"
+    params = {
+        "AccountSid": ACCOUNT_SID,
+        "CallSid": leg,
+        "CallStatus": "completed",
+        "SequenceNumber": str(sequence),
+    }
+    assert phone.post(url, params).status == 200
+
+
+def test_an_agent_leg_that_drops_mid_call_puts_the_caller_first_in_her_queue_on_hold(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    _ana, call_id, sid = accepted_call(runtime, hotline)
+    waiting_before, _ = queued_call(runtime, hotline)  # nobody free: she waits
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    agent_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    assert conference and agent_leg
+
+    agent_leg_ended(runtime, call_id, agent_leg, 3)  # Ana's softphone dropped
+    method, path, form, status = http.sent[-1]
+    assert (method, path, status) == (
+        "POST",
+        f"{ACCOUNT}/Conferences/{conference}/Participants/{sid}.json",
+        200,
+    )
+    assert form["Hold"] == ["true"], "she hears the hold music, never silence"
+    with runtime.sessions() as db:
+        row = db.get(Call, call_id)
+        assert row is not None and row.ended_at is None
+        assert (row.status, row.agent_id) == ("queued", None) and "reoffer" in row.flags
+        kinds = [e.kind for e in db.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]
+    assert "agent_dropped" in kinds
+    sent = len(http.sent)
+    agent_leg_ended(runtime, call_id, agent_leg, 4)  # a late or repeated callback
+    assert len(http.sent) == sent
+
+    # The next free agent is offered her first, ahead of the caller who was already waiting.
+    client = create_app(runtime=runtime).test_client()
+    farah = Console(client, sign_in(client, runtime.sessions, hotline.agents["farah"]))
+    assert farah.post("/console/api/state", {"state": "available"}).status_code == 200
+    offer = farah.get("/console/api/me")["offer"]
+    assert offer["call"] == f"{call_id}.r1" != waiting_before
+    assert "reoffer" in offer["flags"]
+    accepted = farah.post(f"/console/api/offers/{call_id}.r1/accept")
+    assert accepted.json == {"call_id": call_id, "bridged": True}
+    redirect = [s for s in http.sent[sent:] if s[1] == f"{ACCOUNT}/Calls/{sid}.json"]
+    assert redirect and f">{call_id}</Conference>" in redirect[-1][2]["Twiml"][0]
+
+    # Ended from the console, her leg's end is not a drop: nothing is queued again.
+    ended = farah.post(
+        f"/console/api/calls/{call_id}/end", {"disposition": "support_given", "notes": ""}
+    )
+    assert ended.status_code == 200, ended.json
+    second_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    assert second_leg
+    sent = len(http.sent)
+    agent_leg_ended(runtime, call_id, second_leg, 5)
+    assert len(http.sent) == sent
+    with runtime.sessions() as db:
+        row = db.get(Call, call_id)
+        assert row is not None and row.status == "completed"
+    assert REJECTED not in prism.log()
+
+
+def test_a_supervisor_listens_then_whispers_then_barges_with_one_leg_and_rejoins_after_leaving(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    _ana, call_id, _sid = accepted_call(runtime, hotline)
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    agent_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    boss_id = hotline.agents["boss"]
+    client = create_app(runtime=runtime).test_client()
+    boss = Console(client, sign_in(client, runtime.sessions, boss_id))
+    participants = f"{ACCOUNT}/Conferences/{conference}/Participants"
+    created = f"{ACCOUNT}/Conferences/{call_id}/Participants.json"
+
+    def supervise(mode: str) -> tuple[str, str, dict[str, list[str]], int]:
+        answer = boss.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": mode})
+        assert answer.status_code == 200, answer.json
+        return http.sent[-1]
+
+    method, path, form, status = supervise("listen")
+    assert (method, path, status) == ("POST", created, 201)
+    assert form["To"] == [f"client:{boss_id}"] and form["Muted"] == ["true"]
+    _m, path, form, status = supervise("whisper")  # the same leg, now coaching Ana
+    assert (path, status) == (f"{participants}/supervisor-{boss_id}.json", 200)
+    assert form["Coaching"] == ["true"] and form["CallSidToCoach"] == [agent_leg]
+    _m, path, form, _s = supervise("barge")
+    assert path.endswith(f"/supervisor-{boss_id}.json")
+    assert form["Muted"] == ["false"] and form["Coaching"] == ["false"]
+    assert (
+        sum(
+            1
+            for sent in http.sent
+            if sent[1] == created and sent[2]["To"][0] != (f"client:{hotline.agents['ana']}")
+        )
+        == 1
+    ), "she is dialled once"
+
+    # Her softphone leaves; the next mode dials her in again.
+    leg = runtime.twilio_calls.get(call_id, f"supervisor_{boss_id}")
+    assert leg
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=supervisor"
+    params = {"AccountSid": ACCOUNT_SID, "CallSid": leg, "CallStatus": "completed"}
+    assert phone.post(url, {**params, "SequenceNumber": "3"}).status == 200
+    _m, path, form, status = supervise("listen")
+    assert (path, status) == (created, 201) and form["Muted"] == ["true"]
+    with runtime.sessions() as db:
+        audited = db.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.subject_id == call_id, AuditEntry.actor_id == boss_id)
+            .order_by(AuditEntry.id)
+        ).all()
+    assert audited == ["call_listen", "call_whisper", "call_barge", "call_listen"]
+    assert REJECTED not in prism.log()
