@@ -12,7 +12,8 @@
   var phoneTimer = null;
   var offerTimer = null;
   var twilioDevice = null;
-  var riskOrder = Object.keys(labels.risk);
+  // VioGén's scale, lowest first (a JSON object's keys lose their order on the way).
+  var riskOrder = config.riskOrder;
 
   function byId(id) { return document.getElementById(id); }
   function show(id, visible) { byId(id).hidden = !visible; }
@@ -27,6 +28,10 @@
       : error.errorId === "console.risk_reason_required" ? A.t("console.risk.reason_required")
       : A.t("console.error.generic") + " (" + (error.errorId || error.message) + ")";
     status(text, true);
+    if (error.errorId === "console.risk_reason_required") {
+      showRiskReason(true);  // the server counts her stored risk too: ask for the reason here
+      byId("risk-reason").focus();
+    }
   }
 
   // -- presence -------------------------------------------------------------------------
@@ -146,7 +151,7 @@
     callId = id;
     show("call-actions", true);
     byId("end-form").reset();
-    show("risk-reason-row", false);
+    showRiskReason(false);
     status(A.t("console.call.connected"));
     loadCard();
     loadTransferTargets();
@@ -242,6 +247,7 @@
       return riskOrder.indexOf(b) > riskOrder.indexOf(a) ? b : a;
     });
     byId("end-risk").value = baselineRisk;
+    showRiskReason(false);
     show("caller-card", true);
   }
 
@@ -371,11 +377,17 @@
       .then(function () { status(A.t("console.call.interpreter_added")); }).catch(failed);
   });
 
-  byId("end-risk").addEventListener("change", function () {
-    var lowering = riskOrder.indexOf(byId("end-risk").value) < riskOrder.indexOf(baselineRisk);
-    show("risk-reason-row", lowering);
-    byId("risk-reason").required = lowering;
-  });
+  // The reason is asked for exactly when she lowers the risk below what the call carries;
+  // hidden, the field is neither required nor sent, so it never blocks the form.
+  function showRiskReason(shown) {
+    show("risk-reason-row", shown);
+    byId("risk-reason").required = shown;
+    byId("risk-reason").disabled = !shown;
+  }
+  function lowering() {
+    return riskOrder.indexOf(byId("end-risk").value) < riskOrder.indexOf(baselineRisk);
+  }
+  byId("end-risk").addEventListener("change", function () { showRiskReason(lowering()); });
 
   byId("end-form").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -383,7 +395,7 @@
       disposition: byId("disposition").value,
       notes: byId("notes").value,
       risk: byId("end-risk").value,
-      risk_reason: byId("risk-reason").value,
+      risk_reason: lowering() ? byId("risk-reason").value : "",
     }).then(function () {
       endCallView();
       status(A.t("console.call.ended"));
