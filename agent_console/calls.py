@@ -19,7 +19,7 @@ from agent_console.ports import ConsoleError, ConsolePorts
 from calls.control import CallBridge
 from calls.directory import Directory
 from calls.errors import EscalationRefused, InvalidOutcome
-from calls.escalations import mark_acknowledged, request_escalation
+from calls.escalations import close_call_escalations, request_escalation
 from calls.interpreters import NoInterpreter
 from calls.outcome import CallOutcome, settle
 from routing import AgentProfile, AgentState, CallRequest
@@ -81,13 +81,18 @@ class CallDesk:
                 "flags": call.get("flags", ""),
             }
         with self._ports.sessions() as db:
-            current = db.scalar(
-                select(Call.id)
+            current = db.execute(
+                select(Call.id, Call.ended_at)
                 .where(Call.agent_id == agent_id, Call.status.in_(LIVE_STATUSES))
                 .order_by(Call.answered_at.desc())
                 .limit(1)
-            )
-        result["call_id"] = current
+            ).first()
+        # Her call stays hers until she saves its outcome; ``call_ended`` says the caller is
+        # gone (hung up, or the line dropped), so nothing but the outcome is offered.
+        result["call_id"] = current.id if current else None
+        result["call_ended"] = bool(current and current.ended_at is not None)
+        wrap_until = row.get("wrap_until") if row and state == AgentState.WRAP_UP else None
+        result["wrap_until"] = float(wrap_until) if wrap_until else None
         return result
 
     def set_state(self, agent_id: str, state: str) -> dict[str, str | None]:
@@ -138,7 +143,9 @@ class CallDesk:
         transition = self._ports.router().accept(routing_call_id, agent_id, now)
         if not transition.ok:
             raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
-        self._acknowledge_call_escalations(call_id, routing_call_id, agent_id, now)
+        # A person has her now: the rings that sought one stop, and nobody is recorded as
+        # having acknowledged them (she accepted a call, not the team's ring).
+        close_call_escalations(self._ports.sessions, self._ports.router(), call_id, "answered", now)
         interpreter = transition.result.get("interpreter_needed")
         with self._ports.sessions() as db, db.begin():
             call = db.get(Call, call_id)
@@ -177,24 +184,19 @@ class CallDesk:
         if not transition.ok:
             raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
 
-    def _acknowledge_call_escalations(
-        self, call_id: str, routing_call_id: str, agent_id: str, now: float
-    ) -> None:
-        """A person has the caller: the ladder for this call stops ringing."""
-        router = self._ports.router()
-        for escalation_id in {f"call:{call_id}", f"call:{routing_call_id}"}:
-            router.acknowledge(escalation_id, agent_id, now)
-        mark_acknowledged(self._ports.sessions, agent_id, now, call_id=call_id)
-
     # -- the live call --------------------------------------------------------------------
 
-    def _owned_call(self, call_id: str, agent_id: str) -> Call:
+    def _owned_call(self, call_id: str, agent_id: str, *, caller_on_line: bool = False) -> Call:
+        """Her call, still open; with ``caller_on_line``, only while the caller is there (hold,
+        transfer and interpreters act on the line; the outcome and an escalation do not)."""
         with self._ports.sessions() as db:
             call = db.get(Call, call_id)
         if call is None:
             raise ConsoleError("console.unknown_call", "no such call", 404)
         if call.agent_id != agent_id or call.status not in LIVE_STATUSES:
             raise ConsoleError("console.not_your_call", "this call is not yours now", 409)
+        if caller_on_line and call.ended_at is not None:
+            raise ConsoleError("console.caller_gone", "the caller has hung up", 409)
         return call
 
     def _bridge(self, call_id: str, channel: str | None) -> CallBridge:
@@ -212,7 +214,7 @@ class CallDesk:
         return _text(leg) if leg else call_id
 
     def hold(self, call_id: str, agent_id: str, on: bool) -> None:
-        call = self._owned_call(call_id, agent_id)
+        call = self._owned_call(call_id, agent_id, caller_on_line=True)
         hold = getattr(self._bridge(call_id, call.channel), "hold", None)
         if hold is None:
             raise ConsoleError("console.bridge_cannot_hold", "this channel has no hold", 409)
@@ -222,7 +224,7 @@ class CallDesk:
         )
 
     def add_interpreter(self, call_id: str, agent_id: str, language: str) -> None:
-        call = self._owned_call(call_id, agent_id)
+        call = self._owned_call(call_id, agent_id, caller_on_line=True)
         add = getattr(self._bridge(call_id, call.channel), "add_interpreter", None)
         if add is None:
             raise ConsoleError(
@@ -241,7 +243,7 @@ class CallDesk:
         )
 
     def remove_interpreter(self, call_id: str, agent_id: str) -> None:
-        call = self._owned_call(call_id, agent_id)
+        call = self._owned_call(call_id, agent_id, caller_on_line=True)
         remove = getattr(self._bridge(call_id, call.channel), "remove_interpreter", None)
         if remove is None:
             raise ConsoleError(
@@ -255,7 +257,7 @@ class CallDesk:
     def transfer(self, call_id: str, agent_id: str, queue: str | None, to_agent: str | None) -> str:
         """Back to routing under a new routing id: to a queue of the call's line, or to one
         agent by name (her own skill; after the queue's widening anyone may take it)."""
-        call = self._owned_call(call_id, agent_id)
+        call = self._owned_call(call_id, agent_id, caller_on_line=True)
         if (queue is None) == (to_agent is None):
             raise ConsoleError("console.bad_transfer", "give a queue or an agent", 400)
         line = self._directory.line(call.line_id) if call.line_id else None
