@@ -90,10 +90,17 @@ class CallDesk:
         # Her call stays hers until she saves its outcome; ``call_ended`` says the caller is
         # gone (hung up, or the line dropped), so nothing but the outcome is offered.
         result["call_id"] = current.id if current else None
-        result["call_ended"] = bool(current and current.ended_at is not None)
+        result["call_ended"] = bool(current and self._caller_gone(current.id, current.ended_at))
         wrap_until = row.get("wrap_until") if row and state == AgentState.WRAP_UP else None
         result["wrap_until"] = float(wrap_until) if wrap_until else None
         return result
+
+    def _caller_gone(self, call_id: str, ended_at: datetime | None) -> bool:
+        """Ended in its row, or already in routing (which knows first: the row is written
+        just after routing lets her go)."""
+        if ended_at is not None:
+            return True
+        return bool(self._ports.live.hget(routing_key("call", self._leg(call_id)), "ended_at"))
 
     def set_state(self, agent_id: str, state: str) -> dict[str, str | None]:
         """Her presence now, and on a call the state she takes when it ends: ``break`` or
