@@ -13,9 +13,10 @@ from agent_console.caller_card import CallerCards, may_see_call
 from agent_console.calls import CallDesk
 from agent_console.escalation_desk import EscalationDesk
 from agent_console.ports import ConsoleError, ConsolePorts
+from routing.state import routing_key
 from store.models import Agent
 from store.records import Call
-from store.vocabulary import Channel
+from store.vocabulary import AgentRole, Channel
 from web.bodies import json_object
 from web.csrf import check_csrf
 from web.guard import login_required
@@ -145,17 +146,26 @@ def console_api(ports: ConsolePorts) -> Blueprint:
                 raise ConsoleError("console.unknown_call", "no such call", 404)
             if call.agent_id != g.agent_id:
                 raise ConsoleError("console.not_your_call", "this call is not yours", 403)
-            agents = [
-                {"id": agent.id, "name": agent.display_name}
-                for agent in db.scalars(select(Agent).where(Agent.active, Agent.id != g.agent_id))
-            ]
+            people = db.scalars(
+                select(Agent).where(
+                    Agent.active, Agent.id != g.agent_id, Agent.role != AgentRole.ADMIN
+                )
+            )
+            agents = [{"id": agent.id, "name": agent.display_name} for agent in people]
+        for item in agents:
+            state = ports.live.hget(routing_key("agent", item["id"]), "state")
+            item["state"] = (state.decode() if isinstance(state, bytes) else state) or "offline"
         prefix = f"{call.line_id}."
+        # The line's general queue first: a transfer's usual target, and the select's default.
         queues = sorted(
-            queue_id.removeprefix(prefix)
-            for queue_id in ports.router().config.queues
-            if queue_id.startswith(prefix)
+            (
+                queue_id.removeprefix(prefix)
+                for queue_id in ports.router().config.queues
+                if queue_id.startswith(prefix)
+            ),
+            key=lambda name: (name != "general", name),
         )
-        agents.sort(key=lambda item: item["name"])
+        agents.sort(key=lambda item: (item["state"] == "offline", item["name"]))
         return jsonify(queues=queues, agents=agents)
 
     @bp.post("/calls/<call_id>/escalate")

@@ -207,6 +207,7 @@ class CallerCards:
             "risk_lowerings": history,
             "preferred_locale": owner.preferred_locale,
             "safe_call_windows": owner.safe_call_windows or [],
+            "timezone": owner.timezone,
             "recent_calls": [
                 {
                     "started_at": _iso(item.started_at),

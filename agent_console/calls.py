@@ -19,7 +19,7 @@ from agent_console.ports import ConsoleError, ConsolePorts
 from calls.control import CallBridge, keypad_digits
 from calls.directory import Directory
 from calls.errors import EscalationRefused, InvalidOutcome
-from calls.escalations import mark_acknowledged, request_escalation
+from calls.escalations import close_call_escalations, request_escalation
 from calls.interpreters import NoInterpreter
 from calls.outcome import CallOutcome, settle
 from routing import AgentProfile, AgentState, CallRequest
@@ -81,14 +81,26 @@ class CallDesk:
                 "flags": call.get("flags", ""),
             }
         with self._ports.sessions() as db:
-            current = db.scalar(
-                select(Call.id)
+            current = db.execute(
+                select(Call.id, Call.ended_at)
                 .where(Call.agent_id == agent_id, Call.status.in_(LIVE_STATUSES))
                 .order_by(Call.answered_at.desc())
                 .limit(1)
-            )
-        result["call_id"] = current
+            ).first()
+        # Her call stays hers until she saves its outcome; ``call_ended`` says the caller is
+        # gone (hung up, or the line dropped), so nothing but the outcome is offered.
+        result["call_id"] = current.id if current else None
+        result["call_ended"] = bool(current and self._caller_gone(current.id, current.ended_at))
+        wrap_until = row.get("wrap_until") if row and state == AgentState.WRAP_UP else None
+        result["wrap_until"] = float(wrap_until) if wrap_until else None
         return result
+
+    def _caller_gone(self, call_id: str, ended_at: datetime | None) -> bool:
+        """Ended in its row, or already in routing (which knows first: the row is written
+        just after routing lets her go)."""
+        if ended_at is not None:
+            return True
+        return bool(self._ports.live.hget(routing_key("call", self._leg(call_id)), "ended_at"))
 
     def set_state(self, agent_id: str, state: str) -> dict[str, str | None]:
         """Her presence now, and on a call the state she takes when it ends: ``break`` or
@@ -138,7 +150,9 @@ class CallDesk:
         transition = self._ports.router().accept(routing_call_id, agent_id, now)
         if not transition.ok:
             raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
-        self._acknowledge_call_escalations(call_id, routing_call_id, agent_id, now)
+        # A person has her now: the rings that sought one stop, and nobody is recorded as
+        # having acknowledged them (she accepted a call, not the team's ring).
+        close_call_escalations(self._ports.sessions, self._ports.router(), call_id, "answered", now)
         interpreter = transition.result.get("interpreter_needed")
         with self._ports.sessions() as db, db.begin():
             call = db.get(Call, call_id)
@@ -177,24 +191,19 @@ class CallDesk:
         if not transition.ok:
             raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
 
-    def _acknowledge_call_escalations(
-        self, call_id: str, routing_call_id: str, agent_id: str, now: float
-    ) -> None:
-        """A person has the caller: the ladder for this call stops ringing."""
-        router = self._ports.router()
-        for escalation_id in {f"call:{call_id}", f"call:{routing_call_id}"}:
-            router.acknowledge(escalation_id, agent_id, now)
-        mark_acknowledged(self._ports.sessions, agent_id, now, call_id=call_id)
-
     # -- the live call --------------------------------------------------------------------
 
-    def _owned_call(self, call_id: str, agent_id: str) -> Call:
+    def _owned_call(self, call_id: str, agent_id: str, *, caller_on_line: bool = False) -> Call:
+        """Her call, still open; with ``caller_on_line``, only while the caller is there (hold,
+        transfer and interpreters act on the line; the outcome and an escalation do not)."""
         with self._ports.sessions() as db:
             call = db.get(Call, call_id)
         if call is None:
             raise ConsoleError("console.unknown_call", "no such call", 404)
         if call.agent_id != agent_id or call.status not in LIVE_STATUSES:
             raise ConsoleError("console.not_your_call", "this call is not yours now", 409)
+        if caller_on_line and call.ended_at is not None:
+            raise ConsoleError("console.caller_gone", "the caller has hung up", 409)
         return call
 
     def _bridge(self, call_id: str, channel: str | None) -> CallBridge:
@@ -214,7 +223,7 @@ class CallDesk:
     def _edge_action(self, call_id: str, agent_id: str, action: str) -> Callable[..., object]:
         """The call's edge's ``action`` (one of ``OPTIONAL_ACTIONS``), for her own live call;
         409 only for an action the console does not show on this call (``call_actions``)."""
-        call = self._owned_call(call_id, agent_id)
+        call = self._owned_call(call_id, agent_id, caller_on_line=True)
         act: object = getattr(self._bridge(call_id, call.channel), action, None)
         if not callable(act):
             raise ConsoleError(f"console.bridge_cannot_{action}", "this channel cannot", 409)
@@ -274,7 +283,7 @@ class CallDesk:
     def transfer(self, call_id: str, agent_id: str, queue: str | None, to_agent: str | None) -> str:
         """Back to routing under a new routing id: to a queue of the call's line, or to one
         agent by name (her own skill; after the queue's widening anyone may take it)."""
-        call = self._owned_call(call_id, agent_id)
+        call = self._owned_call(call_id, agent_id, caller_on_line=True)
         if (queue is None) == (to_agent is None):
             raise ConsoleError("console.bad_transfer", "give a queue or an agent", 400)
         line = self._directory.line(call.line_id) if call.line_id else None

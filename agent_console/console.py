@@ -23,6 +23,7 @@ from agent_console.wallboard import wallboard_blueprint
 from locales.markers import N_
 from locales.ui_strings import RISK
 from store.models import Agent
+from store.vocabulary import RiskLevel
 from web.guard import login_required
 from web.session_registry import SessionRegistry
 
@@ -60,7 +61,8 @@ def console_blueprint(ports: ConsolePorts) -> Blueprint:
             simulator_enabled=ports.simulator is not None,
             states=("available", "break", "offline"),
             state_text=STATE_TEXT,
-            risk_text=RISK,
+            risk_text={level.value: RISK[level.value] for level in RiskLevel},
+            risk_order=[level.value for level in RiskLevel],
             disposition_text=DISPOSITION_TEXT,
             shortcuts=SHORTCUTS,
         )

@@ -16,6 +16,7 @@ from calls.escalation_cases import EscalationCase, open_case
 from calls.escalations import EscalationAbout, authorize_answer, mark_acknowledged
 from checkins.alarm_locations import AlarmLocation
 from routing import views
+from routing.channels import base_call_id
 from routing.errors import RoutingError
 from store.models import Line, Team
 
@@ -44,6 +45,7 @@ class EscalationDesk:
         return [
             {
                 "id": ring.escalation_id,
+                "call_id": base_call_id(ring.call_id) if ring.call_id else None,
                 "reason": ring.reason,
                 "line": lines.get(ring.team_id),
                 "since": ring.since,

@@ -72,6 +72,13 @@ SCRIPT_MESSAGES = (
     N_("console.callback.dialing"),
     N_("console.callback.outside_window"),
     N_("console.callback.not_dialled"),
+    N_("console.language"),
+    N_("console.flags"),
+    N_("console.escalation.acknowledge"),
+    N_("console.escalation.ringing_for"),
+    N_("console.escalation.same_call"),
+    N_("console.call.caller_gone"),
+    N_("console.call.wrap_up_left"),
 )
 
 

@@ -15,6 +15,7 @@ from typing import assert_never
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.directory import LineInfo
+from calls.escalations import close_call_escalations
 from calls.records import CallRecords
 from ivr_flows.actions import (
     Action,
@@ -153,6 +154,10 @@ class RoutingDispatch:
         leg = self.records.live.hget(key("call", call_id), "leg")
         left = self.router.hangup(str(leg) if leg else call_id, at)
         overflowed = left.result.get("call_status") == CallStatus.OVERFLOWED
+        if overflowed or left.result.get("call_status") == CallStatus.COMPLETED:
+            # She reached a person (an agent, or the overflow number): the rings that only
+            # sought one for her stop. A caller who left before anyone keeps hers.
+            close_call_escalations(self.sessions, self.router, call_id, "call_ended", at)
         self.records.update(
             call_id,
             ended_at=at,

@@ -1,8 +1,18 @@
-"""Ringing a line's urgent team about a call, who may answer a ring, and recording who did.
+"""Ringing a line's urgent team about a call, who may answer a ring, recording who did, and
+closing the rings a call no longer needs.
 
 Durable first (safety rule 4): the escalation row is written before routing starts the ladder.
 Answering a ring gives the case (where she is), so only its team, the agent on its call,
 supervisors and admins may (:func:`may_answer`); a refusal is audited.
+
+A ladder raised to get a person to a waiting caller (a severe or silent call, an alarm call)
+closes once a person has her: an agent accepts her call (``answered``), or her call ends
+after reaching an agent or the line's overflow number (``call_ended``). Closed is not
+acknowledged: nobody is recorded as having answered the team's ring. Two kinds stay until a
+person acknowledges them, whatever happens to the call: one an agent asked for
+(``agent_request``, the team must act beyond the call) and one raised because she hung up at
+risk (``hung_up_at_risk``); a caller at risk who hangs up before reaching anyone keeps her
+ladder ringing too (safety rules 1 and 2).
 """
 
 from __future__ import annotations
@@ -79,6 +89,47 @@ def mark_acknowledged(
             if item.acknowledged_at is None:
                 item.acknowledged_at = _when(now)
                 item.acknowledged_by = agent_id
+
+
+KEPT_AFTER_CALL = frozenset({"agent_request", "hung_up_at_risk"})
+"""Reasons whose ladder asks the team to act beyond the call: never closed by the call."""
+
+
+def close_call_escalations(
+    sessions: sessionmaker[Session],
+    router: Router,
+    call_id: str,
+    reason: str,
+    now: float,
+) -> list[str]:
+    """Close the ladders of ``call_id`` (any of its legs) that only sought a person for her,
+    in routing and in their rows; returns the ids routing closed. ``reason`` is ``answered``
+    or ``call_ended``."""
+    ringing = [
+        item.escalation_id
+        for item in views.open_escalations(router.client, now)
+        if item.reason not in KEPT_AFTER_CALL
+        and (
+            (item.call_id and base_call_id(item.call_id) == call_id)
+            or base_call_id(item.escalation_id.removeprefix("call:")) == call_id
+        )
+    ]
+    closed = [
+        eid for eid in ringing if router.close_escalation(eid, reason, now).status == "closed"
+    ]
+    with sessions() as db, db.begin():
+        rows = db.scalars(
+            select(Escalation).where(
+                Escalation.call_id == call_id,
+                Escalation.acknowledged_at.is_(None),
+                Escalation.closed_at.is_(None),
+                Escalation.reason.not_in(KEPT_AFTER_CALL),
+            )
+        )
+        for row in rows:
+            row.closed_at = _when(now)
+            row.closed_reason = reason
+    return closed
 
 
 @dataclass(frozen=True)

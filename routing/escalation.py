@@ -54,6 +54,13 @@ def acknowledge(
     )
 
 
+def close(ctx: RoutingContext, escalation_id: str, reason: str, now: float) -> Transition:
+    """The ladder stops with nobody recorded as acknowledging it (``not_open`` when it had
+    stopped already): its call reached a person (``reason`` says how)."""
+    check_identifier(reason, "reason")
+    return ctx.transition("close_escalation", now, {"escalation": escalation_id, "reason": reason})
+
+
 def set_on_call(ctx: RoutingContext, team_id: str, member_ids: Iterable[str]) -> None:
     """Replace the team's on-call rota. With no rota stored, every tier member is rung."""
     members = [check_identifier(member, "member id") for member in member_ids]

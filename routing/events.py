@@ -175,7 +175,7 @@ class EventDelivery:
         elif kind == "dial_urgent_number":
             escalation = str(data["escalation"])
             steps.append(("control", lambda: self._call_control.dial_urgent_number(escalation)))
-        elif kind == "escalation_acknowledged":
+        elif kind in ("escalation_acknowledged", "escalation_closed"):
             escalation = str(data["escalation"])
             steps.append(("control", lambda: self._call_control.stop_ringing(escalation)))
         elif kind == "overflowed":

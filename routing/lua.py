@@ -32,6 +32,7 @@ OPERATIONS = (
     "raise_priority",
     "escalate",
     "acknowledge",
+    "close_escalation",
     "sweep",
     "outbox_claim",
 )

@@ -118,6 +118,9 @@ class Router:
     ) -> Transition:
         return escalation.acknowledge(self._ctx, escalation_id, agent_id, now, offer_call)
 
+    def close_escalation(self, escalation_id: str, reason: str, now: float) -> Transition:
+        return escalation.close(self._ctx, escalation_id, reason, now)
+
     def set_on_call(self, team_id: str, member_ids: Iterable[str]) -> None:
         escalation.set_on_call(self._ctx, team_id, member_ids)
 

@@ -100,6 +100,10 @@ class Escalation(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    #: Stopped with nobody acknowledging it: ``answered`` (an agent took her call) or
+    #: ``call_ended`` (her call reached a person and ended). See calls.escalations.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class CheckinPlan(Base):

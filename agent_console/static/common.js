@@ -100,6 +100,22 @@
     return m + ":" + (s < 10 ? "0" : "") + s;
   }
 
+  var pageLanguage = document.documentElement.lang || undefined;
+  var languageNames = window.Intl && Intl.DisplayNames
+    ? new Intl.DisplayNames([pageLanguage || "en"], { type: "language" }) : null;
+
+  // "es" -> "español" in the page's language (the code itself when the browser cannot say).
+  function languageName(code) {
+    try { return (languageNames && languageNames.of(code)) || code; } catch (e) { return code; }
+  }
+
+  // 0 (Monday, as the server counts) -> "lun." in the page's language.
+  function weekdayName(day) {
+    var monday = Date.UTC(2024, 0, 1);
+    return new Date(monday + Number(day) * 86400000).toLocaleDateString(pageLanguage,
+      { weekday: "short", timeZone: "UTC" });
+  }
+
   function typing(event) {
     var target = event.target;
     var tag = target && target.tagName;
@@ -113,7 +129,8 @@
 
   window.Amparo = {
     csrf: csrf, api: api, stream: stream, el: el, setText: setText, row: row, fill: fill,
-    when: when, duration: duration, typing: typing,
+    when: when, duration: duration, typing: typing, languageName: languageName,
+    weekdayName: weekdayName,
     t: function (id) { return texts[id] || id; },
   };
 })();

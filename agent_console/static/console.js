@@ -5,14 +5,23 @@
   var A = window.Amparo;
   var config = JSON.parse(document.getElementById("console-config").textContent);
   var labels = config.labels;
+  // The console's state, one model rebuilt from the server (GET /console/api/me) on load and
+  // whenever an event moves it: her presence, the offer, her call (and whether the caller is
+  // gone) and the wrap-up's end. Escalations ringing her are escalations.js's model.
+  var model = { state: "offline", afterCall: null, callEnded: false, wrapUntil: null };
   var offer = null;          // {call, expiresAt (local ms)}
-  var callId = null;         // the call on the line
+  var callId = null;         // her call, from accept until its outcome is saved
+  var clockOffset = 0;       // server clock minus this browser's, in seconds
+  var localChange = 0;       // bumped when this page starts or ends a call itself
+  var wrapTimer = null;
+  var alarmTimer = null;
   var card = null;
   var baselineRisk = null;
   var phoneTimer = null;
   var offerTimer = null;
   var twilioDevice = null;
-  var riskOrder = Object.keys(labels.risk);
+  // VioGén's scale, lowest first (a JSON object's keys lose their order on the way).
+  var riskOrder = config.riskOrder;
 
   function byId(id) { return document.getElementById(id); }
   function show(id, visible) { byId(id).hidden = !visible; }
@@ -25,8 +34,13 @@
     var text = error.errorId === "console.no_bridge" ? A.t("console.error.no_bridge")
       : error.errorId === "console.offer_gone" ? A.t("console.error.offer_gone")
       : error.errorId === "console.risk_reason_required" ? A.t("console.risk.reason_required")
+      : error.errorId === "console.caller_gone" ? A.t("console.call.caller_gone")
       : A.t("console.error.generic") + " (" + (error.errorId || error.message) + ")";
     status(text, true);
+    if (error.errorId === "console.risk_reason_required") {
+      showRiskReason(true);  // the server counts her stored risk too: ask for the reason here
+      byId("risk-reason").focus();
+    }
   }
 
   // -- presence -------------------------------------------------------------------------
@@ -49,7 +63,12 @@
   }
 
   function refresh() {
+    var asked = localChange;
     return A.api("GET", "/console/api/me").then(function (me) {
+      clockOffset = me.now - Date.now() / 1000;
+      model.state = me.state;
+      model.afterCall = me.after_call;
+      model.wrapUntil = me.wrap_until;
       renderState(me.state, me.after_call);
       if (me.offer && (!offer || offer.call !== me.offer.call)) {
         var remaining = me.offer.expires_at - me.now;
@@ -57,8 +76,43 @@
       } else if (!me.offer && offer) {
         hideOffer();
       }
-      if (me.call_id && me.call_id !== callId) { startCall(me.call_id); }
+      if (asked === localChange) {  // not overtaken by this page's own accept or end
+        if (me.call_id && me.call_id !== callId) { startCall(me.call_id); }
+        else if (!me.call_id && callId) { endCallView(); }
+        model.callEnded = !!(me.call_id && me.call_ended);
+      }
+      renderPhase();
     }).catch(function () { /* the stream or the next poll will try again */ });
+  }
+
+  // offer, on call, caller gone, wrap-up: what the call area says and offers.
+  function phase() {
+    if (callId) { return model.callEnded ? "caller_gone" : "on_call"; }
+    if (model.state === "wrap_up") { return "wrap_up"; }
+    return offer ? "offer" : "idle";
+  }
+
+  function renderPhase() {
+    var now = phase();
+    var node = byId("call-phase");
+    if (node.getAttribute("data-phase") !== now) {
+      node.setAttribute("data-phase", now);
+      A.setText("call-phase-text", now === "on_call" ? A.t("console.call.connected")
+        : now === "caller_gone" ? A.t("console.call.caller_gone")
+        : now === "wrap_up" ? labels.state.wrap_up : "");
+      if (now === "caller_gone") { status(""); }
+    }
+    byId("call-actions").setAttribute("data-caller-gone", now === "caller_gone" ? "true" : "false");
+    clearInterval(wrapTimer);
+    tickWrapUp();
+    if (model.state === "wrap_up" && model.wrapUntil) { wrapTimer = setInterval(tickWrapUp, 1000); }
+  }
+
+  function tickWrapUp() {
+    if (model.state !== "wrap_up" || !model.wrapUntil) { A.setText("wrap-left", ""); return; }
+    var left = model.wrapUntil - (Date.now() / 1000 + clockOffset);
+    byId("wrap-left").textContent = A.t("console.call.wrap_up_left") + " " + A.duration(left);
+    if (left <= -1) { clearInterval(wrapTimer); refresh(); }
   }
 
   document.querySelectorAll(".state-button").forEach(function (button) {
@@ -81,17 +135,23 @@
 
   function showOffer(routingCallId, details, remainingSeconds) {
     offer = { call: routingCallId, expiresAt: Date.now() + remainingSeconds * 1000 };
+    var language = details.language && details.language !== "*" ? A.languageName(details.language) : "—";
+    // "She shares no language with you": said with the flags, not only on the card.
+    var flags = flagNames(String(details.flags || "") + (details.interpreter_needed ? ",interpreter_needed" : ""));
     A.setText("offer-risk", labels.risk[details.risk] || details.risk);
     byId("offer-risk").className = "risk risk-" + details.risk;
-    A.setText("offer-language", details.language && details.language !== "*" ? details.language : "—");
+    A.setText("offer-language", language);
     A.setText("offer-queue", String(details.queue || "").split(".").pop());
-    A.setText("offer-flags", flagNames(details.flags));
+    A.setText("offer-flags", flags);
     show("offer", true);
     byId("offer-announcer").textContent = A.t("console.offer.incoming") + ": " +
-      (labels.risk[details.risk] || details.risk);
+      (labels.risk[details.risk] || details.risk) + ". " + A.t("console.language") + ": " +
+      language + ". " + A.t("console.flags") + ": " + flags + ".";
+    window.AmparoRings.setOffer(routingCallId);
     clearInterval(offerTimer);
     tickOffer();
     offerTimer = setInterval(tickOffer, 500);
+    renderPhase();
     byId("offer-accept").focus();
   }
 
@@ -106,6 +166,8 @@
     offer = null;
     clearInterval(offerTimer);
     show("offer", false);
+    window.AmparoRings.setOffer(null);
+    renderPhase();
     if (reasonText) { byId("offer-announcer").textContent = reasonText; }
   }
 
@@ -116,8 +178,10 @@
     A.api("POST", "/console/api/offers/" + encodeURIComponent(routingCallId) + "/accept")
       .then(function (result) {
         hideOffer();
+        model.state = "on_call";
         renderState("on_call", null);
         startCall(result.call_id);
+        byId("actions-title").focus();
         if ("dialing" in result) {
           // A callback task: her phone rings now (or, outside her safe windows, not at all).
           var key = result.dialing ? "console.callback.dialing"
@@ -144,25 +208,33 @@
   // -- the call -------------------------------------------------------------------------
   function startCall(id) {
     callId = id;
+    localChange += 1;
+    model.callEnded = false;
     show("call-actions", true);
     byId("end-form").reset();
-    show("risk-reason-row", false);
+    showRiskReason(false);
     status(A.t("console.call.connected"));
     loadCard();
     loadTransferTargets();
     if (config.simulator && !config.twilio) { startPhone(); }
+    renderPhase();
   }
 
   function endCallView() {
     callId = null;
+    localChange += 1;
+    model.callEnded = false;
     card = null;
     clearInterval(phoneTimer);
+    clearInterval(alarmTimer);
     show("call-actions", false);
     byId("mute").setAttribute("data-on", "0");  // her next call starts with her microphone on
     byId("mute").setAttribute("aria-pressed", "false");
     show("caller-card", false);
     show("phone-line", false);
     show("ben-file", false);
+    A.fill("transcript", []);
+    renderPhase();
   }
 
   function startPhone() {
@@ -171,10 +243,12 @@
     var poll = function () {
       if (!callId) { return; }
       A.api("GET", "/console/api/calls/" + callId + "/phone").then(function (phone) {
-        A.fill("transcript", phone.lines.map(function (line) {
-          return A.el("li", line.text, { "class": line.kind, "dir": "auto" });
-        }));
+        // Only new lines are added, so the live region reads each line once.
         var list = byId("transcript");
+        if (phone.lines.length < list.children.length) { A.fill("transcript", []); }
+        phone.lines.slice(list.children.length).forEach(function (line) {
+          list.appendChild(A.el("li", line.text, { "class": line.kind, "dir": "auto" }));
+        });
         list.scrollTop = list.scrollHeight;
       }).catch(function () { clearInterval(phoneTimer); show("phone-line", false); });
     };
@@ -198,7 +272,7 @@
     var call = data.call;
     renderRisk("card-risk", call.risk);
     A.setText("card-line", call.line);
-    A.setText("card-language", call.locale);
+    A.setText("card-language", call.locale ? A.languageName(call.locale) : null);
     A.setText("card-flags", call.flags.map(function (f) { return f.label; }).join(", ") || "—");
     A.setText("card-started", A.when(call.started_at));
     A.fill("card-ivr", data.ivr_answers.map(function (a) {
@@ -219,9 +293,9 @@
         return A.when(item.at) + ": " + (labels.risk[item.from] || item.from) + " → " +
           (labels.risk[item.to] || item.to);
       }).join("; ") || "—");
-      A.setText("ben-windows", ben.safe_call_windows.map(function (w) {
-        return (w.days || []).join(",") + " " + w.start + "–" + w.end;
-      }).join("; ") || "—");
+      A.setText("ben-windows", (ben.safe_call_windows.map(function (w) {
+        return (w.days || []).map(A.weekdayName).join(", ") + " " + w.start + "–" + w.end;
+      }).join("; ") || "—") + (ben.timezone ? " (" + ben.timezone + ")" : ""));
       A.fill("ben-calls", ben.recent_calls.map(function (c) {
         return A.row([A.when(c.started_at), c.direction,
           labels.disposition[c.disposition] || c.disposition, labels.risk[c.risk] || c.risk]);
@@ -244,6 +318,7 @@
       return riskOrder.indexOf(b) > riskOrder.indexOf(a) ? b : a;
     });
     byId("end-risk").value = baselineRisk;
+    showRiskReason(false);
     show("caller-card", true);
   }
 
@@ -254,7 +329,13 @@
     var loc = alarm.location;
     A.setText("alarm-location", loc ? loc.latitude.toFixed(5) + ", " + loc.longitude.toFixed(5) : null);
     A.setText("alarm-accuracy", loc && loc.accuracy_m !== null ? Math.round(loc.accuracy_m) + " m" : null);
-    A.setText("alarm-age", loc && loc.age_s !== null ? A.duration(loc.age_s) : null);
+    clearInterval(alarmTimer);
+    if (loc && loc.age_s !== null) {  // the fix's age goes on growing while she is on the line
+      var fixedAt = Date.now() / 1000 - loc.age_s;
+      var age = function () { A.setText("alarm-age", A.duration(Date.now() / 1000 - fixedAt)); };
+      age();
+      alarmTimer = setInterval(age, 1000);
+    } else { A.setText("alarm-age", null); }
     var map = byId("alarm-map");
     var link = loc && String(loc.map_url || "").indexOf("https://www.openstreetmap.org/?") === 0;
     if (link) { map.setAttribute("href", loc.map_url); } else { map.removeAttribute("href"); }
@@ -375,7 +456,10 @@
   function loadTransferTargets() {
     A.api("GET", "/console/api/calls/" + callId + "/transfer-targets").then(function (targets) {
       var options = targets.queues.map(function (q) { return A.el("option", q, { value: "queue:" + q }); });
-      targets.agents.forEach(function (a) { options.push(A.el("option", a.name, { value: "agent:" + a.id })); });
+      targets.agents.forEach(function (a) {
+        var state = labels.state[a.state] || a.state;
+        options.push(A.el("option", a.name + " (" + state + ")", { value: "agent:" + a.id }));
+      });
       A.fill("transfer-target", options);
     }).catch(function () { A.fill("transfer-target", []); });
   }
@@ -396,11 +480,17 @@
       .then(function () { status(A.t("console.call.interpreter_added")); }).catch(failed);
   });
 
-  byId("end-risk").addEventListener("change", function () {
-    var lowering = riskOrder.indexOf(byId("end-risk").value) < riskOrder.indexOf(baselineRisk);
-    show("risk-reason-row", lowering);
-    byId("risk-reason").required = lowering;
-  });
+  // The reason is asked for exactly when she lowers the risk below what the call carries;
+  // hidden, the field is neither required nor sent, so it never blocks the form.
+  function showRiskReason(shown) {
+    show("risk-reason-row", shown);
+    byId("risk-reason").required = shown;
+    byId("risk-reason").disabled = !shown;
+  }
+  function lowering() {
+    return riskOrder.indexOf(byId("end-risk").value) < riskOrder.indexOf(baselineRisk);
+  }
+  byId("end-risk").addEventListener("change", function () { showRiskReason(lowering()); });
 
   byId("end-form").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -408,12 +498,21 @@
       disposition: byId("disposition").value,
       notes: byId("notes").value,
       risk: byId("end-risk").value,
-      risk_reason: byId("risk-reason").value,
+      risk_reason: lowering() ? byId("risk-reason").value : "",
     }).then(function () {
       endCallView();
       status(A.t("console.call.ended"));
+      byId("softphone-title").focus();
       refresh();
     }).catch(failed);
+  });
+
+  // Notes and a reason typed for her call are lost on a reload: the browser asks first.
+  window.addEventListener("beforeunload", function (event) {
+    if (callId && (byId("notes").value || byId("risk-reason").value)) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
   });
 
   // -- keyboard -------------------------------------------------------------------------
@@ -422,8 +521,8 @@
     var key = event.key.toLowerCase();
     if (key === "a" && offer) { event.preventDefault(); accept(); }
     else if (key === "r" && offer) { event.preventDefault(); reject(); }
-    else if (key === "h" && callId && !byId("hold").hidden) { event.preventDefault(); toggleHold(); }
-    else if (key === "m" && callId && !byId("mute").hidden) { event.preventDefault(); toggleMute(); }
+    else if (key === "h" && phase() === "on_call" && !byId("hold").hidden) { event.preventDefault(); toggleHold(); }
+    else if (key === "m" && phase() === "on_call" && !byId("mute").hidden) { event.preventDefault(); toggleMute(); }
     else if (key === "f" && callId) { event.preventDefault(); openFile(); }
   });
 
@@ -462,6 +561,7 @@
         if (offer && offer.call === message.call) { hideOffer(A.t("console.offer.withdrawn")); }
         refresh();
         break;
+      case "completed":               // her call ended: the caller hung up, or she ended it
       case "agent_state_after_call":  // asked for during the call, here or by an admin
       case "agent_state_changed":     // taken when the call and its wrap-up ended
         refresh();

@@ -1,12 +1,18 @@
-/* The urgent team's rings and the case of an answered one. The banner shows the oldest ring;
-   answering it stops the ladder for everyone and shows the case: her file, where she is (with
-   a map link) and the nearest resources. Everything is put in the page as text, never as HTML. */
+/* The urgent team's rings and the case of an answered one. The banner lists every escalation
+   ringing the signed-in person (reason, line, how long it has rung), each with its own
+   Acknowledge button; the list is the server's (GET /console/api/escalations), read again on
+   every ring and on page load, so a reload shows what still rings. Answering one stops its
+   ladder for everyone and shows the case: her file, where she is (with a map link) and the
+   nearest resources. Everything is put in the page as text, never as HTML. */
 (function () {
   "use strict";
   var A = window.Amparo;
   var labels = JSON.parse(document.getElementById("console-config").textContent).labels;
   var MAP_PREFIX = "https://www.openstreetmap.org/?";
-  var ringing = [];  // escalation ids, oldest first
+  var rings = [];       // {id, call_id, reason, line, since}, oldest first
+  var known = {};       // ids already announced
+  var clockOffset = 0;  // server clock minus this browser's, in seconds
+  var offeredCall = null;
 
   function byId(id) { return document.getElementById(id); }
   function show(id, visible) { byId(id).hidden = !visible; }
@@ -15,23 +21,67 @@
     node.textContent = text || "";
     node.className = isError ? "status error" : "status";
   }
+  function serverNow() { return Date.now() / 1000 + clockOffset; }
+  function describe(item) {
+    return (labels.reason[item.reason] || item.reason) + (item.line ? " · " + item.line : "");
+  }
 
   function render() {
-    show("escalation-banner", ringing.length > 0);
-    A.setText("escalation-detail", ringing.length > 1 ? "(" + ringing.length + ")" : "");
+    var focused = document.activeElement && document.activeElement.getAttribute("data-escalation");
+    show("escalation-banner", rings.length > 0);
+    byId("escalation-banner").setAttribute("data-count", String(rings.length));
+    A.fill("escalation-list", rings.map(function (item) {
+      var li = A.el("li", null, {
+        "class": "escalation-ring", "data-escalation": item.id, "data-call": item.call_id || "",
+      });
+      li.appendChild(A.el("span", describe(item), { "class": "ring-what" }));
+      li.appendChild(document.createTextNode(" · " + A.t("console.escalation.ringing_for") + " "));
+      li.appendChild(A.el("span", "", { "class": "ring-age", "data-since": String(item.since) }));
+      if (offeredCall && item.call_id === offeredCall) {
+        li.appendChild(A.el("p", A.t("console.escalation.same_call"), { "class": "ring-note" }));
+      }
+      var button = A.el("button", A.t("console.escalation.acknowledge"), {
+        type: "button", "class": "danger ring-ack", "data-escalation": item.id,
+        "aria-label": A.t("console.escalation.acknowledge") + ": " + describe(item),
+      });
+      li.appendChild(button);
+      return li;
+    }));
+    tick();
+    if (focused) {
+      var again = byId("escalation-list").querySelector('button[data-escalation="' + CSS.escape(focused) + '"]');
+      if (again) { again.focus(); }
+    }
   }
-  function ring(escalationId) {
-    if (ringing.indexOf(escalationId) < 0) { ringing.push(escalationId); }
-    render();
+
+  function tick() {
+    byId("escalation-list").querySelectorAll(".ring-age").forEach(function (node) {
+      node.textContent = A.duration(serverNow() - Number(node.getAttribute("data-since")));
+    });
   }
-  function stop(escalationId) {
-    ringing = ringing.filter(function (id) { return id !== escalationId; });
-    render();
-  }
+
   function load() {
     return A.api("GET", "/console/api/escalations").then(function (data) {
-      data.escalations.forEach(function (item) { ring(item.id); });
+      clockOffset = data.now - Date.now() / 1000;
+      rings = data.escalations;
+      var fresh = rings.filter(function (item) { return !known[item.id]; });
+      fresh.forEach(function (item) { known[item.id] = true; });
+      if (fresh.length) {
+        byId("escalation-announcer").textContent = A.t("console.escalation.ringing") + ": " +
+          fresh.map(describe).join("; ");
+      }
+      render();
     }).catch(function () { /* the stream brings the next ring */ });
+  }
+  function ring() { return load(); }
+  function stop(escalationId) {
+    var before = rings.length;
+    rings = rings.filter(function (item) { return item.id !== escalationId; });
+    if (rings.length !== before) { render(); }
+  }
+  function setOffer(callId) {
+    offeredCall = callId ? String(callId).replace(/\.t\d+$/, "") : null;
+    render();
   }
 
   function renderLocation(loc) {
@@ -67,23 +117,32 @@
     byId("escalation-case").scrollIntoView({ block: "start" });
   }
 
-  byId("escalation-ack").addEventListener("click", function () {
-    var escalationId = ringing[0];
-    if (!escalationId) { return; }
-    A.api("POST", "/console/api/escalations/acknowledge", { escalation_id: escalationId })
+  function acknowledge(item) {
+    A.api("POST", "/console/api/escalations/acknowledge", { escalation_id: item.id })
       .then(function (answer) {
-        stop(escalationId);
-        status(A.t("console.escalation.acknowledged"));
+        stop(item.id);
+        status(A.t("console.escalation.acknowledged") + " " + describe(item));
         if (answer.case) { showCase(answer.case); }
       })
       .catch(function (error) {
-        if (error.status === 404) { stop(escalationId); }
+        if (error.status === 404) { stop(item.id); }
         status(error.errorId === "console.not_your_escalation"
           ? A.t("console.error.not_your_escalation")
           : A.t("console.error.generic") + " (" + (error.errorId || error.message) + ")", true);
+        load();
       });
+  }
+
+  byId("escalation-list").addEventListener("click", function (event) {
+    var button = event.target.closest("button.ring-ack");
+    if (!button) { return; }
+    var id = button.getAttribute("data-escalation");
+    var item = rings.filter(function (r) { return r.id === id; })[0];
+    if (item) { acknowledge(item); }
   });
   byId("case-close").addEventListener("click", function () { show("escalation-case", false); });
 
-  window.AmparoRings = { ring: ring, stop: stop, load: load };
+  setInterval(tick, 1000);
+  load();
+  window.AmparoRings = { ring: ring, stop: stop, load: load, setOffer: setOffer };
 })();

@@ -16,10 +16,47 @@
         if (!response.ok || response.redirected) { throw new Error(String(response.status)); }
         return response.text();
       })
-      .then(function (html) { board.innerHTML = html; })  // our own server-rendered, escaped fragment
+      .then(function (html) {
+        var focus = focusedControl();
+        board.innerHTML = html;  // our own server-rendered, escaped fragment
+        restoreFocus(focus);
+        announceNewEscalations();
+      })
       .catch(function () { /* next tick tries again */ })
       .finally(function () { loading = false; });
   }
+
+  // A redraw keeps the keyboard where it was: the same button of the same call, if still there.
+  function focusedControl() {
+    var node = document.activeElement;
+    if (!node || !board.contains(node) || !node.matches("button[data-call]")) { return null; }
+    return '[data-call="' + CSS.escape(node.getAttribute("data-call")) + '"][data-mode="' +
+      CSS.escape(node.getAttribute("data-mode") || "") + '"]';
+  }
+  function restoreFocus(selector) {
+    if (!selector) { return; }
+    var again = board.querySelector("button" + selector);
+    if (again) { again.focus(); }
+  }
+
+  // The board itself is not a live region (it is redrawn every few seconds); an escalation
+  // that starts ringing is announced once, by what it is about.
+  var seen = null;
+  function announceNewEscalations() {
+    var rows = board.querySelectorAll("#escalations tr.escalation[data-open]");
+    var now = {};
+    var fresh = [];
+    rows.forEach(function (row) {
+      var id = row.getAttribute("data-escalation");
+      now[id] = true;
+      if (seen && !seen[id]) { fresh.push(row.cells[0].textContent.trim()); }
+    });
+    seen = now;
+    if (fresh.length) {
+      A.setText("board-announcer", A.t("console.escalation.ringing") + ": " + fresh.join("; "));
+    }
+  }
+  announceNewEscalations();
 
   function schedule() {
     if (pending) { return; }

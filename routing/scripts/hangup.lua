@@ -18,7 +18,8 @@ end
 if status == 'answered' then
   local ag = load_agent(c.agent)
   close_call(c, 'completed')
-  emit('completed', c.id, ag.id, {})
+  -- Her console learns at once that the caller is gone (she may still be mid-sentence).
+  publish_to_agent(ag.id, emit('completed', c.id, ag.id, {}))
   if ag.state == 'on_call' and ag.call == c.id then
     start_wrap_up(ag)
     dispatch_agent(ag)

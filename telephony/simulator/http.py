@@ -52,7 +52,7 @@ def simulator_api(phones_of: Callable[[], SimulatedPhones]) -> Blueprint:
     @bp.get("/calls/<call_id>")
     @login_required()
     def show(call_id: str) -> Response:
-        return _view(phones_of().get(call_id))
+        return _view(phones_of().current(call_id))
 
     @bp.post("/calls/<call_id>/keys")
     @login_required()

@@ -68,6 +68,8 @@ class SimulatedCall:
     awaiting_digits: int | None = None
     secret_input: bool = False
     timeout_s: float | None = None
+    waiting_since: float | None = None
+    """When the menu now waiting for keys was put to her (with ``timeout_s``, when it times out)."""
     steps: int = 0
 
     def to_json(self) -> str:
@@ -90,12 +92,13 @@ class UnknownSimulatedCall(LookupError):
     error_id = "simulator_unknown_call"
 
 
-def _render(call: SimulatedCall, turn: CallTurn) -> SimulatedCall:
+def _render(call: SimulatedCall, turn: CallTurn, at: float) -> SimulatedCall:
     call.awaiting_digits = None
     call.secret_input = False
     call.timeout_s = None
     for action in turn.actions:
         _render_one(call, turn, action)
+    call.waiting_since = at if call.status is PhoneStatus.WAITING_FOR_KEYS else None
     return call
 
 
@@ -166,9 +169,27 @@ class SimulatedPhones:
             return self._save(call)
         return call
 
+    def current(self, call_id: str, now: float | None = None) -> SimulatedCall:
+        """The call as her phone shows it now. A menu she leaves unanswered past its timeout
+        counts as silence, as a real phone's does (Twilio's ``<Gather timeout>``, the SIP
+        edge's timer): a silent caller falls through to a person, never waits forever. The
+        pages showing the call ask for it every few seconds, which is the simulator's clock;
+        one of them sends the silence."""
+        call = self.get(call_id)
+        at = now or time.time()
+        if (
+            call.status is PhoneStatus.WAITING_FOR_KEYS
+            and call.timeout_s
+            and call.waiting_since is not None
+            and at >= call.waiting_since + call.timeout_s
+            and self._live.set(key("sim", call_id, "timeout", str(call.steps)), 1, nx=True, ex=60)
+        ):
+            return self.stay_silent(call_id, at)
+        return call
+
     def transcript(self, call_id: str) -> dict[str, Any]:
         """The call as the caller lives it: its status and every line she heard or saw."""
-        call = self.get(call_id)
+        call = self.current(call_id)
         return {"status": call.status.value, "lines": [asdict(line) for line in call.lines]}
 
     def is_over(self, call_id: str, external_id: str) -> bool | None:
@@ -217,14 +238,15 @@ class SimulatedPhones:
     def dial(
         self, line_number: str, from_number: str | None, now: float | None = None
     ) -> SimulatedCall:
+        at = now or time.time()
         turn = self._switchboard().start(
             channel=Channel.SIMULATOR,
             external_id=secrets.token_hex(12),
             to_number=line_number,
             from_number=from_number or None,
-            at=now or time.time(),
+            at=at,
         )
-        return self._save(_render(SimulatedCall(turn.call_id, PhoneStatus.IN_IVR), turn))
+        return self._save(_render(SimulatedCall(turn.call_id, PhoneStatus.IN_IVR), turn, at))
 
     def press(self, call_id: str, digits: str, now: float | None = None) -> SimulatedCall:
         return self._send(call_id, EventKind.DIGITS, now, digits=digits)
@@ -247,7 +269,7 @@ class SimulatedPhones:
         event = CallEvent(kind=kind, call_id=call_id, at=now or time.time(), **payload)
         turn = self._switchboard().handle(event, idempotency_key=f"sim:{call_id}:{call.steps}")
         self._bring_in(turn)
-        return self._save(_render(call, turn))
+        return self._save(_render(call, turn, event.at))
 
     # -- outbound calls (check-ins) -----------------------------------------------------------
 
@@ -279,9 +301,10 @@ class SimulatedPhones:
             return call  # it stopped ringing (cancelled) or was answered already
         self._live.srem(key("sim", "ringing"), call_id)
         call.status = PhoneStatus.IN_IVR
-        turn = self._switchboard().answered(call_id, now or time.time(), machine=machine)
+        at = now or time.time()
+        turn = self._switchboard().answered(call_id, at, machine=machine)
         self._bring_in(turn)
-        return self._save(_render(call, turn))
+        return self._save(_render(call, turn, at))
 
     def _bring_in(self, turn: CallTurn) -> None:
         """A ``Join``: the caller it joins hears the urgent-team member come on the line."""

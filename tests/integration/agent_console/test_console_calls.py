@@ -35,12 +35,14 @@ def _caller(
     return call.call_id
 
 
-def _next_message(listener: redis.client.PubSub) -> dict[str, object]:
+def _next_message(listener: redis.client.PubSub, kind: str | None = None) -> dict[str, object]:
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
         message = listener.get_message(timeout=0.5)
         if message is not None and message["type"] == "message":
-            return dict(json.loads(message["data"]))
+            body = dict(json.loads(message["data"]))
+            if kind is None or body.get("kind") == kind:
+                return body
     raise AssertionError("nothing published")
 
 
@@ -168,7 +170,7 @@ def test_raising_risk_needs_no_reason(
         assert db.scalar(lowered) is None
 
 
-def test_a_severe_caller_rings_the_urgent_team_and_accepting_her_acknowledges_it(
+def test_a_severe_caller_rings_the_urgent_team_and_accepting_her_closes_it_unacknowledged(
     runtime: Runtime,
     hotline: Hotline,
     agent: SignedIn,
@@ -176,7 +178,7 @@ def test_a_severe_caller_rings_the_urgent_team_and_accepting_her_acknowledges_it
     db_sessions: sessionmaker[Session],
 ) -> None:
     listener = redis_client.pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(agent_channel(hotline.agents["urgent1"]))
+    listener.subscribe(agent_channel(hotline.agents["urgent1"]), ESCALATION_CHANNEL)
     _available(agent)
     call_id = _caller(runtime, hotline, SEVERE)
     assert _next_message(listener)["kind"] == "escalation_ring"
@@ -185,7 +187,10 @@ def test_a_severe_caller_rings_the_urgent_team_and_accepting_her_acknowledges_it
     assert views.open_escalations(redis_client, 10**10) == []
     with db_sessions() as db:
         row = db.scalar(select(Escalation).where(Escalation.call_id == call_id))
-        assert row is not None and row.acknowledged_by == agent.account.agent_id
+        assert row is not None and (row.acknowledged_by, row.acknowledged_at) == (None, None)
+        assert row.closed_reason == "answered" and row.closed_at is not None
+    stopped = _next_message(listener, kind="escalation_stopped")
+    assert stopped["escalation_id"] == f"call:{call_id}"
     listener.close()
 
 

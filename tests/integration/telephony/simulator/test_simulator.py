@@ -131,3 +131,26 @@ def test_with_nobody_signed_in_a_caller_is_put_through_to_the_backup_number(
         call = phones.press(call.call_id, key)
     assert call.status is PhoneStatus.TRANSFERRED
     assert "+34900000002" in call.lines[-1].text
+
+
+def test_a_silent_caller_who_presses_nothing_times_out_of_each_menu_to_a_person(
+    runtime: Runtime, hotline: Hotline
+) -> None:
+    """As on Twilio and SIP, an unanswered menu is silence once its timeout passes: the
+    caller never stays in the language menu for as long as she presses nothing."""
+    phones = runtime.simulator
+    staff_line(runtime.router, hotline, "ana")
+    call = phones.dial(hotline.line_number, None, now=1_800_000_000.0)
+    assert call.status is PhoneStatus.WAITING_FOR_KEYS and call.timeout_s
+    at = 1_800_000_000.0
+    assert phones.current(call.call_id, now=at + call.timeout_s - 1).steps == call.steps
+    for _ in range(10):
+        if call.status is not PhoneStatus.WAITING_FOR_KEYS:
+            break
+        assert call.timeout_s and call.waiting_since is not None
+        at = call.waiting_since + call.timeout_s
+        call = phones.current(call.call_id, now=at)
+    assert call.status is PhoneStatus.ON_HOLD
+    with runtime.sessions() as db:
+        row = db.get(Call, call.call_id)
+        assert row is not None and "silent" in (row.flags or []) and row.status == "queued"
