@@ -29,7 +29,7 @@ from calls.callbacks import work_forever
 from routing.jobs import Sweeper
 from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
-from store import database, live_state, migrate
+from store import database, live_state, metrics, migrate
 from store.embedded_redis import EmbeddedRedis
 from store.lease import Lease
 from store.timekeeper import Chore, Timekeeper
@@ -246,13 +246,17 @@ def _timekeeper(runtime: Runtime) -> Timekeeper:
         checkin_jobs.schedule_periodic(runtime.checkins)
         recording_jobs.schedule_purge(runtime.jobs)
 
+    def reconcile() -> None:
+        closed = runtime.reconciler.run()
+        metrics.count(runtime.redis, metrics.RECONCILED_CALLS, n=closed)
+
     chores = [
         Chore(
             "scheduled jobs", 1.0, lambda: live_state.release_scheduled(runtime.jobs, time.time())
         ),
         Chore("alarm sweep", 2.0, lambda: checkin_jobs.sweep(runtime.checkins)),
         Chore("periodic schedule", 10.0, keep_schedule),
-        Chore("call reconciler", RECONCILE_EVERY_S, lambda: runtime.reconciler.run()),
+        Chore("call reconciler", RECONCILE_EVERY_S, reconcile),
     ]
     return Timekeeper(Lease(runtime.redis, "timekeeper", TIMEKEEPER_LEASE_MS), chores)
 

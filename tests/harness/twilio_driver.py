@@ -58,7 +58,9 @@ class FlaskTransport:
             headers=dict(headers),
             base_url=f"{parts.scheme}://{parts.netloc}",
         )
-        return Reply(response.status_code, response.get_data(as_text=True))
+        reply = Reply(response.status_code, response.get_data(as_text=True))
+        response.close()  # as a WSGI server does once the answer is sent
+        return reply
 
 
 class HttpTransport:
