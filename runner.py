@@ -130,7 +130,9 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
             {
                 "bind": f"{host}:{port}",
                 "workers": workers or settings.web_workers,
-                "worker_class": "gthread",
+                # gthread, with console event streams on a pool of their own: an open console
+                # never takes the thread a webhook needs (web/stream_worker.py).
+                "worker_class": "web.stream_worker.EventStreamWorker",
                 "threads": 16,
                 "timeout": 60,
                 "graceful_timeout": 20,
