@@ -14,14 +14,17 @@ from checkins.http import checkins_api
 from checkins.operations_page import operations_blueprint
 from checkins.provisioning_http import provisioning_api
 from recordings_policy.http import recordings_blueprint
+from routing import views as routing_views
 from runtime import Runtime, build_runtime
 from settings import Settings, load_settings
-from store import database, live_state
+from store import database, live_state, metrics
 from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
+from telephony.sip import commands as sip_commands
 from telephony.twilio.http import twilio_blueprint
 from web import errors as web_errors
 from web import headers as web_headers
+from web.metrics import metrics_blueprint, time_webhooks
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -60,6 +63,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             }
         )
     )
+    app.register_blueprint(
+        metrics_blueprint(
+            settings.metrics_token,
+            lambda: runtime.redis,
+            (routing_views.metric_readings, sip_commands.metric_readings, metrics.job_readings),
+        )
+    )
+    time_webhooks(app, lambda: runtime.redis)
     register_console(app, runtime.console_ports)
 
     if settings.simulator_enabled:

@@ -221,7 +221,7 @@ def _register_commands() -> None:
     from hotline_config.cli import config_cli
     from ivr_flows.cli import flows
     from locales.cli import locales_cli
-    from runner import run, sip, web, worker
+    from runner import fallback, run, sip, web, worker
 
     for command in (
         run,
@@ -233,6 +233,7 @@ def _register_commands() -> None:
         devices_cli(_open_database),
         config_cli(_open_database, _leave_routing),
         sip,
+        fallback,
     ):
         cli.add_command(command)
 

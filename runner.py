@@ -15,8 +15,9 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import redis
@@ -29,10 +30,13 @@ from calls.callbacks import work_forever
 from routing.jobs import Sweeper
 from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
-from store import database, live_state, migrate
+from store import database, live_state, metrics, migrate
 from store.embedded_redis import EmbeddedRedis
 from store.lease import Lease
 from store.timekeeper import Chore, Timekeeper
+
+if TYPE_CHECKING:
+    from telephony.twilio.fallback_responder import FallbackBook
 
 log = logging.getLogger("amparo.runner")
 sip_log = logging.getLogger("amparo.sip")
@@ -130,7 +134,9 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
             {
                 "bind": f"{host}:{port}",
                 "workers": workers or settings.web_workers,
-                "worker_class": "gthread",
+                # gthread, with console event streams on a pool of their own: an open console
+                # never takes the thread a webhook needs (web/stream_worker.py).
+                "worker_class": "web.stream_worker.EventStreamWorker",
                 "threads": 16,
                 "timeout": 60,
                 "graceful_timeout": 20,
@@ -246,6 +252,10 @@ def _timekeeper(runtime: Runtime) -> Timekeeper:
         checkin_jobs.schedule_periodic(runtime.checkins)
         recording_jobs.schedule_purge(runtime.jobs)
 
+    def reconcile() -> None:
+        closed = runtime.reconciler.run()
+        metrics.count(runtime.redis, metrics.RECONCILED_CALLS, n=closed)
+
     chores = [
         Chore(
             "scheduled jobs", 1.0, lambda: live_state.release_scheduled(runtime.jobs, time.time())
@@ -255,7 +265,7 @@ def _timekeeper(runtime: Runtime) -> Timekeeper:
         Chore("routing rebuild", 1.0, lambda: runtime.routing_rebuild.ensure()),
         Chore("call journal", 2.0, lambda: runtime.journal_replay.run()),
         Chore("periodic schedule", 10.0, keep_schedule),
-        Chore("call reconciler", RECONCILE_EVERY_S, lambda: runtime.reconciler.run()),
+        Chore("call reconciler", RECONCILE_EVERY_S, reconcile),
     ]
     return Timekeeper(Lease(runtime.redis, "timekeeper", TIMEKEEPER_LEASE_MS), chores)
 
@@ -448,3 +458,55 @@ def run(port: int | None) -> None:
         click.echo("Amparo stopped.")
     if exit_code:
         sys.exit(exit_code)
+
+
+@click.command("fallback")
+@click.argument("hotline_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address.")
+@click.option("--port", type=int, default=5080, show_default=True, help="Port.")
+def fallback(hotline_file: Path, host: str, port: int) -> None:
+    """Answer Twilio's fallback URL with no database and no Redis: dial the called line's
+    overflow number (then its urgent number, then AMPARO_FALLBACK_NUMBER), from HOTLINE_FILE
+    (the TOML of `amparo config apply`). Run it on another host than the web tier."""
+    from telephony.twilio.fallback_responder import serve
+
+    book = _fallback_book(hotline_file, os.environ.get("AMPARO_FALLBACK_NUMBER"))
+    click.echo(
+        f"amparo fallback: {len(book.lines)} lines, on http://{host}:{port}/twilio/voice/fallback",
+        err=True,
+    )
+    try:
+        serve(book, host, port)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        click.echo(f"amparo fallback: cannot listen on {host}:{port} ({exc})", err=True)
+        sys.exit(2)
+
+
+def _fallback_book(hotline_file: Path, default: str | None) -> FallbackBook:
+    """Line number -> (overflow, urgent) from the hotline file; exits 2 naming any problem."""
+    from hotline_config.document import read_document
+    from store.phone_numbers import InvalidPhoneNumber, to_e164
+    from telephony.twilio.fallback_responder import FallbackBook
+
+    document, problems = read_document(hotline_file.read_text(encoding="utf-8"), str(hotline_file))
+    for problem in problems:
+        click.echo(f"amparo fallback: {problem}", err=True)
+    try:
+        default_number = to_e164(default) if default else None
+        lines = {
+            to_e164(line.number): [
+                to_e164(str(line.values[field]))
+                for field in ("overflow_number", "urgent_number")
+                if line.values.get(field)
+            ]
+            for line in document.lines
+        }
+    except InvalidPhoneNumber as exc:
+        click.echo(f"amparo fallback: {exc}", err=True)
+        sys.exit(2)
+    if problems or not (default_number or any(lines.values())):
+        click.echo("amparo fallback: no number to dial; refusing to start", err=True)
+        sys.exit(2)
+    return FallbackBook(lines, default_number)

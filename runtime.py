@@ -71,8 +71,12 @@ from telephony.twilio.recordings import rest_client
 from telephony.twilio.services import TwilioEdge
 from telephony.twilio.signatures import SignatureCheck
 from telephony.twilio.tokens import VoiceTokens
+from web.stream_worker import STREAM_THREADS
 
 log = logging.getLogger("amparo")
+
+EVENT_STREAM_CONNECTIONS = STREAM_THREADS
+"""One pub/sub connection per stream a web process serves at once."""
 
 
 def outbound_channel(settings: Settings) -> Channel:
@@ -434,6 +438,13 @@ class Runtime:
     # -- the console ---------------------------------------------------------------------------
 
     @cached_property
+    def event_streams(self) -> Redis:
+        """The consoles' event streams' own client: each open stream holds a pub/sub
+        connection while it is open, so streams take none of the shared pool's connections
+        (100 by default) that webhooks and pages need."""
+        return live_state.connect(self.redis_url, max_connections=EVENT_STREAM_CONNECTIONS)
+
+    @cached_property
     def console_ports(self) -> ConsolePorts:
         """Routing and call control are reached on first use: the console starts while Redis
         or the database is down."""
@@ -443,6 +454,7 @@ class Runtime:
         return ConsolePorts(
             sessions=self.sessions,
             live=self.redis,
+            streams=self.event_streams,
             call_log=self.call_log,
             router=lambda: self.router,
             control=lambda: self.control,
@@ -458,6 +470,8 @@ class Runtime:
 
     def close(self) -> None:
         self.redis.close()
+        if "event_streams" in self.__dict__:
+            self.event_streams.close()
         if "jobs" in self.__dict__:
             self.jobs.close()
         self.engine.dispose()

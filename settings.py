@@ -40,6 +40,8 @@ class Settings:
     web_port: int = 5000
     web_workers: int = 2
     trusted_proxies: int = 0
+    metrics_token: str | None = field(default=None, repr=False)
+    """Bearer token a Prometheus scraper presents to ``/metrics``; unset, ``/metrics`` is off."""
     file_access_after_call_min: int = 120
     default_locale: str = "es"
     simulator_enabled: bool = True
@@ -134,6 +136,7 @@ class Settings:
             "AMPARO_WEB_PORT": str(self.web_port),
             "AMPARO_WEB_WORKERS": str(self.web_workers),
             "AMPARO_TRUSTED_PROXIES": str(self.trusted_proxies),
+            "AMPARO_METRICS_TOKEN": "(set)" if self.metrics_token else "(not set: /metrics off)",
             "AMPARO_FILE_ACCESS_AFTER_CALL": f"{self.file_access_after_call_min} min",
             "AMPARO_DEFAULT_LOCALE": self.default_locale,
             "AMPARO_SIMULATOR": "on" if self.simulator_enabled else f"off {self.simulator_note}",
@@ -372,6 +375,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "AMPARO_FALLBACK_NUMBER",
             "required with Twilio: the number callers are sent to when nothing else answers",
         )
+    metrics_token = env.get("AMPARO_METRICS_TOKEN") or None
+    if metrics_token is not None and len(metrics_token) < 24:
+        raise ConfigurationError("AMPARO_METRICS_TOKEN", "must be at least 24 characters")
     log_level = (env.get("AMPARO_LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("AMPARO_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
@@ -389,6 +395,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_port=web_port,
         web_workers=_int(env, "AMPARO_WEB_WORKERS", 2, 1, 64),
         trusted_proxies=_int(env, "AMPARO_TRUSTED_PROXIES", 0, 0, 5),
+        metrics_token=metrics_token,
         file_access_after_call_min=_int(env, "AMPARO_FILE_ACCESS_AFTER_CALL", 120, 0, 24 * 60),
         default_locale=default_locale,
         simulator_enabled=simulator_enabled,

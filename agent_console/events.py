@@ -8,9 +8,10 @@ supervisors' channel (alerts, and ``board_changed`` hints for the wallboard). A
 message published by any process reaches every web process holding a subscription, so any
 number of web processes may serve the consoles.
 
-Each open stream holds one pub/sub connection and one server thread: ``amparo web`` runs
-gunicorn's gthread workers with 16 threads each, so a worker serves at most ~14 open consoles
-next to its ordinary requests; size ``AMPARO_WEB_WORKERS`` at (consoles / 14) + 1. A comment
+Each open stream holds one pub/sub connection (from ``ConsolePorts.streams``, a client of its
+own) and one thread: ``amparo web``'s worker (:mod:`web.stream_worker`) serves this route on a
+pool of stream threads apart from the request threads webhooks use, so open consoles never
+make a webhook wait. A comment
 line every 15 s keeps proxies from closing an idle stream and lets the server notice a browser
 that went away; a stream ends after ``MAX_STREAM_SECONDS`` and the browser reconnects at once
 (EventSource does), which spreads consoles again after a web process restarts. When the
@@ -150,7 +151,7 @@ def events_blueprint(ports: ConsolePorts) -> Blueprint:
         channels = channels_for(g.agent_id, g.role)
         watch, role = session_watch(where="event_stream"), str(g.role)
         events = stream(
-            ports.live,
+            ports.streams,
             channels,
             still_signed_in=lambda: stream_may_go_on(watch(), role),
             recheck=RECHECK_SECONDS,

@@ -45,6 +45,8 @@ class ConsoleError(Exception):
 class ConsolePorts:
     sessions: sessionmaker[Session]
     live: redis.Redis
+    streams: redis.Redis
+    """A client of its own for event streams (each holds a connection while open)."""
     call_log: CallLog
     router: Callable[[], Router]
     control: Callable[[], TelephonyControl]

@@ -38,6 +38,7 @@ from calls.directory import CallerInfo, Directory
 from calls.records import CallRecords
 from checkins.ports import OutboundDialer
 from routing import CallRequest, Router
+from routing.state import CALLBACK_TASK_FLAG
 from store.base import new_id
 from store.call_log import CallLog
 from store.callbacks import Callback, CallbackStatus
@@ -48,7 +49,7 @@ from store.vocabulary import Direction, RiskLevel
 log = logging.getLogger(__name__)
 
 CALLBACK_FLOW = "callback_outbound"
-CALLBACK_FLAG = "callback"
+CALLBACK_FLAG = CALLBACK_TASK_FLAG
 MAX_TRIES = 3
 RETRY_AFTER = timedelta(minutes=15)
 RING_TIMEOUT = timedelta(seconds=60)

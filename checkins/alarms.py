@@ -36,7 +36,7 @@ from checkins.handover import REASONS
 from checkins.locations import Location, valid
 from checkins.refused import keep_refused
 from checkins.targets import urgent_team_for
-from store import audit
+from store import audit, metrics
 from store.alarms import DeviceAlarm
 from store.models import Beneficiary, Device
 from store.records import Escalation
@@ -300,6 +300,7 @@ def _escalate(ctx: CheckinContext, stored_id: str) -> bool:
                 Escalation(id=escalation_id, team_id=team_id, reason="device_alarm", opened_at=now)
             )
         alarm.escalation_id = escalation_id
+        received_at = alarm.received_at
         details = {
             "alarm_id": alarm.id,
             "beneficiary_id": alarm.beneficiary_id,
@@ -315,6 +316,9 @@ def _escalate(ctx: CheckinContext, stored_id: str) -> bool:
         if alarm is not None:
             alarm.escalated_at = now
             alarm.status = "escalated" if team_id is not None else "unrouted"
+    if team_id is not None:
+        waited = (now - received_at).total_seconds()
+        metrics.observe(ctx.live, metrics.ALARM_TO_LADDER, (), waited)
     return True
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from routing.channels import is_personal_skill
 from routing.config import RouterConfig, check_identifier
 from routing.context import RoutingContext
+from routing.offers import observe_time_to_human
 from routing.priority import base_priority
 from routing.state import (
     ANY_LANGUAGE,
@@ -133,7 +134,10 @@ def raise_priority(
 def take(ctx: RoutingContext, call_id: str, member_id: str, now: float) -> Transition:
     """An urgent-team member took the call outside the console: it leaves the queues
     (``taken``), or answers ``not_waiting`` when a person already has it or it ended."""
-    return ctx.transition("take", now, {"call": call_id, "member": member_id})
+    transition = ctx.transition("take", now, {"call": call_id, "member": member_id})
+    for event in transition.of_kind("taken_by_team"):
+        observe_time_to_human(ctx, event)
+    return transition
 
 
 def hangup(ctx: RoutingContext, call_id: str, now: float) -> Transition:

@@ -76,6 +76,9 @@ class CallStatus(StrEnum):
 LIVE_CALL_STATUSES = frozenset({CallStatus.WAITING, CallStatus.OFFERED, CallStatus.ANSWERED})
 
 ANY_LANGUAGE = "*"
+CALLBACK_TASK_FLAG = "callback"
+"""The flag of a callback task (an agent is to phone her back): nobody is on the line while it
+waits, so it counts neither as a caller waiting nor in the time to a human."""
 OUTBOUND_MAX_WAIT_S = 4 * 3600
 
 

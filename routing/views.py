@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import redis
@@ -14,11 +14,13 @@ import redis
 from routing.config import RouterConfig
 from routing.state import (
     ANY_LANGUAGE,
+    CALLBACK_TASK_FLAG,
     AgentState,
     after_call_state,
     from_list_field,
     routing_key,
 )
+from store import metrics
 from store.vocabulary import RiskLevel
 
 
@@ -266,3 +268,25 @@ def _ringing_members(client: redis.Redis, row: dict[str, str]) -> set[str]:
         on_rota = [m for m in members if roster is None or m in roster]
         rung.update(on_rota or members)
     return rung
+
+
+def metric_readings(client: redis.Redis, now: float) -> list[metrics.Reading]:
+    """Routing's gauges for ``/metrics``: callers waiting by line and risk, agents by state,
+    ladders still ringing."""
+    ids = [_text(call_id) for call_id in client.zrange(routing_key("waiting"), 0, -1)]
+    waiting: Counter[tuple[str, str]] = Counter()
+    fields = ["line", "risk", "flags"]
+    for row in read_rows(client, [routing_key("call", cid) for cid in ids], fields):
+        if row is not None and CALLBACK_TASK_FLAG not in from_list_field(row["flags"]):
+            waiting[(row["line"], row["risk"])] += 1
+    readings = [
+        metrics.Reading(metrics.CALLS_WAITING, labels, float(n)) for labels, n in waiting.items()
+    ]
+    readings += [
+        metrics.Reading(metrics.AGENTS, (str(state),), float(len(agents)))
+        for state, agents in agents_by_state(client, now).items()
+    ]
+    readings.append(
+        metrics.Reading(metrics.ESCALATIONS_OPEN, (), float(len(open_escalations(client, now))))
+    )
+    return readings

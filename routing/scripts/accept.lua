@@ -23,7 +23,7 @@ if waited <= CFG.service_level then stat('answered_in_sl') end
 local interpreter = redis.call('HGET', k('call', c.id), 'interpreter_needed')
 if interpreter == '' then interpreter = false end
 emit('answered', c.id, ag.id, {waited = waited, attempt = num(c.attempts, 1),
-                              risk = c.risk, queue = c.queue,
+                              risk = c.risk, queue = c.queue, flags = c.flags,
                               interpreter_needed = interpreter})
 return finish('answered', {call_status = 'answered', agent = ag.id, waited = waited,
                            interpreter_needed = interpreter})

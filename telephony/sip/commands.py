@@ -29,6 +29,7 @@ from typing import Any
 
 import redis
 
+from store import metrics
 from store.live_state import key
 
 log = logging.getLogger(__name__)
@@ -273,3 +274,15 @@ class CommandListener:
             except redis.RedisError:
                 log.exception("SIP command channel lost; reconnecting")
                 time.sleep(1)
+
+
+def metric_readings(client: redis.Redis, now: float) -> list[metrics.Reading]:
+    """Legs in use and legs admitted by each live SIP process, from its heartbeat."""
+    readings = []
+    for process in live_processes(client, now):
+        labels = (process.get("process_id", ""),)
+        readings.append(metrics.Reading(metrics.SIP_CALLS, labels, float(process.get("legs") or 0)))
+        readings.append(
+            metrics.Reading(metrics.SIP_CAPACITY, labels, float(process.get("max_calls") or 0))
+        )
+    return readings

@@ -58,7 +58,9 @@ class FlaskTransport:
             headers=dict(headers),
             base_url=f"{parts.scheme}://{parts.netloc}",
         )
-        return Reply(response.status_code, response.get_data(as_text=True))
+        reply = Reply(response.status_code, response.get_data(as_text=True))
+        response.close()  # as a WSGI server does once the answer is sent
+        return reply
 
 
 class HttpTransport:
@@ -71,9 +73,16 @@ class HttpTransport:
         self.timeout = timeout
 
     def post(self, url: str, data: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
-        response = self.session.post(
-            url, data=dict(data), headers=dict(headers), timeout=self.timeout
-        )
+        """A refused connection or a timeout is a failed request for Twilio (error 11200,
+        then the fallback URL), answered here as a 502 with no body."""
+        import requests
+
+        try:
+            response = self.session.post(
+                url, data=dict(data), headers=dict(headers), timeout=self.timeout
+            )
+        except (requests.ConnectionError, requests.Timeout):
+            return Reply(502, "")
         return Reply(response.status_code, response.text)
 
 
