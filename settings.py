@@ -73,6 +73,16 @@ class Settings:
     sip_process_id: str | None = None
     sip_rtp_port: int = 0
     sip_drain_s: float = 20.0
+    webrtc_ws_url: str | None = None
+    webrtc_secret: str | None = field(default=None, repr=False)
+    webrtc_registrar: str | None = None
+    webrtc_credential_ttl_s: int = 43200
+
+    @property
+    def webrtc_enabled(self) -> bool:
+        """Agents answer SIP calls in the browser (JsSIP through Kamailio, docs/sip.md)."""
+        return self.webrtc_ws_url is not None
+
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -157,6 +167,10 @@ class Settings:
             "AMPARO_SIP_PROCESS_ID": self.sip_process_id or "(host:port)",
             "AMPARO_SIP_RTP_PORT": str(self.sip_rtp_port or "(any free)"),
             "AMPARO_SIP_DRAIN_SECONDS": str(self.sip_drain_s),
+            "AMPARO_WEBRTC_WS_URL": self.webrtc_ws_url or "(not set: no browser phone for SIP)",
+            "AMPARO_WEBRTC_SECRET": "(set)" if self.webrtc_secret else "(not set)",
+            "AMPARO_WEBRTC_REGISTRAR": self.webrtc_registrar or "(not set)",
+            "AMPARO_WEBRTC_CREDENTIAL_TTL": str(self.webrtc_credential_ttl_s),
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -377,6 +391,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError("AMPARO_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
 
     simulator_enabled, simulator_note = _simulator(env, embedded_db and redis_url is None, web_host)
+    webrtc_ws_url = _url(env, "AMPARO_WEBRTC_WS_URL", ("ws", "wss"))
+    webrtc_secret = env.get("AMPARO_WEBRTC_SECRET") or None
+    if webrtc_ws_url and (webrtc_secret is None or len(webrtc_secret) < 32):
+        raise ConfigurationError(
+            "AMPARO_WEBRTC_SECRET", "must be set, at least 32 characters, with AMPARO_WEBRTC_WS_URL"
+        )
+
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -422,4 +443,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sip_process_id=env.get("AMPARO_SIP_PROCESS_ID") or None,
         sip_rtp_port=_int(env, "AMPARO_SIP_RTP_PORT", 0, 0, 65000),
         sip_drain_s=_float(env, "AMPARO_SIP_DRAIN_SECONDS", 20.0, 0.0, 3600.0),
+        webrtc_ws_url=webrtc_ws_url,
+        webrtc_secret=webrtc_secret,
+        webrtc_registrar=_host_port(env, "AMPARO_WEBRTC_REGISTRAR"),
+        webrtc_credential_ttl_s=_int(env, "AMPARO_WEBRTC_CREDENTIAL_TTL", 43200, 300, 86400),
     )

@@ -111,7 +111,7 @@ class SipService:
             stopping=self._stopping,
             unanswered=unanswered,
         )
-        control = CallControl(self, sessions, self.outbound.cancel, live)
+        control = CallControl(self, sessions, self.outbound.cancel, live, settings.webrtc_registrar)
         self._listener = commands.CommandListener(live, self.process_id, control.handle)
         self.presence = Presence(
             live,

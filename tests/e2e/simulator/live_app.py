@@ -84,7 +84,13 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float)
 
 @contextmanager
 def running_web(
-    *, port: int, database_url: str, redis_url: str, data_key: bytes, data_dir: Path
+    *,
+    port: int,
+    database_url: str,
+    redis_url: str,
+    data_key: bytes,
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LiveApp]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMPARO_")}
     env.update(
@@ -97,6 +103,7 @@ def running_web(
             "AMPARO_SIMULATOR": "on",
             "AMPARO_WEB_WORKERS": "2",
             "AMPARO_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
     )
     data_dir.mkdir(parents=True, exist_ok=True)
