@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from store.live_state import key
 from store.models import Agent
 from store.records import CallEvent as StoredEvent
 from store.records import Recording
+from telephony.sip.browser_phones import BrowserPhoneRegistrar
 from tests.e2e.simulator.live_app import LiveApp, running_web
 from tests.e2e.sip.browser_agent import (
     agent_voice,
@@ -253,3 +255,57 @@ def test_the_agent_answers_in_her_browser_through_kamailio_and_rtpengine(
             assert phone_state(page) == "ready"
     finally:
         caller.stop()
+
+
+TRY_REGISTER = """async (attempts) => {
+  const results = [];
+  for (const attempt of attempts) {
+    results.push(await new Promise((resolve) => {
+      const ua = new JsSIP.UA({
+        sockets: [new JsSIP.WebSocketInterface(attempt.ws_url)],
+        uri: attempt.uri,
+        authorization_user: attempt.username || undefined,
+        password: attempt.password || undefined,
+        register: true,
+        connection_recovery_min_interval: 1,
+      });
+      const done = (outcome) => { ua.stop(); resolve(outcome); };
+      ua.on("registered", () => done("registered"));
+      ua.on("registrationFailed", (e) => done(e.response ? e.response.status_code : e.cause));
+      setTimeout(() => done("no answer"), 10000);
+      ua.start();
+    }));
+  }
+  return results;
+}"""
+
+
+def test_the_registrar_refuses_browsers_without_valid_credentials_and_a_denied_microphone_is_said(
+    proxy: tuple[Kamailio, RtpEngine],
+    console_web: LiveApp,
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    kamailio, _ = proxy
+    kamailio.start(settle_s=1)
+    ana, farah = hotline.agents["ana"], hotline.agents["farah"]
+    minted = BrowserPhoneRegistrar(kamailio.ws_url, TEST_SECRET, 600)
+    valid = asdict(minted.issue(ana))
+    anonymous = {**valid, "username": "", "password": ""}
+    expired = asdict(
+        BrowserPhoneRegistrar(
+            kamailio.ws_url, TEST_SECRET, 600, clock=lambda: time.time() - 3600
+        ).issue(ana)
+    )
+    forged = asdict(BrowserPhoneRegistrar(kamailio.ws_url, "x" * 40, 600).issue(ana))
+    as_someone_else = {**asdict(minted.issue(farah)), "uri": valid["uri"]}
+
+    with chromium(None) as browser:
+        page = browser.new_page()
+        sign_in(page, console_web.base_url, _login(db_sessions, farah))
+        wait_phone(page, "mic-denied", 20)
+        said = page.inner_text("#softphone-status")
+        outcomes = page.evaluate(TRY_REGISTER, [valid, anonymous, expired, forged, as_someone_else])
+
+    assert "microphone is blocked" in said, said
+    assert outcomes == ["registered", 401, 401, 401, 403], (outcomes, kamailio.log()[-3000:])
