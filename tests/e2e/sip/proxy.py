@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.e2e.sip.certificates import TestCertificates
 from tests.e2e.sip.peers import ROOT, free_port
 
 DEPLOY = ROOT / "deploy" / "kamailio"
@@ -30,7 +31,7 @@ class Kamailio:
     processes: list[str]
     rtpengine_ng: int = 0
     secret: str = TEST_SECRET
-    tls_config: Path | None = None
+    certificates: TestCertificates | None = None
     port: int = field(default_factory=free_port)
     ws_port: int = field(default_factory=free_port)
     tls_port: int = field(default_factory=free_port)
@@ -45,6 +46,10 @@ class Kamailio:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.ws_port}"
 
+    @property
+    def wss_url(self) -> str:
+        return f"wss://127.0.0.1:{self.wss_port}"
+
     def render(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
         listing = self.workdir / "dispatcher.list"
@@ -57,18 +62,27 @@ class Kamailio:
             ("listen=tls:127.0.0.1:5061", f"listen=tls:127.0.0.1:{self.tls_port}"),
             ("listen=tls:127.0.0.1:8443", f"listen=tls:127.0.0.1:{self.wss_port}"),
             ("/etc/kamailio/dispatcher.list", str(listing)),
-            ("/etc/kamailio/tls.cfg", str(self.tls_config or self.workdir / "tls.cfg")),
+            ("/etc/kamailio/tls.cfg", str(self.workdir / "tls.cfg")),
             ("CHANGE-ME-the-AMPARO_WEBRTC_SECRET-of-amparo-web", self.secret),
             ("udp:127.0.0.1:2223", f"udp:127.0.0.1:{self.rtpengine_ng or free_port()}"),
         ):
             text = _replace(text, old, new)
         config = self.workdir / "kamailio.cfg"
         config.write_text(text)
+        if self.certificates is not None:
+            tls = (DEPLOY / "tls.cfg").read_text()
+            for old, new in (
+                ("/etc/kamailio/tls/server.pem", str(self.certificates.cert)),
+                ("/etc/kamailio/tls/server.key", str(self.certificates.key)),
+                ("/etc/ssl/certs/ca-certificates.crt", str(self.certificates.ca)),
+            ):
+                tls = _replace(tls, old, new)
+            (self.workdir / "tls.cfg").write_text(tls)
         return config
 
     def start(self, settle_s: float = 3.0) -> Kamailio:
         config = self.render()
-        defines = ["-A", "WITH_TLS"] if self.tls_config is not None else []
+        defines = ["-A", "WITH_TLS"] if self.certificates is not None else []
         log = (self.workdir / "kamailio.log").open("ab")
         self.process = subprocess.Popen(
             [

@@ -22,6 +22,7 @@ from tests.e2e.sip.peers import (
     held_call,
     speech_wav,
 )
+from tests.e2e.sip.proxy import Kamailio
 from tests.e2e.sip.test_bridge import SILENCE_RMS, _recording_of, kinds, rms, wait_until
 from tests.harness.hotline import Hotline
 
@@ -84,3 +85,41 @@ def test_a_caller_over_tls_with_srtp_reaches_the_ivr_and_her_voice_is_recorded(
         reason="checking a recording of a call over TLS and SRTP in a test",
     )
     assert rms(b"".join(playback.chunks)) > SILENCE_RMS
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path("/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so").exists(),
+    reason="Kamailio's TLS module is missing (Debian package kamailio-tls-modules)",
+)
+def test_a_caller_over_tls_to_kamailio_reaches_amparo_sip_behind_it(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    tmp_path: Path,
+) -> None:
+    certificates = make_certificates(tmp_path / "certs")
+    sip = start_sip()
+    proxy = Kamailio(tmp_path / "kamailio", [sip.address], certificates=certificates).start()
+    caller = Baresip(
+        tmp_path / "caller",
+        "caller",
+        speech_wav(tmp_path / "caller.wav", "I need to talk to someone"),
+        extra_config=(f"sip_cafile {certificates.ca}",),
+    ).start()
+    try:
+        caller.command(
+            "dial", f"sip:{hotline.line_number}@127.0.0.1:{proxy.tls_port};transport=tls"
+        )
+        call_id = held_call(redis_client, timeout_s=20)
+        caller.command("sndcode", "1")
+        time.sleep(2)
+        caller.command("sndcode", "0")
+        wait_until(lambda: "outcome" in kinds(db_sessions, call_id), 40, sip.log()[-3000:])
+        caller.command("hangup")
+        wait_until(lambda: "hangup" in kinds(db_sessions, call_id), 20, proxy.log()[-3000:])
+    finally:
+        caller.stop()
+        proxy.stop()
+    assert "transport=tls" in caller.log()
