@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests use as real peers; installed when run as root, skipped (and said) otherwise.
 # build-essential swig libssl-dev uuid-dev python3-dev: to build the SIP engine (third_party/pjproject);
-# sip-tester (SIPp), baresip, kamailio: real SIP peers and proxy; espeak-ng, sox: SIP prompts;
+# sip-tester (SIPp), baresip, kamailio: real SIP peers and proxy; kamailio-websocket-modules,
+# kamailio-tls-modules, kamailio-autheph-modules, rtpengine-daemon: agents' browsers over WebRTC
+# (docs/sip.md); espeak-ng, sox: SIP prompts;
 # chromium: the browser the console's end-to-end tests drive (Playwright, never a downloaded browser).
-DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev sip-tester baresip kamailio espeak-ng sox chromium
+DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev sip-tester baresip kamailio kamailio-websocket-modules kamailio-tls-modules kamailio-autheph-modules rtpengine-daemon espeak-ng sox chromium
 
 .PHONY: run test lint lint-locked lock-check lock upgrade venv venv-runtime system-packages node voice-sdk sip-engine clean
 
@@ -74,7 +76,16 @@ $(VOICE_SDK): node_modules/.package-lock.json
 	  mkdir -p $(dir $@) && cp node_modules/@twilio/voice-sdk/dist/twilio.min.js $@; \
 	else echo "@twilio/voice-sdk is not installed: the Twilio softphone is unavailable"; fi
 
-voice-sdk: $(VOICE_SDK)
+# JsSIP, the browser phone of SIP mode, bundled from the npm package (which ships CommonJS only)
+# into one script the console serves at /static/vendor/jssip.min.js; git-ignored like the above.
+JSSIP := agent_console/static/vendor/jssip.min.js
+$(JSSIP): node_modules/.package-lock.json
+	@if [ -f node_modules/jssip/lib/JsSIP.js ] && [ -x node_modules/.bin/esbuild ]; then \
+	  mkdir -p $(dir $@) && node_modules/.bin/esbuild node_modules/jssip/lib/JsSIP.js --bundle \
+	    --format=iife --global-name=JsSIP --minify --log-level=warning --outfile=$@; \
+	else echo "jssip is not installed: the browser phone of SIP mode is unavailable"; fi
+
+voice-sdk: $(VOICE_SDK) $(JSSIP)
 
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

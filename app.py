@@ -21,6 +21,7 @@ from store import database, live_state, metrics
 from telephony.simulator.http import simulator_api
 from telephony.simulator.page import simulator_page
 from telephony.sip import commands as sip_commands
+from telephony.sip.http import browser_phone_blueprint
 from telephony.twilio.http import twilio_blueprint
 from web import errors as web_errors
 from web import headers as web_headers
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(
         twilio_blueprint(runtime.twilio_edge, runtime.twilio_signatures, runtime.voice_tokens)
     )
+    if runtime.browser_phones is not None:
+        app.register_blueprint(browser_phone_blueprint(runtime.browser_phones))
     app.register_blueprint(checkins_api(lambda: runtime.checkins))
     app.register_blueprint(provisioning_api(lambda: runtime.checkins))
     app.register_blueprint(
@@ -104,7 +107,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     web_errors.install(app)
     web_headers.install(
         app,
-        content_policy(settings.twilio_account_sid is not None),
+        content_policy(settings.twilio_account_sid is not None, settings.webrtc_ws_url),
         https=settings.public_base_url.startswith("https://"),
     )
     return app

@@ -59,6 +59,7 @@ from store.vocabulary import Channel, Direction
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
 from telephony.sip.call_presence import SipCallPresence
+from telephony.sip.browser_phones import BrowserPhoneRegistrar
 from telephony.sip.commands import SipBridge, SipRedirector
 from telephony.sip.dialer import SipDialer
 from telephony.twilio.bridge import TwilioBridge, TwilioRedirector
@@ -435,6 +436,16 @@ class Runtime:
             twiml_app_sid=settings.twilio_twiml_app_sid,
         )
 
+    @cached_property
+    def browser_phones(self) -> BrowserPhoneRegistrar | None:
+        """Credentials for agents' browsers on Kamailio's registrar (SIP mode), when set."""
+        settings = self.settings
+        if settings.webrtc_ws_url is None or settings.webrtc_secret is None:
+            return None
+        return BrowserPhoneRegistrar(
+            settings.webrtc_ws_url, settings.webrtc_secret, settings.webrtc_credential_ttl_s
+        )
+
     # -- the console ---------------------------------------------------------------------------
 
     @cached_property
@@ -461,6 +472,7 @@ class Runtime:
             simulator=simulator,
             callbacks=lambda: self.callbacks,
             twilio_enabled=self.settings.twilio_account_sid is not None,
+            browser_phone=self.settings.webrtc_enabled,
             default_locale=self.settings.default_locale,
             file_access_after_call=timedelta(minutes=self.settings.file_access_after_call_min),
             restore_presence=lambda agent_id, state: self.routing_rebuild.restore_presence(

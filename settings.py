@@ -75,6 +75,21 @@ class Settings:
     sip_process_id: str | None = None
     sip_rtp_port: int = 0
     sip_drain_s: float = 20.0
+    sip_tls_listen: str | None = None
+    sip_tls_cert: Path | None = None
+    sip_tls_key: Path | None = None
+    sip_tls_ca: Path | None = None
+    sip_srtp: str = "off"
+    webrtc_ws_url: str | None = None
+    webrtc_secret: str | None = field(default=None, repr=False)
+    webrtc_registrar: str | None = None
+    webrtc_credential_ttl_s: int = 43200
+
+    @property
+    def webrtc_enabled(self) -> bool:
+        """Agents answer SIP calls in the browser (JsSIP through Kamailio, docs/sip.md)."""
+        return self.webrtc_ws_url is not None
+
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -160,6 +175,15 @@ class Settings:
             "AMPARO_SIP_PROCESS_ID": self.sip_process_id or "(host:port)",
             "AMPARO_SIP_RTP_PORT": str(self.sip_rtp_port or "(any free)"),
             "AMPARO_SIP_DRAIN_SECONDS": str(self.sip_drain_s),
+            "AMPARO_SIP_TLS_LISTEN": self.sip_tls_listen or "(not set: no SIP over TLS)",
+            "AMPARO_SIP_TLS_CERT": str(self.sip_tls_cert or "(not set)"),
+            "AMPARO_SIP_TLS_KEY": "(set)" if self.sip_tls_key else "(not set)",
+            "AMPARO_SIP_TLS_CA": str(self.sip_tls_ca or "(peers' certificates not verified)"),
+            "AMPARO_SIP_SRTP": self.sip_srtp,
+            "AMPARO_WEBRTC_WS_URL": self.webrtc_ws_url or "(not set: no browser phone for SIP)",
+            "AMPARO_WEBRTC_SECRET": "(set)" if self.webrtc_secret else "(not set)",
+            "AMPARO_WEBRTC_REGISTRAR": self.webrtc_registrar or "(not set)",
+            "AMPARO_WEBRTC_CREDENTIAL_TTL": str(self.webrtc_credential_ttl_s),
         }
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -297,6 +321,23 @@ def _host_port(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+def _file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigurationError(name, f"no such file: {raw}")
+    return path
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or "").strip().lower() or default
+    if raw not in choices:
+        raise ConfigurationError(name, f"must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _sip_uri(env: Mapping[str, str], name: str) -> str | None:
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -383,6 +424,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError("AMPARO_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
 
     simulator_enabled, simulator_note = _simulator(env, embedded_db and redis_url is None, web_host)
+    sip_tls_listen = _host_port(env, "AMPARO_SIP_TLS_LISTEN")
+    if sip_tls_listen and not (env.get("AMPARO_SIP_TLS_CERT") and env.get("AMPARO_SIP_TLS_KEY")):
+        raise ConfigurationError(
+            "AMPARO_SIP_TLS_CERT",
+            "AMPARO_SIP_TLS_CERT and _KEY are needed with AMPARO_SIP_TLS_LISTEN",
+        )
+    webrtc_ws_url = _url(env, "AMPARO_WEBRTC_WS_URL", ("ws", "wss"))
+    webrtc_secret = env.get("AMPARO_WEBRTC_SECRET") or None
+    if webrtc_ws_url and (webrtc_secret is None or len(webrtc_secret) < 32):
+        raise ConfigurationError(
+            "AMPARO_WEBRTC_SECRET", "must be set, at least 32 characters, with AMPARO_WEBRTC_WS_URL"
+        )
+
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -429,4 +483,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sip_process_id=env.get("AMPARO_SIP_PROCESS_ID") or None,
         sip_rtp_port=_int(env, "AMPARO_SIP_RTP_PORT", 0, 0, 65000),
         sip_drain_s=_float(env, "AMPARO_SIP_DRAIN_SECONDS", 20.0, 0.0, 3600.0),
+        sip_tls_listen=sip_tls_listen,
+        sip_tls_cert=_file(env, "AMPARO_SIP_TLS_CERT"),
+        sip_tls_key=_file(env, "AMPARO_SIP_TLS_KEY"),
+        sip_tls_ca=_file(env, "AMPARO_SIP_TLS_CA"),
+        sip_srtp=_choice(env, "AMPARO_SIP_SRTP", ("off", "optional", "mandatory"), "off"),
+        webrtc_ws_url=webrtc_ws_url,
+        webrtc_secret=webrtc_secret,
+        webrtc_registrar=_host_port(env, "AMPARO_WEBRTC_REGISTRAR"),
+        webrtc_credential_ttl_s=_int(env, "AMPARO_WEBRTC_CREDENTIAL_TTL", 43200, 300, 86400),
     )

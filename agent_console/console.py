@@ -58,6 +58,7 @@ def console_blueprint(ports: ConsolePorts) -> Blueprint:
             role=g.role,
             agent_id=g.agent_id,
             twilio_enabled=ports.twilio_enabled,
+            browser_phone=ports.browser_phone,
             simulator_enabled=ports.simulator is not None,
             states=("available", "break", "offline"),
             state_text=STATE_TEXT,
@@ -70,12 +71,14 @@ def console_blueprint(ports: ConsolePorts) -> Blueprint:
     return bp
 
 
-def content_policy(twilio_enabled: bool) -> str:
-    """Pages load nothing from elsewhere; in Twilio mode the softphone talks to Twilio."""
+def content_policy(twilio_enabled: bool, sip_websocket: str | None = None) -> str:
+    """Pages load nothing from elsewhere; in Twilio mode the softphone talks to Twilio, in SIP
+    mode the browser phone to Kamailio's WebSocket."""
     twilio = " https://*.twilio.com wss://*.twilio.com" if twilio_enabled else ""
+    sip = f" {sip_websocket}" if sip_websocket else ""
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'{twilio}; media-src 'self' blob:{twilio}; "
+        f"connect-src 'self'{twilio}{sip}; media-src 'self' blob:{twilio}; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
 

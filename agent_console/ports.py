@@ -53,6 +53,8 @@ class ConsolePorts:
     simulator: Callable[[], SimulatedTranscripts] | None = None
     callbacks: Callable[[], Callbacks] | None = None
     twilio_enabled: bool = False
+    browser_phone: bool = False
+    """SIP mode: the console registers a JsSIP phone with Kamailio (``AMPARO_WEBRTC_WS_URL``)."""
     default_locale: str = "es"
     clock: Callable[[], float] = time.time
     file_access_after_call: timedelta = timedelta(hours=2)

@@ -155,7 +155,16 @@ class Bridge:
         self.host.log_event(self.call_id, "bridged", {"to": self._who()})
 
     def leg_digit(self, leg: Leg, digit: str) -> None:
-        """The person's keys are not the caller's answers."""
+        """The person's keys are not the caller's answers: they are played to the far end
+        (RFC 2833 on the caller's leg, as the browser phone's keypad expects), never logged."""
+        if not self.connected or self.on_hold or self.session.ended:
+            return
+        try:
+            self.session.leg.dialDtmf(digit)
+        except (pj.Error, ReferenceError) as exc:
+            log.warning("call %s: key not passed on (%s)", self.call_id, type(exc).__name__)
+            return
+        log.info("call %s: a key from %s passed on to the caller", self.call_id, self._who())
 
     def leg_ended(self, leg: Leg, status: int) -> None:
         if self.caller_gone or self.ending or self.released:

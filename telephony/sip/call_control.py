@@ -2,9 +2,10 @@
 
 Commands arrive on the process's Redis channel (``commands.py``: the protocol and its listener):
 
-* ``bridge``: an agent accepted the call in the console: her SIP phone is called and joined to
-  the caller; an agent with no SIP address counts as unanswered (the caller goes to the line's
-  overflow number);
+* ``bridge``: an agent accepted the call in the console: her SIP phone (her ``sip_uri``, else
+  her browser registered with Kamailio when ``AMPARO_WEBRTC_REGISTRAR`` is set) is called and
+  joined to the caller; an agent with no SIP address counts as unanswered (the caller goes to
+  the line's overflow number);
 * ``monitor``: a supervisor joins a connected call, or changes mode (listen, whisper, barge);
 * ``redirect``: routing overflowed the call: the caller, unless already with a person, is sent
   to the number through the trunk (or handed back with REFER);
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.live_state import key
 from store.models import Agent
 from telephony.sip.bridge import MonitorMode, SupervisorLeg
+from telephony.sip.browser_phones import registered_contact
 from telephony.sip.calls import IvrSession
 from telephony.sip.legs import Leg, LegListener, borrowed
 from telephony.sip.loop import PjLoop
@@ -76,10 +78,12 @@ class CallControl:
         sessions: sessionmaker[Session],
         cancel_outbound: Callable[[str], None],
         live: redis.Redis,
+        browser_registrar: str | None = None,
     ) -> None:
         self.host = host
         self.sessions = sessions
         self.live = live
+        self.browser_registrar = browser_registrar
         self._cancel_outbound = cancel_outbound
 
     def handle(self, message: dict[str, Any]) -> None:
@@ -125,9 +129,17 @@ class CallControl:
             log.error("unknown SIP command %r ignored", op)
 
     def _sip_uri(self, agent_id: str) -> str | None:
+        """Her fixed SIP phone, else (with ``AMPARO_WEBRTC_REGISTRAR``) her browser registered
+        with Kamailio."""
         with self.sessions() as db:
             agent = db.get(Agent, agent_id)
-            return agent.sip_uri if agent is not None else None
+            if agent is None:
+                return None
+            if agent.sip_uri:
+                return agent.sip_uri
+        if self.browser_registrar is not None:
+            return registered_contact(agent_id, self.browser_registrar)
+        return None
 
     def _on_call_number(self, alert_call: str) -> tuple[str, str | None]:
         """Who took the call on ``alert_call`` (its live meta), and her on-call number."""

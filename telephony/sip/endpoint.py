@@ -3,9 +3,12 @@ admission control that keeps it from ever being overrun.
 
 One Endpoint per process (pjsua2 allows no more), a null audio device (no sound card: the
 conference bridge is clocked by pjmedia's null port) and an 8 kHz media clock, so G.711 calls
-are mixed without resampling. UDP and TCP transports listen on ``AMPARO_SIP_LISTEN``; with
+are mixed without resampling. UDP and TCP transports listen on ``AMPARO_SIP_LISTEN``, and a TLS
+transport on ``AMPARO_SIP_TLS_LISTEN`` with the certificate of the settings; with
 ``AMPARO_SIP_REGISTRAR`` the account registers to a trunk, otherwise it answers whatever is sent
-to the listening address (behind Kamailio or a carrier's SBC).
+to the listening address (behind Kamailio or a carrier's SBC). ``AMPARO_SIP_SRTP`` offers or
+requires SRTP with SDES keys, which travel only over TLS (``srtpSecureSignaling``): keys in a
+clear-text SDP would protect nothing.
 
 Admission control: pjmedia aborts the whole process when the conference bridge runs out of
 ports, and pjsua answers 486 Busy when its call table is full (a proxy treats that as final and
@@ -20,6 +23,8 @@ import logging
 import resource
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
@@ -28,6 +33,24 @@ from telephony.sip.legs import Leg, call_param
 from telephony.sip.loop import PjLoop
 
 log = logging.getLogger(__name__)
+
+SRTP_USE = {
+    "off": 0,
+    "optional": 1,
+    "mandatory": 2,
+}  # pjmedia_srtp_use: disabled/optional/mandatory
+
+
+@dataclass(frozen=True)
+class SipTls:
+    """A TLS transport: where it listens, its certificate and key (PEM), and the CA list peers'
+    certificates are checked against (without one they are not checked)."""
+
+    listen: str
+    cert: Path
+    key: Path
+    ca: Path | None = None
+
 
 RETRY_AFTER_S = 5
 LOG_LEVEL = 1
@@ -103,8 +126,12 @@ class SipEngine:
         registrar: str | None = None,
         user: str | None = None,
         password: str | None = None,
+        tls: SipTls | None = None,
+        srtp: str = "off",
     ) -> None:
         host, _, port = listen.rpartition(":")
+        self.tls = tls
+        self.srtp = srtp
         self.host = host
         self.port = int(port)
         self.max_legs = max_legs
@@ -205,6 +232,8 @@ class SipEngine:
         transport.port = self.port
         endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
         endpoint.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
+        if self.tls is not None:
+            endpoint.transportCreate(pj.PJSIP_TRANSPORT_TLS, self._tls_config(self.tls))
         endpoint.libStart()
         for codec in endpoint.codecEnum2():
             # G.711 first: what carriers and SIPp speak, and no transcoding at 8 kHz.
@@ -218,11 +247,26 @@ class SipEngine:
         account.create(self._account_config(), True)
         self.account = account
         log.info(
-            "SIP engine listening on %s:%s (UDP, TCP), %s legs at most",
+            "SIP engine listening on %s:%s (UDP, TCP)%s, SRTP %s, %s legs at most",
             self.host,
             self.port,
+            f" and {self.tls.listen} (TLS)" if self.tls else "",
+            self.srtp,
             self.max_legs,
         )
+
+    @staticmethod
+    def _tls_config(tls: SipTls) -> Any:
+        host, _, port = tls.listen.rpartition(":")
+        config = pj.TransportConfig()
+        config.boundAddress = host
+        config.port = int(port)
+        config.tlsConfig.certFile = str(tls.cert)
+        config.tlsConfig.privKeyFile = str(tls.key)
+        if tls.ca is not None:
+            config.tlsConfig.CaListFile = str(tls.ca)
+            config.tlsConfig.verifyServer = True
+        return config
 
     def _account_config(self) -> Any:
         config = pj.AccountConfig()
@@ -243,6 +287,8 @@ class SipEngine:
             4 * (self.max_legs + 64) if self.rtp_port else 0
         )
         config.callConfig.timerUse = pj.PJSUA_SIP_TIMER_OPTIONAL
+        config.mediaConfig.srtpUse = SRTP_USE[self.srtp]
+        config.mediaConfig.srtpSecureSignaling = 1 if self.srtp != "off" else 0
         return config
 
     def hang_up_everything(self, seconds: float = 3.0) -> None:

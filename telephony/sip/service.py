@@ -48,7 +48,7 @@ from telephony.sip import commands
 from telephony.sip.bridge import Bridge
 from telephony.sip.call_control import CallControl
 from telephony.sip.calls import AgentDropped, IvrSession, TurnResult, recording_file
-from telephony.sip.endpoint import SipEngine
+from telephony.sip.endpoint import SipEngine, SipTls
 from telephony.sip.legs import (
     Leg,
     LegListener,
@@ -113,7 +113,7 @@ class SipService:
             stopping=self._stopping,
             unanswered=unanswered,
         )
-        control = CallControl(self, sessions, self.outbound.cancel, live)
+        control = CallControl(self, sessions, self.outbound.cancel, live, settings.webrtc_registrar)
         self._listener = commands.CommandListener(live, self.process_id, control.handle)
         self.presence = Presence(
             live,
@@ -391,6 +391,14 @@ class SipService:
 
 
 def engine_for(settings: Settings, listen: str) -> SipEngine:
+    tls = None
+    if settings.sip_tls_listen and settings.sip_tls_cert and settings.sip_tls_key:
+        tls = SipTls(
+            settings.sip_tls_listen,
+            settings.sip_tls_cert,
+            settings.sip_tls_key,
+            settings.sip_tls_ca,
+        )
     return SipEngine(
         listen,
         max_legs=settings.sip_max_calls,
@@ -398,6 +406,8 @@ def engine_for(settings: Settings, listen: str) -> SipEngine:
         registrar=settings.sip_registrar,
         user=settings.sip_user,
         password=settings.sip_password,
+        tls=tls,
+        srtp=settings.sip_srtp,
     )
 
 

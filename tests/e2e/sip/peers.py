@@ -395,6 +395,8 @@ class Baresip:
     wav: Path
     answer: bool = False
     hears_into: Path | None = None
+    extra_config: tuple[str, ...] = ()
+    account_params: str = ""
     sip_port: int = field(default_factory=free_sip_port)
     ctrl_port: int = field(default_factory=lambda: free_port(socket.SOCK_STREAM))
     process: subprocess.Popen[bytes] | None = None
@@ -429,13 +431,15 @@ class Baresip:
                         if self.hears_into is not None
                         else []
                     ),
+                    *self.extra_config,
                     "",
                 ]
             )
         )
         answermode = ";answermode=auto" if self.answer else ""
         (self.directory / "accounts").write_text(
-            f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0{answermode}\n"
+            f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0{answermode}"
+            f"{self.account_params}\n"
         )
         (self.directory / "contacts").write_text("")
         self._log = (self.directory / "baresip.log").open("ab")

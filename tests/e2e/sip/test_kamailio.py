@@ -4,9 +4,7 @@ calls are still answered, by the other."""
 
 from __future__ import annotations
 
-import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,57 +14,27 @@ import pytest
 import redis
 
 from store.live_state import key
-from tests.e2e.sip.peers import ROOT, SippResult, SipProcess, free_port, parse_sipp, run_sipp
+from tests.e2e.sip.peers import SippResult, SipProcess, parse_sipp, run_sipp
+from tests.e2e.sip.proxy import Kamailio
 from tests.harness.hotline import Hotline
-
-DEPLOY = ROOT / "deploy" / "kamailio"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("kamailio") is None, reason="kamailio is not installed (Debian package kamailio)"
 )
 
 
-def render_config(workdir: Path, port: int, processes: list[SipProcess]) -> Path:
-    """deploy/kamailio/kamailio.cfg with the lines marked EDIT pointed at this test."""
-    listing = workdir / "dispatcher.list"
-    listing.write_text("".join(f"1 sip:{process.address} 0 0\n" for process in processes))
-    text = (DEPLOY / "kamailio.cfg").read_text()
-    text = re.sub(r"listen=udp:\S+", f"listen=udp:127.0.0.1:{port}", text)
-    text = re.sub(r"listen=tcp:\S+", f"listen=tcp:127.0.0.1:{port}", text)
-    text = text.replace("/etc/kamailio/dispatcher.list", str(listing))
-    config = workdir / "kamailio.cfg"
-    config.write_text(text)
-    return config
-
-
 @pytest.fixture
 def kamailio(tmp_path: Path) -> Iterator[Callable[[list[SipProcess]], str]]:
-    procs: list[subprocess.Popen[bytes]] = []
+    proxies: list[Kamailio] = []
 
     def start(processes: list[SipProcess]) -> str:
-        port = free_port()
-        workdir = tmp_path / "kamailio"
-        workdir.mkdir()
-        config = render_config(workdir, port, processes)
-        log = (workdir / "kamailio.log").open("ab")
-        proc = subprocess.Popen(
-            ["kamailio", "-f", str(config), "-DD", "-E", "-Y", str(workdir), "-m", "64", "-M", "8"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(proc)
-        time.sleep(3)  # the first OPTIONS probes mark both processes active
-        assert proc.poll() is None, (workdir / "kamailio.log").read_text()[-3000:]
-        return f"127.0.0.1:{port}"
+        proxy = Kamailio(tmp_path / "kamailio", [process.address for process in processes])
+        proxies.append(proxy.start())
+        return proxy.address
 
     yield start
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    for proxy in proxies:
+        proxy.stop()
 
 
 def answered(client: redis.Redis, process: SipProcess) -> int:

@@ -126,3 +126,41 @@ def test_keys_beside_the_data_are_warned_about(tmp_path: Path) -> None:
         }
     )
     assert kept_apart.key_warnings() == []
+
+
+def test_sip_over_tls_needs_a_certificate_and_its_key_and_srtp_is_off_optional_or_mandatory(
+    tmp_path: Path,
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("x")
+    key.write_text("x")
+    base = {"AMPARO_DATA_DIR": str(tmp_path)}
+    with pytest.raises(ConfigurationError, match="AMPARO_SIP_TLS_CERT"):
+        load_settings({**base, "AMPARO_SIP_TLS_LISTEN": "127.0.0.1:5061"})
+    with pytest.raises(ConfigurationError, match="AMPARO_SIP_TLS_KEY"):
+        load_settings(
+            {
+                **base,
+                "AMPARO_SIP_TLS_LISTEN": "127.0.0.1:5061",
+                "AMPARO_SIP_TLS_CERT": str(cert),
+                "AMPARO_SIP_TLS_KEY": str(tmp_path / "missing.pem"),
+            }
+        )
+    with pytest.raises(ConfigurationError, match="AMPARO_SIP_SRTP"):
+        load_settings({**base, "AMPARO_SIP_SRTP": "sometimes"})
+
+    settings = load_settings(
+        {
+            **base,
+            "AMPARO_SIP_TLS_LISTEN": "127.0.0.1:5061",
+            "AMPARO_SIP_TLS_CERT": str(cert),
+            "AMPARO_SIP_TLS_KEY": str(key),
+            "AMPARO_SIP_SRTP": "Optional",
+        }
+    )
+    assert (settings.sip_tls_listen, settings.sip_tls_key, settings.sip_srtp) == (
+        "127.0.0.1:5061",
+        key,
+        "optional",
+    )
+    assert str(key) not in str(settings.describe())
