@@ -58,8 +58,8 @@ from store.embedded_redis import EmbeddedRedis
 from store.vocabulary import Channel, Direction
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
-from telephony.sip.call_presence import SipCallPresence
 from telephony.sip.browser_phones import BrowserPhoneRegistrar
+from telephony.sip.call_presence import SipCallPresence
 from telephony.sip.commands import SipBridge, SipRedirector
 from telephony.sip.dialer import SipDialer
 from telephony.twilio.bridge import TwilioBridge, TwilioRedirector

@@ -482,4 +482,3 @@ def test_keyboard_only_the_agent_takes_and_ends_a_whole_call(shift: Shift) -> No
     expect(ana.loc("#action-status")).to_have_text("Llamada finalizada y guardada.")
     assert page.evaluate("() => document.activeElement.id") == "softphone-title"
     ana.page.screenshot(path=str(ARTIFACTS / "shift-agent-after-keyboard-call.png"))
-
