@@ -286,8 +286,8 @@ class DaySimulation:
     def on_accept(self, offer: tuple[str, str]) -> None:
         call_id, agent_id = offer
         if self.router.accept(call_id, agent_id, self.now).status == "answered":
-            # A person has her: the console stops her ladder (agent_console.calls).
-            self.router.acknowledge(f"call:{call_id}", agent_id, self.now)
+            # A person has her: the console closes her ladder (calls.escalations).
+            self.router.close_escalation(f"call:{call_id}", "answered", self.now)
             self.at(self.now + self.outcomes[call_id].caller.talk, "talk_over", (call_id, agent_id))
 
     def on_reject(self, offer: tuple[str, str]) -> None:
