@@ -90,6 +90,22 @@ def _alarm_rang(stack: ChaosStack, alarm_id: str) -> bool:
     )
 
 
+def _open_calls(stack: ChaosStack, call_ids: list[str]) -> list[tuple[str, str, list[str]]]:
+    """(call id, status, its events' kinds) of each call not closed."""
+    with stack.runtime.sessions() as db:
+        rows = {row.id: row for row in db.scalars(select(Call).where(Call.id.in_(call_ids)))}
+        found = []
+        for call_id in call_ids:
+            row = rows.get(call_id)
+            if row is not None and row.ended_at is not None:
+                continue
+            kinds = db.scalars(
+                select(CallEvent.kind).where(CallEvent.call_id == call_id).order_by(CallEvent.seq)
+            ).all()
+            found.append((call_id[:8], row.status if row else "missing", list(kinds)))
+    return found
+
+
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
     fault: str, tmp_path: Path, prism: PrismMock, data_key: bytes
@@ -178,6 +194,8 @@ def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
             return len(rows) == CALLERS and all(row.ended_at is not None for row in rows)
 
         closed = wait_for(all_closed, max(0.0, 60.0 - (time.monotonic() - fault_end)), step=1.0)
+        if not closed:
+            print(_open_calls(stack, call_ids))
         closed_after = time.monotonic() - fault_end
         outcomes = {result.outcome for result in results}
         humans = sum(result.outcome == "human" for result in results)
@@ -193,7 +211,7 @@ def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
             if result.outcome == "overflow":
                 assert set(result.dialled) & {LINE_OVERFLOW, FALLBACK_NUMBER}, result.dialled
         assert rang, f"the alarm rang nobody within 10 s of the fault's end\n{stack.worker_log()}"
-        assert closed, "a call is missing or open a minute after the fault's end"
+        assert closed, f"missing or open a minute after the fault: {_open_calls(stack, call_ids)}"
         with runtime.sessions() as db:
             doubled = db.execute(
                 select(CallEvent.call_id, CallEvent.kind, func.count())

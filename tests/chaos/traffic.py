@@ -25,6 +25,8 @@ CALM = ("1", "1", "2", "2", "2", "2")
 PUBLIC_BASE_URL = "https://hotline.example.org"
 TALK_S = 2.0
 AGENT_TALK_S = 4.0
+STATUS_URL = "/twilio/voice/status#rc=5&rp=all&ct=2000&rt=5000&tt=15000"
+"""The number's status callback as the README configures it: Twilio retries a failed one."""
 
 
 @dataclass
@@ -52,7 +54,7 @@ def run_caller(
     driver = TwilioDriver(FlaskTransport(app.test_client()), PUBLIC_BASE_URL)
     call: DrivenCall | None = None
     try:
-        call = driver.call(line_number, number)
+        call = driver.call(line_number, number, status_url=driver.url(STATUS_URL))
         result.sid = call.sid
         result.call_id = call_id_for(Channel.TWILIO, call.sid)
         for digit in CALM:
