@@ -99,7 +99,8 @@ class TwilioBridge:
         links = self._call_links(call_id)
         document = twiml.conference_document(links, call_id, record=self._calls.recording(call_id))
         self._voice.redirect(sid, twiml=document)
-        self._calls.update(call_id, bridge="1", agent=agent_id)
+        # The previous agent's leg (after a transfer or a re-offer) is not this agent's.
+        self._calls.update(call_id, bridge="1", agent=agent_id, agent_leg="")
         try:
             agent = self._voice.add_participant(
                 call_id,
