@@ -52,7 +52,7 @@ def admin_blueprint(
                 }
                 for agent in db.scalars(select(Agent).order_by(Agent.login))
             ]
-        return render_template("admin.html", accounts=rows)
+        return render_template("admin.html", accounts=rows, me=g.agent_id)
 
     def _change(agent_id: str, action: str) -> None:
         check_csrf()

@@ -60,8 +60,10 @@ def beneficiaries_blueprint(ports: ConsolePorts) -> Blueprint:
     bp = Blueprint("beneficiaries", __name__)
     register = BeneficiaryRegister(ports.sessions, ports.clock)
 
-    def _search_page(hits: list[SearchHit] | None, status: int = 200) -> tuple[str, int]:
-        return render_template("beneficiaries.html", hits=hits, risk_text=RISK), status
+    def _search_page(
+        hits: list[SearchHit] | None, status: int = 200, query: str = ""
+    ) -> tuple[str, int]:
+        return render_template("beneficiaries.html", hits=hits, risk_text=RISK, query=query), status
 
     def _form_page(
         form: BeneficiaryForm,
@@ -103,7 +105,8 @@ def beneficiaries_blueprint(ports: ConsolePorts) -> Blueprint:
     @login_required(*CASEWORKER_ROLES)
     def search() -> tuple[str, int]:
         check_csrf()
-        return _search_page(register.search(request.form.get("query", ""), g.agent_id))
+        query = request.form.get("query", "")
+        return _search_page(register.search(query, g.agent_id), query=query)
 
     @bp.get("/beneficiaries/new")
     @login_required(*CASEWORKER_ROLES)

@@ -169,7 +169,11 @@ class BeneficiaryForm:
 
     def rows(self) -> tuple[list[PhoneRow], list[WindowRow]]:
         """Phone and window rows to render: the filled ones and a few empty ones."""
-        phones = self.phones + [PhoneRow(kind="safe_alternative") for _ in range(SPARE_ROWS)]
+        # The first number of a woman with none yet is her primary one; the spare rows after it
+        # are safe alternatives (exactly one primary is required).
+        first = [] if self.phones else [PhoneRow(kind="primary")]
+        spare = [PhoneRow(kind="safe_alternative") for _ in range(SPARE_ROWS)]
+        phones = self.phones + first + spare
         windows = self.windows + [WindowRow() for _ in range(SPARE_ROWS)]
         return phones[:MAX_PHONES], windows[:MAX_WINDOWS]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,7 +121,9 @@ class BeneficiaryRegister:
                 by, found = "phone", self._by_phone(db, query)
             else:
                 by = "reference"
-                found = list(db.scalars(select(Beneficiary).where(Beneficiary.reference == query)))
+                # References are typed as read out ("demo-002" finds DEMO-002).
+                same = func.upper(Beneficiary.reference) == query.upper()
+                found = list(db.scalars(select(Beneficiary).where(same)))
             names = {line.id: line.name for line in db.scalars(select(Line))}
             hits = [
                 SearchHit(b.id, b.reference, str(b.risk_level), names.get(b.line_id or ""))

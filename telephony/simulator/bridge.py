@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from calls.control import keypad_digits
 from telephony.simulator.phone import PhoneStatus, SimulatedPhones
 
-_SUPERVISION_TEXT = {
-    "listen": "[a supervisor is listening to the call; nobody hears them]",
-    "whisper": "[a supervisor is coaching the agent; only the agent hears them]",
-    "barge": "[a supervisor joined the call]",
-}
+_MODES = ("listen", "whisper", "barge")
+_HEARD_BY_CALLER = {"barge": "[a supervisor joined the call]"}
+"""What the caller's phone shows of supervision: only a supervisor who joins the conversation.
+Listening and coaching the agent are silent to her, as on a real line."""
 
 
 @dataclass
@@ -29,9 +28,10 @@ class SimulatedBridge:
         self.phones.end_by_agent(call_id)
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
-        if mode not in _SUPERVISION_TEXT:
+        if mode not in _MODES:
             raise ValueError(f"unknown supervision mode {mode!r}")
-        self.phones.note(call_id, "supervisor", _SUPERVISION_TEXT[mode])
+        if mode in _HEARD_BY_CALLER:
+            self.phones.note(call_id, "supervisor", _HEARD_BY_CALLER[mode])
 
     def hold(self, call_id: str, on: bool) -> None:
         if on:

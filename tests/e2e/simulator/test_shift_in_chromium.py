@@ -482,3 +482,17 @@ def test_keyboard_only_the_agent_takes_and_ends_a_whole_call(shift: Shift) -> No
     expect(ana.loc("#action-status")).to_have_text("Llamada finalizada y guardada.")
     assert page.evaluate("() => document.activeElement.id") == "softphone-title"
     ana.page.screenshot(path=str(ARTIFACTS / "shift-agent-after-keyboard-call.png"))
+
+
+def test_the_supervisors_other_pages_pass_axe_and_lead_back_to_the_wallboard(shift: Shift) -> None:
+    from playwright.sync_api import expect
+
+    boss = shift.boss
+    boss.goto(shift.live.url("/beneficiaries"))
+    axe(boss, "beneficiaries")
+    boss.goto(shift.live.url("/operations"))
+    expect(boss.get_by_role("heading", level=1)).to_have_text("Operations")
+    axe(boss, "operations")
+    boss.get_by_role("link", name="Panel de supervisión").click()
+    boss.wait_for_url("**/supervisor")
+    axe(boss, "wallboard at the end of the shift")

@@ -340,3 +340,21 @@ def _identity(hotline: Hotline) -> dict[str, Any]:
             "safety_plan",
         )
     }
+
+
+def test_search_by_reference_ignores_case_and_keeps_what_was_typed(
+    hotline: Hotline, supervisor: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    beneficiary_id = _register(supervisor, hotline, _number())
+    with db_sessions() as db:
+        reference = db.get(Beneficiary, beneficiary_id).reference  # type: ignore[union-attr]
+    typed = reference.lower()
+    page = _post(supervisor, "/beneficiaries/search", {"query": typed}).get_data(as_text=True)
+    assert f"/beneficiaries/{beneficiary_id}" in page
+    assert f'value="{typed}"' in page
+
+
+def test_a_new_womans_first_phone_row_is_her_primary_number(supervisor: SignedIn) -> None:
+    page = supervisor.client.get("/beneficiaries/new").get_data(as_text=True)
+    first = page.index('name="phone-0-kind"')
+    assert '<option value="primary" selected>' in page[first : page.index("</select>", first)]

@@ -373,8 +373,12 @@ def test_a_supervisor_listens_to_a_live_call_and_it_is_audited(
     call_id = _answer(runtime, hotline, agent)
     board = supervisor.get("/supervisor/api/board").json
     assert call_id in [item["call_id"] for item in board["live_calls"]]
+    heard_before = len(runtime.simulator.get(call_id).lines)
     listened = supervisor.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "listen"})
     assert listened.status_code == 200
+    assert len(runtime.simulator.get(call_id).lines) == heard_before, "silent to the caller"
+    joined = supervisor.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "barge"})
+    assert joined.status_code == 200
     assert runtime.simulator.get(call_id).lines[-1].kind == "supervisor"
     assert (
         supervisor.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "shout"}).status_code

@@ -121,7 +121,13 @@ def test_an_admin_clears_the_delays_on_an_account(app: Flask, accounts: dict[str
     for _ in range(4):
         _password_step(app, farah.login, "wrong")
     admin = sign_in(app, accounts["admin"])
-    assert "Farah" in admin.client.get("/admin").get_data(as_text=True)
+    page = admin.client.get("/admin").get_data(as_text=True)
+    assert "Farah" in page
+    unlock = f"/admin/api/agents/{farah.agent_id}/unlock"
+    assert unlock in page, "a delayed account offers Unlock"
+    own = f"/admin/api/agents/{accounts['admin'].agent_id}/deactivate"
+    assert own not in page, "nobody is offered to deactivate herself"
+    assert 'data-confirm="' in page, "deactivating asks first"
     cleared = admin.post(f"/admin/api/agents/{farah.agent_id}/unlock")
     assert cleared.status_code == 200
     _, response, _ = _password_step(app, farah.login)

@@ -83,7 +83,7 @@ def test_an_agent_on_a_call_asks_for_a_break_and_gets_it_after_the_call(
 
     me = agent.get("/console/api/me").json
     assert (me["state"], me["after_call"], me["offer"]) == ("break", None, None)
-    assert _kinds(listener) == ["agent_state_changed"], "no offer between"
+    assert _kinds(listener) == ["completed", "agent_state_changed"], "no offer between"
     assert redis_client.hget(routing_key("call", waiting), "status") == "waiting"
     listener.close()
 
