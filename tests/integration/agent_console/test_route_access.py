@@ -18,11 +18,13 @@ SIGNED_IN = "signed_in"  # agents, supervisors and admins
 SUPERVISORS = "supervisors"  # supervisors and admins
 ADMINS = "admins"
 CARRIER = "carrier"  # Twilio's signed webhooks: refused (403) to every browser, signed in or not
+SCRAPER = "scraper"  # /metrics: only with AMPARO_METRICS_TOKEN (401), absent without it (404)
 
 ACCESS = {
     "static": PUBLIC,
     "health.healthz": PUBLIC,
     "health.readyz": PUBLIC,
+    "metrics.exposition": SCRAPER,
     "auth.login": PUBLIC,
     "auth.login_post": PUBLIC,
     "auth.second_factor": PUBLIC,
@@ -171,6 +173,8 @@ def test_each_role_reaches_exactly_the_routes_declared_for_it(
         to_login = status == 302 and "/login" in response.headers.get("Location", "")
         if ACCESS[endpoint] == CARRIER:
             ok = status == 403
+        elif ACCESS[endpoint] == SCRAPER:
+            ok = status in (401, 404)  # a session is no bearer token
         elif ACCESS[endpoint] == "device":
             ok = status in (400, 401)  # unsigned: refused before anything is stored
         elif ACCESS[endpoint] == PUBLIC:
