@@ -19,6 +19,7 @@ from store.models import Agent
 from telephony.sip import commands
 from telephony.sip.commands import SipRedirector
 from tests.e2e.sip.peers import SipProcess, events_of, held_call, run_sipp, sipp_phone
+from tests.e2e.sip.proxy import Kamailio
 from tests.harness.hotline import Hotline
 
 
@@ -122,3 +123,42 @@ def test_without_a_trunk_an_overflow_hands_the_caller_back_with_refer(
     assert caller.returncode == 0, out.decode(errors="replace")[-3000:]  # REFER, 202, BYE
     events = events_of(db_sessions, call_id, until="hangup")
     assert ("sip_transferred", {"reason": "overflow"}) in [(e.kind, e.data) for e in events]
+
+
+@pytest.mark.skipif(
+    not Path("/usr/lib/x86_64-linux-gnu/kamailio/modules/auth_ephemeral.so").exists(),
+    reason="Kamailio's registrar for browsers needs kamailio-autheph-modules",
+)
+def test_when_the_accepting_agents_browser_is_not_registered_the_caller_goes_to_overflow(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+    tmp_path: Path,
+) -> None:
+    proxy = Kamailio(tmp_path / "kamailio", [])
+    with sipp_phone("number_answer", sipp_dir, timeout_s=90) as number:
+        sip = start_sip(AMPARO_SIP_TRUNK=number.trunk, AMPARO_WEBRTC_REGISTRAR=proxy.address)
+        proxy.processes = [sip.address]
+        proxy.start()
+        try:
+            caller = run_sipp(
+                "caller_to_queue", sip.address, hotline.line_number, sipp_dir, background=True
+            )
+            assert isinstance(caller, subprocess.Popen)
+            call_id = held_call(redis_client)
+            events_of(db_sessions, call_id, until="outcome", timeout_s=40)  # queued
+
+            # Ana has no fixed SIP address and her browser is not registered with Kamailio.
+            assert commands.request_bridge(redis_client, call_id, hotline.agents["ana"])
+
+            answered = number.result(timeout=90)
+            caller.communicate(timeout=60)
+        finally:
+            proxy.stop()
+    assert answered.returncode == 0, answered.output[-3000:]
+    assert caller.returncode == 0  # she was never hung up on
+    seen = [(e.kind, e.data) for e in events_of(db_sessions, call_id, "sip_caller_hung_up")]
+    assert ("sip_bridge_failed", {"to": hotline.agents["ana"], "status": 404}) in seen
+    assert ("overflow", {"reason": "agent_unanswered"}) in seen
