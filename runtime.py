@@ -475,6 +475,7 @@ class Runtime:
             browser_phone=self.settings.webrtc_enabled,
             default_locale=self.settings.default_locale,
             file_access_after_call=timedelta(minutes=self.settings.file_access_after_call_min),
+            sign_in_per_minute=self.settings.sign_in_per_minute,
             restore_presence=lambda agent_id, state: self.routing_rebuild.restore_presence(
                 agent_id, state
             ),

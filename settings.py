@@ -43,6 +43,9 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     """Bearer token a Prometheus scraper presents to ``/metrics``; unset, ``/metrics`` is off."""
     file_access_after_call_min: int = 120
+    sign_in_per_minute: int = 10
+    """Sign-in attempts a minute from one address, whatever the logins (agents behind one NAT
+    address share it: raise it for a centre whose shift change signs in more people at once)."""
     default_locale: str = "es"
     simulator_enabled: bool = True
     simulator_note: str = ""
@@ -153,6 +156,7 @@ class Settings:
             "AMPARO_TRUSTED_PROXIES": str(self.trusted_proxies),
             "AMPARO_METRICS_TOKEN": "(set)" if self.metrics_token else "(not set: /metrics off)",
             "AMPARO_FILE_ACCESS_AFTER_CALL": f"{self.file_access_after_call_min} min",
+            "AMPARO_SIGN_IN_PER_MINUTE": str(self.sign_in_per_minute),
             "AMPARO_DEFAULT_LOCALE": self.default_locale,
             "AMPARO_SIMULATOR": "on" if self.simulator_enabled else f"off {self.simulator_note}",
             "AMPARO_EMBEDDED_PUBLIC_BIND": "on" if self.embedded_public_bind else "off",
@@ -451,6 +455,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_int(env, "AMPARO_TRUSTED_PROXIES", 0, 0, 5),
         metrics_token=metrics_token,
         file_access_after_call_min=_int(env, "AMPARO_FILE_ACCESS_AFTER_CALL", 120, 0, 24 * 60),
+        sign_in_per_minute=_int(env, "AMPARO_SIGN_IN_PER_MINUTE", 10, 1, 10_000),
         default_locale=default_locale,
         simulator_enabled=simulator_enabled,
         simulator_note=simulator_note,

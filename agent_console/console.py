@@ -84,7 +84,7 @@ def content_policy(twilio_enabled: bool, sip_websocket: str | None = None) -> st
 
 
 def register_console(app: Flask, ports: ConsolePorts) -> None:
-    throttle = SignInThrottle(ports.live, ports.clock)
+    throttle = SignInThrottle(ports.live, ports.clock, ports.sign_in_per_minute)
     registry = SessionRegistry(ports.live)
     install_language(app, ports.default_locale)
     app.register_blueprint(auth_blueprint(ports.sessions, throttle, registry))

@@ -59,6 +59,8 @@ class ConsolePorts:
     clock: Callable[[], float] = time.time
     file_access_after_call: timedelta = timedelta(hours=2)
     """How long after her call an agent may still open a caller's file."""
+    sign_in_per_minute: int = 10
+    """Sign-in attempts a minute from one address (``AMPARO_SIGN_IN_PER_MINUTE``)."""
     restore_presence: Callable[[str, str], bool] | None = None
     """A console's heartbeat ``(agent id, state shown)``: puts her back in routing when Redis
     lost her (``calls.routing_rebuild``)."""

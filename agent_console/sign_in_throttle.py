@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 FREE_FAILURES = 3
 MAX_DELAY_S = 900
 ATTEMPTS_PER_MINUTE = 10
-"""Sign-in attempts allowed per minute from one address, whatever the logins."""
+"""Sign-in attempts allowed per minute from one address, whatever the logins (by default;
+``AMPARO_SIGN_IN_PER_MINUTE``)."""
 FORGET_AFTER_S = 24 * 3600
 """A pair's failures are forgotten a day after its last attempt."""
 PENDING_SECONDS = 300
@@ -77,9 +78,15 @@ def login_tag(login: str) -> str:
 class SignInThrottle:
     """Attempts and one-use codes, shared by every web process through Redis."""
 
-    def __init__(self, live: redis.Redis, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        live: redis.Redis,
+        clock: Callable[[], float] = time.time,
+        per_minute: int = ATTEMPTS_PER_MINUTE,
+    ) -> None:
         self._live = live
         self._clock = clock
+        self._per_minute = per_minute
         self._reserve = live.register_script(_RESERVE)
 
     def attempt(self, address: str, login: str) -> Attempt:
@@ -96,7 +103,7 @@ class SignInThrottle:
             pipe.incr(minute)
             pipe.ttl(minute)
             _, count, ttl = pipe.execute()
-            if int(count) > ATTEMPTS_PER_MINUTE:
+            if int(count) > self._per_minute:
                 return Attempt(False, max(1, int(ttl)))
             allowed, wait = self._reserve(
                 keys=[self._pairs(login)],

@@ -103,6 +103,8 @@ def running_web(
             "AMPARO_SIMULATOR": "on",
             "AMPARO_WEB_WORKERS": "2",
             "AMPARO_LOG_LEVEL": "WARNING",
+            # The suites sign a dozen people in within a minute, all from 127.0.0.1.
+            "AMPARO_SIGN_IN_PER_MINUTE": "600",
             **(extra_env or {}),
         }
     )

@@ -124,3 +124,13 @@ def test_without_redis_the_sign_in_is_refused_not_let_through(
     answer = _try(app, accounts["ana"].login, PASSWORD, HER_DESK)
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "5"
+
+
+def test_a_centre_behind_one_address_may_allow_more_sign_ins_a_minute(
+    redis_client: redis.Redis,
+) -> None:
+    """A shift change behind one NAT address: ``AMPARO_SIGN_IN_PER_MINUTE`` sets the budget."""
+    shared = SignInThrottle(redis_client, lambda: 1000.0, per_minute=30)
+    answers = [shared.attempt("office", f"agent-{n}") for n in range(31)]
+    assert all(a.allowed for a in answers[:30])
+    assert not answers[30].allowed

@@ -76,7 +76,7 @@ def test_amparo_run_starts_lets_a_demo_agent_sign_in_and_stops_without_orphans(
     base = f"http://127.0.0.1:{port}"
     try:
         ready = _wait_ready(base, proc, timeout=120)
-        assert ready["checks"] == {"database": "ok", "redis": "ok"}
+        assert ready["checks"] == {"database": "ok", "redis": "ok", "routing": "ok"}
 
         login = next(item for item in read_logins(data_dir) if item.role == "agent")
         jar = http.cookiejar.CookieJar()
