@@ -129,6 +129,8 @@ class RoutingRebuild:
         client = self.router.client
         client.set(UNCONFIRMED_UNTIL_KEY, str(now + PRESENCE_GRACE_S))
         for profile in profiles:
+            if client.exists(routing_key("agent", profile.agent_id)):
+                continue  # routing knows her (her presence was set since Redis came back)
             self.router.register_agent(profile, now)
             client.sadd(UNCONFIRMED_KEY, profile.agent_id)
             self.router.set_agent_state(profile.agent_id, AgentState.BREAK, now)
@@ -142,8 +144,11 @@ class RoutingRebuild:
             return
         now = self.clock()
         for agent_id in client.smembers(UNCONFIRMED_KEY):
-            if client.srem(UNCONFIRMED_KEY, agent_id):
-                self.router.set_agent_state(str(agent_id), AgentState.OFFLINE, now)
+            if not client.srem(UNCONFIRMED_KEY, agent_id):
+                continue
+            if client.hget(routing_key("agent", str(agent_id)), "state") != AgentState.BREAK:
+                continue  # her presence was set since the rebuild (her console, an admin)
+            self.router.set_agent_state(str(agent_id), AgentState.OFFLINE, now)
         client.delete(UNCONFIRMED_KEY, UNCONFIRMED_UNTIL_KEY)
 
     def _waiting_calls(self, now: float) -> int:
