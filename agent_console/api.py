@@ -112,6 +112,12 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         desk.hold(call_id, g.agent_id, on)
         return jsonify(on_hold=on)
 
+    @bp.post("/hang-up")
+    @login_required(*CONSOLE_ROLES)
+    def hang_up() -> Response:
+        check_csrf()
+        return jsonify(call_id=desk.hang_up(g.agent_id))
+
     @bp.post("/calls/<call_id>/mute")
     @login_required(*CONSOLE_ROLES)
     def mute(call_id: str) -> Response:

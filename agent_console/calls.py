@@ -399,6 +399,27 @@ class CallDesk:
                 log.exception("call %s: the edge could not end the call", call_id)
         return {"call_id": call_id, "risk": final.value, "disposition": disposition}
 
+    def hang_up(self, agent_id: str) -> str:
+        """Her phone's hang-up button: the edge ends her call with the caller on purpose (an
+        agent leg that merely drops re-offers the caller instead); the outcome form follows."""
+        with self._ports.sessions() as db:
+            call_id = db.scalar(
+                select(Call.id).where(
+                    Call.agent_id == agent_id,
+                    Call.status.in_(LIVE_STATUSES),
+                    Call.ended_at.is_(None),
+                )
+            )
+        if call_id is None:
+            raise ConsoleError("console.no_call", "no call of yours to hang up", 409)
+        call = self._owned_call(call_id, agent_id, caller_on_line=True)
+        bridge = self._bridge(call_id, call.channel)
+        _on_the_edge(lambda: bridge.end(call_id), call_id, "hang_up")
+        self._ports.call_log.append(
+            call_id, "hung_up_by_agent", {"agent_id": agent_id}, at=self._ports.clock()
+        )
+        return call_id
+
     def supervise(self, call_id: str, supervisor_id: str, role: str, mode: str) -> None:
         if role not in (AgentRole.SUPERVISOR, AgentRole.ADMIN):
             raise ConsoleError("console.forbidden", "supervisors only", 403)

@@ -164,8 +164,12 @@
     show(muted ? "in-call" : "muted");
   });
 
+  // Hanging up ends her call with the caller on purpose (the engine ends both legs); a leg
+  // that merely drops sends the caller back to the queue instead.
   document.getElementById("browser-phone-hangup").addEventListener("click", function () {
-    if (session) { session.terminate(); }
+    A.api("POST", "/console/api/hang-up", {}).catch(function () {
+      if (session) { session.terminate(); }
+    });
   });
 
   keypad.addEventListener("click", function (event) {

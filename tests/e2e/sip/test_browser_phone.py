@@ -202,7 +202,7 @@ def test_the_agent_answers_in_her_browser_through_kamailio_and_rtpengine(
             page.click("#browser-phone-hangup")
             wait_until(lambda: "hangup" in kinds(db_sessions, call_id), 20, sip.log()[-3000:])
             events = kinds(db_sessions, call_id)
-            assert "sip_person_hung_up" in events, events
+            assert "hung_up_by_agent" in events, events
             wait_phone(page, "ready", 15)
 
             audio = _recording(db_sessions, call_id, sip_data_dir, data_key, hotline.agents["boss"])

@@ -57,6 +57,7 @@ ACCESS = {
     "console_api.phone": SIGNED_IN,
     "console_api.hold": SIGNED_IN,
     "console_api.mute": SIGNED_IN,
+    "console_api.hang_up": SIGNED_IN,
     "console_api.send_dtmf": SIGNED_IN,
     "console_api.transfer": SIGNED_IN,
     "console_api.transfer_targets": SIGNED_IN,
