@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -488,3 +488,26 @@ class Baresip:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+
+
+def wait_until(what: Callable[[], object], timeout: float, message: str) -> object:
+    """``what()``'s first truthy value within ``timeout`` seconds, else AssertionError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(message)
+
+
+def kinds(db_sessions: sessionmaker[Session], call_id: str) -> list[str]:
+    """The kinds of the call's stored events, in order."""
+    with db_sessions() as db:
+        return list(
+            db.scalars(
+                select(StoredEvent.kind)
+                .where(StoredEvent.call_id == call_id)
+                .order_by(StoredEvent.seq)
+            )
+        )

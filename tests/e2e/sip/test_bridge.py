@@ -21,10 +21,17 @@ from recordings_policy.access import RecordingAccess
 from recordings_policy.services import RecordingArchive
 from recordings_policy.vault import MasterKeys
 from store.models import Agent
-from store.records import CallEvent as StoredEvent
 from store.records import Recording
 from telephony.sip import commands
-from tests.e2e.sip.peers import Baresip, SipProcess, baresip_available, held_call, speech_wav
+from tests.e2e.sip.peers import (
+    Baresip,
+    SipProcess,
+    baresip_available,
+    held_call,
+    kinds,
+    speech_wav,
+    wait_until,
+)
 from tests.harness.hotline import Hotline
 
 pytestmark = pytest.mark.skipif(
@@ -32,27 +39,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 SILENCE_RMS = 200  # 16-bit samples; espeak speech through G.711 sits in the thousands
-
-
-def wait_until(what: Callable[[], object], timeout: float, message: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(message)
-
-
-def kinds(db_sessions: sessionmaker[Session], call_id: str) -> list[str]:
-    with db_sessions() as db:
-        return list(
-            db.scalars(
-                select(StoredEvent.kind)
-                .where(StoredEvent.call_id == call_id)
-                .order_by(StoredEvent.seq)
-            )
-        )
 
 
 def rms(wav_bytes: bytes) -> float:

@@ -24,7 +24,6 @@ from recordings_policy.services import RecordingArchive
 from recordings_policy.vault import MasterKeys
 from store.live_state import key
 from store.models import Agent
-from store.records import CallEvent as StoredEvent
 from store.records import Recording
 from telephony.sip.browser_phones import BrowserPhoneRegistrar
 from tests.e2e.simulator.live_app import LiveApp, running_web
@@ -41,7 +40,7 @@ from tests.e2e.sip.browser_agent import (
     webrtc_missing_reason,
 )
 from tests.e2e.sip.certificates import make_certificates
-from tests.e2e.sip.peers import ROOT, Baresip, SipProcess, free_port, held_call
+from tests.e2e.sip.peers import ROOT, Baresip, SipProcess, free_port, held_call, kinds, wait_until
 from tests.e2e.sip.proxy import TEST_SECRET, Kamailio, RtpEngine
 from tests.harness.hotline import Hotline
 
@@ -50,27 +49,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(_MISSING is not None, reason=
 
 TONE_HZ = 440
 SILENCE_RMS = 200  # 16-bit samples
-
-
-def kinds(db_sessions: sessionmaker[Session], call_id: str) -> list[str]:
-    with db_sessions() as db:
-        return list(
-            db.scalars(
-                select(StoredEvent.kind)
-                .where(StoredEvent.call_id == call_id)
-                .order_by(StoredEvent.seq)
-            )
-        )
-
-
-def wait_until(what: Callable[[], object], timeout: float, message: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(message)
 
 
 @pytest.fixture

@@ -20,10 +20,12 @@ from tests.e2e.sip.peers import (
     baresip_available,
     free_port,
     held_call,
+    kinds,
     speech_wav,
+    wait_until,
 )
 from tests.e2e.sip.proxy import Kamailio
-from tests.e2e.sip.test_bridge import SILENCE_RMS, _recording_of, kinds, rms, wait_until
+from tests.e2e.sip.test_bridge import SILENCE_RMS, _recording_of, rms
 from tests.harness.hotline import Hotline
 
 pytestmark = pytest.mark.skipif(
