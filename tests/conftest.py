@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from settings import Settings, load_settings
 from store import crypto, database, migrate
+from store.base import Base
 from store.embedded_redis import EmbeddedRedis
 from tests.harness.services import RedisProcess, fresh_database
 
@@ -105,6 +106,19 @@ def db_engine(database_url: str, data_key: bytes) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def empty_database(db_engine: Engine) -> None:
+    """Empty every table of the session's database before the test.
+
+    Tests share one database per session; a test whose assertions read the whole database (a
+    sweep's count, a routing rebuild, a full export) asks for this first, so that what earlier
+    tests left behind cannot change its result. Put it before the fixtures that add rows.
+    """
+    with db_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture

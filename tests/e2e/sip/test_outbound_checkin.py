@@ -40,6 +40,10 @@ from tests.integration.checkins.helpers import (
     drain,
 )
 
+# It reads the whole database: what earlier tests left must not count.
+pytestmark = pytest.mark.usefixtures("empty_database")
+
+
 CHECKIN_CALLER_ID = "+34910000099"
 
 

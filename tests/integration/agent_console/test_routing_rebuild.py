@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import pytest
 import redis
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,10 @@ from store.records import Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.agent_console.console_helpers import SignedIn
+
+# It reads the whole database: what earlier tests left must not count.
+pytestmark = pytest.mark.usefixtures("empty_database")
+
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 

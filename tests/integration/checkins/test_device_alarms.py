@@ -29,6 +29,9 @@ from tests.harness.hotline import Hotline
 from tests.integration.checkins.calls import supervisor_alerts
 from tests.integration.checkins.helpers import alarm_body, signed_headers
 
+# It reads the whole database: what earlier tests left must not count.
+pytestmark = pytest.mark.usefixtures("empty_database")
+
 
 @pytest.fixture
 def client(runtime: Runtime, ctx: CheckinContext) -> FlaskClient:

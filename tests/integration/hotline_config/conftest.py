@@ -154,3 +154,8 @@ role = "supervisor"
 languages = ["es"]
 {values["extra"]}
 """
+
+
+@pytest.fixture(autouse=True)
+def _whole_database_exported(empty_database: None) -> None:
+    """An export holds the whole database: what earlier tests left must not count."""
