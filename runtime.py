@@ -159,7 +159,13 @@ class Runtime:
     def control(self) -> TelephonyControl:
         """Routing's call control with every edge this process can reach."""
         redirectors: dict[str, CallRedirector] = {Channel.SIP.value: SipRedirector(self.redis)}
-        bridges: dict[str, CallBridge] = {Channel.SIP.value: SipBridge(self.redis)}
+        sip = SipBridge(
+            self.redis,
+            interpreters=lambda line_id, language: interpreter_for(
+                self.sessions, line_id, language
+            ),
+        )
+        bridges: dict[str, CallBridge] = {Channel.SIP.value: sip}
         if self.twilio_bridge is not None and self.twilio_redirector is not None:
             redirectors[Channel.TWILIO.value] = self.twilio_redirector
             bridges[Channel.TWILIO.value] = self.twilio_bridge

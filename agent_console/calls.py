@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from agent_console.ports import ConsoleError, ConsolePorts
-from calls.control import CallBridge, keypad_digits
+from calls.control import INTERPRETER_FIELD, CallBridge, keypad_digits
 from calls.directory import Directory
 from calls.errors import EscalationRefused, InvalidOutcome
 from calls.escalations import close_call_escalations, request_escalation
@@ -260,8 +260,16 @@ class CallDesk:
         )
 
     def add_interpreter(self, call_id: str, agent_id: str, language: str) -> None:
+        """The edge calls her in. The live call says so (the wallboard counts it) from before
+        the edge is asked, so that her leg failing at once clears it after, not before."""
         add = self._edge_action(call_id, agent_id, "add_interpreter")
-        _on_the_edge(lambda: add(call_id, language), call_id, "add_interpreter")
+        live_call = key("call", call_id)
+        self._ports.live.hset(live_call, INTERPRETER_FIELD, language)
+        try:
+            _on_the_edge(lambda: add(call_id, language), call_id, "add_interpreter")
+        except ConsoleError:
+            self._ports.live.hdel(live_call, INTERPRETER_FIELD)
+            raise
         with self._ports.sessions() as db, db.begin():
             row = db.get(Call, call_id)
             if row is not None:
@@ -276,6 +284,7 @@ class CallDesk:
     def remove_interpreter(self, call_id: str, agent_id: str) -> None:
         remove = self._edge_action(call_id, agent_id, "remove_interpreter")
         _on_the_edge(lambda: remove(call_id), call_id, "remove_interpreter")
+        self._ports.live.hdel(key("call", call_id), INTERPRETER_FIELD)
         self._ports.call_log.append(
             call_id, "interpreter_removed", {"agent_id": agent_id}, at=self._ports.clock()
         )

@@ -27,11 +27,12 @@ from agent_console.texts import (
     ESCALATION_REASON_TEXT,
     STATE_TEXT,
 )
-from calls.control import SUPERVISION_MODES
+from calls.control import INTERPRETER_FIELD, SUPERVISION_MODES
 from locales.prompts import ui_text
 from locales.ui_strings import RISK
 from routing import AgentState, views
 from routing.channels import SUPERVISOR_FEED, base_call_id
+from store.live_state import key
 from store.models import Agent, Line
 from store.records import Call, Escalation
 from store.vocabulary import RiskLevel
@@ -108,11 +109,13 @@ class Wallboard:
                     }
                 )
                 if state is AgentState.ON_CALL and presence.call_id:
+                    call_id = base_call_id(presence.call_id)
                     live_calls.append(
                         {
-                            "call_id": base_call_id(presence.call_id),
+                            "call_id": call_id,
                             "agent": names[presence.agent_id],
                             "for": round(presence.in_state_for),
+                            "interpreter": live.hget(key("call", call_id), INTERPRETER_FIELD),
                         }
                     )
         agents.sort(key=lambda item: (item["state"] == "offline", item["name"]))
@@ -161,6 +164,7 @@ class Wallboard:
             "waiting": waiting,
             "agents": agents,
             "live_calls": live_calls,
+            "with_interpreter": sum(1 for call in live_calls if call["interpreter"]),
             "service_level": asdict(level),
             "escalations": escalations,
             "alerts": feed,

@@ -62,6 +62,10 @@ class CallBridge(Protocol):
 
 OPTIONAL_ACTIONS = ("hold", "add_interpreter", "remove_interpreter", "mute", "send_dtmf")
 
+INTERPRETER_FIELD = "interpreter"
+"""Field of a call's live hash: the language of the interpreter the agent added, cleared when
+her leg is over (removed, hung up, never answered), whatever the channel."""
+
 KEYPAD = frozenset("0123456789*#")
 MAX_KEYS = 32
 

@@ -25,12 +25,12 @@ unlinked from the person both ways (a barging supervisor is not heard by her eit
 recorder keeps both legs, so the recording goes on across hold. Resume links them again.
 Nobody is hung up by hold or resume. A caller on hold outlives the person who held her: when
 the call is transferred (another person is bridged) that person's leg is released, and when
-that person hangs up the caller stays on the hold loop for whoever takes her next.
+that person hangs up the caller stays on the hold loop for whoever takes her next. An
+interpreter joins the bridge as ``interpreters.py`` says, and leaves with the person.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 import pjsua2 as pj
 
+from telephony.sip.interpreters import InterpreterLeg, link, unlink
 from telephony.sip.legs import Leg
 from telephony.sip.media import CallAudio
 
@@ -83,18 +84,6 @@ class MonitorMode(StrEnum):
     BARGE = "barge"
 
 
-def _link(source: Any, sink: Any) -> None:
-    try:
-        source.startTransmit(sink)
-    except pj.Error as exc:
-        log.error("bridge link refused: %s", exc.reason)
-
-
-def _unlink(source: Any, sink: Any) -> None:
-    with contextlib.suppress(pj.Error):
-        source.stopTransmit(sink)
-
-
 @dataclass
 class SupervisorLeg:
     bridge: Bridge
@@ -131,6 +120,7 @@ class Bridge:
     released: bool = False  # the caller on hold left this person's bridge; she stays
     muted: bool = False  # the person's microphone is off: the caller does not hear her
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
+    interpreter: InterpreterLeg | None = None
 
     @property
     def call_id(self) -> str:
@@ -147,8 +137,8 @@ class Bridge:
             leg.end()
             return
         self.session.bridged(self)
-        _link(caller, media)
-        _link(media, caller)
+        link(caller, media)
+        link(media, caller)
         self.session.audio.record_also(media)
         self.connected = True
         log.info("call %s: bridged to %s", self.call_id, self._who())
@@ -173,7 +163,7 @@ class Bridge:
             log.info("call %s: %s left; the caller stays on hold", self.call_id, self._who())
             self.host.log_event(self.call_id, "person_left_hold", {"by": self._who()})
             self.released = True
-            self._end_supervisors()
+            self._end_companions()
             self.session.unbridged()
             self.session.alone_on_hold(self.person_id)
         elif self.connected and ":" not in self.person_id:
@@ -190,7 +180,7 @@ class Bridge:
             self.host.log_event(
                 self.call_id, "bridge_failed", {"to": self._who(), "status": status}
             )
-            self._end_supervisors()
+            self._end_companions()
             self.session.unbridged()
             self.session.person_unanswered(self.person_id)
 
@@ -200,7 +190,7 @@ class Bridge:
         agent's; otherwise the agent's hang-up ends the caller's leg as before, and when
         routing cannot be asked she waits on hold for the overflow."""
         self.released = True
-        self._end_supervisors()
+        self._end_companions()
         self.session.unbridged()
 
         def after(offered: bool | None) -> None:
@@ -217,7 +207,7 @@ class Bridge:
     def _person_hung_up(self) -> None:
         log.info("call %s: %s hung up; ending the caller's leg", self.call_id, self._who())
         self.host.log_event(self.call_id, "person_hung_up", {"by": self._who()})
-        self._end_supervisors()
+        self._end_companions()
         self.session.leg.end()
 
     # -- the caller's side -------------------------------------------------------------------
@@ -229,7 +219,7 @@ class Bridge:
         log.info("call %s: caller hung up; ending %s's leg", self.call_id, self._who())
         self.host.log_event(self.call_id, "caller_hung_up", {"bridged_to": self._who()})
         self.person.end()
-        self._end_supervisors()
+        self._end_companions()
 
     # -- the console's call control ----------------------------------------------------------
 
@@ -240,7 +230,7 @@ class Bridge:
         log.info("call %s: ended from the console; hanging up every leg", self.call_id)
         self.host.log_event(self.call_id, "ended", {"by": self._who()})
         self.person.end()
-        self._end_supervisors()
+        self._end_companions()
         self.session.leg.end()
 
     def hold(self, on: bool) -> None:
@@ -252,18 +242,20 @@ class Bridge:
             return
         self.on_hold = on
         if on:
-            _unlink(person, caller)
-            _unlink(caller, person)
+            unlink(person, caller)
+            unlink(caller, person)
             self.session.audio.hold()
         else:
             self.session.audio.stop_hold()
-            _link(caller, person)
+            link(caller, person)
             if not self.muted:
-                _link(person, caller)
+                link(person, caller)
         for supervisor in self.supervisors.values():
             sup = supervisor.leg.media
             if sup is not None and supervisor.mode is MonitorMode.BARGE:
-                (_unlink if on else _link)(sup, caller)
+                (unlink if on else link)(sup, caller)
+        if self.interpreter is not None:
+            self.interpreter.hold(on)
         log.info("call %s: %s", self.call_id, "caller on hold" if on else "caller back")
         self.host.log_event(self.call_id, "held" if on else "resumed", {"by": self._who()})
 
@@ -278,7 +270,7 @@ class Bridge:
         caller = self.session.audio.media
         person = self.person.media
         if caller is not None and person is not None and not self.on_hold:
-            (_unlink if on else _link)(person, caller)
+            (unlink if on else link)(person, caller)
         log.info("call %s: %s", self.call_id, _mute_word(on))
         self.host.log_event(self.call_id, "muted" if on else "unmuted", {"by": self._who()})
 
@@ -288,7 +280,7 @@ class Bridge:
         self.released = True
         log.info("call %s: %s released from the held call", self.call_id, self._who())
         self.host.log_event(self.call_id, "person_released", {"by": self._who()})
-        self._end_supervisors()
+        self._end_companions()
         self.person.end()
         self.session.unbridged()
 
@@ -306,12 +298,12 @@ class Bridge:
         if sup is None or caller is None or person is None:
             return
         if previous is None:
-            _link(caller, sup)
-            _link(person, sup)
+            link(caller, sup)
+            link(person, sup)
         hears_sup_agent = supervisor.mode in (MonitorMode.WHISPER, MonitorMode.BARGE)
         hears_sup_caller = supervisor.mode is MonitorMode.BARGE and not self.on_hold
-        (_link if hears_sup_agent else _unlink)(sup, person)
-        (_link if hears_sup_caller else _unlink)(sup, caller)
+        (link if hears_sup_agent else unlink)(sup, person)
+        (link if hears_sup_caller else unlink)(sup, caller)
         log.info("call %s: supervisor in %s mode", self.call_id, supervisor.mode.value)
         self.host.log_event(
             self.call_id,
@@ -327,9 +319,30 @@ class Bridge:
         self.connect_supervisor(supervisor, previous)
         return True
 
-    def _end_supervisors(self) -> None:
+    def _end_companions(self) -> None:
+        """The supervisors' and the interpreter's legs end with the call or its person."""
         for supervisor in list(self.supervisors.values()):
             supervisor.leg.end()
+        if self.interpreter is not None:
+            self.interpreter.leg.end()
+
+    # -- the interpreter (``interpreters.InterpreterLeg``) -----------------------------------
+
+    def caller_media(self) -> Any:
+        return self.session.audio.media
+
+    def person_media(self) -> Any:
+        return self.person.media
+
+    def record_also(self, media: Any) -> None:
+        self.session.audio.record_also(media)
+
+    def log_event(self, kind: str, data: dict[str, Any]) -> None:
+        self.host.log_event(self.call_id, kind, data)
+
+    def interpreter_gone(self, interpreter: InterpreterLeg) -> None:
+        if self.interpreter is interpreter:
+            self.interpreter = None
 
     def _who(self) -> str:
         return self.person_id

@@ -19,7 +19,9 @@ Commands arrive on the process's Redis channel (``commands.py``: the protocol an
   that is not with a person here is left as it is;
 * ``mute``: the agent's leg stops reaching the caller (she is not hung up, and the agent
   still hears her), or reaches her again;
-* ``dtmf``: keys sent on the caller's leg as RFC 2833 telephone-events (never logged).
+* ``dtmf``: keys sent on the caller's leg as RFC 2833 telephone-events (never logged);
+* ``interpreter`` / ``interpreter_off``: an interpreter is called and conferenced into a call
+  with an agent, or leaves it (``interpreters.py``).
 
 The listener's thread only reads the message; database reads run on the worker pool and every
 pjsua2 operation on the pjsua2 thread.
@@ -27,6 +29,7 @@ pjsua2 operation on the pjsua2 thread.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -35,11 +38,14 @@ import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.control import INTERPRETER_FIELD
+from routing.channels import agent_channel
 from store.live_state import key
 from store.models import Agent
 from telephony.sip.bridge import MonitorMode, SupervisorLeg
 from telephony.sip.browser_phones import registered_contact
 from telephony.sip.calls import IvrSession
+from telephony.sip.interpreters import InterpreterLeg
 from telephony.sip.legs import Leg, LegListener, borrowed
 from telephony.sip.loop import PjLoop
 
@@ -79,8 +85,10 @@ class CallControl:
         cancel_outbound: Callable[[str], None],
         live: redis.Redis,
         browser_registrar: str | None = None,
+        trunk: str | None = None,
     ) -> None:
         self.host = host
+        self.trunk = trunk
         self.sessions = sessions
         self.live = live
         self.browser_registrar = browser_registrar
@@ -125,6 +133,12 @@ class CallControl:
         elif op == "dtmf":
             digits = str(message["digits"])
             self.host.loop.post(lambda: self._dtmf(call_id, digits))
+        elif op == "interpreter":
+            language, target = str(message["language"]), str(message["target"])
+            pin = str(message.get("digits") or "") or None
+            self.host.loop.post(lambda: self._add_interpreter(call_id, language, target, pin))
+        elif op == "interpreter_off":
+            self.host.loop.post(lambda: self._remove_interpreter(call_id))
         else:
             log.error("unknown SIP command %r ignored", op)
 
@@ -221,6 +235,48 @@ class CallControl:
             log.warning("call %s: not with a person here; %s ignored", call_id, word)
             return
         bridge.mute(on)
+
+    def _add_interpreter(
+        self, call_id: str, language: str, target: str, digits: str | None
+    ) -> None:
+        """A SIP URI is called as it is; a number through the trunk, with the neutral caller
+        ID. Her leg failing leaves caller and agent as they are, and the agent is told."""
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session is not None and not session.ended else None
+        if bridge is None or not bridge.connected or ":" in bridge.person_id:
+            log.warning("call %s: not with an agent here; interpreter not called", call_id)
+            return
+        if bridge.interpreter is not None:
+            log.info("call %s: an interpreter is on the call already; ignored", call_id)
+            return
+        agent_id = bridge.person_id
+
+        def gone(status: int | None) -> None:
+            self.live.hdel(key("call", call_id), INTERPRETER_FIELD)
+            if status is not None:
+                message = {"kind": "interpreter_failed", "call_id": call_id}
+                self.live.publish(agent_channel(agent_id), json.dumps(message))
+
+        is_sip = target.startswith(("sip:", "sips:"))
+        number = "".join(ch for ch in target if ch.isdigit() or ch == "+")
+        uri = target if is_sip else f"sip:{number}@{self.trunk}" if self.trunk else None
+        interpreter = InterpreterLeg(bridge, None, language, digits, gone)  # type: ignore[arg-type]
+        leg = self.host.new_leg(uri, interpreter, neutral=not is_sip) if uri else None
+        if leg is None:
+            log.error("call %s: the interpreter cannot be called (no trunk or refused)", call_id)
+            interpreter.leg_ended(None, 0)  # type: ignore[arg-type]
+            return
+        interpreter.leg = borrowed(leg)
+        bridge.interpreter = interpreter
+        self.host.log_event(call_id, "interpreter_called", {"language": language})
+
+    def _remove_interpreter(self, call_id: str) -> None:
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session is not None and not session.ended else None
+        if bridge is None or bridge.interpreter is None:
+            log.info("call %s: no interpreter on the call here; nothing to remove", call_id)
+            return
+        bridge.interpreter.remove()
 
     def _dtmf(self, call_id: str, digits: str) -> None:
         session = self.host.calls.get(call_id)

@@ -29,6 +29,7 @@ from typing import Any
 
 import redis
 
+from calls.interpreters import InterpreterLine, NoInterpreter
 from store import metrics
 from store.live_state import key
 
@@ -133,6 +134,24 @@ def request_dtmf(client: redis.Redis, call_id: str, digits: str) -> bool:
     return _send(client, call_id, {"op": "dtmf", "call_id": call_id, "digits": digits})
 
 
+def request_interpreter(client: redis.Redis, call_id: str, interpreter: InterpreterLine) -> bool:
+    """Conference the interpreting service into a bridged call (its digits, an account PIN,
+    travel in the command only, never in a log)."""
+    message = {
+        "op": "interpreter",
+        "call_id": call_id,
+        "language": interpreter.language,
+        "target": interpreter.target,
+        "digits": interpreter.dtmf or "",
+    }
+    return _send(client, call_id, message)
+
+
+def request_interpreter_off(client: redis.Redis, call_id: str) -> bool:
+    """The interpreter's leg ends; caller and agent stay connected."""
+    return _send(client, call_id, {"op": "interpreter_off", "call_id": call_id})
+
+
 def request_dial(client: redis.Redis, call_id: str, caller_id: str | None = None) -> bool:
     """Ask whichever SIP process has room to ring an outbound call the switchboard opened
     (``telephony.sip.outbound``). Once per call however often it is asked; False when it was
@@ -172,12 +191,22 @@ class SipRedirector:
         request_redirect(self.client, call_id, number)
 
 
+class NotHeld(RuntimeError):
+    """No live SIP process holds the call: the command went nowhere."""
+
+
+def _no_interpreters(_line_id: str | None, language: str) -> InterpreterLine:
+    raise NoInterpreter(f"no interpreter for {language!r} is configured")
+
+
 @dataclass
 class SipBridge:
     """The console's bridge for SIP calls (``TelephonyControl.bridges["sip"]``): commands go to
-    the SIP process that holds the call."""
+    the SIP process that holds the call. ``interpreters`` finds a line's interpreter for a
+    language (``calls.interpreters.interpreter_for``)."""
 
     client: redis.Redis
+    interpreters: Callable[[str | None, str], InterpreterLine] = _no_interpreters
 
     def connect(self, call_id: str, agent_id: str) -> bool:
         return request_bridge(self.client, call_id, agent_id)
@@ -203,6 +232,19 @@ class SipBridge:
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
         request_monitor(self.client, call_id, supervisor_id, mode)
+
+    def add_interpreter(self, call_id: str, language: str) -> None:
+        """The line's interpreter for ``language`` is called and joined to caller and agent.
+        Raises ``calls.interpreters.NoInterpreter`` when none is configured, and
+        :class:`NotHeld` when no SIP process holds the call now."""
+        line_id = self.client.hget(key("call", call_id), "line_id")
+        interpreter = self.interpreters(str(line_id) if line_id else None, language)
+        if not request_interpreter(self.client, call_id, interpreter):
+            raise NotHeld(call_id)
+
+    def remove_interpreter(self, call_id: str) -> None:
+        if not request_interpreter_off(self.client, call_id):
+            raise NotHeld(call_id)
 
 
 PROCESSES = key("sip", "processes")

@@ -113,7 +113,14 @@ class SipService:
             stopping=self._stopping,
             unanswered=unanswered,
         )
-        control = CallControl(self, sessions, self.outbound.cancel, live, settings.webrtc_registrar)
+        control = CallControl(
+            self,
+            sessions,
+            self.outbound.cancel,
+            live,
+            settings.webrtc_registrar,
+            trunk_host(settings),
+        )
         self._listener = commands.CommandListener(live, self.process_id, control.handle)
         self.presence = Presence(
             live,

@@ -24,6 +24,7 @@ from typing import assert_never
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.control import INTERPRETER_FIELD
 from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard, call_id_for
 from calls.turn import CallTurn
@@ -323,6 +324,8 @@ class TwilioEdge:
                 bridge.supervisor_left(call_id, report.call_sid)
             return
         if report.leg is Leg.INTERPRETER:
+            if newest and status in CALL_ENDED:
+                self.live.hdel(key("call", call_id), INTERPRETER_FIELD)
             if newest and status in NOT_ANSWERED:
                 self._interpreter_failed(call_id, status)
             return

@@ -244,11 +244,11 @@ AGENT_TONE_HZ = 1800.0  # the agent's "voice": a tone no prompt and no hold chim
 WINDOW_S = 0.5
 
 
-def tone_wav(path: Path, seconds: int = 150) -> Path:
+def tone_wav(path: Path, seconds: int = 150, hz: float = AGENT_TONE_HZ) -> Path:
     subprocess.run(
         [
             *("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path)),
-            *("synth", str(seconds), "sine", str(AGENT_TONE_HZ), "vol", "0.5"),
+            *("synth", str(seconds), "sine", str(hz), "vol", "0.5"),
         ],
         check=True,
         capture_output=True,
@@ -256,14 +256,15 @@ def tone_wav(path: Path, seconds: int = 150) -> Path:
     return path
 
 
-def windows(wav: Path) -> list[tuple[float, float]]:
-    """For each half second of ``wav``: its RMS, and the share of its power at the agent's
-    tone (Goertzel), which is near 1 when she is heard and near 0 otherwise."""
+def windows(wav: Path, hz: float = AGENT_TONE_HZ) -> list[tuple[float, float]]:
+    """For each half second of ``wav``: its RMS, and the share of its power at the tone ``hz``
+    (Goertzel; the agent's by default), near 1 when only she is heard and near 0 when she is
+    not."""
     with wave.open(str(wav)) as handle:
         rate = handle.getframerate()
         samples = array.array("h", handle.readframes(handle.getnframes()))
     size = int(rate * WINDOW_S)
-    coefficient = 2 * math.cos(2 * math.pi * AGENT_TONE_HZ / rate)
+    coefficient = 2 * math.cos(2 * math.pi * hz / rate)
     out = []
     for start in range(0, len(samples) - size + 1, size):
         chunk = samples[start : start + size]

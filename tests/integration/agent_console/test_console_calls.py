@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.control import OPTIONAL_ACTIONS
 from routing import views
 from routing.channels import ESCALATION_CHANNEL, agent_channel
 from runtime import Runtime
@@ -428,8 +429,8 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     db_sessions: sessionmaker[Session],
     redis_client: redis.Redis,
 ) -> None:
-    """A SIP call: the console shows what SIP offers (hold, mute, keys; no interpreter yet),
-    and an action it does not show is the only one answered 409."""
+    """A SIP call: the console shows every call-control action SIP offers, and none of them is
+    answered 409 (an interpreter for a language nobody interprets is a 404)."""
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
     with db_sessions() as db, db.begin():
         call = db.get(Call, call_id)
@@ -438,10 +439,31 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     redis_client.hset(key("call", call_id), "channel", "sip")
     card = agent.get(f"/console/api/calls/{call_id}/card").json
     offered = set(card["call"]["actions"])
-    assert offered == {"hold", "mute", "send_dtmf"}
+    assert offered == set(OPTIONAL_ACTIONS)
     hold = agent.post(f"/console/api/calls/{call_id}/hold", {"on": True})
     assert hold.status_code != 409
     assert agent.post(f"/console/api/calls/{call_id}/mute", {"on": True}).status_code != 409
     assert agent.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "1"}).status_code != 409
     added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
-    assert added.status_code == 409
+    assert added.status_code == 404 and added.json["error_id"] == "console.no_interpreter"
+
+
+def test_the_wallboard_counts_calls_with_an_interpreter_until_she_is_removed(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, supervisor: SignedIn
+) -> None:
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+
+    def on_board() -> tuple[int, list[str | None]]:
+        board = supervisor.get("/supervisor/api/board").json
+        calls = [c["interpreter"] for c in board["live_calls"] if c["call_id"] == call_id]
+        return board["with_interpreter"], calls
+
+    assert on_board() == (0, [None])
+    added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
+    assert added.status_code == 200
+    assert on_board() == (1, ["ar"])
+    page = supervisor.client.get("/supervisor/board").get_data(as_text=True)
+    assert 'lang="ar"' in page
+    removed = agent.post(f"/console/api/calls/{call_id}/interpreter/remove")
+    assert removed.status_code == 200
+    assert on_board() == (0, [None])

@@ -15,11 +15,13 @@ import pytest
 import redis
 
 from app import create_app
+from calls.control import INTERPRETER_FIELD
 from calls.interpreters import NoInterpreter
 from routing import AgentState
 from routing.channels import agent_channel
 from routing.state import routing_key
 from runtime import Runtime
+from store.live_state import key
 from store.models import Interpreter
 from store.records import Call
 from store.vocabulary import Channel
@@ -259,6 +261,7 @@ def test_an_interpreter_is_dialled_into_her_conference_with_its_pin_and_can_leav
     assert "leg=interpreter#rc=" in form["StatusCallback"][0]
     leg = runtime.twilio_calls.get(call_id, "interpreter")
     assert leg
+    redis_client.hset(key("call", call_id), INTERPRETER_FIELD, "ar-MA")  # as the console does
 
     # Its leg never answers: caller and agent stay as they are, the agent is told.
     listener = redis_client.pubsub()
@@ -277,6 +280,7 @@ def test_an_interpreter_is_dialled_into_her_conference_with_its_pin_and_can_leav
     assert len(http.sent) == sent_before, "nothing is done to her call or the agent's"
     told = listener.get_message(timeout=2)
     assert told is not None and "interpreter_failed" in str(told["data"])
+    assert not redis_client.hexists(key("call", call_id), INTERPRETER_FIELD), "off the wallboard"
 
     bridge.remove_interpreter(call_id)
     method, path, form, status = http.sent[-1]

@@ -14,6 +14,7 @@ pytest.importorskip("pjsua2")
 
 from telephony.sip.bridge import Bridge, MonitorMode, SupervisorLeg
 from telephony.sip.call_control import CallControl
+from telephony.sip.interpreters import InterpreterLeg
 from telephony.sip.media import CallAudio
 
 Links = set[tuple[str, str]]
@@ -192,3 +193,56 @@ def test_routings_overflow_reaches_a_transferred_caller_on_hold_but_not_one_with
     bridge.hold(True)  # the console's transfer holds her, then queues her again
     control._redirect("call-1", "+34900000002")
     assert host.dialled == [("+34900000002", "overflow")]
+
+
+def add_interpreter(bridge: Bridge, links: Links, failed: list[int]) -> InterpreterLeg:
+    leg = FakeLeg(Port("interpreter", links))
+    interpreter = InterpreterLeg(bridge, leg, "ur", None, failed.append)  # type: ignore[arg-type]
+    bridge.interpreter = interpreter
+    interpreter.leg_media(leg, leg.media)  # type: ignore[arg-type]
+    return interpreter
+
+
+def test_an_interpreter_hears_and_is_heard_by_both_but_not_by_the_caller_on_hold(
+    call: tuple[Bridge, Caller, Host, Links],
+) -> None:
+    bridge, _, host, links = call
+    add_interpreter(bridge, links, [])
+    assert heard_by(links, "caller") == {"agent", "interpreter"}
+    assert heard_by(links, "interpreter") == {"caller", "agent"}
+    assert heard_by(links, "agent") == {"caller", "interpreter"}
+
+    bridge.hold(True)
+    assert heard_by(links, "caller") == {"hold_loop"}
+    assert heard_by(links, "interpreter") == {"agent"}  # agent and interpreter go on talking
+    bridge.hold(False)
+    assert heard_by(links, "caller") == {"agent", "interpreter"}
+    assert heard_by(links, "interpreter") == {"caller", "agent"}
+    assert ("interpreter_joined", {"language": "ur"}) in host.events
+
+
+def test_an_interpreter_who_never_answers_is_reported_and_one_who_leaves_is_only_logged(
+    call: tuple[Bridge, Caller, Host, Links],
+) -> None:
+    bridge, caller, host, links = call
+    failed: list[int] = []
+    unanswered = InterpreterLeg(bridge, FakeLeg(None), "ur", "1234#", failed.append)  # type: ignore[arg-type]
+    bridge.interpreter = unanswered
+    unanswered.leg_ended(unanswered.leg, 486)
+    assert failed == [486] and bridge.interpreter is None
+    assert ("interpreter_failed", {"language": "ur", "status": 486}) in host.events
+
+    joined = add_interpreter(bridge, links, failed)
+    joined.leg_ended(joined.leg, 200)
+    assert failed == [486, None] and bridge.interpreter is None  # None: she had answered
+    assert not caller.leg.hung_up and not bridge.person.hung_up  # caller and agent go on
+    assert ("interpreter_left", {"language": "ur"}) in host.events
+
+
+def test_the_interpreter_leaves_with_the_call(
+    call: tuple[Bridge, Caller, Host, Links],
+) -> None:
+    bridge, *_, links = call
+    interpreter = add_interpreter(bridge, links, [])
+    bridge.caller_left()
+    assert interpreter.leg.hung_up
