@@ -26,11 +26,10 @@ from routing import AgentProfile, AgentState, CallRequest
 from routing.channels import base_call_id, personal_skill
 from routing.errors import InvalidAgentState, UnknownAgent
 from routing.state import after_call_state, routing_key
-from store import audit
 from store.live_state import key
 from store.models import Agent
 from store.records import Call
-from store.vocabulary import AgentRole, CallRecordStatus, Direction, RiskLevel
+from store.vocabulary import CallRecordStatus, Direction, RiskLevel
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +230,7 @@ class CallDesk:
 
     def hold(self, call_id: str, agent_id: str, on: bool) -> None:
         hold = self._edge_action(call_id, agent_id, "hold")
-        _on_the_edge(lambda: hold(call_id, on), call_id, "hold")
+        on_the_edge(lambda: hold(call_id, on), call_id, "hold")
         self._ports.call_log.append(
             call_id, "held" if on else "resumed", {"agent_id": agent_id}, at=self._ports.clock()
         )
@@ -239,7 +238,7 @@ class CallDesk:
     def mute(self, call_id: str, agent_id: str, on: bool) -> None:
         """Her microphone off (the caller does not hear her) or on again."""
         mute = self._edge_action(call_id, agent_id, "mute")
-        _on_the_edge(lambda: mute(call_id, on), call_id, "mute")
+        on_the_edge(lambda: mute(call_id, on), call_id, "mute")
         self._ports.call_log.append(
             call_id, "muted" if on else "unmuted", {"agent_id": agent_id}, at=self._ports.clock()
         )
@@ -251,7 +250,7 @@ class CallDesk:
         except ValueError as exc:
             raise ConsoleError("console.bad_keys", str(exc), 400) from exc
         send = self._edge_action(call_id, agent_id, "send_dtmf")
-        _on_the_edge(lambda: send(call_id, keys), call_id, "send_dtmf")
+        on_the_edge(lambda: send(call_id, keys), call_id, "send_dtmf")
         self._ports.call_log.append(
             call_id,
             "keys_sent",
@@ -266,7 +265,7 @@ class CallDesk:
         live_call = key("call", call_id)
         self._ports.live.hset(live_call, INTERPRETER_FIELD, language)
         try:
-            _on_the_edge(lambda: add(call_id, language), call_id, "add_interpreter")
+            on_the_edge(lambda: add(call_id, language), call_id, "add_interpreter")
         except ConsoleError:
             self._ports.live.hdel(live_call, INTERPRETER_FIELD)
             raise
@@ -283,7 +282,7 @@ class CallDesk:
 
     def remove_interpreter(self, call_id: str, agent_id: str) -> None:
         remove = self._edge_action(call_id, agent_id, "remove_interpreter")
-        _on_the_edge(lambda: remove(call_id), call_id, "remove_interpreter")
+        on_the_edge(lambda: remove(call_id), call_id, "remove_interpreter")
         self._ports.live.hdel(key("call", call_id), INTERPRETER_FIELD)
         self._ports.call_log.append(
             call_id, "interpreter_removed", {"agent_id": agent_id}, at=self._ports.clock()
@@ -423,36 +422,14 @@ class CallDesk:
             raise ConsoleError("console.no_call", "no call of yours to hang up", 409)
         call = self._owned_call(call_id, agent_id, caller_on_line=True)
         bridge = self._bridge(call_id, call.channel)
-        _on_the_edge(lambda: bridge.end(call_id), call_id, "hang_up")
+        on_the_edge(lambda: bridge.end(call_id), call_id, "hang_up")
         self._ports.call_log.append(
             call_id, "hung_up_by_agent", {"agent_id": agent_id}, at=self._ports.clock()
         )
         return call_id
 
-    def supervise(self, call_id: str, supervisor_id: str, role: str, mode: str) -> None:
-        if role not in (AgentRole.SUPERVISOR, AgentRole.ADMIN):
-            raise ConsoleError("console.forbidden", "supervisors only", 403)
-        with self._ports.sessions() as db:
-            call = db.get(Call, call_id)
-        if call is None or call.status not in LIVE_STATUSES:
-            raise ConsoleError("console.not_live", "the call is not live", 409)
-        bridge = self._bridge(call_id, call.channel)
-        _on_the_edge(lambda: bridge.supervise(call_id, supervisor_id, mode), call_id, "supervise")
-        with self._ports.sessions() as db, db.begin():
-            audit.record(
-                db,
-                actor_type="agent",
-                actor_id=supervisor_id,
-                action=f"call_{mode}",
-                subject_type="call",
-                subject_id=call_id,
-            )
-        self._ports.call_log.append(
-            call_id, "supervised", {"supervisor_id": supervisor_id, "mode": mode}
-        )
 
-
-def _on_the_edge(act: Callable[[], object], call_id: str, action: str) -> None:
+def on_the_edge(act: Callable[[], object], call_id: str, action: str) -> None:
     """An action the call's edge refused or could not reach (Twilio REST, a SIP process): the
     agent is told to try again; the call itself is untouched."""
     try:

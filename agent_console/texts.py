@@ -39,6 +39,16 @@ SUPERVISION_TEXT = {
     "barge": N_("console.supervise.barge"),
 }
 
+ALERT_TEXT = {
+    "agent_sent_to_break": N_("console.alert.agent_sent_to_break"),
+    "escalation_supervisor_alert": N_("console.alert.escalation_supervisor_alert"),
+    "escalation_tier_unstaffed": N_("console.alert.escalation_tier_unstaffed"),
+    "escalation_acknowledged": N_("console.alert.escalation_acknowledged"),
+    "dial_urgent_number": N_("console.alert.dial_urgent_number"),
+    "overflowed": N_("console.alert.overflowed"),
+}
+"""The wallboard's recent alerts (routing's supervisor events), by kind."""
+
 ALARM_TEXT = {
     "prealarm": N_("console.alarm.prealarm"),
     "assault": N_("console.alarm.assault"),

@@ -18,12 +18,13 @@ from flask import Blueprint, Response, g, jsonify, render_template
 from markupsafe import Markup
 from sqlalchemy import select
 
-from agent_console.calls import CallDesk
 from agent_console.charts import DayWindow, calls_per_hour, hourly_bars_svg, risk_mix, risk_mix_svg
 from agent_console.ports import ConsoleError, ConsolePorts
+from agent_console.supervision import Supervision, supervision_modes
 from agent_console.texts import (
     AFTER_CALL_TEXT,
     ALARM_REASONS,
+    ALERT_TEXT,
     ESCALATION_REASON_TEXT,
     STATE_TEXT,
 )
@@ -110,12 +111,17 @@ class Wallboard:
                 )
                 if state is AgentState.ON_CALL and presence.call_id:
                     call_id = base_call_id(presence.call_id)
+                    live_call = {
+                        str(name): str(value)
+                        for name, value in live.hgetall(key("call", call_id)).items()
+                    }
                     live_calls.append(
                         {
                             "call_id": call_id,
                             "agent": names[presence.agent_id],
                             "for": round(presence.in_state_for),
-                            "interpreter": live.hget(key("call", call_id), INTERPRETER_FIELD),
+                            "interpreter": live_call.get(INTERPRETER_FIELD),
+                            "supervisors": supervision_modes(live_call),
                         }
                     )
         agents.sort(key=lambda item: (item["state"] == "offline", item["name"]))
@@ -156,6 +162,10 @@ class Wallboard:
                 }
             )
         feed = [json.loads(item) for item in live.lrange(SUPERVISOR_FEED, 0, FEED_SHOWN - 1)]
+        for alert in feed:
+            known = ALERT_TEXT.get(str(alert.get("kind")))
+            alert["label"] = ui_text(known, locale) if known else str(alert.get("kind"))
+            alert["at"] = _iso(datetime.fromtimestamp(float(alert.get("at") or now), UTC))
         callbacks = self._ports.callbacks().overdue(now) if self._ports.callbacks else []
         for item in callbacks:
             item["risk_label"] = ui_text(RISK[item["risk"]], locale)
@@ -198,7 +208,7 @@ class Wallboard:
 def wallboard_blueprint(ports: ConsolePorts) -> Blueprint:
     bp = Blueprint("wallboard", __name__)
     board = Wallboard(ports)
-    desk = CallDesk(ports)
+    supervision = Supervision(ports)
 
     @bp.errorhandler(ConsoleError)
     def _console_error(exc: ConsoleError) -> tuple[Response, int]:
@@ -212,6 +222,7 @@ def wallboard_blueprint(ports: ConsolePorts) -> Blueprint:
             "calls_per_hour_svg": Markup(charts["calls_per_hour"]),  # noqa: S704 - built here
             "risk_mix_svg": Markup(charts["risk_mix"]),  # noqa: S704 - escaped when built
             "modes": SUPERVISION_MODES,
+            "me": g.agent_id,
         }
 
     @bp.get("/supervisor")
@@ -237,7 +248,14 @@ def wallboard_blueprint(ports: ConsolePorts) -> Blueprint:
         mode = str(body.get("mode") or "")
         if mode not in SUPERVISION_MODES:
             raise ConsoleError("console.bad_mode", "mode is listen, whisper or barge", 400)
-        desk.supervise(call_id, g.agent_id, g.role, mode)
+        supervision.supervise(call_id, g.agent_id, g.role, mode)
         return jsonify(call_id=call_id, mode=mode)
+
+    @bp.post("/supervisor/api/calls/<call_id>/leave")
+    @login_required(*SUPERVISOR_ROLES)
+    def leave(call_id: str) -> Response:
+        check_csrf()
+        supervision.leave(call_id, g.agent_id, g.role)
+        return jsonify(call_id=call_id, mode=None)
 
     return bp

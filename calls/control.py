@@ -59,8 +59,17 @@ class CallBridge(Protocol):
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None: ...
 
+    def stop_supervising(self, call_id: str, supervisor_id: str) -> None:
+        """The supervisor leaves the call: her leg ends; caller and agent go on."""
+
 
 OPTIONAL_ACTIONS = ("hold", "add_interpreter", "remove_interpreter", "mute", "send_dtmf")
+
+
+def supervisor_field(supervisor_id: str) -> str:
+    """Field of a call's live hash: the mode a supervisor is in on it, while she is."""
+    return f"supervisor:{supervisor_id}"
+
 
 INTERPRETER_FIELD = "interpreter"
 """Field of a call's live hash: the language of the interpreter the agent added, cleared when

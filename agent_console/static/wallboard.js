@@ -19,6 +19,7 @@
       .then(function (html) {
         var focus = focusedControl();
         board.innerHTML = html;  // our own server-rendered, escaped fragment
+        localTimes();
         restoreFocus(focus);
         announceNewEscalations();
       })
@@ -27,15 +28,25 @@
   }
 
   // A redraw keeps the keyboard where it was: the same button of the same call, if still there.
+  // Alert times come in UTC; the supervisor reads them in her own clock.
+  function localTimes() {
+    board.querySelectorAll("time.local").forEach(function (node) {
+      var when = new Date(node.getAttribute("datetime"));
+      if (!isNaN(when)) { node.textContent = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+    });
+  }
+  localTimes();
+
+  // After "leave" (its button is gone) the keyboard lands on the same call's first mode.
   function focusedControl() {
     var node = document.activeElement;
     if (!node || !board.contains(node) || !node.matches("button[data-call]")) { return null; }
-    return '[data-call="' + CSS.escape(node.getAttribute("data-call")) + '"][data-mode="' +
-      CSS.escape(node.getAttribute("data-mode") || "") + '"]';
+    var call = '[data-call="' + CSS.escape(node.getAttribute("data-call")) + '"]';
+    return [call + '[data-mode="' + CSS.escape(node.getAttribute("data-mode") || "") + '"]', call];
   }
-  function restoreFocus(selector) {
-    if (!selector) { return; }
-    var again = board.querySelector("button" + selector);
+  function restoreFocus(selectors) {
+    if (!selectors) { return; }
+    var again = board.querySelector("button" + selectors[0]) || board.querySelector("button" + selectors[1]);
     if (again) { again.focus(); }
   }
 
@@ -67,8 +78,9 @@
     var button = event.target.closest("button.supervise");
     if (!button) { return; }
     var call = button.getAttribute("data-call"), mode = button.getAttribute("data-mode");
-    A.api("POST", "/supervisor/api/calls/" + encodeURIComponent(call) + "/supervise", { mode: mode })
-      .then(function () { A.setText("supervise-status", button.textContent + " ✓"); })
+    var path = "/supervisor/api/calls/" + encodeURIComponent(call) + (mode === "leave" ? "/leave" : "/supervise");
+    A.api("POST", path, mode === "leave" ? {} : { mode: mode })
+      .then(function () { A.setText("supervise-status", button.textContent + " ✓"); schedule(); })
       .catch(function (error) { A.setText("supervise-status", A.t("console.error.generic") + " (" + error.errorId + ")"); });
   });
 

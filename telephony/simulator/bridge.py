@@ -33,6 +33,9 @@ class SimulatedBridge:
         if mode in _HEARD_BY_CALLER:
             self.phones.note(call_id, "supervisor", _HEARD_BY_CALLER[mode])
 
+    def stop_supervising(self, call_id: str, supervisor_id: str) -> None:
+        """Her leg leaves; a caller who heard her barge in hears nothing more from her."""
+
     def hold(self, call_id: str, on: bool) -> None:
         if on:
             self.phones.note(call_id, "notice", "[on hold]", PhoneStatus.ON_HOLD)

@@ -90,6 +90,7 @@ class SupervisorLeg:
     leg: Leg
     supervisor_id: str
     mode: MonitorMode
+    gone: Callable[[], None] | None = None  # her leg is over (the console forgets her mode)
 
     def leg_confirmed(self, leg: Leg) -> None:
         """Media follows."""
@@ -103,6 +104,8 @@ class SupervisorLeg:
     def leg_ended(self, leg: Leg, status: int) -> None:
         log.info("call %s: supervisor left (status %s)", self.bridge.call_id, status)
         self.bridge.supervisors.pop(self.supervisor_id, None)
+        if self.gone is not None:
+            self.gone()
 
 
 @dataclass

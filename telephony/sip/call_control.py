@@ -7,6 +7,7 @@ Commands arrive on the process's Redis channel (``commands.py``: the protocol an
   joined to the caller; an agent with no SIP address counts as unanswered (the caller goes to
   the line's overflow number);
 * ``monitor``: a supervisor joins a connected call, or changes mode (listen, whisper, barge);
+  ``monitor_off``: she leaves it;
 * ``redirect``: routing overflowed the call: the caller, unless already with a person, is sent
   to the number through the trunk (or handed back with REFER);
 * ``cancel``: an outbound call still ringing is ended;
@@ -38,7 +39,7 @@ import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from calls.control import INTERPRETER_FIELD
+from calls.control import INTERPRETER_FIELD, supervisor_field
 from routing.channels import agent_channel
 from store.live_state import key
 from store.models import Agent
@@ -111,6 +112,9 @@ class CallControl:
                 lambda: self._sip_uri(supervisor_id),
                 lambda uri: self._monitor(call_id, supervisor_id, mode, uri),
             )
+        elif op == "monitor_off":
+            supervisor_id = str(message["supervisor_id"])
+            self.host.loop.post(lambda: self._stop_monitor(call_id, supervisor_id))
         elif op == "join_member":
             alert_call = str(message["alert_call"])
             self.host.submit(
@@ -184,11 +188,26 @@ class CallControl:
             return
         if bridge.change_mode(supervisor_id, mode):
             return
-        supervisor = SupervisorLeg(bridge, None, supervisor_id, mode)  # type: ignore[arg-type]
+
+        def gone() -> None:
+            self.live.hdel(key("call", call_id), supervisor_field(supervisor_id))
+
+        supervisor = SupervisorLeg(bridge, None, supervisor_id, mode, gone)  # type: ignore[arg-type]
         leg = self.host.new_leg(uri, supervisor)
         if leg is not None:
             supervisor.leg = borrowed(leg)
             bridge.add_supervisor(supervisor)
+
+    def _stop_monitor(self, call_id: str, supervisor_id: str) -> None:
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session is not None else None
+        supervisor = bridge.supervisors.get(supervisor_id) if bridge is not None else None
+        if supervisor is None:
+            log.info("call %s: that supervisor is not on the call here", call_id)
+            return
+        log.info("call %s: supervisor leaves", call_id)
+        self.host.log_event(call_id, "supervisor_left", {"supervisor_id": supervisor_id})
+        supervisor.leg.end()
 
     def _redirect(self, call_id: str, number: str) -> None:
         session = self.host.calls.get(call_id)

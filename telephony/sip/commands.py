@@ -95,6 +95,12 @@ def request_monitor(client: redis.Redis, call_id: str, supervisor_id: str, mode:
     return _send(client, call_id, message)
 
 
+def request_monitor_off(client: redis.Redis, call_id: str, supervisor_id: str) -> bool:
+    """The supervisor leaves the call: her leg ends; caller and agent go on."""
+    message = {"op": "monitor_off", "call_id": call_id, "supervisor_id": supervisor_id}
+    return _send(client, call_id, message)
+
+
 def request_redirect(client: redis.Redis, call_id: str, number: str) -> bool:
     """Send the caller to a configured number (a line's overflow) through the trunk."""
     return _send(client, call_id, {"op": "redirect", "call_id": call_id, "number": number})
@@ -232,6 +238,10 @@ class SipBridge:
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
         request_monitor(self.client, call_id, supervisor_id, mode)
+
+    def stop_supervising(self, call_id: str, supervisor_id: str) -> None:
+        """A call no SIP process holds any more has no supervisor leg to end."""
+        request_monitor_off(self.client, call_id, supervisor_id)
 
     def add_interpreter(self, call_id: str, language: str) -> None:
         """The line's interpreter for ``language`` is called and joined to caller and agent.

@@ -194,11 +194,21 @@ class TwilioBridge:
         leg = self.join_supervisor(call_id, supervisor_id, SupervisorMode(mode))
         self._calls.update(call_id, **{field: leg, f"supervisor_leg_{leg}": supervisor_id})
 
-    def supervisor_left(self, call_id: str, leg: str) -> None:
-        """Her softphone left the call (or never answered): the next mode dials her again."""
+    def supervisor_left(self, call_id: str, leg: str) -> str | None:
+        """Her softphone left the call (or never answered): the next mode dials her again.
+        Returns her id (None for a leg not known as a supervisor's)."""
         supervisor_id = self._calls.get(call_id, f"supervisor_leg_{leg}")
         if supervisor_id:
             self._calls.update(call_id, **{f"supervisor_{supervisor_id}": ""})
+        return supervisor_id or None
+
+    def stop_supervising(self, call_id: str, supervisor_id: str) -> None:
+        """The console's "leave": her participant's call is ended; caller and agent go on."""
+        field = f"supervisor_{supervisor_id}"
+        leg = self._calls.get(call_id, field)
+        if leg:
+            self._voice.hang_up(leg)
+            self._calls.update(call_id, **{field: ""})
 
     def agent_leg_failed(self, call_id: str) -> None:
         """The agent's softphone did not answer (busy, no answer, failed): the caller must not

@@ -24,7 +24,7 @@ from typing import assert_never
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from calls.control import INTERPRETER_FIELD
+from calls.control import INTERPRETER_FIELD, supervisor_field
 from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard, call_id_for
 from calls.turn import CallTurn
@@ -321,7 +321,9 @@ class TwilioEdge:
             return
         if report.leg is Leg.SUPERVISOR:
             if newest and bridge is not None and status in CALL_ENDED:
-                bridge.supervisor_left(call_id, report.call_sid)
+                left = bridge.supervisor_left(call_id, report.call_sid)
+                if left:
+                    self.live.hdel(key("call", call_id), supervisor_field(left))
             return
         if report.leg is Leg.INTERPRETER:
             if newest and status in CALL_ENDED:

@@ -246,9 +246,22 @@ def test_low_risk_calls_end_with_the_calls_risk_by_default_raised_then_lowered_w
 
     # 2: the same woman, now alto: lowered to medio with a reason (audited).
     ana.presence("available")
-    phones.call(LOW_RISK, shift.floor.hotline.beneficiary_number)
+    call_id = phones.call(LOW_RISK, shift.floor.hotline.beneficiary_number)
     ana.accept()
     expect(ana.loc("#end-risk")).to_have_value("alto")
+    # The supervisor listens in: the board shows her mode, and she leaves from the keyboard.
+    boss = shift.boss
+    listen = boss.locator(f'button[data-call="{call_id}"][data-mode="listen"]')
+    listen.click()
+    expect(listen).to_have_attribute("aria-pressed", "true")
+    leave = boss.locator(f'button[data-call="{call_id}"][data-mode="leave"]')
+    expect(leave).to_have_text("Salir")
+    axe(boss, "wallboard while listening")
+    leave.focus()
+    boss.keyboard.press("Enter")
+    expect(leave).to_have_count(0)
+    expect(listen).to_have_attribute("aria-pressed", "false")
+    expect(listen).to_be_focused()
     ana.end("information", risk="medio", reason="Vive ahora con su hermana, lejos de él.")
 
     # 3: right after a call where the reason field appeared, ending with the default is not

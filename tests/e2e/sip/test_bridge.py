@@ -1,6 +1,6 @@
 """Bridging with real phones (baresip): a caller speaking a WAV goes through the IVR and the
 queue, the agent's auto-answering phone is called when she accepts, both legs are joined and
-recorded (the recording is not silence), a supervisor listens, whispers and barges, and the
+recorded (the recording is not silence), a supervisor listens, whispers, barges and leaves, and the
 hang-up of one side ends the other."""
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.control import supervisor_field
 from recordings_policy.access import RecordingAccess
 from recordings_policy.services import RecordingArchive
 from recordings_policy.vault import MasterKeys
+from store.live_state import key
 from store.models import Agent
 from store.records import Recording
 from telephony.sip import commands
+from telephony.sip.commands import SipBridge
 from tests.e2e.sip.peers import (
     Baresip,
     SipProcess,
@@ -70,7 +73,7 @@ def set_sip_uri(db_sessions: sessionmaker[Session], agent_id: str, uri: str) -> 
 
 
 @pytest.mark.slow
-def test_an_accepted_call_is_bridged_recorded_monitored_and_ended_by_the_agent(
+def test_an_accepted_call_is_bridged_recorded_monitored_left_and_ended_by_the_agent(
     start_sip: Callable[..., SipProcess],
     phones: Callable[..., Baresip],
     hotline: Hotline,
@@ -103,6 +106,18 @@ def test_an_accepted_call_is_bridged_recorded_monitored_and_ended_by_the_agent(
     events = kinds(db_sessions, call_id)
     assert "sip_supervisor_joined" in events
     assert events.count("sip_supervisor_mode") == 2
+
+    boss_id = hotline.agents["boss"]
+    redis_client.hset(key("call", call_id), supervisor_field(boss_id), "barge")  # the console's
+    SipBridge(redis_client).stop_supervising(call_id, boss_id)
+    wait_until(lambda: "session closed" in boss.log(), 10, "the supervisor's leg was not ended")
+    wait_until(
+        lambda: not redis_client.hexists(key("call", call_id), supervisor_field(boss_id)),
+        10,
+        "the board still shows her mode",
+    )
+    assert "sip_supervisor_left" in kinds(db_sessions, call_id)
+    assert "sip_person_hung_up" not in kinds(db_sessions, call_id), "caller and agent go on"
 
     agent.command("hangup")
     wait_until(lambda: "hangup" in kinds(db_sessions, call_id), 20, "caller's leg not ended")

@@ -79,6 +79,7 @@ ACCESS = {
     "wallboard.fragment": SUPERVISORS,
     "wallboard.board_json": SUPERVISORS,
     "wallboard.supervise": SUPERVISORS,
+    "wallboard.leave": SUPERVISORS,
     "beneficiaries.search_page": SUPERVISORS,
     "beneficiaries.search": SUPERVISORS,
     "beneficiaries.new": SUPERVISORS,

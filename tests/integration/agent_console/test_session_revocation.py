@@ -27,12 +27,14 @@ from routing.state import routing_key
 from runtime import Runtime
 from store import database
 from store.credentials import hash_secret
+from store.live_state import key
 from store.models import Agent
 from store.records import AuditEntry
 from store.vocabulary import AgentRole
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import PASSWORD, Hotline
 from tests.integration.agent_console.console_helpers import Account, SignedIn, csrf_of, sign_in
+from web.guard import SESSION_ID
 
 LOW_RISK = ("1", "1", "2", "2", "2", "2")
 NEW_PASSWORD = "a new password chosen after the reset"
@@ -87,6 +89,22 @@ def test_an_untouched_session_keeps_working(
         assert supervisor.client.get("/supervisor").status_code == 200
         assert supervisor.get("/supervisor/api/board").status_code == 200
     assert _revocations(db_sessions, agent.account.agent_id) == []
+
+
+def test_a_session_expired_after_its_idle_lifetime_sends_her_to_sign_in_saying_why(
+    agent: SignedIn, redis_client: redis.Redis
+) -> None:
+    """The console's next request (an API call; its page then reloads) after the session's
+    12 idle hours ran out in Redis: the sign-in page says the session ended, once."""
+    assert agent.client.get("/console").status_code == 200
+    with agent.client.session_transaction() as cookie:
+        session_id = str(cookie[SESSION_ID])
+    assert redis_client.delete(key("session", session_id)) == 1  # its TTL ran out
+    call = agent.get("/console/api/me")
+    assert call.status_code == 401 and (call.json or {})["error_id"] == "auth.session_revoked"
+    _assert_sent_to_sign_in(agent.client.get("/console"), "/console")
+    page = agent.client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Your session has ended. Sign in again to continue." in page
 
 
 def test_a_deactivated_agent_goes_to_sign_in_and_her_api_calls_are_refused(

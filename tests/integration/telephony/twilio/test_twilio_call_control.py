@@ -13,8 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import create_app
-from calls.control import OPTIONAL_ACTIONS
+from calls.control import OPTIONAL_ACTIONS, supervisor_field
 from runtime import Runtime
+from store.live_state import key
 from store.records import AuditEntry, Call, CallEvent
 from tests.harness.hotline import Hotline
 from tests.harness.prism import PrismMock
@@ -244,6 +245,8 @@ def test_a_supervisor_listens_then_whispers_then_barges_with_one_leg_and_rejoins
     url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=supervisor"
     params = {"AccountSid": ACCOUNT_SID, "CallSid": leg, "CallStatus": "completed"}
     assert phone.post(url, {**params, "SequenceNumber": "3"}).status == 200
+    live_call = runtime.redis.hgetall(key("call", call_id))
+    assert supervisor_field(boss_id) not in live_call, "the board no longer shows her mode"
     _m, path, form, status = supervise("listen")
     assert (path, status) == (created, 201) and form["Muted"] == ["true"]
     with runtime.sessions() as db:
@@ -253,4 +256,39 @@ def test_a_supervisor_listens_then_whispers_then_barges_with_one_leg_and_rejoins
             .order_by(AuditEntry.id)
         ).all()
     assert audited == ["call_listen", "call_whisper", "call_barge", "call_listen"]
+    assert REJECTED not in prism.log()
+
+
+def test_the_board_shows_the_supervisors_mode_and_leave_ends_her_leg_only(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    _ana, call_id, _sid = accepted_call(runtime, hotline)
+    boss_id = hotline.agents["boss"]
+    client = create_app(runtime=runtime).test_client()
+    boss = Console(client, sign_in(client, runtime.sessions, boss_id))
+
+    def my_mode() -> str | None:
+        board = boss.get("/supervisor/api/board")
+        [call] = [c for c in board["live_calls"] if c["call_id"] == call_id]
+        return call["supervisors"].get(boss_id)  # type: ignore[no-any-return]
+
+    assert my_mode() is None
+    joined = boss.post(f"/supervisor/api/calls/{call_id}/supervise", {"mode": "whisper"})
+    assert joined.status_code == 200, joined.json
+    assert my_mode() == "whisper"
+    page = client.get("/supervisor/board").get_data(as_text=True)
+    assert 'data-mode="whisper" aria-pressed="true"' in page and 'data-mode="leave"' in page
+    leg = runtime.twilio_calls.get(call_id, f"supervisor_{boss_id}")
+    sent = len(http.sent)
+
+    left = boss.post(f"/supervisor/api/calls/{call_id}/leave", {})
+    assert left.status_code == 200, left.json
+    assert [(m, p, f.get("Status")) for m, p, f, _ in http.sent[sent:]] == [
+        ("POST", f"{ACCOUNT}/Calls/{leg}.json", ["completed"])
+    ], "only her leg ends: caller and agent go on"
+    assert my_mode() is None
+    assert 'data-mode="leave"' not in client.get("/supervisor/board").get_data(as_text=True)
+    assert boss.post(f"/supervisor/api/calls/{call_id}/leave", {}).status_code == 200
+    assert len(http.sent) == sent + 1, "leaving twice does nothing more"
     assert REJECTED not in prism.log()
