@@ -14,7 +14,7 @@ from agent_console.calls import CallDesk
 from agent_console.escalation_desk import EscalationDesk
 from agent_console.ports import ConsoleError, ConsolePorts
 from routing.state import routing_key
-from store.models import Agent
+from store.models import Agent, Resource
 from store.records import Call
 from store.vocabulary import AgentRole, Channel
 from web.bodies import json_object
@@ -141,6 +141,11 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         body = json_object(or_form=True)
         queue = str(body["queue"]) if body.get("queue") else None
         to_agent = str(body["agent_id"]) if body.get("agent_id") else None
+        resource_id = str(body["resource_id"]) if body.get("resource_id") else None
+        number = str(body["number"]).replace(" ", "") if body.get("number") else None
+        if resource_id is not None or number is not None:
+            desk.transfer_out(call_id, g.agent_id, resource_id, number)
+            return jsonify(transfer="ringing")
         return jsonify(leg=desk.transfer(call_id, g.agent_id, queue, to_agent))
 
     @bp.get("/calls/<call_id>/transfer-targets")
@@ -158,6 +163,17 @@ def console_api(ports: ConsolePorts) -> Blueprint:
                 )
             )
             agents = [{"id": agent.id, "name": agent.display_name} for agent in people]
+            outside = db.scalars(
+                select(Resource)
+                .where(
+                    Resource.active,
+                    Resource.phone.is_not(None),
+                    (Resource.line_id == call.line_id) | Resource.line_id.is_(None),
+                )
+                .order_by(Resource.kind, Resource.name)
+            )
+            # Services a caller may be put through to (a cold transfer): their numbers stay here.
+            resources = [{"id": row.id, "name": row.name, "kind": row.kind} for row in outside]
         for item in agents:
             state = ports.live.hget(routing_key("agent", item["id"]), "state")
             item["state"] = (state.decode() if isinstance(state, bytes) else state) or "offline"
@@ -172,7 +188,7 @@ def console_api(ports: ConsolePorts) -> Blueprint:
             key=lambda name: (name != "general", name),
         )
         agents.sort(key=lambda item: (item["state"] == "offline", item["name"]))
-        return jsonify(queues=queues, agents=agents)
+        return jsonify(queues=queues, agents=agents, resources=resources)
 
     @bp.post("/calls/<call_id>/escalate")
     @login_required(*CONSOLE_ROLES)

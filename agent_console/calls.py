@@ -9,6 +9,7 @@ call id, or ``<call id>.t<n>`` after a transfer (kept in the call's live hash as
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,13 +28,14 @@ from routing.channels import base_call_id, personal_skill
 from routing.errors import InvalidAgentState, UnknownAgent
 from routing.state import after_call_state, routing_key
 from store.live_state import key
-from store.models import Agent
+from store.models import Agent, Resource
 from store.records import Call
 from store.vocabulary import CallRecordStatus, Direction, RiskLevel
 
 log = logging.getLogger(__name__)
 
 LIVE_STATUSES = (CallRecordStatus.ON_CALL,)
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 INTERPRETER_NEEDED = "interpreter_needed"
 """On the call's flags when routing gave her to an agent who does not speak her language."""
 
@@ -342,6 +344,32 @@ class CallDesk:
             now,
         )
         return leg
+
+    def transfer_out(
+        self, call_id: str, agent_id: str, resource_id: str | None, number: str | None
+    ) -> None:
+        """A cold transfer to an outside service: a resource of the line's directory (by id),
+        or a number in E.164 form. The caller waits on hold and is back with the agent if it
+        does not answer (the console is told either way). The number is never logged."""
+        if (resource_id is None) == (number is None):
+            raise ConsoleError("console.bad_transfer", "give a resource or a number", 400)
+        transfer = self._edge_action(call_id, agent_id, "transfer_out")
+        if resource_id is not None:
+            with self._ports.sessions() as db:
+                resource = db.get(Resource, resource_id)
+                number = resource.phone if resource is not None and resource.active else None
+            if not number:
+                raise ConsoleError("console.unknown_resource", "no such resource to call", 400)
+        elif not E164.fullmatch(number or ""):
+            raise ConsoleError("console.bad_number", "a number in E.164 form (+34...)", 400)
+        assert number is not None
+        on_the_edge(lambda: transfer(call_id, number), call_id, "transfer_out")
+        self._ports.call_log.append(
+            call_id,
+            "transfer_out_requested",
+            {"agent_id": agent_id, "resource_id": resource_id},
+            at=self._ports.clock(),
+        )
 
     def escalate(self, call_id: str, agent_id: str) -> str:
         """Ring the line's urgent team about this call (the agent stays with the caller)."""

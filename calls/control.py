@@ -49,7 +49,9 @@ class CallBridge(Protocol):
     ``add_interpreter(call_id, language: str)``, ``remove_interpreter(call_id)``,
     ``mute(call_id, on: bool)`` (the agent's microphone: while on, the caller does not hear
     her) and ``send_dtmf(call_id, digits: str)`` (keys sent down the caller's leg, e.g. to a
-    service's menu; :func:`keypad_digits` checks them first). :func:`call_actions` names the
+    service's menu; :func:`keypad_digits` checks them first) and ``transfer_out(call_id,
+    number)`` (a cold transfer to an outside number: she waits on hold, is joined to it when it
+    answers, and is back with the agent when it does not). :func:`call_actions` names the
     ones an edge offers, so the console shows only those.
     """
 
@@ -63,7 +65,14 @@ class CallBridge(Protocol):
         """The supervisor leaves the call: her leg ends; caller and agent go on."""
 
 
-OPTIONAL_ACTIONS = ("hold", "add_interpreter", "remove_interpreter", "mute", "send_dtmf")
+OPTIONAL_ACTIONS = (
+    "hold",
+    "add_interpreter",
+    "remove_interpreter",
+    "mute",
+    "send_dtmf",
+    "transfer_out",
+)
 
 
 def supervisor_field(supervisor_id: str) -> str:

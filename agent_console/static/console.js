@@ -413,6 +413,7 @@
     show("mute", offered.indexOf("mute") >= 0);
     show("keys-row", offered.indexOf("send_dtmf") >= 0);
     show("interpreter-row", offered.indexOf("add_interpreter") >= 0);
+    show("transfer-out-row", offered.indexOf("transfer_out") >= 0);
   }
 
   function toggleHold() {
@@ -461,6 +462,9 @@
         options.push(A.el("option", a.name + " (" + state + ")", { value: "agent:" + a.id }));
       });
       A.fill("transfer-target", options);
+      A.fill("transfer-out-target", [A.el("option", "—", { value: "" })].concat((targets.resources || []).map(function (r) {
+        return A.el("option", r.name + " (" + (labels.resource[r.kind] || r.kind) + ")", { value: r.id });
+      })));
     }).catch(function () { A.fill("transfer-target", []); });
   }
 
@@ -472,6 +476,15 @@
       status(A.t("console.call.transferred"));
       refresh();
     }).catch(failed);
+  });
+
+  // A cold transfer to another service: she waits on hold; the answer (or not) comes as an event.
+  byId("transfer-out-row").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var number = byId("transfer-out-number").value.trim(), resource = byId("transfer-out-target").value;
+    var body = number ? { number: number } : { resource_id: resource };
+    A.api("POST", "/console/api/calls/" + callId + "/transfer", body)
+      .then(function () { status(A.t("console.call.transfer_ringing")); }).catch(failed);
   });
 
   byId("interpreter").addEventListener("click", function () {
@@ -571,6 +584,12 @@
         break;
       case "escalation_stopped":
         window.AmparoRings.stop(message.escalation_id);
+        break;
+      case "transferred_out":  // she is with the service; the agent records the outcome
+        if (message.call_id === callId) { status(A.t("console.call.transferred_out")); }
+        break;
+      case "transfer_failed":  // she is back with the agent
+        if (message.call_id === callId) { status(A.t("console.call.transfer_failed"), true); }
         break;
       case "interpreter_failed":  // her call goes on; the agent may try again or another way
         if (message.call_id === callId) { status(A.t("console.call.interpreter_failed"), true); }

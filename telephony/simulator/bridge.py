@@ -48,6 +48,11 @@ class SimulatedBridge:
     def remove_interpreter(self, call_id: str) -> None:
         self.phones.note(call_id, "notice", "[the interpreter left the call]")
 
+    def transfer_out(self, call_id: str, number: str) -> None:
+        """She is put through at once (the simulator has no outside phones); never told the
+        number, as a real line would not say it."""
+        self.phones.note(call_id, "notice", "[put through to another service]")
+
     def mute(self, call_id: str, on: bool) -> None:
         text = "[the agent's microphone is off]" if on else "[the agent's microphone is on]"
         self.phones.note(call_id, "notice", text)

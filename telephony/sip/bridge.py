@@ -124,6 +124,7 @@ class Bridge:
     muted: bool = False  # the person's microphone is off: the caller does not hear her
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
     interpreter: InterpreterLeg | None = None
+    transfer: Bridge | None = None  # an outside number ringing for a cold transfer
 
     @property
     def call_id(self) -> str:
@@ -328,6 +329,8 @@ class Bridge:
             supervisor.leg.end()
         if self.interpreter is not None:
             self.interpreter.leg.end()
+        if self.transfer is not None and not self.transfer.connected:
+            self.transfer.person.end()
 
     # -- the interpreter (``interpreters.InterpreterLeg``) -----------------------------------
 

@@ -22,7 +22,8 @@ Commands arrive on the process's Redis channel (``commands.py``: the protocol an
   still hears her), or reaches her again;
 * ``dtmf``: keys sent on the caller's leg as RFC 2833 telephone-events (never logged);
 * ``interpreter`` / ``interpreter_off``: an interpreter is called and conferenced into a call
-  with an agent, or leaves it (``interpreters.py``).
+  with an agent, or leaves it (``interpreters.py``);
+* ``transfer_out``: a cold transfer of the caller to an outside number (``transfers.py``).
 
 The listener's thread only reads the message; database reads run on the worker pool and every
 pjsua2 operation on the pjsua2 thread.
@@ -49,6 +50,7 @@ from telephony.sip.calls import IvrSession
 from telephony.sip.interpreters import InterpreterLeg
 from telephony.sip.legs import Leg, LegListener, borrowed
 from telephony.sip.loop import PjLoop
+from telephony.sip.transfers import OutsideTransfer
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,9 @@ class CallControl:
             language, target = str(message["language"]), str(message["target"])
             pin = str(message.get("digits") or "") or None
             self.host.loop.post(lambda: self._add_interpreter(call_id, language, target, pin))
+        elif op == "transfer_out":
+            number = str(message["number"])
+            self.host.loop.post(lambda: self._transfer_out(call_id, number))
         elif op == "interpreter_off":
             self.host.loop.post(lambda: self._remove_interpreter(call_id))
         else:
@@ -288,6 +293,40 @@ class CallControl:
         interpreter.leg = borrowed(leg)
         bridge.interpreter = interpreter
         self.host.log_event(call_id, "interpreter_called", {"language": language})
+
+    def _transfer_out(self, call_id: str, number: str) -> None:
+        """The caller on hold while the number rings; answered, she is joined to it and the
+        agent's leg released; not answered, she is back with the agent. Either way the
+        agent's console is told."""
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session is not None and not session.ended else None
+        if session is None or bridge is None or not bridge.connected or ":" in bridge.person_id:
+            log.warning("call %s: not with an agent here; transfer not made", call_id)
+            return
+        if bridge.transfer is not None:
+            log.info("call %s: a transfer is ringing already; ignored", call_id)
+            return
+        agent_id = bridge.person_id
+
+        def told(ok: bool) -> None:
+            kind = "transferred_out" if ok else "transfer_failed"
+            message = json.dumps({"kind": kind, "call_id": call_id})
+            self.live.publish(agent_channel(agent_id), message)
+
+        transfer = OutsideTransfer(self.host, session, bridge, told)
+        digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+        bridge.hold(True)
+        leg = (
+            self.host.new_leg(f"sip:{digits}@{self.trunk}", transfer, neutral=True)
+            if self.trunk
+            else None
+        )
+        if leg is None:
+            transfer.failed(0)
+            return
+        transfer.person = borrowed(leg)
+        bridge.transfer = transfer
+        self.host.log_event(call_id, "transfer_ringing", {"by": agent_id})
 
     def _remove_interpreter(self, call_id: str) -> None:
         session = self.host.calls.get(call_id)

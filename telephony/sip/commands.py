@@ -153,6 +153,12 @@ def request_interpreter(client: redis.Redis, call_id: str, interpreter: Interpre
     return _send(client, call_id, message)
 
 
+def request_transfer_out(client: redis.Redis, call_id: str, number: str) -> bool:
+    """A cold transfer of the caller to an outside number through the trunk; she comes back
+    to the agent if it does not answer."""
+    return _send(client, call_id, {"op": "transfer_out", "call_id": call_id, "number": number})
+
+
 def request_interpreter_off(client: redis.Redis, call_id: str) -> bool:
     """The interpreter's leg ends; caller and agent stay connected."""
     return _send(client, call_id, {"op": "interpreter_off", "call_id": call_id})
@@ -250,6 +256,11 @@ class SipBridge:
         line_id = self.client.hget(key("call", call_id), "line_id")
         interpreter = self.interpreters(str(line_id) if line_id else None, language)
         if not request_interpreter(self.client, call_id, interpreter):
+            raise NotHeld(call_id)
+
+    def transfer_out(self, call_id: str, number: str) -> None:
+        """Raises :class:`NotHeld` when no SIP process holds the call now."""
+        if not request_transfer_out(self.client, call_id, number):
             raise NotHeld(call_id)
 
     def remove_interpreter(self, call_id: str) -> None:

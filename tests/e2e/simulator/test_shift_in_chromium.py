@@ -270,6 +270,12 @@ def test_low_risk_calls_end_with_the_calls_risk_by_default_raised_then_lowered_w
     call_id = phones.call(LOW_RISK)
     ana.accept()
     expect(ana.loc("#risk-reason-row")).to_be_hidden()
+    # She is put through to another service by number (a cold transfer), then the outcome.
+    ana.page.fill("#transfer-out-number", "+34600000001")
+    ana.page.click("#transfer-out")
+    expect(ana.loc("#action-status")).to_have_text(
+        "Llamando al servicio; ella oye la música de espera."
+    )
     ana.end("information")
     with shift.floor.sessions() as db:
         call = db.get(Call, call_id)

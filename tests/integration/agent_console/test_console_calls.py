@@ -15,8 +15,8 @@ from routing import views
 from routing.channels import ESCALATION_CHANNEL, agent_channel
 from runtime import Runtime
 from store.live_state import key
-from store.models import Beneficiary
-from store.records import AuditEntry, Call, CheckinPlan, Escalation
+from store.models import Beneficiary, Resource
+from store.records import AuditEntry, Call, CallEvent, CheckinPlan, Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.agent_console.console_helpers import Account, SignedIn, sign_in
@@ -275,6 +275,7 @@ def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
         "remove_interpreter",
         "mute",
         "send_dtmf",
+        "transfer_out",
     ]
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": True}).status_code == 200
     assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
@@ -467,3 +468,49 @@ def test_the_wallboard_counts_calls_with_an_interpreter_until_she_is_removed(
     removed = agent.post(f"/console/api/calls/{call_id}/interpreter/remove")
     assert removed.status_code == 200
     assert on_board() == (0, [None])
+
+
+def test_a_cold_transfer_goes_to_a_resource_or_a_number_and_bad_targets_lose_nothing(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    with db_sessions() as db, db.begin():
+        police = Resource(
+            line_id=hotline.line_id,
+            name="Policía Local",
+            kind="police",
+            municipality="Madrid",
+            phone="+34915551234",
+        )
+        unreachable = Resource(
+            line_id=hotline.line_id, name="Sin teléfono", kind="legal", municipality="Madrid"
+        )
+        db.add_all([police, unreachable])
+    call_id = _answer(runtime, hotline, agent)
+    targets = agent.get(f"/console/api/calls/{call_id}/transfer-targets").json
+    assert {"id": police.id, "name": "Policía Local", "kind": "police"} in targets["resources"]
+    assert all(r["id"] != unreachable.id for r in targets["resources"]), "no number to call"
+    assert "+34915551234" not in json.dumps(targets), "the console never needs the number"
+
+    url = f"/console/api/calls/{call_id}/transfer"
+    for body, error_id in (
+        ({"number": "915551234"}, "console.bad_number"),
+        ({"resource_id": unreachable.id}, "console.unknown_resource"),
+        ({"resource_id": police.id, "number": "+34915551234"}, "console.bad_transfer"),
+    ):
+        refused = agent.post(url, body)
+        assert (refused.status_code, refused.json["error_id"]) == (400, error_id), body
+    phone = runtime.simulator.get(call_id)
+    assert phone.status is PhoneStatus.CONNECTED, "a refused transfer leaves her with the agent"
+
+    assert agent.post(url, {"resource_id": police.id}).json == {"transfer": "ringing"}
+    assert agent.post(url, {"number": "+34 600 000 001"}).status_code == 200
+    lines = [line.text for line in runtime.simulator.get(call_id).lines]
+    assert lines.count("[put through to another service]") == 2
+    with db_sessions() as db:
+        asked = db.scalars(
+            select(CallEvent.data).where(
+                CallEvent.call_id == call_id, CallEvent.kind == "transfer_out_requested"
+            )
+        ).all()
+    assert [data["resource_id"] for data in asked] == [police.id, None]
+    assert "600000001" not in json.dumps(asked) and "915551234" not in json.dumps(asked)

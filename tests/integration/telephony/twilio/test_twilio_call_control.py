@@ -60,7 +60,8 @@ def test_the_agent_mutes_herself_and_sends_keys_to_her_leg_from_the_console(
     runtime, http = rest_runtime
     console, call_id, sid = accepted_call(runtime, hotline)
     card = console.get(f"/console/api/calls/{call_id}/card")
-    assert card["call"]["actions"] == list(OPTIONAL_ACTIONS)
+    # A cold transfer to an outside number is not offered on Twilio yet: not shown, so no 409.
+    assert card["call"]["actions"] == [a for a in OPTIONAL_ACTIONS if a != "transfer_out"]
     conference = runtime.twilio_calls.get(call_id, "conference")
     assert conference
     participants = f"{ACCOUNT}/Conferences/{conference}/Participants"
@@ -124,6 +125,7 @@ def test_every_action_the_card_shows_on_a_twilio_call_is_answered(
         "send_dtmf": ("dtmf", {"digits": "5"}),
         "add_interpreter": ("interpreter", {"language": "ar"}),
         "remove_interpreter": ("interpreter/remove", {}),
+        "transfer_out": ("transfer", {"number": "+34910000001"}),
     }
     for action in console.get(f"/console/api/calls/{call_id}/card")["call"]["actions"]:
         route, body = bodies[action]

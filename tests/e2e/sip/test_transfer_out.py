@@ -1,0 +1,102 @@
+"""A cold transfer of a SIP caller to an outside service, with ``amparo sip`` and SIPp phones
+(the caller, the agent's phone, and the service behind the trunk): answered, the caller is
+joined to the service and the agent's leg released; busy, the caller is back with her agent.
+Either way she is never hung up on, and the agent's console is told."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from routing.channels import agent_channel
+from telephony.sip.commands import SipBridge
+from tests.e2e.sip.peers import SipProcess, events_of, kinds, sipp_phone, wait_until
+from tests.e2e.sip.test_call_control import agent_phone, bridged_caller
+from tests.harness.hotline import Hotline
+
+SERVICE = "+34900123456"
+
+
+def told(console: redis.client.PubSub) -> str | None:
+    """The next transfer outcome on the agent's console, if one came."""
+    message = console.get_message(timeout=0.2)
+    while message is not None:
+        if message["type"] == "message":
+            kind = str(json.loads(message["data"]).get("kind"))
+            if kind in ("transferred_out", "transfer_failed"):
+                return kind
+        message = console.get_message(timeout=0.2)
+    return None
+
+
+def test_an_answered_transfer_joins_the_caller_to_the_service_and_releases_the_agent(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    with (
+        agent_phone(db_sessions, hotline, sipp_dir) as phone,
+        sipp_phone("number_answer", sipp_dir, timeout_s=90) as service,
+    ):
+        sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
+        caller, call_id = bridged_caller(
+            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+        )
+        console = redis_client.pubsub()
+        console.subscribe(agent_channel(hotline.agents["ana"]))
+        SipBridge(redis_client).transfer_out(call_id, SERVICE)
+        outcome = wait_until(lambda: told(console), 20, "the agent was not told")
+        assert phone.result(timeout=30).returncode == 0  # Amparo's BYE to the agent's phone
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        answered = service.result(timeout=30)  # then Amparo's BYE to the service
+    assert outcome == "transferred_out"
+    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]  # never hung up on
+    assert answered.returncode == 0, answered.output[-3000:]
+    seen = [(e.kind, e.data) for e in events_of(db_sessions, call_id, "hangup")]
+    order = [kind for kind, _ in seen]
+    assert ("sip_bridged", {"to": "number:transfer"}) in seen
+    # The SIP process's workers write events of one moment in any order; seconds apart, in turn.
+    moment = {"sip_transfer_ringing", "sip_person_released", "sip_transferred_out"}
+    assert moment <= set(order)
+    assert max(order.index(kind) for kind in moment) < order.index("sip_caller_hung_up")
+    assert "sip_person_dropped" not in order, "a released agent is not a dropped one"
+    assert SERVICE not in sip.log() and SERVICE not in str(seen)
+
+
+def test_a_busy_service_leaves_the_caller_with_her_agent_and_the_agent_is_told(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    with (
+        agent_phone(db_sessions, hotline, sipp_dir) as phone,
+        sipp_phone("agent_busy", sipp_dir) as service,
+    ):
+        sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
+        caller, call_id = bridged_caller(
+            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+        )
+        console = redis_client.pubsub()
+        console.subscribe(agent_channel(hotline.agents["ana"]))
+        SipBridge(redis_client).transfer_out(call_id, SERVICE)
+        outcome = wait_until(lambda: told(console), 20, "the agent was not told")
+        assert service.result(timeout=30).returncode == 0
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        agent = phone.result(timeout=60)  # with her caller to the end, then Amparo's BYE
+    assert outcome == "transfer_failed"
+    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]
+    assert agent.returncode == 0, agent.output[-3000:]
+    events_of(db_sessions, call_id, "sip_caller_hung_up")
+    order = kinds(db_sessions, call_id)
+    moment = {"sip_held", "sip_transfer_ringing", "sip_transfer_failed", "sip_resumed"}
+    assert moment <= set(order)
+    assert max(order.index(kind) for kind in moment) < order.index("sip_caller_hung_up")
+    assert "sip_person_released" not in order and "sip_person_hung_up" not in order
