@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from babel import Locale, UnknownLocaleError
+
 from calls.outcome import Disposition
 from locales.markers import N_
 
@@ -38,6 +40,18 @@ SUPERVISION_TEXT = {
     "whisper": N_("console.supervise.whisper"),
     "barge": N_("console.supervise.barge"),
 }
+
+
+def language_label(code: str | None, locale: str) -> str:
+    """A language tag as its name in the page's language ("es" -> "español"), else the tag."""
+    if not code or code == "*":
+        return "—"
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(locale)
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name or code
+
 
 ALERT_TEXT = {
     "agent_sent_to_break": N_("console.alert.agent_sent_to_break"),

@@ -27,6 +27,7 @@ from agent_console.texts import (
     ALERT_TEXT,
     ESCALATION_REASON_TEXT,
     STATE_TEXT,
+    language_label,
 )
 from calls.control import INTERPRETER_FIELD, SUPERVISION_MODES
 from locales.prompts import ui_text
@@ -85,6 +86,7 @@ class Wallboard:
                 "line": lines.get(group.queue.partition(".")[0], ""),
                 "queue_name": group.queue.partition(".")[2] or group.queue,
                 "longest_wait": round(group.longest_wait),
+                "language_label": language_label(group.language, locale),
             }
             for group in views.waiting_calls(live, now)
         ]
@@ -107,6 +109,9 @@ class Wallboard:
                         ),
                         "in_state_for": round(presence.in_state_for),
                         "languages": list(presence.languages),
+                        "language_labels": [
+                            language_label(code, locale) for code in presence.languages
+                        ],
                     }
                 )
                 if state is AgentState.ON_CALL and presence.call_id:

@@ -262,6 +262,8 @@ def test_low_risk_calls_end_with_the_calls_risk_by_default_raised_then_lowered_w
     expect(leave).to_have_count(0)
     expect(listen).to_have_attribute("aria-pressed", "false")
     expect(listen).to_be_focused()
+    expect(boss.locator("#agents")).to_contain_text("español")  # names, not codes
+    expect(boss.locator("#tier-help")).to_contain_text("Nivel: el escalón del equipo urgente")
     ana.end("information", risk="medio", reason="Vive ahora con su hermana, lejos de él.")
 
     # 3: right after a call where the reason field appeared, ending with the default is not

@@ -38,6 +38,7 @@ from tests.integration.checkins.helpers import (
     attempts_of,
     deactivate_other_plans,
     drain,
+    scheduled_job_ids,
 )
 
 # It reads the whole database: what earlier tests left must not count.
@@ -76,7 +77,11 @@ def plan_and_dial(ctx: CheckinContext, hotline: Hotline) -> CheckinAttempt:
     planner.plan_due(ctx)
     drain(ctx.jobs, ctx.clock)
     attempt = attempts_of(ctx.sessions, hotline.beneficiary_id)[-1]
-    assert attempt.call_id is not None and attempt.dialed_at is not None
+    assert attempt.call_id is not None and attempt.dialed_at is not None, (
+        f"not dialled: outcome {attempt.outcome}, started {attempt.started_at}, "
+        f"scheduled {attempt.scheduled_at} (clock {ctx.clock.now()}), "
+        f"jobs waiting {scheduled_job_ids(ctx.jobs)}"
+    )
     assert ctx.dialer.channel.value == "sip"
     return attempt
 
