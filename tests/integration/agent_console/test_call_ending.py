@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from routing import views
 from routing.channels import agent_channel
 from runtime import Runtime
-from store.records import Escalation
+from store.records import Call, Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
 from tests.integration.agent_console.console_helpers import SignedIn
@@ -118,3 +118,27 @@ def test_given_a_severe_caller_who_hangs_up_before_anyone_then_her_ladder_keeps_
     runtime.simulator.hang_up(call_id)
 
     assert _ringing(redis_client, call_id) == ["severe_screen"]
+
+
+def test_given_a_severe_caller_sent_to_the_overflow_number_when_her_call_ends_her_ring_closes(
+    runtime: Runtime,
+    hotline: Hotline,
+    redis_client: redis.Redis,
+    db_sessions: sessionmaker[Session],
+) -> None:
+    """She reached a person at the overflow number: once her call is over, the screen's ring
+    closes as ``call_ended`` (nobody is recorded as acknowledging it), and the boards drop it."""
+    call_id = _caller(runtime, hotline, SEVERE)
+    assert _ringing(redis_client, call_id) == ["severe_screen"]
+    assert runtime.router.sweep(time.time() + 3600) is not None  # past the queue's longest wait
+    assert _ringing(redis_client, call_id) == ["severe_screen"], "rings while she is on the line"
+
+    runtime.simulator.hang_up(call_id)
+
+    assert _ringing(redis_client, call_id) == []
+    with db_sessions() as db:
+        [ring] = db.scalars(select(Escalation).where(Escalation.call_id == call_id)).all()
+    assert (ring.closed_reason, ring.acknowledged_by) == ("call_ended", None)
+    with db_sessions() as db:
+        row = db.get(Call, call_id)
+        assert row is not None and row.status == "overflowed"
