@@ -176,6 +176,60 @@ class TwilioBridge:
         )
         self._calls.update(call_id, interpreter=sid)
 
+    def transfer_out(self, call_id: str, number: str) -> None:
+        """A cold transfer: she is held (the hold audio) in her conference while ``number`` is
+        called with the line's caller ID. Twilio asks for its document when it answers
+        (``transfer_answered``, which joins it to her conference); its status callback says
+        when it did not (``transfer_unanswered``) or, later, when it hung up."""
+        links = self._call_links(call_id)
+        self.hold(call_id, True)
+        try:
+            sid = self._voice.dial_into_conference(
+                call_id,
+                to=number,
+                from_=self._caller_id(links.line_id) or self._book.fallback_number or "",
+                send_digits=None,
+                status_callback=links.status(Leg.TRANSFER),
+                on_answer=links.transfer_answered(),
+            )
+        except Exception:
+            self.hold(call_id, False)  # never left on hold by a transfer that was not placed
+            raise
+        self._calls.update(call_id, transfer=sid)
+
+    def transfer_answered(self, call_id: str, sid: str) -> str | None:
+        """The service answered: she leaves hold and the agent's leg ends (not a dropped
+        agent: the call is no longer hers). Returns the agent to tell (None: not this
+        call's transfer)."""
+        if not sid or sid != self._calls.get(call_id, "transfer"):
+            return None
+        agent_id, agent_leg = (
+            self._calls.get(call_id, "agent"),
+            self._calls.get(call_id, "agent_leg"),
+        )
+        self._calls.update(call_id, agent="", agent_leg="", transfer="", transferred=sid)
+        self.hold(call_id, False)
+        if agent_leg:
+            self._voice.hang_up(agent_leg)
+        return agent_id or None
+
+    def transfer_unanswered(self, call_id: str, sid: str) -> str | None:
+        """Not answered: she is back with her agent. Returns the agent to tell."""
+        if not sid or sid != self._calls.get(call_id, "transfer"):
+            return None
+        self._calls.update(call_id, transfer="")
+        self.hold(call_id, False)
+        return self._calls.get(call_id, "agent") or None
+
+    def transfer_leg_ended(self, call_id: str, sid: str) -> str | None:
+        """The transfer's leg completed. Still pending (its answer was never asked for, or
+        failed): as unanswered, returning the agent to tell. The service she was put through
+        to hung up: her call ends, as with any person (None)."""
+        if sid and sid == self._calls.get(call_id, "transferred"):
+            self.end(call_id)
+            return None
+        return self.transfer_unanswered(call_id, sid)
+
     def remove_interpreter(self, call_id: str) -> None:
         """The interpreter's leg ends; caller and agent stay connected."""
         sid = self._calls.get(call_id, "interpreter")

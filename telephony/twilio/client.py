@@ -160,6 +160,7 @@ class TwilioVoice:
         from_: str,
         send_digits: str | None,
         status_callback: str,
+        on_answer: str | None = None,
     ) -> str:
         """Call ``to`` (a number or a SIP URI) and put whoever answers into the conference
         named ``conference``, after sending ``send_digits`` (an interpreting service's PIN);
@@ -172,10 +173,13 @@ class TwilioVoice:
         options: dict[str, Any] = {}
         if send_digits:
             options["send_digits"] = send_digits
+        if on_answer:  # the document is asked for when it answers: that is the signal
+            options.update(url=on_answer, method="POST")
+        else:
+            options["twiml"] = str(response)
         call = self.client.calls.create(
             to=to,
             from_=from_,
-            twiml=str(response),
             status_callback=status_callback,
             status_callback_method="POST",
             timeout=RING_TIMEOUT_S,

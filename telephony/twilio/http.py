@@ -123,6 +123,10 @@ def twilio_blueprint(
     def leave_queue(_hook: Webhook) -> str:
         return twiml.leave_queue_document()
 
+    def hang_up_the_service(_hook: Webhook) -> str:
+        # Its leg's end is then reported as a pending transfer's: she is back with her agent.
+        return twiml.hangup_document()
+
     def play_nothing(_hook: Webhook) -> str:
         return twiml.empty_document()  # an announcement that fails leaves her in the call
 
@@ -136,6 +140,7 @@ def twilio_blueprint(
         (paths.BRIDGE_ENDED, edge.bridge_ended, dial_overflow),
         (paths.FALLBACK, edge.twilio_fallback, dial_overflow),
         (paths.KEYS, edge.keys, play_nothing),
+        (paths.TRANSFER_ANSWERED, edge.transfer_answered, hang_up_the_service),
         (paths.STATUS, report(edge.status), None),
         (paths.RECORDING, report(edge.recording), None),
     ]

@@ -32,6 +32,7 @@ DIAL_RESULT = f"{VOICE}/dial-result"
 OUTBOUND_ANSWERED = f"{VOICE}/outbound-answered"
 BRIDGE_ENDED = f"{VOICE}/bridge-ended"
 KEYS = f"{VOICE}/keys"
+TRANSFER_ANSWERED = f"{VOICE}/transfer-answered"
 HOLD_MEDIA = "/twilio/media/hold.wav"
 
 #: Twilio's connection overrides on callback URLs: up to 5 retries (``rc``) on any failure
@@ -61,6 +62,7 @@ class Leg(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     INTERPRETER = "interpreter"
+    TRANSFER = "transfer"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,10 @@ class Links:
 
     def bridge_ended(self) -> str:
         return self._url(BRIDGE_ENDED)
+
+    def transfer_answered(self) -> str:
+        """Fetched by Twilio when the service of a cold transfer answers."""
+        return self._url(TRANSFER_ANSWERED)
 
     def keys(self, sent: int) -> str:
         """The announcement that plays the ``sent``-th keys the agent sent (the keys stay in

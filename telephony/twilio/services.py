@@ -325,6 +325,10 @@ class TwilioEdge:
                 if left:
                     self.live.hdel(key("call", call_id), supervisor_field(left))
             return
+        if report.leg is Leg.TRANSFER:
+            if newest and bridge is not None:
+                self._transfer_status(bridge, call_id, report.call_sid, status)
+            return
         if report.leg is Leg.INTERPRETER:
             if newest and status in CALL_ENDED:
                 self.live.hdel(key("call", call_id), INTERPRETER_FIELD)
@@ -347,6 +351,36 @@ class TwilioEdge:
             self._report_unanswered(call_id, status, at)
         if newest and status in CALL_ENDED:
             self._caller_left(hook, call_id)
+
+    def _transfer_status(self, bridge: TwilioBridge, call_id: str, sid: str, status: str) -> None:
+        """A cold transfer's leg: answered, she is through and her agent released; not
+        answered, she is back with her agent; either way the agent's console is told."""
+        if status in NOT_ANSWERED:
+            agent_id = bridge.transfer_unanswered(call_id, sid)
+        elif status == "completed":
+            agent_id = bridge.transfer_leg_ended(call_id, sid)
+        else:
+            return
+        if agent_id is not None:
+            self._tell_transfer(call_id, agent_id, "transfer_failed", status)
+
+    def transfer_answered(self, hook: Webhook) -> str:
+        """The service answered (Twilio asks for its document): she leaves hold, her agent is
+        released and told, and the service joins her conference. A stale request (not the
+        call's pending transfer) is hung up: nobody is waiting for it."""
+        bridge = self.bridge()
+        agent_id = (
+            bridge.transfer_answered(hook.call_id, hook.call_sid) if bridge is not None else None
+        )
+        if agent_id is None:
+            return twiml.hangup_document()
+        self._tell_transfer(hook.call_id, agent_id, "transferred_out", "answered")
+        return twiml.join_conference_document(hook.call_id)
+
+    def _tell_transfer(self, call_id: str, agent_id: str, kind: str, status: str) -> None:
+        self.call_log.append(call_id, kind, {"status": status, "agent_id": agent_id})
+        message = {"kind": kind, "call_id": call_id}
+        self.live.publish(agent_channel(agent_id), json.dumps(message))
 
     def _interpreter_failed(self, call_id: str, status: str) -> None:
         """Her interpreter's leg never came: caller and agent stay as they are; the agent is

@@ -284,6 +284,17 @@ def hangup_document() -> str:
     return str(response)
 
 
+def join_conference_document(conference: str) -> str:
+    """A third party (a transfer's service) joins the caller's conference; leaving it does not
+    end it."""
+    response = VoiceResponse()
+    dial = response.dial()
+    dial.conference(
+        conference, start_conference_on_enter=True, end_conference_on_exit=False, beep=False
+    )
+    return str(response)
+
+
 def keys_document(digits: str | None) -> str:
     """An announcement to the caller's participant: the keys the agent sent, as tones
     (nothing when they are no longer known)."""

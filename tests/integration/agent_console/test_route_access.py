@@ -103,6 +103,7 @@ ACCESS = {
     "twilio.queue_result": CARRIER,
     "twilio.fallback": CARRIER,
     "twilio.keys": CARRIER,
+    "twilio.transfer_answered": CARRIER,
     "twilio.dial_result": CARRIER,
     "twilio.bridge_ended": CARRIER,
     "twilio.outbound_answered": CARRIER,

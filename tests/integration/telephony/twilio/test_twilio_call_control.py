@@ -5,6 +5,8 @@ is answered, never 409."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
@@ -14,6 +16,7 @@ from sqlalchemy import select
 
 from app import create_app
 from calls.control import OPTIONAL_ACTIONS, supervisor_field
+from routing.channels import agent_channel
 from runtime import Runtime
 from store.live_state import key
 from store.records import AuditEntry, Call, CallEvent
@@ -60,8 +63,7 @@ def test_the_agent_mutes_herself_and_sends_keys_to_her_leg_from_the_console(
     runtime, http = rest_runtime
     console, call_id, sid = accepted_call(runtime, hotline)
     card = console.get(f"/console/api/calls/{call_id}/card")
-    # A cold transfer to an outside number is not offered on Twilio yet: not shown, so no 409.
-    assert card["call"]["actions"] == [a for a in OPTIONAL_ACTIONS if a != "transfer_out"]
+    assert card["call"]["actions"] == list(OPTIONAL_ACTIONS)
     conference = runtime.twilio_calls.get(call_id, "conference")
     assert conference
     participants = f"{ACCOUNT}/Conferences/{conference}/Participants"
@@ -293,4 +295,93 @@ def test_the_board_shows_the_supervisors_mode_and_leave_ends_her_leg_only(
     assert 'data-mode="leave"' not in client.get("/supervisor/board").get_data(as_text=True)
     assert boss.post(f"/supervisor/api/calls/{call_id}/leave", {}).status_code == 200
     assert len(http.sent) == sent + 1, "leaving twice does nothing more"
+    assert REJECTED not in prism.log()
+
+
+SERVICE = "+34900123456"
+
+
+def transfer_leg_status(runtime: Runtime, call_id: str, leg: str, status: str, seq: int) -> None:
+    """Twilio's status callback for the transfer's leg."""
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=transfer"
+    params = {
+        "AccountSid": ACCOUNT_SID,
+        "CallSid": leg,
+        "CallStatus": status,
+        "SequenceNumber": str(seq),
+    }
+    assert phone.post(url, params).status == 200
+
+
+def test_a_cold_transfer_holds_her_puts_her_through_when_answered_and_back_when_busy(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    console, call_id, sid = accepted_call(runtime, hotline)
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    agent_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    participant = f"{ACCOUNT}/Conferences/{conference}/Participants/{sid}.json"
+    told = runtime.redis.pubsub(ignore_subscribe_messages=True)
+    told.subscribe(agent_channel(hotline.agents["ana"]))
+
+    def transfer() -> tuple[str, list[tuple[str, str, dict[str, list[str]], int]]]:
+        sent = len(http.sent)
+        answer = console.post(f"/console/api/calls/{call_id}/transfer", {"number": SERVICE})
+        assert answer.status_code == 200, answer.json
+        leg = runtime.twilio_calls.get(call_id, "transfer")
+        assert leg
+        return leg, http.sent[sent:]
+
+    def told_kind() -> str:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            message = told.get_message(timeout=0.5)  # None too for a skipped subscribe reply
+            if message is not None:
+                return str(json.loads(message["data"])["kind"])
+        raise AssertionError("the agent was not told")
+
+    # Busy: she is held while it rings, then back with Ana; Ana is told; nobody hung up.
+    leg, placed = transfer()
+    assert (placed[0][1], placed[0][2].get("Hold")) == (participant, ["true"])
+    _m, path, form, status = placed[1]
+    assert (path, status, form["To"]) == (f"{ACCOUNT}/Calls.json", 201, [SERVICE])
+    assert "/twilio/voice/transfer-answered" in form["Url"][0] and "Twiml" not in form
+    assert "leg=transfer" in form["StatusCallback"][0]
+    sent = len(http.sent)
+    transfer_leg_status(runtime, call_id, leg, "busy", 1)
+    assert [(p, f.get("Hold")) for _m, p, f, _s in http.sent[sent:]] == [(participant, ["false"])]
+    assert told_kind() == "transfer_failed"
+
+    # Answered (Twilio asks for its document): she leaves hold, Ana's leg ends, Ana is told,
+    # and the service joins her conference. Ana's leg ending re-offers nothing.
+    leg, placed = transfer()
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    sent = len(http.sent)
+    joined = phone.post(placed[1][2]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": leg})
+    assert joined.status == 200
+    conference_joined = ElementTree.fromstring(joined.body).find("Dial/Conference")  # noqa: S314
+    assert conference_joined is not None and conference_joined.text == call_id
+    assert [(p, f.get("Hold"), f.get("Status")) for _m, p, f, _s in http.sent[sent:]] == [
+        (participant, ["false"], None),
+        (f"{ACCOUNT}/Calls/{agent_leg}.json", None, ["completed"]),
+    ]
+    assert told_kind() == "transferred_out"
+    stale = phone.post(placed[1][2]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": leg})
+    assert "<Hangup" in stale.body, "asked again: nobody waits for it"
+    sent = len(http.sent)
+    agent_leg_ended(runtime, call_id, str(agent_leg), 9)
+    assert len(http.sent) == sent, "a released agent is not a dropped one"
+
+    # The service hangs up: her call ends, as with any person.
+    transfer_leg_status(runtime, call_id, leg, "completed", 10)  # Prism: one sid for all legs
+    _m, path, form, _s = http.sent[-1]
+    assert (path, form["Status"]) == (f"{ACCOUNT}/Calls/{sid}.json", ["completed"])
+    with runtime.sessions() as db:
+        kinds = [e.kind for e in db.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]
+        assert SERVICE not in str(
+            [e.data for e in db.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]
+        )
+    assert kinds.count("transfer_out_requested") == 2
+    assert "transfer_failed" in kinds and "transferred_out" in kinds
     assert REJECTED not in prism.log()
