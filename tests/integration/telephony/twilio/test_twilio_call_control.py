@@ -137,17 +137,24 @@ def test_every_action_the_card_shows_on_a_twilio_call_is_answered(
         assert answer.status_code in (200, 404), (action, answer.json)
 
 
-def agent_leg_ended(runtime: Runtime, call_id: str, leg: str, sequence: int) -> None:
-    """Twilio's status callback: the agent's participant call completed."""
+def leg_status(
+    runtime: Runtime, call_id: str, leg_name: str, leg: str, status: str, sequence: int
+) -> None:
+    """Twilio's status callback for one of the call's legs (``agent``, ``transfer``)."""
     phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
-    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=agent"
+    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg={leg_name}"
     params = {
         "AccountSid": ACCOUNT_SID,
         "CallSid": leg,
-        "CallStatus": "completed",
+        "CallStatus": status,
         "SequenceNumber": str(sequence),
     }
     assert phone.post(url, params).status == 200
+
+
+def agent_leg_ended(runtime: Runtime, call_id: str, leg: str, sequence: int) -> None:
+    """Twilio's status callback: the agent's participant call completed."""
+    leg_status(runtime, call_id, "agent", leg, "completed", sequence)
 
 
 def test_an_agent_leg_that_drops_mid_call_puts_the_caller_first_in_her_queue_on_hold(
@@ -301,19 +308,6 @@ def test_the_board_shows_the_supervisors_mode_and_leave_ends_her_leg_only(
 SERVICE = "+34900123456"
 
 
-def transfer_leg_status(runtime: Runtime, call_id: str, leg: str, status: str, seq: int) -> None:
-    """Twilio's status callback for the transfer's leg."""
-    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
-    url = f"{PUBLIC_BASE_URL}/twilio/voice/status?call={call_id}&leg=transfer"
-    params = {
-        "AccountSid": ACCOUNT_SID,
-        "CallSid": leg,
-        "CallStatus": status,
-        "SequenceNumber": str(seq),
-    }
-    assert phone.post(url, params).status == 200
-
-
 def test_a_cold_transfer_holds_her_puts_her_through_when_answered_and_back_when_busy(
     rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
 ) -> None:
@@ -349,7 +343,7 @@ def test_a_cold_transfer_holds_her_puts_her_through_when_answered_and_back_when_
     assert "/twilio/voice/transfer-answered" in form["Url"][0] and "Twiml" not in form
     assert "leg=transfer" in form["StatusCallback"][0]
     sent = len(http.sent)
-    transfer_leg_status(runtime, call_id, leg, "busy", 1)
+    leg_status(runtime, call_id, "transfer", leg, "busy", 1)
     assert [(p, f.get("Hold")) for _m, p, f, _s in http.sent[sent:]] == [(participant, ["false"])]
     assert told_kind() == "transfer_failed"
 
@@ -374,7 +368,7 @@ def test_a_cold_transfer_holds_her_puts_her_through_when_answered_and_back_when_
     assert len(http.sent) == sent, "a released agent is not a dropped one"
 
     # The service hangs up: her call ends, as with any person.
-    transfer_leg_status(runtime, call_id, leg, "completed", 10)  # Prism: one sid for all legs
+    leg_status(runtime, call_id, "transfer", leg, "completed", 10)  # Prism: one sid for all legs
     _m, path, form, _s = http.sent[-1]
     assert (path, form["Status"]) == (f"{ACCOUNT}/Calls/{sid}.json", ["completed"])
     with runtime.sessions() as db:
