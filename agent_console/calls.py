@@ -311,8 +311,8 @@ class CallDesk:
         bridge = self._bridge(call_id, call.channel)
         now = self._ports.clock()
         hold = getattr(bridge, "hold", None)
-        if hold is not None:
-            hold(call_id, True)
+        if hold is not None:  # she waits on the hold audio; an edge that cannot: try again
+            on_the_edge(lambda: hold(call_id, True), call_id, "hold")
         number = self._ports.live.hincrby(key("call", call_id), "transfers", 1)
         leg = f"{call_id}.t{number}"
         with self._ports.sessions() as db, db.begin():

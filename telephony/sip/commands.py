@@ -230,17 +230,22 @@ class SipBridge:
 
     def hold(self, call_id: str, on: bool) -> None:
         """Hold (``on``): the caller hears the hold loop and nothing of the agent, and the
-        agent nothing of her; resume joins them again. Neither leg is hung up."""
-        request_hold(self.client, call_id, on)
+        agent nothing of her; resume joins them again. Neither leg is hung up. Raises
+        :class:`NotHeld` when no SIP process holds the call now (the console says so)."""
+        if not request_hold(self.client, call_id, on):
+            raise NotHeld(call_id)
 
     def mute(self, call_id: str, on: bool) -> None:
         """The agent's microphone: muted, the caller hears nothing of her (the agent still
-        hears the caller); unmuted, she is heard again."""
-        request_mute(self.client, call_id, on)
+        hears the caller); unmuted, she is heard again. Raises :class:`NotHeld` as hold."""
+        if not request_mute(self.client, call_id, on):
+            raise NotHeld(call_id)
 
     def send_dtmf(self, call_id: str, digits: str) -> None:
-        """Keys on the caller's leg (RFC 2833), e.g. to drive a service she was joined to."""
-        request_dtmf(self.client, call_id, digits)
+        """Keys on the caller's leg (RFC 2833), e.g. to drive a service she was joined to.
+        Raises :class:`NotHeld` as hold."""
+        if not request_dtmf(self.client, call_id, digits):
+            raise NotHeld(call_id)
 
     def supervise(self, call_id: str, supervisor_id: str, mode: str) -> None:
         request_monitor(self.client, call_id, supervisor_id, mode)

@@ -431,7 +431,8 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     redis_client: redis.Redis,
 ) -> None:
     """A SIP call: the console shows every call-control action SIP offers, and none of them is
-    answered 409 (an interpreter for a language nobody interprets is a 404)."""
+    answered 409 (an interpreter for a language nobody interprets is a 404); with no SIP
+    process holding the call, each is a 502 to try again, never a false success."""
     call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
     with db_sessions() as db, db.begin():
         call = db.get(Call, call_id)
@@ -441,10 +442,16 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
     card = agent.get(f"/console/api/calls/{call_id}/card").json
     offered = set(card["call"]["actions"])
     assert offered == set(OPTIONAL_ACTIONS)
-    hold = agent.post(f"/console/api/calls/{call_id}/hold", {"on": True})
-    assert hold.status_code != 409
-    assert agent.post(f"/console/api/calls/{call_id}/mute", {"on": True}).status_code != 409
-    assert agent.post(f"/console/api/calls/{call_id}/dtmf", {"digits": "1"}).status_code != 409
+    # No SIP process holds this call: each action says "try again"; none claims it was done.
+    for route, body in (
+        ("hold", {"on": True}),
+        ("mute", {"on": True}),
+        ("dtmf", {"digits": "1"}),
+        ("transfer", {"number": "+34910000001"}),
+        ("transfer", {"queue": "general"}),
+    ):
+        answer = agent.post(f"/console/api/calls/{call_id}/{route}", body)
+        assert (answer.status_code, answer.json["error_id"]) == (502, "console.bridge_failed")
     added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
     assert added.status_code == 404 and added.json["error_id"] == "console.no_interpreter"
 
