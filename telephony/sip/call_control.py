@@ -48,7 +48,7 @@ from telephony.sip.bridge import MonitorMode, SupervisorLeg
 from telephony.sip.browser_phones import registered_contact
 from telephony.sip.calls import IvrSession
 from telephony.sip.interpreters import InterpreterLeg
-from telephony.sip.legs import Leg, LegListener, borrowed
+from telephony.sip.legs import Leg, LegListener, borrowed, trunk_uri
 from telephony.sip.loop import PjLoop
 from telephony.sip.transfers import OutsideTransfer
 
@@ -194,8 +194,9 @@ class CallControl:
         if bridge.change_mode(supervisor_id, mode):
             return
 
-        def gone() -> None:
-            self.live.hdel(key("call", call_id), supervisor_field(supervisor_id))
+        def gone() -> None:  # Redis off the pjsua2 thread
+            field = supervisor_field(supervisor_id)
+            self.host.submit(lambda: self.live.hdel(key("call", call_id), field), None)
 
         supervisor = SupervisorLeg(bridge, None, supervisor_id, mode, gone)  # type: ignore[arg-type]
         leg = self.host.new_leg(uri, supervisor)
@@ -276,14 +277,16 @@ class CallControl:
         agent_id = bridge.person_id
 
         def gone(status: int | None) -> None:
-            self.live.hdel(key("call", call_id), INTERPRETER_FIELD)
-            if status is not None:
-                message = {"kind": "interpreter_failed", "call_id": call_id}
-                self.live.publish(agent_channel(agent_id), json.dumps(message))
+            def tell() -> None:  # Redis on a worker, off the pjsua2 thread
+                self.live.hdel(key("call", call_id), INTERPRETER_FIELD)
+                if status is not None:
+                    message = {"kind": "interpreter_failed", "call_id": call_id}
+                    self.live.publish(agent_channel(agent_id), json.dumps(message))
+
+            self.host.submit(tell, None)
 
         is_sip = target.startswith(("sip:", "sips:"))
-        number = "".join(ch for ch in target if ch.isdigit() or ch == "+")
-        uri = target if is_sip else f"sip:{number}@{self.trunk}" if self.trunk else None
+        uri = target if is_sip else trunk_uri(target, self.trunk)
         interpreter = InterpreterLeg(bridge, None, language, digits, gone)  # type: ignore[arg-type]
         leg = self.host.new_leg(uri, interpreter, neutral=not is_sip) if uri else None
         if leg is None:
@@ -311,16 +314,12 @@ class CallControl:
         def told(ok: bool) -> None:
             kind = "transferred_out" if ok else "transfer_failed"
             message = json.dumps({"kind": kind, "call_id": call_id})
-            self.live.publish(agent_channel(agent_id), message)
+            self.host.submit(lambda: self.live.publish(agent_channel(agent_id), message), None)
 
         transfer = OutsideTransfer(self.host, session, bridge, told)
-        digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
         bridge.hold(True)
-        leg = (
-            self.host.new_leg(f"sip:{digits}@{self.trunk}", transfer, neutral=True)
-            if self.trunk
-            else None
-        )
+        uri = trunk_uri(number, self.trunk)
+        leg = self.host.new_leg(uri, transfer, neutral=True) if uri else None
         if leg is None:
             transfer.failed(0)
             return

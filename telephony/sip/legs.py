@@ -41,6 +41,12 @@ def trunk_host(settings: Settings) -> str | None:
     return uri_host(settings.sip_registrar) if settings.sip_registrar else None
 
 
+def trunk_uri(number: str, trunk: str | None) -> str | None:
+    """``number`` (digits and ``+`` kept) at the trunk; None without a trunk."""
+    digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+    return f"sip:{digits}@{trunk}" if trunk else None
+
+
 def borrowed(leg: Leg) -> Leg:
     """A weak reference to ``leg`` for everything but the engine's set of live legs.
 

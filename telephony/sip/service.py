@@ -55,6 +55,7 @@ from telephony.sip.legs import (
     borrowed,
     call_param,
     trunk_host,
+    trunk_uri,
     uri_host,
     uri_user,
 )
@@ -350,8 +351,7 @@ class SipService:
         if session is None or session.ended or not number or not trunk:
             log.error("call %s: the urgent-team member cannot be called back", call_id)
             return
-        digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
-        self.bridge_to(session, f"sip:{digits}@{trunk}", f"member:{member_id}")
+        self.bridge_to(session, str(trunk_uri(number, trunk)), f"member:{member_id}")
 
     def dial_out(self, session: IvrSession, number: str | None, reason: str) -> None:
         """Overflow or fallback: a leg to ``number`` through the trunk, bridged; without a trunk,
@@ -379,14 +379,13 @@ class SipService:
             log.error("call %s: nothing to dial (%s); caller kept on hold", session.label, reason)
             session.unbridged()
             return
-        digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
-        trunk = trunk_host(self.settings)
-        if trunk:
-            self.bridge_to(session, f"sip:{digits}@{trunk}", f"number:{reason}")
+        uri = trunk_uri(number, trunk_host(self.settings))
+        if uri:
+            self.bridge_to(session, uri, f"number:{reason}")
             return
         try:
             source = uri_host(str(session.leg.getInfo().remoteUri)) or "invalid"
-            session.leg.xfer(f"sip:{digits}@{source}", call_param())
+            session.leg.xfer(str(trunk_uri(number, source)), call_param())
             self.log_event(session.call_id, "transferred", {"reason": reason})
         except (pj.Error, ReferenceError) as exc:
             log.error(
