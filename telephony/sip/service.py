@@ -98,8 +98,12 @@ class SipService:
         self.recordings_dir = settings.data_dir / "sip" / "recordings"
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.recordings_dir, 0o700)
-        self.executor = ThreadPoolExecutor(settings.sip_workers, "amparo-sip-worker")
-        self.turns = TurnWatchdog(self.loop, self.executor)
+        # Callers' turns have a pool of their own: the call log's writes (many per call) and
+        # other side work queue on a second, smaller pool, never ahead of a caller waiting for
+        # a turn. Both together stay inside the database pool's 15 connections at the default.
+        self.turn_workers = ThreadPoolExecutor(settings.sip_workers, "amparo-sip-turn")
+        self.executor = ThreadPoolExecutor(max(2, settings.sip_workers // 2), "amparo-sip-worker")
+        self.turns = TurnWatchdog(self.loop, self.turn_workers)
         self.book = OverflowBook(settings.fallback_number)
         self.hold_loop: Any = None
         self.calls: dict[str, IvrSession] = {}
@@ -165,6 +169,7 @@ class SipService:
         self.engine.stop()
         self.engine.join(30)
         self._listener.stop()
+        self.turn_workers.shutdown(wait=True, cancel_futures=False)
         self.executor.shutdown(wait=True, cancel_futures=False)
         self.presence.forget()
 
