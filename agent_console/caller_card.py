@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent_console.calls import INTERPRETER_NEEDED
 from agent_console.escalation_desk import map_link
+from agent_console.interpreting import INTERPRETER_NEEDED
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITION_TEXT, DISPOSITIONS
 from calls.control import call_actions

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from agent_console.interpreting import INTERPRETER_NEEDED, wanted_on_accept
 from agent_console.ports import ConsoleError, ConsolePorts
 from calls.control import INTERPRETER_FIELD, CallBridge, keypad_digits
 from calls.directory import Directory
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 LIVE_STATUSES = (CallRecordStatus.ON_CALL,)
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-INTERPRETER_NEEDED = "interpreter_needed"
-"""On the call's flags when routing gave her to an agent who does not speak her language."""
 
 
 def _when(at: float) -> datetime:
@@ -166,6 +165,8 @@ class CallDesk:
                 call.flags = sorted({*(call.flags or []), INTERPRETER_NEEDED})
             if call.answered_at is None and not dial_back:
                 call.answered_at = _when(now)
+            line = self._directory.line(call.line_id) if call.line_id else None
+            language = None if dial_back else wanted_on_accept(call, line)
         self._ports.live.hset(key("call", call_id), "leg", routing_call_id)
         self._ports.call_log.append(
             call_id, "agent_connected", {"agent_id": agent_id, "leg": routing_call_id}, at=now
@@ -177,7 +178,22 @@ class CallDesk:
         except Exception:
             log.exception("call %s: the edge could not connect the agent", call_id)
             return {"call_id": call_id, "bridged": False, "error_id": "console.bridge_failed"}
-        return {"call_id": call_id, "bridged": True}
+        if language is None:
+            return {"call_id": call_id, "bridged": True}
+        return {
+            "call_id": call_id,
+            "bridged": True,
+            "interpreter": self._interpreter_on_accept(call_id, agent_id, language),
+        }
+
+    def _interpreter_on_accept(self, call_id: str, agent_id: str, language: str) -> dict[str, Any]:
+        """The line's setting calls her interpreter in at once (``interpreting.py``). Caller and
+        agent are connected whatever happens; the agent is told what did (her button stays)."""
+        try:
+            self.add_interpreter(call_id, agent_id, language)
+        except ConsoleError as exc:
+            return {"language": language, "calling": False, "error_id": exc.error_id}
+        return {"language": language, "calling": True}
 
     def _dial_back(self, call_id: str, agent_id: str) -> dict[str, Any]:
         """A callback task the agent took: ``{"call_id", "dialing"}`` (and an ``error_id``

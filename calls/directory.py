@@ -29,6 +29,8 @@ class LineInfo:
     urgent_team_id: str | None
     callback_offer_when_waiting: int | None = None
     """Callers waiting from which a calm caller is offered a callback (None: never)."""
+    interpreter_on_accept: bool = False
+    """The interpreter is conferenced as soon as an agent accepts a caller who needs one."""
 
     def queue_id(self, queue: str) -> str:
         """Routing queues are per line: the flow's ``general`` becomes ``<line id>.general``."""
@@ -133,4 +135,5 @@ def _line_info(line: Line, team_id: str | None) -> LineInfo:
         urgent_number=line.urgent_number,
         urgent_team_id=team_id,
         callback_offer_when_waiting=line.callback_offer_when_waiting,
+        interpreter_on_accept=line.interpreter_on_accept,
     )

@@ -219,6 +219,7 @@ LINE_FIELDS = {
     "flow": Field("flow", _inbound_flow),
     "recording_retention_days": Field("recording_retention_days", _days),
     "callback_offer_when_waiting": Field("callback_offer_when_waiting", _waiting_callers),
+    "interpreter_on_accept": Field("interpreter_on_accept", flag),
 }
 QUEUE_FIELDS = {
     "name": Field("name", _token, required=True),

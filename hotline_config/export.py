@@ -107,6 +107,7 @@ def _line_pairs(line: Line) -> list[tuple[str, Any]]:
         ("urgent_number", line.urgent_number),
         ("recording_retention_days", line.recording_retention_days),
         ("callback_offer_when_waiting", line.callback_offer_when_waiting),
+        ("interpreter_on_accept", line.interpreter_on_accept),
     ]
 
 

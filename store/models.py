@@ -35,6 +35,8 @@ class Line(Base):
     callback_offer_when_waiting: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """A surge: with this many callers waiting, a calm caller whose number is known is offered
     "press 2 to be called back" (None: never)."""
+    interpreter_on_accept: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A caller who needs an interpreter gets one as soon as an agent accepts her call."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -189,6 +189,11 @@
               ? "console.callback.outside_window" : "console.callback.not_dialled";
           status(A.t(key), !result.dialing);
         } else if (!result.bridged) { status(A.t("console.error.no_bridge"), true); }
+        else if (result.interpreter) {
+          // The line calls her interpreter in on accept; if it could not, the button stays.
+          status(A.t(result.interpreter.calling ? "console.call.interpreter_calling"
+            : "console.call.interpreter_not_called"), !result.interpreter.calling);
+        }
       })
       .catch(function (error) { hideOffer(); failed(error); refresh(); })
       .finally(function () { byId("offer-accept").disabled = false; });

@@ -55,6 +55,9 @@ from telephony.sip.transfers import OutsideTransfer
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+INTERPRETER_WAITS_FOR_AGENT_S = 60.0
+"""An interpreter asked for while the agent's phone still rings is called once she answers."""
+AGENT_POLL_S = 0.5
 
 
 class ControlHost(Protocol):
@@ -262,14 +265,30 @@ class CallControl:
         bridge.mute(on)
 
     def _add_interpreter(
-        self, call_id: str, language: str, target: str, digits: str | None
+        self, call_id: str, language: str, target: str, digits: str | None, waited: float = 0.0
     ) -> None:
         """A SIP URI is called as it is; a number through the trunk, with the neutral caller
-        ID. Her leg failing leaves caller and agent as they are, and the agent is told."""
+        ID. Her leg failing leaves caller and agent as they are, and the agent is told. Asked
+        for as the agent accepts (the line's ``interpreter_on_accept``), it waits for the
+        agent's phone to be answered, up to ``INTERPRETER_WAITS_FOR_AGENT_S``."""
         session = self.host.calls.get(call_id)
         bridge = session.bridge if session is not None and not session.ended else None
+        agent_ringing = (
+            session is not None
+            and not session.ended
+            and (bridge is None or (not bridge.connected and not bridge.ending))
+        )
+        if agent_ringing and waited < INTERPRETER_WAITS_FOR_AGENT_S:
+            self.host.loop.call_later(
+                AGENT_POLL_S,
+                lambda: self._add_interpreter(
+                    call_id, language, target, digits, waited + AGENT_POLL_S
+                ),
+            )
+            return
         if bridge is None or not bridge.connected or ":" in bridge.person_id:
             log.warning("call %s: not with an agent here; interpreter not called", call_id)
+            self.host.submit(lambda: self.live.hdel(key("call", call_id), INTERPRETER_FIELD), None)
             return
         if bridge.interpreter is not None:
             log.info("call %s: an interpreter is on the call already; ignored", call_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.e2e.sip.peers import (
     events_of,
     held_call,
     kinds,
+    run_sipp,
     sipp_phone,
     speech_wav,
     wait_until,
@@ -172,6 +174,42 @@ def test_an_interpreter_who_does_not_answer_leaves_caller_and_agent_connected_an
     seen = kinds(db_sessions, call_id)
     assert seen.index("sip_interpreter_failed") < seen.index("sip_caller_hung_up")
     assert "sip_person_hung_up" not in seen
+
+
+def test_an_interpreter_asked_for_while_the_agents_phone_rings_joins_once_she_answers(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    """The line's ``interpreter_on_accept``: the console asks for the interpreter right after
+    the agent's phone is called; the SIP process calls her once the agent has answered."""
+    bridge = console_bridge(redis_client, db_sessions)
+    with (
+        agent_phone(db_sessions, hotline, sipp_dir, scenario="agent_answer_after_ring") as phone,
+        sipp_phone("agent_answer", sipp_dir) as interpreting,
+    ):
+        configure_interpreter(db_sessions, hotline, f"sip:interpreting@{interpreting.trunk}", None)
+        sip = start_sip()
+        caller = run_sipp(
+            "caller_with_agent", sip.address, hotline.line_number, sipp_dir, background=True
+        )
+        assert isinstance(caller, subprocess.Popen)
+        call_id = held_call(redis_client)
+        assert bridge.connect(call_id, hotline.agents["ana"])
+        bridge.add_interpreter(call_id, "ur")  # at once, as the console's accept does
+        events_of(db_sessions, call_id, "sip_interpreter_joined", timeout_s=20)
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        agent = phone.result(timeout=60)
+        interpreter = interpreting.result(timeout=30)
+    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]  # never hung up on
+    assert agent.returncode == 0, agent.output[-3000:]
+    assert interpreter.returncode == 0, interpreter.output[-3000:]  # Amparo's BYE at the end
+    events_of(db_sessions, call_id, "sip_caller_hung_up", timeout_s=10)
+    seen = kinds(db_sessions, call_id)
+    assert seen.index("sip_bridged") < seen.index("sip_interpreter_joined"), sip.log()[-3000:]
+    assert "sip_interpreter_failed" not in seen
 
 
 def _message(console: redis.client.PubSub, kind: str) -> dict[str, str] | None:

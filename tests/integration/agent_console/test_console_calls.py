@@ -7,7 +7,7 @@ import time
 
 import redis
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.control import OPTIONAL_ACTIONS
@@ -15,7 +15,7 @@ from routing import views
 from routing.channels import ESCALATION_CHANNEL, agent_channel
 from runtime import Runtime
 from store.live_state import key
-from store.models import Beneficiary, Resource
+from store.models import Beneficiary, Line, Resource
 from store.records import AuditEntry, Call, CallEvent, CheckinPlan, Escalation
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.hotline import Hotline
@@ -409,6 +409,69 @@ def test_a_severe_caller_in_arabic_goes_to_the_free_agent_at_once_marked_as_need
     card = agent.get(f"/console/api/calls/{call_id}/card").json
     assert card["call"]["interpreter_needed"] == "ar"
     assert "interpreter_needed" in [flag["id"] for flag in card["call"]["flags"]]
+
+
+def _interpreter_on_accept(db_sessions: sessionmaker[Session], hotline: Hotline) -> None:
+    with db_sessions() as db, db.begin():
+        db.execute(
+            update(Line).where(Line.id == hotline.line_id).values(interpreter_on_accept=True)
+        )
+
+
+def _interpreter_events(db_sessions: sessionmaker[Session], call_id: str) -> list[object]:
+    with db_sessions() as db:
+        return [
+            event.data
+            for event in db.scalars(
+                select(CallEvent).where(
+                    CallEvent.call_id == call_id, CallEvent.kind == "interpreter_added"
+                )
+            )
+        ]
+
+
+def test_a_line_with_interpreter_on_accept_calls_her_language_in_as_the_agent_accepts(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    """Risk before language gave a severe Arabic speaker to an agent who does not speak it:
+    the interpreter for Arabic is called in with no click."""
+    _interpreter_on_accept(db_sessions, hotline)
+    _available(agent)
+    call_id = _caller(runtime, hotline, ("4", *SEVERE[1:]))
+    accepted = agent.post(f"/console/api/offers/{call_id}/accept")
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json == {
+        "call_id": call_id,
+        "bridged": True,
+        "interpreter": {"language": "ar", "calling": True},
+    }
+    assert "[an interpreter (ar) joined the call]" in [
+        line.text for line in runtime.simulator.get(call_id).lines
+    ]
+    assert _interpreter_events(db_sessions, call_id) == [
+        {"agent_id": agent.account.agent_id, "language": "ar"}
+    ]
+
+
+def test_a_caller_who_chose_another_language_gets_the_any_language_interpreter_on_accept(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    _interpreter_on_accept(db_sessions, hotline)
+    _available(agent)
+    call_id = _caller(runtime, hotline, ("0",))
+    accepted = agent.post(f"/console/api/offers/{call_id}/accept")
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["interpreter"] == {"language": "mul", "calling": True}
+
+
+def test_without_the_line_setting_accepting_calls_no_interpreter(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    _available(agent)
+    call_id = _caller(runtime, hotline, ("0",))
+    accepted = agent.post(f"/console/api/offers/{call_id}/accept")
+    assert accepted.json == {"call_id": call_id, "bridged": True}
+    assert _interpreter_events(db_sessions, call_id) == []
 
 
 def test_a_silent_caller_goes_to_the_free_agent_whatever_her_number_suggests(

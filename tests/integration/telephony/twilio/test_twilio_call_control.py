@@ -12,14 +12,17 @@ from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import create_app
 from calls.control import OPTIONAL_ACTIONS, supervisor_field
+from calls.switchboard import call_id_for
 from routing.channels import agent_channel
 from runtime import Runtime
 from store.live_state import key
+from store.models import Interpreter, Line
 from store.records import AuditEntry, Call, CallEvent
+from store.vocabulary import Channel
 from tests.harness.hotline import Hotline
 from tests.harness.prism import PrismMock
 from tests.harness.signin import sign_in
@@ -379,3 +382,44 @@ def test_a_cold_transfer_holds_her_puts_her_through_when_answered_and_back_when_
     assert kinds.count("transfer_out_requested") == 2
     assert "transfer_failed" in kinds and "transferred_out" in kinds
     assert REJECTED not in prism.log()
+
+
+def test_a_line_with_interpreter_on_accept_dials_the_interpreter_into_her_conference(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    """She pressed 0 ("another language") at the language menu; the line conferences its
+    any-language interpreting service as Ana accepts, with the service's PIN."""
+    runtime, http = rest_runtime
+    with runtime.sessions() as db, db.begin():
+        db.execute(
+            update(Line).where(Line.id == hotline.line_id).values(interpreter_on_accept=True)
+        )
+        db.add(Interpreter(line_id=hotline.line_id, language="mul", target=SERVICE, dtmf="77#"))
+    client = create_app(runtime=runtime).test_client()
+    console = Console(client, sign_in(client, runtime.sessions, hotline.agents["ana"]))
+    assert console.post("/console/api/state", {"state": "available"}).status_code == 200
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    call = phone.call(hotline.line_number, "+34699000999").press("0")
+    assert call.where == "queued"
+    call_id = call_id_for(Channel.TWILIO, call.sid)
+
+    accepted = console.post(f"/console/api/offers/{call_id}/accept")
+
+    assert accepted.json == {
+        "call_id": call_id,
+        "bridged": True,
+        "interpreter": {"language": "mul", "calling": True},
+    }
+    dialled = [
+        form
+        for method, path, form, status in http.sent
+        if method == "POST" and path.endswith("/Calls.json") and status < 300
+    ]
+    assert [(form["To"], form["SendDigits"]) for form in dialled] == [([SERVICE], ["77#"])]
+    with runtime.sessions() as db:
+        added = db.scalars(
+            select(CallEvent.data).where(
+                CallEvent.call_id == call_id, CallEvent.kind == "interpreter_added"
+            )
+        ).all()
+    assert added == [{"agent_id": hotline.agents["ana"], "language": "mul"}]
