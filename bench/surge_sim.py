@@ -14,14 +14,23 @@ Assumptions (printed with the results; change them with the flags):
 - the urgent team (2 members, then a supervisor after 60 s) is off the console, so the ladder
   phones them (as the product does for a member who is not signed in); each answers with
   probability 0.5 after 10-40 s and presses 1, which takes the woman's call: she is talking to
-  that member and leaves the queue. Only the full router policy rings it.
+  that member and leaves the queue. Only the full router policy rings it;
+- callbacks (``calls.callbacks``): 70% of alto/extremo callers (most are registered victims:
+  VioGén cases, ATENPRO devices) and 20% of the others call from a known safe number, so their
+  call is ``callback_eligible``. When one abandons, the worker (a round every 10 s) takes the
+  task from routing and routes it as the product does (an outbound request with her risk,
+  offered to agents like a call); the agent who accepts rings her; she answers with
+  probability 0.8 after 5-20 s, else the try rings out after 30 s and she is due again 15 min
+  later, 3 tries in all. Her safe call windows are assumed open. Callbacks still open when the
+  day's last shift ends are worked by the next night's shift (without that night's own calls).
+  A woman reached by a callback counts as reached, and still as abandoned.
 
 Policies: ``router`` (risk priority + ageing + widening + urgent ladder), ``fifo`` (flat
 priority, same widening), ``fifo-no-widening`` (flat priority, strict skills). All three keep
 the router's rules for urgent calls (risk before language, wrap-up yields to extremo): they
 follow the callers' risk, not their priority.
 
-    python bench/surge_sim.py [--days 5] [--seed 7]
+    python bench/surge_sim.py [--days 5] [--seed 7] [--safe-severe 0.7] [--safe-other 0.2]
     python bench/surge_sim.py --quick
 """
 
@@ -36,7 +45,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +53,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
 
+from bench.surge_model import (
+    DAY_START,
+    CallbackAssumptions,
+    Caller,
+    Outcome,
+    Task,
+    callbacks_report,
+    callers_for_day,
+    patience_floor,
+    report,
+    with_safe_numbers,
+)
+from calls.callbacks import CALLBACK_FLAG, MAX_TRIES, RETRY_AFTER
 from routing import (
     AgentProfile,
     CallRequest,
@@ -59,14 +81,8 @@ from store.embedded_redis import EmbeddedRedis
 from store.live_state import connect
 from store.vocabulary import RiskLevel
 
-DAY_START = 1_717_372_800.0  # 2024-06-03 00:00 UTC
-HOURLY = [0.4, 0.3, 0.25, 0.2, 0.2, 0.25, 0.4, 0.7, 1.0, 1.2, 1.3, 1.3,
-          1.3, 1.2, 1.2, 1.2, 1.3, 1.4, 1.5, 1.5, 1.5, 1.4, 1.1, 0.7]  # fmt: skip
-SURGE_HOUR = 21
-RISK_MIX = [(RiskLevel.NO_APRECIADO, 35), (RiskLevel.BAJO, 30), (RiskLevel.MEDIO, 20),
-            (RiskLevel.ALTO, 10), (RiskLevel.EXTREMO, 5)]  # fmt: skip
-LANGUAGE_MIX = [("es", 82), ("en", 4), ("ar", 4), ("ro", 3), ("fr", 2), ("pt", 2), ("uk", 2),
-                ("zh", 1)]  # fmt: skip
+WORKER_ROUND_S = 10.0  # calls.callbacks.work_forever
+ROUTE_LIMIT = 50  # Callbacks.route_due
 # (languages, legal, shift start hour, shift end hour)
 STAFF = [({"es"}, False, 0, 8), ({"es", "en"}, True, 0, 8), ({"es", "ar"}, False, 0, 8),
          ({"es"}, False, 8, 16), ({"es"}, False, 8, 16), ({"es", "en"}, False, 8, 16),
@@ -80,32 +96,6 @@ TEAM = EscalationTeam(
     "urgent",
     (EscalationTier(("u1", "u2"), 60.0), EscalationTier(("supervisor",), 60.0)),
 )
-
-
-@dataclass(frozen=True)
-class Caller:
-    call_id: str
-    arrival: float
-    risk: RiskLevel
-    language: str
-    legal: bool
-    patience: float
-    talk: float
-
-
-@dataclass
-class Outcome:
-    caller: Caller
-    answered_at: float | None = None
-    abandoned_at: float | None = None
-    overflowed_at: float | None = None
-    taken_at: float | None = None
-    interpreter: bool = False
-
-    @property
-    def human_at(self) -> float | None:
-        times = [t for t in (self.answered_at, self.taken_at) if t is not None]
-        return min(times) if times else None
 
 
 def policies() -> dict[str, RouterConfig]:
@@ -127,43 +117,22 @@ def policies() -> dict[str, RouterConfig]:
     }
 
 
-def callers_for_day(rng: random.Random, day: int, per_day: float, hours: int) -> list[Caller]:
-    weights = [w * (3 if hour == SURGE_HOUR else 1) for hour, w in enumerate(HOURLY)]
-    scale = per_day / sum(weights)
-    start = DAY_START + day * 86400
-    callers: list[Caller] = []
-    for hour in range(hours):
-        rate = weights[hour] * scale / 3600
-        t = start + hour * 3600
-        while True:
-            t += rng.expovariate(rate)
-            if t >= start + (hour + 1) * 3600:
-                break
-            callers.append(
-                Caller(
-                    call_id=f"d{day}-c{len(callers)}",
-                    arrival=t,
-                    risk=pick(rng, RISK_MIX),
-                    language=pick(rng, LANGUAGE_MIX),
-                    legal=rng.random() < 0.08,
-                    patience=rng.expovariate(1 / 240),
-                    talk=rng.lognormvariate(math.log(420), 0.5),
-                )
-            )
-    return callers
-
-
-def pick(rng: random.Random, mix: list[tuple[Any, int]]) -> Any:
-    return rng.choices([item for item, _ in mix], weights=[w for _, w in mix])[0]
-
-
 class DaySimulation:
     """One day: a heap of timed events; the router's ports schedule the humans' reactions."""
 
     def __init__(
-        self, client: redis.Redis, config: RouterConfig, callers: list[Caller], seed: int
+        self,
+        client: redis.Redis,
+        config: RouterConfig,
+        callers: list[Caller],
+        seed: int,
+        assumptions: CallbackAssumptions,
     ) -> None:
         self.seed = seed
+        self.assume = assumptions
+        self.tasks: dict[str, Task] = {}
+        self.attempts: dict[str, Task] = {}
+        self.rounds: set[float] = set()
         self.heap: list[tuple[float, int, str, tuple[Any, ...]]] = []
         self.seq = 0
         self.now = callers[0].arrival if callers else DAY_START
@@ -183,6 +152,10 @@ class DaySimulation:
             )
             self.at(day_start + start * 3600, "shift_start", agent_id)
             self.at(day_start + end * 3600, "shift_end", agent_id)
+            if start == 0:  # the next night's shift works the callbacks left open
+                self.at(day_start + 86400 + start * 3600, "shift_start", agent_id)
+                self.at(day_start + 86400 + end * 3600, "shift_end", agent_id)
+        self.worker_until = day_start + 86400 + max(end for *_, s, end in STAFF if s == 0) * 3600
         for caller in callers:
             self.at(caller.arrival, "arrive", caller)
             self.at(caller.arrival + caller.patience, "give_up", caller.call_id)
@@ -204,6 +177,8 @@ class DaySimulation:
             outcome.taken_at = at
         elif kind == "offered" and "interpreter" in str(data.get("flags", "")):
             outcome.interpreter = True
+        elif kind == "callback_task_created":
+            self.wake_worker(at)
 
     def offer_made(self, agent_id: str, call_id: str, expires_at: float, details: Any) -> None:
         if agent_id in self.leaving:
@@ -238,7 +213,12 @@ class DaySimulation:
         return None
 
     def overflow(self, call_id: str, target: str) -> None:
-        return None
+        """No agent took a callback task in ``OUTBOUND_MAX_WAIT_S``: due again at once
+        (``Callbacks.expired``; the try does not count)."""
+        task = self.attempts.pop(call_id, None)
+        if task is not None and task.status == "routed":
+            task.status, task.due_at = "pending", self.now
+            self.wake_worker(self.now)
 
     # engine --------------------------------------------------------------------------------
     def rng(self, *parts: Any) -> random.Random:
@@ -264,6 +244,8 @@ class DaySimulation:
             if due is not None and (self.sweep_at is None or due < self.sweep_at):
                 self.sweep_at = max(due, self.now)
                 self.at(self.sweep_at, "sweep", None)
+        for task in self.tasks.values():
+            task.outcome.callback, task.outcome.callback_tries = task.status, task.tries
         return list(self.outcomes.values())
 
     def on_arrive(self, caller: Caller) -> None:
@@ -274,6 +256,7 @@ class DaySimulation:
                 risk=caller.risk,
                 language=caller.language,
                 specialties=frozenset({"legal"}) if caller.legal else frozenset(),
+                callback_eligible=caller.safe_number,
             ),
             self.now,
         )
@@ -285,10 +268,90 @@ class DaySimulation:
 
     def on_accept(self, offer: tuple[str, str]) -> None:
         call_id, agent_id = offer
-        if self.router.accept(call_id, agent_id, self.now).status == "answered":
+        task = self.attempts.get(call_id)
+        if self.router.accept(call_id, agent_id, self.now).status != "answered":
+            return
+        if task is not None:
+            self.dial(task, agent_id)
+        else:
             # A person has her: the console closes her ladder (calls.escalations).
             self.router.close_escalation(f"call:{call_id}", "answered", self.now)
             self.at(self.now + self.outcomes[call_id].caller.talk, "talk_over", (call_id, agent_id))
+
+    # callbacks (calls.callbacks.Callbacks, one worker) ---------------------------------------
+    def wake_worker(self, at: float) -> None:
+        """The worker's next round at or after ``at`` (its rounds fall every 10 s; rounds
+        with nothing to do are skipped)."""
+        when = math.ceil(at / WORKER_ROUND_S) * WORKER_ROUND_S
+        if when not in self.rounds:
+            self.rounds.add(when)
+            self.at(when, "callback_round", None)
+
+    def on_callback_round(self, _: None) -> None:
+        """``take_over`` then ``route_due``; tasks are taken over but no longer routed once the
+        simulated shifts are over."""
+        self.rounds.discard(self.now)
+        pending = self.router.pending_callbacks()
+        for found in pending:
+            source = self.outcomes.get(found.call_id)
+            if source is not None and found.call_id not in self.tasks:
+                self.tasks[found.call_id] = Task(
+                    source, found.risk, found.language, found.queue, found.line_id, self.now
+                )
+            self.router.resolve_callback(found.call_id)
+        if len(pending) == 100:
+            self.wake_worker(self.now + WORKER_ROUND_S)
+        if self.now >= self.worker_until:
+            return
+        due = sorted(
+            (t for t in self.tasks.values() if t.status == "pending" and t.due_at <= self.now),
+            key=lambda t: t.due_at,
+        )
+        for task in due[:ROUTE_LIMIT]:
+            task.routed += 1
+            task.status, task.attempt = "routed", f"{task.outcome.caller.call_id}-cb{task.routed}"
+            self.attempts[task.attempt] = task
+            self.router.enqueue(
+                CallRequest(
+                    call_id=task.attempt,
+                    queue=task.queue,
+                    risk=task.risk,
+                    language=task.language,
+                    flags=frozenset({CALLBACK_FLAG}),
+                    line_id=task.line_id,
+                    outbound=True,
+                ),
+                self.now,
+            )
+        if len(due) > ROUTE_LIMIT:
+            self.wake_worker(self.now + WORKER_ROUND_S)
+
+    def dial(self, task: Task, agent_id: str) -> None:
+        """The agent accepted the task: her phone rings (``Callbacks.dial``)."""
+        task.status, task.agent, task.tries = "dialing", agent_id, task.tries + 1
+        draw = self.rng("callback", task.outcome.caller.call_id, task.tries)
+        if draw.random() < self.assume.answer:
+            self.at(self.now + draw.uniform(*self.assume.answer_after), "callback_answered", task)
+        else:
+            self.at(self.now + self.assume.ring_out, "callback_unanswered", task)
+
+    def on_callback_answered(self, task: Task) -> None:
+        """She picked up: she is put through to the agent (``Callbacks.answered``)."""
+        task.status = "reached"
+        task.outcome.callback_reached_at = self.now
+        self.attempts.pop(task.attempt, None)
+        talk = task.outcome.caller.talk
+        self.at(self.now + talk, "talk_over", (task.attempt, task.agent))
+
+    def on_callback_unanswered(self, task: Task) -> None:
+        """The try rang out: it counts (``Callbacks.ended``), and the agent's call ends."""
+        self.attempts.pop(task.attempt, None)
+        if task.tries >= MAX_TRIES:
+            task.status = "failed"
+        else:
+            task.status, task.due_at = "pending", self.now + RETRY_AFTER.total_seconds()
+            self.wake_worker(task.due_at)
+        self.on_talk_over((task.attempt, task.agent))
 
     def on_reject(self, offer: tuple[str, str]) -> None:
         self.router.reject(*offer, self.now)
@@ -331,99 +394,6 @@ class DaySimulation:
             self.router.take(call_id, member_id, self.now)
 
 
-@dataclass
-class Figures:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def fmt(value: float | None, unit: str = "s") -> str:
-    return "-" if value is None else f"{value:.0f}{unit}"
-
-
-def share(part: int, whole: int) -> str:
-    return "-" if whole == 0 else f"{100 * part / whole:.1f}%"
-
-
-def report(results: dict[str, list[Outcome]], days: int, calls: int) -> None:
-    print(
-        f"Surge simulation: {days} day(s), {calls} calls in all (~{calls / days:.0f}/day, 3x surge "
-        f"{SURGE_HOUR}:00-{SURGE_HOUR + 1}:00), {len(STAFF)} agents in 3 shifts; real router "
-        "on Redis in simulated time"
-    )
-    header = (
-        f"{'policy':<17} {'risk':<13} {'calls':>6} {'answered':>9} {'p50 wait':>9} "
-        f"{'p95 wait':>9} {'abandoned':>10} {'overflow':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, outcomes in results.items():
-        for risk in reversed(list(RiskLevel)):
-            group = [o for o in outcomes if o.caller.risk == risk]
-            waits = [o.answered_at - o.caller.arrival for o in group if o.answered_at is not None]
-            print(
-                f"{name:<17} {risk.value:<13} {len(group):>6} {share(len(waits), len(group)):>9} "
-                f"{fmt(percentile(waits, 0.5)):>9} {fmt(percentile(waits, 0.95)):>9} "
-                f"{share(sum(o.abandoned_at is not None for o in group), len(group)):>10} "
-                f"{share(sum(o.overflowed_at is not None for o in group), len(group)):>9}"
-            )
-    print()
-    header = (
-        f"{'policy':<17} {'SL<=20s':>8} {'abandoned':>10} {'surge abnd':>11} "
-        f"{'severe to human p50/p95/max':>29} {'severe to agent p50/p95':>24} "
-        f"{'team took':>10} {'interp.':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, outcomes in results.items():
-        quick = sum(
-            1
-            for o in outcomes
-            if o.answered_at is not None and o.answered_at - o.caller.arrival <= 20
-        )
-        surge = [
-            o for o in outcomes if int((o.caller.arrival - DAY_START) % 86400 // 3600) == SURGE_HOUR
-        ]
-        severe = [o for o in outcomes if o.caller.risk == RiskLevel.EXTREMO]
-        human = [o.human_at - o.caller.arrival for o in severe if o.human_at is not None]
-        agent = [o.answered_at - o.caller.arrival for o in severe if o.answered_at is not None]
-        never = sum(1 for o in severe if o.human_at is None)
-        human_text = (
-            f"{fmt(percentile(human, 0.5))}/{fmt(percentile(human, 0.95))}/"
-            f"{fmt(max(human) if human else None)}" + (f" ({never} never)" if never else "")
-        )
-        print(
-            f"{name:<17} {share(quick, len(outcomes)):>8} "
-            f"{share(sum(o.abandoned_at is not None for o in outcomes), len(outcomes)):>10} "
-            f"{share(sum(o.abandoned_at is not None for o in surge), len(surge)):>11} "
-            f"{human_text:>29} "
-            f"{fmt(percentile(agent, 0.5)) + '/' + fmt(percentile(agent, 0.95)):>24} "
-            f"{sum(o.taken_at is not None for o in severe):>10} "
-            f"{sum(o.interpreter and o.answered_at is not None for o in outcomes):>8}"
-        )
-
-
-def patience_floor(results: dict[str, list[Outcome]]) -> None:
-    """Extremo callers who hang up before any agent could answer a ringing offer (2-6 s): no
-    routing keeps them, whatever it does."""
-    outcomes = next(iter(results.values()), [])
-    severe = [o.caller for o in outcomes if o.caller.risk == RiskLevel.EXTREMO]
-    if not severe:
-        return
-    print(
-        f"\nExtremo callers whose patience is under 2 s / 4 s / 6 s (an agent answers a ringing "
-        f"offer in 2-6 s): {share(sum(c.patience < 2 for c in severe), len(severe))} / "
-        f"{share(sum(c.patience < 4 for c in severe), len(severe))} / "
-        f"{share(sum(c.patience < 6 for c in severe), len(severe))}"
-    )
-
-
 @contextmanager
 def redis_server(url: str | None) -> Iterator[redis.Redis]:
     if url:
@@ -444,21 +414,33 @@ def clear_routing_keys(client: redis.Redis) -> None:
 
 
 def run(
-    url: str | None, days: int, per_day: float, hours: int, seed: int
+    url: str | None,
+    days: int,
+    per_day: float,
+    hours: int,
+    seed: int,
+    assumptions: CallbackAssumptions | None = None,
 ) -> dict[str, list[Outcome]]:
+    assumptions = assumptions or CallbackAssumptions()
     results: dict[str, list[Outcome]] = {}
     with redis_server(url) as client:
         day_callers = [
-            callers_for_day(random.Random(f"{seed}:{day}"), day, per_day, hours)
+            with_safe_numbers(
+                callers_for_day(random.Random(f"{seed}:{day}"), day, per_day, hours),
+                random.Random(f"{seed}:{day}:safe"),
+                assumptions,
+            )
             for day in range(days)
         ]
         for name, config in policies().items():
             results[name] = []
             for day, callers in enumerate(day_callers):
                 clear_routing_keys(client)
-                results[name] += DaySimulation(client, config, callers, seed + day).run()
+                simulation = DaySimulation(client, config, callers, seed + day, assumptions)
+                results[name] += simulation.run()
         clear_routing_keys(client)
-    report(results, days, sum(len(c) for c in day_callers))
+    report(results, days, sum(len(c) for c in day_callers), len(STAFF))
+    callbacks_report(results, assumptions)
     patience_floor(results)
     return results
 
@@ -471,10 +453,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="one day (CI smoke)")
     parser.add_argument("--redis-url", default=os.environ.get("AMPARO_BENCH_REDIS_URL"))
+    defaults = CallbackAssumptions()
+    parser.add_argument(
+        "--safe-severe",
+        type=float,
+        default=defaults.safe_severe,
+        help="share of alto/extremo callers from a known safe number (0: no callbacks)",
+    )
+    parser.add_argument(
+        "--safe-other",
+        type=float,
+        default=defaults.safe_other,
+        help="share of lower-risk callers from a known safe number",
+    )
+    parser.add_argument(
+        "--answer", type=float, default=defaults.answer, help="she answers a callback try"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.days = 1
-    run(args.redis_url, args.days, args.calls_per_day, args.hours, args.seed)
+    assumptions = replace(
+        defaults, safe_severe=args.safe_severe, safe_other=args.safe_other, answer=args.answer
+    )
+    run(args.redis_url, args.days, args.calls_per_day, args.hours, args.seed, assumptions)
     return 0
 
 

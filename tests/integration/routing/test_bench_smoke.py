@@ -41,3 +41,27 @@ def test_surge_simulation_prints_its_tables(
     for outcomes in results.values():
         resolved = [o for o in outcomes if o.human_at or o.abandoned_at or o.overflowed_at]
         assert len(resolved) == len(outcomes)
+
+
+def test_surge_simulation_calls_back_who_abandoned_from_a_safe_number(
+    redis_client: redis.Redis, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    surge = load("surge_sim")
+    for answer, status, tries in ((1.0, "reached", 1), (0.0, "failed", surge.MAX_TRIES)):
+        everyone = surge.CallbackAssumptions(safe_severe=1.0, safe_other=1.0, answer=answer)
+        results = surge.run(redis_url, days=1, per_day=2000, hours=3, seed=3, assumptions=everyone)
+        assert "abandon->reached" in capsys.readouterr().out
+        for name, outcomes in results.items():
+            left = [o for o in outcomes if o.abandoned_at is not None]
+            if name == "fifo-no-widening":  # nobody speaks uk or zh: her task is never offered
+                left = [o for o in left if o.caller.language not in ("uk", "zh")]
+            assert left, "the surge leaves callers who abandon"
+            assert all(o.callback == status and o.callback_tries == tries for o in left)
+            # Abandonment is still abandonment: a callback reaches her afterwards, or never.
+            reached = [o.callback_reached_at for o in left if o.callback_reached_at is not None]
+            assert len(reached) == (len(left) if answer else 0)
+            assert all(o.reached == bool(answer) for o in left)
+            assert all(
+                o.callback_reached_at is None or o.callback_reached_at > (o.abandoned_at or 0)
+                for o in left
+            )
