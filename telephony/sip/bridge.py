@@ -35,6 +35,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 import pjsua2 as pj
@@ -125,6 +126,7 @@ class Bridge:
     supervisors: dict[str, SupervisorLeg] = field(default_factory=dict)
     interpreter: InterpreterLeg | None = None
     transfer: Bridge | None = None  # an outside number ringing for a cold transfer
+    announcement: Any = field(default=None, repr=False)  # the player of a notice both hear
 
     @property
     def call_id(self) -> str:
@@ -345,6 +347,23 @@ class Bridge:
 
     def log_event(self, kind: str, data: dict[str, Any]) -> None:
         self.host.log_event(self.call_id, kind, data)
+
+    def announce(self, prompt: str, path: Path) -> None:
+        """A short notice (``prompt`` rendered as ``path``) played to the person and, unless she
+        is on hold, to the caller, over what they say to each other."""
+        if self.session.ended or not self.connected or self.ending or self.released:
+            return
+        player = pj.AudioMediaPlayer()
+        try:
+            player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+            for media in (self.person.media, None if self.on_hold else self.caller_media()):
+                if media is not None:
+                    player.startTransmit(media)
+        except pj.Error as exc:
+            log.error("call %s: notice not played (%s)", self.call_id, exc.reason)
+            return
+        self.announcement = player  # kept until the next notice or the bridge's end
+        self.host.log_event(self.call_id, "announced", {"prompt": prompt})
 
     def interpreter_gone(self, interpreter: InterpreterLeg) -> None:
         if self.interpreter is interpreter:

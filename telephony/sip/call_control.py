@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pjsua2 as pj
@@ -41,15 +42,19 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.control import INTERPRETER_FIELD, supervisor_field
+from ivr_flows.announcements import INTERPRETER_JOINING
+from locales import SOURCE_LOCALE
 from routing.channels import agent_channel
 from store.live_state import key
 from store.models import Agent
+from store.records import Call
 from telephony.sip.bridge import MonitorMode, SupervisorLeg
 from telephony.sip.browser_phones import registered_contact
 from telephony.sip.calls import IvrSession
 from telephony.sip.interpreters import InterpreterLeg
 from telephony.sip.legs import Leg, LegListener, borrowed, trunk_uri
 from telephony.sip.loop import PjLoop
+from telephony.sip.prompts import PromptLibrary
 from telephony.sip.transfers import OutsideTransfer
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,7 @@ class ControlHost(Protocol):
 
     calls: dict[str, IvrSession]
     loop: PjLoop
+    prompts: PromptLibrary
 
     def submit(self, work: Callable[[], T], then: Callable[[T], None] | None) -> None: ...
 
@@ -306,7 +312,21 @@ class CallControl:
 
         is_sip = target.startswith(("sip:", "sips:"))
         uri = target if is_sip else trunk_uri(target, self.trunk)
-        interpreter = InterpreterLeg(bridge, None, language, digits, gone)  # type: ignore[arg-type]
+
+        def announce() -> None:  # rendered on a worker, played back on the pjsua2 thread
+            self.host.submit(
+                lambda: self._prompt(call_id, INTERPRETER_JOINING),
+                lambda path: bridge.announce(INTERPRETER_JOINING, path),
+            )
+
+        interpreter = InterpreterLeg(
+            bridge,
+            None,  # type: ignore[arg-type]
+            language,
+            digits,
+            gone,
+            announce,
+        )
         leg = self.host.new_leg(uri, interpreter, neutral=not is_sip) if uri else None
         if leg is None:
             log.error("call %s: the interpreter cannot be called (no trunk or refused)", call_id)
@@ -315,6 +335,13 @@ class CallControl:
         interpreter.leg = borrowed(leg)
         bridge.interpreter = interpreter
         self.host.log_event(call_id, "interpreter_called", {"language": language})
+
+    def _prompt(self, call_id: str, message_id: str) -> Path:
+        """``message_id`` rendered in the call's locale (worker)."""
+        with self.sessions() as db:
+            call = db.get(Call, call_id)
+            locale = call.locale if call is not None and call.locale else SOURCE_LOCALE
+        return self.host.prompts.file_for(message_id, locale, {})
 
     def _transfer_out(self, call_id: str, number: str) -> None:
         """The caller on hold while the number rings; answered, she is joined to it and the

@@ -10,7 +10,8 @@ digits (an account PIN) are sent on her leg; they are never logged.
 If her leg never answers, caller and agent stay as they are and the agent is told on her
 console (``interpreter_failed``, as on Twilio). If she hangs up, or the console removes her,
 only her leg ends. On hold the caller hears the hold loop and nothing of the interpreter, and
-the interpreter nothing of her; agent and interpreter may go on talking.
+the interpreter nothing of her; agent and interpreter may go on talking. As she joins, caller
+and agent hear "an interpreter is joining the call" in the call's locale.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class InterpreterLeg:
     language: str
     digits: str | None
     gone: Callable[[int | None], None]
+    announce: Callable[[], None] | None = None
+    """Caller and agent are told she joins (``Bridge.announce``)."""
     connected: bool = False
     removed: bool = False
 
@@ -92,6 +95,8 @@ class InterpreterLeg:
         self.call.record_also(media)
         self.call.log_event("interpreter_joined", {"language": self.language})
         log.info("call %s: interpreter (%s) joined", self.call.call_id, self.language)
+        if self.announce is not None:
+            self.announce()
         if self.digits:
             try:
                 leg.dialDtmf(self.digits)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from calls.control import keypad_digits
 from calls.interpreters import InterpreterLine, NoInterpreter
 from calls.overflow import OverflowBook
+from ivr_flows.announcements import INTERPRETER_JOINING
 from telephony.twilio import twiml
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import SupervisorMode, TwilioVoice
@@ -173,8 +174,21 @@ class TwilioBridge:
             from_=self._caller_id(links.line_id) or self._book.fallback_number or "",
             send_digits=interpreter.dtmf,
             status_callback=links.status(Leg.INTERPRETER),
+            on_answer=links.interpreter_answered(),
         )
         self._calls.update(call_id, interpreter=sid)
+
+    def interpreter_answered(self, call_id: str, sid: str) -> bool:
+        """Her interpreter answered: caller and agent hear that she joins. False when ``sid``
+        is not the call's interpreter (a stale leg: nobody waits for it)."""
+        if not sid or sid != self._calls.get(call_id, "interpreter"):
+            return False
+        url = self._call_links(call_id).announcement(INTERPRETER_JOINING)
+        try:
+            self._voice.announce_to_conference(self._conference(call_id), url)
+        except Exception as exc:  # she joins all the same; only the notice is lost
+            log.error("call %s: interpreter not announced (%s)", call_id, type(exc).__name__)
+        return True
 
     def transfer_out(self, call_id: str, number: str) -> None:
         """A cold transfer: she is held (the hold audio) in her conference while ``number`` is

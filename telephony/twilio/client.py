@@ -262,5 +262,9 @@ class TwilioVoice:
             announce_url=url, announce_method="POST"
         )
 
+    def announce_to_conference(self, conference_sid: str, url: str) -> None:
+        """Play the TwiML at ``url`` to everyone in the conference."""
+        self.client.conferences(conference_sid).update(announce_url=url, announce_method="POST")
+
     def remove_participant(self, conference_sid: str, participant: str) -> None:
         self.client.conferences(conference_sid).participants(participant).delete()

@@ -21,9 +21,10 @@ from telephony.twilio import links as paths
 from telephony.twilio import twiml
 from telephony.twilio.errors import MalformedCallback
 from telephony.twilio.media import MEDIA
-from telephony.twilio.services import TwilioEdge, Webhook
+from telephony.twilio.services import TwilioEdge
 from telephony.twilio.signatures import SignatureCheck
 from telephony.twilio.tokens import VoiceTokens
+from telephony.twilio.webhooks import Webhook
 from web.csrf import check_csrf
 from web.guard import login_required
 
@@ -127,6 +128,9 @@ def twilio_blueprint(
         # Its leg's end is then reported as a pending transfer's: she is back with her agent.
         return twiml.hangup_document()
 
+    def join_her_conference(hook: Webhook) -> str:
+        return twiml.join_conference_document(hook.call_id)  # she interprets, unannounced
+
     def play_nothing(_hook: Webhook) -> str:
         return twiml.empty_document()  # an announcement that fails leaves her in the call
 
@@ -139,8 +143,10 @@ def twilio_blueprint(
         (paths.DIAL_RESULT, edge.dial_result, dial_overflow),
         (paths.BRIDGE_ENDED, edge.bridge_ended, dial_overflow),
         (paths.FALLBACK, edge.twilio_fallback, dial_overflow),
-        (paths.KEYS, edge.keys, play_nothing),
-        (paths.TRANSFER_ANSWERED, edge.transfer_answered, hang_up_the_service),
+        (paths.KEYS, edge.legs.keys, play_nothing),
+        (paths.TRANSFER_ANSWERED, edge.legs.transfer_answered, hang_up_the_service),
+        (paths.INTERPRETER_ANSWERED, edge.legs.interpreter_answered, join_her_conference),
+        (paths.ANNOUNCEMENT, edge.legs.announcement, play_nothing),
         (paths.STATUS, report(edge.status), None),
         (paths.RECORDING, report(edge.recording), None),
     ]

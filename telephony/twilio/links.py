@@ -33,6 +33,8 @@ OUTBOUND_ANSWERED = f"{VOICE}/outbound-answered"
 BRIDGE_ENDED = f"{VOICE}/bridge-ended"
 KEYS = f"{VOICE}/keys"
 TRANSFER_ANSWERED = f"{VOICE}/transfer-answered"
+INTERPRETER_ANSWERED = f"{VOICE}/interpreter-answered"
+ANNOUNCEMENT = f"{VOICE}/announcement"
 HOLD_MEDIA = "/twilio/media/hold.wav"
 
 #: Twilio's connection overrides on callback URLs: up to 5 retries (``rc``) on any failure
@@ -119,6 +121,15 @@ class Links:
     def transfer_answered(self) -> str:
         """Fetched by Twilio when the service of a cold transfer answers."""
         return self._url(TRANSFER_ANSWERED)
+
+    def interpreter_answered(self) -> str:
+        """Fetched by Twilio when the interpreter answers: she joins, caller and agent hear
+        that she does."""
+        return self._url(INTERPRETER_ANSWERED)
+
+    def announcement(self, prompt: str) -> str:
+        """A notice everyone in her conference hears (``ivr_flows.announcements``)."""
+        return self._url(ANNOUNCEMENT, prompt=prompt)
 
     def keys(self, sent: int) -> str:
         """The announcement that plays the ``sent``-th keys the agent sent (the keys stay in

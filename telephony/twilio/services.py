@@ -12,11 +12,9 @@ Other webhooks use Twilio's ``I-Twilio-Idempotency-Token`` or a key of their own
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import assert_never
@@ -24,7 +22,6 @@ from typing import assert_never
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from calls.control import INTERPRETER_FIELD, supervisor_field
 from calls.overflow import OverflowBook
 from calls.switchboard import Switchboard, call_id_for
 from calls.turn import CallTurn
@@ -43,7 +40,6 @@ from ivr_flows.actions import (
 )
 from ivr_flows.events import CallEvent, EventKind
 from locales import SUPPORTED_LOCALES
-from routing.channels import agent_channel
 from store.call_log import CallLog
 from store.live_state import key
 from store.vocabulary import Channel
@@ -51,7 +47,9 @@ from telephony.twilio import hold, twiml
 from telephony.twilio.bridge import TwilioBridge
 from telephony.twilio.callbacks import CALL_ENDED, NOT_ANSWERED, recording_report, status_report
 from telephony.twilio.calls import TwilioCalls
+from telephony.twilio.console_legs import ConsoleLegs
 from telephony.twilio.links import HoldMode, Leg, Links
+from telephony.twilio.webhooks import Webhook
 
 log = logging.getLogger(__name__)
 
@@ -66,34 +64,6 @@ if sequence >= current then
 end
 return 0
 """
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """One request from Twilio: its form parameters, its (signed) query and retry token."""
-
-    form: Mapping[str, str]
-    args: Mapping[str, str]
-    idempotency_token: str | None = None
-
-    @property
-    def call_sid(self) -> str:
-        sid = self.form.get("CallSid", "")
-        if not sid:
-            raise ValueError("webhook without a CallSid")
-        return sid
-
-    @property
-    def call_id(self) -> str:
-        """Our call id: carried in every URL we hand out, else derived from the CallSid."""
-        return self.args.get("call") or call_id_for(Channel.TWILIO, self.call_sid)
-
-    def token_key(self, name: str) -> str:
-        """An idempotency key from Twilio's retry token (else the CallSid and ``name``)."""
-        if self.idempotency_token:
-            digest = hashlib.sha256(self.idempotency_token.encode()).hexdigest()[:40]
-            return f"twilio:token:{digest}"
-        return f"twilio:{self.call_sid}:{name}"
 
 
 @dataclass
@@ -113,9 +83,11 @@ class TwilioEdge:
     when) -> whether it concluded one. Other calls are ignored by it."""
     clock: Callable[[], float] = time.time
     _newest_status: object = field(init=False, repr=False)
+    legs: ConsoleLegs = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._newest_status = self.live.register_script(NEWEST_STATUS)
+        self.legs = ConsoleLegs(self.calls, self.live, self.sessions, self.call_log, self.bridge)
 
     # -- the IVR --------------------------------------------------------------------------
 
@@ -271,10 +243,6 @@ class TwilioEdge:
         log.warning("call %s: the bridge failed; overflow", hook.call_id)
         return self.fallback_document(hook, target="overflow")
 
-    def keys(self, hook: Webhook) -> str:
-        """The announcement to her participant of the keys the agent sent from the console."""
-        return twiml.keys_document(self.calls.get(hook.call_id, f"keys_{hook.args.get('sent')}"))
-
     # -- fail-safe documents ------------------------------------------------------------------
 
     def fallback_document(self, hook: Webhook, target: str = "fallback") -> str:
@@ -312,28 +280,9 @@ class TwilioEdge:
         status, sequence = report.status, report.sequence
         newest = self._is_newest(report.call_sid, sequence)
         call_id = report.call_id or self._known_call(report.call_sid)
-        bridge = self.bridge()
-        if report.leg is Leg.AGENT:
-            if newest and bridge is not None and status in NOT_ANSWERED:
-                bridge.agent_leg_failed(call_id)
-            elif newest and bridge is not None and status == "completed":
-                bridge.agent_left(call_id, report.call_sid)
-            return
-        if report.leg is Leg.SUPERVISOR:
-            if newest and bridge is not None and status in CALL_ENDED:
-                left = bridge.supervisor_left(call_id, report.call_sid)
-                if left:
-                    self.live.hdel(key("call", call_id), supervisor_field(left))
-            return
-        if report.leg is Leg.TRANSFER:
-            if newest and bridge is not None:
-                self._transfer_status(bridge, call_id, report.call_sid, status)
-            return
-        if report.leg is Leg.INTERPRETER:
-            if newest and status in CALL_ENDED:
-                self.live.hdel(key("call", call_id), INTERPRETER_FIELD)
-            if newest and status in NOT_ANSWERED:
-                self._interpreter_failed(call_id, status)
+        if report.leg is not Leg.CALLER:
+            if newest:
+                self.legs.leg_status(report.leg, call_id, report.call_sid, status)
             return
         at = self.clock()
         data: dict[str, object] = {"status": status, "sequence": sequence, "stale": not newest}
@@ -351,45 +300,6 @@ class TwilioEdge:
             self._report_unanswered(call_id, status, at)
         if newest and status in CALL_ENDED:
             self._caller_left(hook, call_id)
-
-    def _transfer_status(self, bridge: TwilioBridge, call_id: str, sid: str, status: str) -> None:
-        """A cold transfer's leg: answered, she is through and her agent released; not
-        answered, she is back with her agent; either way the agent's console is told."""
-        if status in NOT_ANSWERED:
-            agent_id = bridge.transfer_unanswered(call_id, sid)
-        elif status == "completed":
-            agent_id = bridge.transfer_leg_ended(call_id, sid)
-        else:
-            return
-        if agent_id is not None:
-            self._tell_transfer(call_id, agent_id, "transfer_failed", status)
-
-    def transfer_answered(self, hook: Webhook) -> str:
-        """The service answered (Twilio asks for its document): she leaves hold, her agent is
-        released and told, and the service joins her conference. A stale request (not the
-        call's pending transfer) is hung up: nobody is waiting for it."""
-        bridge = self.bridge()
-        agent_id = (
-            bridge.transfer_answered(hook.call_id, hook.call_sid) if bridge is not None else None
-        )
-        if agent_id is None:
-            return twiml.hangup_document()
-        self._tell_transfer(hook.call_id, agent_id, "transferred_out", "answered")
-        return twiml.join_conference_document(hook.call_id)
-
-    def _tell_transfer(self, call_id: str, agent_id: str, kind: str, status: str) -> None:
-        self.call_log.append(call_id, kind, {"status": status, "agent_id": agent_id})
-        message = {"kind": kind, "call_id": call_id}
-        self.live.publish(agent_channel(agent_id), json.dumps(message))
-
-    def _interpreter_failed(self, call_id: str, status: str) -> None:
-        """Her interpreter's leg never came: caller and agent stay as they are; the agent is
-        told on her console."""
-        self.call_log.append(call_id, "interpreter_failed", {"status": status})
-        agent_id = self.calls.get(call_id, "agent")
-        if agent_id:
-            message = {"kind": "interpreter_failed", "call_id": call_id}
-            self.live.publish(agent_channel(agent_id), json.dumps(message))
 
     def recording(self, hook: Webhook) -> None:
         """A recording status callback (raises MalformedCallback before anything is read)."""

@@ -295,6 +295,13 @@ def join_conference_document(conference: str) -> str:
     return str(response)
 
 
+def say_document(message_id: str, locale: str) -> str:
+    """One prompt, said in ``locale`` (an announcement to a conference)."""
+    response = VoiceResponse()
+    _say(response, Say(message_id, locale=locale))
+    return str(response)
+
+
 def keys_document(digits: str | None) -> str:
     """An announcement to the caller's participant: the keys the agent sent, as tones
     (nothing when they are no longer known)."""

@@ -184,7 +184,8 @@ def test_an_interpreter_asked_for_while_the_agents_phone_rings_joins_once_she_an
     sipp_dir: Path,
 ) -> None:
     """The line's ``interpreter_on_accept``: the console asks for the interpreter right after
-    the agent's phone is called; the SIP process calls her once the agent has answered."""
+    the agent's phone is called; the SIP process calls her once the agent has answered, and
+    announces her to caller and agent."""
     bridge = console_bridge(redis_client, db_sessions)
     with (
         agent_phone(db_sessions, hotline, sipp_dir, scenario="agent_answer_after_ring") as phone,
@@ -200,6 +201,7 @@ def test_an_interpreter_asked_for_while_the_agents_phone_rings_joins_once_she_an
         assert bridge.connect(call_id, hotline.agents["ana"])
         bridge.add_interpreter(call_id, "ur")  # at once, as the console's accept does
         events_of(db_sessions, call_id, "sip_interpreter_joined", timeout_s=20)
+        announced = events_of(db_sessions, call_id, "sip_announced", timeout_s=20)
         out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
         agent = phone.result(timeout=60)
         interpreter = interpreting.result(timeout=30)
@@ -210,6 +212,10 @@ def test_an_interpreter_asked_for_while_the_agents_phone_rings_joins_once_she_an
     seen = kinds(db_sessions, call_id)
     assert seen.index("sip_bridged") < seen.index("sip_interpreter_joined"), sip.log()[-3000:]
     assert "sip_interpreter_failed" not in seen
+    # Caller and agent hear that she joins (rendered in the call's locale, played to both).
+    assert [e.data for e in announced if e.kind == "sip_announced"] == [
+        {"prompt": "call.interpreter_joining"}
+    ]
 
 
 def _message(console: redis.client.PubSub, kind: str) -> dict[str, str] | None:

@@ -104,6 +104,8 @@ ACCESS = {
     "twilio.fallback": CARRIER,
     "twilio.keys": CARRIER,
     "twilio.transfer_answered": CARRIER,
+    "twilio.interpreter_answered": CARRIER,
+    "twilio.announcement": CARRIER,
     "twilio.dial_result": CARRIER,
     "twilio.bridge_ended": CARRIER,
     "twilio.outbound_answered": CARRIER,

@@ -423,3 +423,32 @@ def test_a_line_with_interpreter_on_accept_dials_the_interpreter_into_her_confer
             )
         ).all()
     assert added == [{"agent_id": hotline.agents["ana"], "language": "mul"}]
+
+    # She answers (Twilio asks for her document): she joins the conference, and everyone in
+    # it hears the notice, said in the call's locale.
+    interpreter_leg = runtime.twilio_calls.get(call_id, "interpreter")
+    assert interpreter_leg and "/twilio/voice/interpreter-answered" in dialled[0]["Url"][0]
+    sent = len(http.sent)
+    joined = phone.post(
+        dialled[0]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": interpreter_leg}
+    )
+    assert joined.status == 200
+    conference_joined = ElementTree.fromstring(joined.body).find("Dial/Conference")  # noqa: S314
+    assert conference_joined is not None and conference_joined.text == call_id
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    announced = [
+        form
+        for method, path, form, status in http.sent[sent:]
+        if path == f"{ACCOUNT}/Conferences/{conference}.json" and status < 300
+    ]
+    assert len(announced) == 1 and "/twilio/voice/announcement" in announced[0]["AnnounceUrl"][0]
+    said = phone.post(
+        announced[0]["AnnounceUrl"][0], {"AccountSid": ACCOUNT_SID, "CallSid": call.sid}
+    )
+    say = ElementTree.fromstring(said.body).find("Say")  # noqa: S314
+    assert say is not None and say.text == "Se une a la llamada un servicio de interpretación."
+    # A stale answer (not her interpreter's leg) is hung up, and nothing is announced.
+    stale = phone.post(
+        dialled[0]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": "CA" + "0" * 32}
+    )
+    assert ElementTree.fromstring(stale.body).find("Hangup") is not None  # noqa: S314

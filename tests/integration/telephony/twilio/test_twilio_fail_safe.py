@@ -182,11 +182,12 @@ def test_an_answer_twilio_cannot_read_makes_it_use_the_fallback_url(
 ) -> None:
     """If even the fail-safe answer breaks, Twilio's fallback URL still dials a human."""
     from telephony.twilio import services
+    from telephony.twilio.webhooks import Webhook
 
     calls = {"n": 0}
     real = services.TwilioEdge.incoming
 
-    def flaky(self: services.TwilioEdge, hook: services.Webhook) -> str:
+    def flaky(self: services.TwilioEdge, hook: Webhook) -> str:
         calls["n"] += 1
         return "<not twiml" if calls["n"] == 1 else real(self, hook)
 

@@ -257,7 +257,8 @@ def test_an_interpreter_is_dialled_into_her_conference_with_its_pin_and_can_leav
     method, path, form, status = http.sent[-1]
     assert (method, path, status) == ("POST", f"{ACCOUNT}/Calls.json", 201)
     assert form["To"] == ["+34910555001"] and form["SendDigits"] == ["ww4321#"]
-    assert f">{call_id}</Conference>" in form["Twiml"][0]
+    # Her document is asked for when she answers: it joins the conference and announces her.
+    assert "/twilio/voice/interpreter-answered" in form["Url"][0] and "Twiml" not in form
     assert "leg=interpreter#rc=" in form["StatusCallback"][0]
     leg = runtime.twilio_calls.get(call_id, "interpreter")
     assert leg
