@@ -9,6 +9,7 @@ import re
 from flask import Blueprint, Response, g, jsonify
 from sqlalchemy import select
 
+from agent_console import placing
 from agent_console.caller_card import CallerCards, may_see_call
 from agent_console.calls import CallDesk
 from agent_console.escalation_desk import EscalationDesk
@@ -147,6 +148,13 @@ def console_api(ports: ConsolePorts) -> Blueprint:
             desk.transfer_out(call_id, g.agent_id, resource_id, number)
             return jsonify(transfer="ringing")
         return jsonify(leg=desk.transfer(call_id, g.agent_id, queue, to_agent))
+
+    @bp.post("/outbound")
+    @login_required(*CONSOLE_ROLES)
+    def place_call() -> Response:
+        """She calls a woman back, a service or a number (``placing.py``)."""
+        check_csrf()
+        return jsonify(placing.place_call(desk, ports, g.agent_id, json_object(or_form=True)))
 
     @bp.get("/calls/<call_id>/transfer-targets")
     @login_required(*CONSOLE_ROLES)

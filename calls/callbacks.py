@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 CALLBACK_FLOW = "callback_outbound"
 CALLBACK_FLAG = CALLBACK_TASK_FLAG
 MAX_TRIES = 3
+AGENT_PLACED = "agent"
+"""The ``reason`` of a call an agent places from her console (``placed_calls``): one try."""
 RETRY_AFTER = timedelta(minutes=15)
 RING_TIMEOUT = timedelta(seconds=60)
 """An edge that never says "no answer" (the simulator; a lost status callback): the try ends."""
@@ -80,7 +82,7 @@ class Callbacks:
     """The neutral number shown (None: the channel's default)."""
 
     def __post_init__(self) -> None:
-        self._records = CallRecords(self.sessions, self.live, self.call_log)
+        self.records = CallRecords(self.sessions, self.live, self.call_log)
         self._directory = Directory(self.sessions)
         self.intake = CallbackIntake(self.sessions, self.call_log, self.router)
 
@@ -144,14 +146,26 @@ class Callbacks:
                 outbound=True,
             )
             beneficiary_id = callback.beneficiary_id
-        line = self._directory.line(line_id)
+        return self.open_attempt(callback_id, request, number, beneficiary_id, now)
+
+    def open_attempt(
+        self,
+        callback_id: str,
+        request: CallRequest,
+        number: str | None,
+        beneficiary_id: str | None,
+        now: float,
+    ) -> bool:
+        """The attempt's call is opened and its task handed to routing."""
+        attempt_id, line_id = request.call_id, request.line_id
+        line = self._directory.line(line_id) if line_id else None
         if line is None or not number:
             log.error("callback %s: no line or number; not routed", callback_id)
-            self._close(callback_id, CallbackStatus.FAILED, "unroutable", now)
+            self.close(callback_id, CallbackStatus.FAILED, "unroutable", now)
             return False
         caller = CallerInfo(number, lookup_hash(number), beneficiary_id=beneficiary_id)
         channel = self.dialer.channel
-        self._records.open(
+        self.records.open(
             attempt_id,
             line,
             caller,
@@ -161,7 +175,7 @@ class Callbacks:
             CALLBACK_FLOW,
             now,
         )
-        self._records.update(
+        self.records.update(
             attempt_id,
             status="queued",
             risk_level=request.risk.value,
@@ -215,7 +229,7 @@ class Callbacks:
                 attempt = callback.attempts
             number, callback_id = callback.number, callback.id
         if not inside or not number:
-            self._records.update(call_id, status="ended", ended_at=now)
+            self.records.update(call_id, status="ended", ended_at=now)
             self.router().hangup(call_id, now)
             self._retry_later(call_id, "outside_window", now, count_try=False)
             return {
@@ -225,7 +239,7 @@ class Callbacks:
             }
         # Her call starts now (the task's wait for an agent was no call), and is rung like any
         # outbound call opened for the edge.
-        self._records.update(call_id, status="ivr", started_at=_when(now))
+        self.records.update(call_id, status="ivr", started_at=_when(now))
         self.call_log.append(
             call_id,
             "callback_dialing",
@@ -279,7 +293,7 @@ class Callbacks:
             found = db.scalar(select(Callback.id).where(Callback.attempt_call_id == call_id))
         if found is None:
             return
-        self._records.update(call_id, status="ended", ended_at=at)
+        self.records.update(call_id, status="ended", ended_at=at)
         self._retry_later(call_id, outcome, at, count_try=True)
 
     def expired(self, call_id: str) -> bool:
@@ -290,7 +304,7 @@ class Callbacks:
             found = db.scalar(select(Callback.id).where(Callback.attempt_call_id == call_id))
         if found is None:
             return False
-        self._records.update(call_id, status="ended", ended_at=now)
+        self.records.update(call_id, status="ended", ended_at=now)
         self._retry_later(call_id, "expired", now, count_try=False)
         return True
 
@@ -312,7 +326,8 @@ class Callbacks:
                 return
             callback.outcome = outcome
             callback.attempt_call_id = None
-            if count_try and callback.attempts >= MAX_TRIES:
+            tries = 1 if callback.reason == AGENT_PLACED else MAX_TRIES
+            if count_try and callback.attempts >= tries:
                 callback.status = CallbackStatus.FAILED
                 callback.closed_at = _when(at)
                 callback.number = None
@@ -334,7 +349,7 @@ class Callbacks:
         if status == CallbackStatus.FAILED:
             log.warning("callback %s: not reached after %d tries", callback_id, attempts)
 
-    def _close(self, callback_id: str, status: CallbackStatus, outcome: str, at: float) -> None:
+    def close(self, callback_id: str, status: CallbackStatus, outcome: str, at: float) -> None:
         with self.sessions() as db, db.begin():
             callback = db.get(Callback, callback_id)
             if callback is not None:

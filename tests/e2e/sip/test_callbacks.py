@@ -14,11 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.calls import CallDesk
+from agent_console.placing import place_call
 from routing import AgentState
 from runtime import Runtime, build_runtime
 from settings import Settings
 from store.callbacks import Callback, CallbackStatus
-from store.models import Agent
+from store.models import Agent, Resource
 from tests.e2e.sip.peers import SipProcess, events_of, sipp_phone
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline
@@ -95,3 +96,50 @@ def test_a_callback_taken_in_the_console_rings_her_through_the_trunk_and_bridges
     with db_sessions() as db:
         task = db.scalar(select(Callback).where(Callback.id == task_id))
         assert task is not None and task.status == CallbackStatus.REACHED
+
+
+@pytest.mark.slow
+def test_a_call_the_agent_places_to_a_service_rings_it_through_the_trunk_and_bridges_her(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    sip_runtime: Runtime,
+    db_sessions: sessionmaker[Session],
+    sipp_dir: Path,
+) -> None:
+    """``POST /console/api/outbound`` with a resource of the directory, on SIP."""
+    ana = hotline.agents["ana"]
+    with (
+        sipp_phone("agent_answer", sipp_dir, timeout_s=90) as agent_phone,
+        sipp_phone("number_answer", sipp_dir, timeout_s=90) as service_phone,
+    ):
+        with db_sessions() as db, db.begin():
+            db.execute(
+                update(Agent).where(Agent.id == ana).values(sip_uri=f"sip:ana@{agent_phone.trunk}")
+            )
+            shelter = Resource(
+                line_id=hotline.line_id,
+                name="Casa de acogida",
+                kind="shelter",
+                municipality="Madrid",
+                phone="+34910000055",
+            )
+            db.add(shelter)
+            db.flush()
+            resource_id = shelter.id
+        sip = start_sip(AMPARO_SIP_TRUNK=service_phone.trunk)
+        sip_runtime.router.set_agent_state(ana, AgentState.AVAILABLE, time.time())
+        ports = sip_runtime.console_ports
+        placed = place_call(CallDesk(ports), ports, ana, {"resource_id": resource_id})
+        assert placed["dialing"] is True
+        call_id = placed["call_id"]
+
+        kinds = [e.kind for e in events_of(db_sessions, call_id, until="sip_bridged", timeout_s=40)]
+        assert "agent_placed_call" in kinds and "callback_answered" in kinds
+        assert sip.terminate() == 0  # ends both legs with a BYE
+        agent = agent_phone.result(timeout=60)
+        service = service_phone.result(timeout=60)
+    assert service.returncode == 0, service.output[-3000:]
+    assert agent.returncode == 0, agent.output[-3000:]
+    with db_sessions() as db:
+        task = db.scalar(select(Callback).where(Callback.attempt_call_id == call_id))
+        assert task is not None and (task.status, task.reason) == (CallbackStatus.REACHED, "agent")

@@ -13,12 +13,13 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from agent_console.calls import CallDesk
+from agent_console.placing import place_call
 from app import create_app
 from calls.switchboard import call_id_for
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
-from store.models import Line
+from store.models import Line, Resource
 from store.vocabulary import Channel
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline, staff_line
@@ -149,3 +150,40 @@ def test_in_a_surge_pressing_2_ends_the_call_with_a_promise_and_leaves_a_task(
         source = call_id_for(Channel.TWILIO, her.sid)
         task = db.scalar(select(Callback).where(Callback.source_call_id == source))
         assert task is not None and task.status == CallbackStatus.PENDING
+
+
+def test_a_call_the_agent_places_to_a_service_puts_her_through_when_it_answers(
+    console: tuple[Runtime, NotingHttpClient, TwilioDriver], hotline: Hotline, prism: PrismMock
+) -> None:
+    """``POST /console/api/outbound`` with a resource of the directory, on Twilio: the Calls
+    API rings it with the neutral caller ID, and Ana's softphone joins it when it answers."""
+    runtime, http, phone = console
+    service = "+34910000055"
+    with runtime.sessions() as db, db.begin():
+        shelter = Resource(
+            line_id=hotline.line_id,
+            name="Casa de acogida",
+            kind="shelter",
+            municipality="Madrid",
+            phone=service,
+        )
+        db.add(shelter)
+        db.flush()
+        resource_id = shelter.id
+    ana = hotline.agents["ana"]
+    runtime.router.set_agent_state(ana, AgentState.AVAILABLE, time.time())
+    ports = runtime.console_ports
+    placed = place_call(CallDesk(ports), ports, ana, {"resource_id": resource_id})
+    assert placed["dialing"] is True
+    call_id = placed["call_id"]
+
+    [form] = _placed(http, service)
+    assert form["From"] == [NEUTRAL_CALLER_ID]
+    answered = _answer(phone, form, "human")
+    agent = http.sent[-1]
+    assert agent[:2] == ("POST", f"{ACCOUNT}/Conferences/{call_id}/Participants.json")
+    assert agent[2]["To"] == [f"client:{ana}"]
+    assert answered.sid
+    task = _task(runtime, call_id)
+    assert (task.status, task.reason) == (CallbackStatus.REACHED, "agent")
+    assert REJECTED not in prism.log()
