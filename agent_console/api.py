@@ -156,6 +156,19 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         check_csrf()
         return jsonify(placing.place_call(desk, ports, g.agent_id, json_object(or_form=True)))
 
+    @bp.get("/outbound-targets")
+    @login_required(*CONSOLE_ROLES)
+    def outbound_targets() -> Response:
+        """The services she may call (their numbers stay here)."""
+        with ports.sessions() as db:
+            rows = db.scalars(
+                select(Resource)
+                .where(Resource.active, Resource.phone.is_not(None))
+                .order_by(Resource.kind, Resource.name)
+            )
+            resources = [{"id": row.id, "name": row.name, "kind": row.kind} for row in rows]
+        return jsonify(resources=resources)
+
     @bp.get("/calls/<call_id>/transfer-targets")
     @login_required(*CONSOLE_ROLES)
     def transfer_targets(call_id: str) -> Response:

@@ -28,6 +28,7 @@ from routing import AgentProfile, AgentState, CallRequest
 from routing.channels import base_call_id, personal_skill
 from routing.errors import InvalidAgentState, UnknownAgent
 from routing.state import after_call_state, routing_key
+from store.callbacks import Callback, CallbackStatus
 from store.live_state import key
 from store.models import Agent, Resource
 from store.records import Call
@@ -87,9 +88,19 @@ class CallDesk:
                 .order_by(Call.answered_at.desc())
                 .limit(1)
             ).first()
+            # A callback she took, or a call she placed, is hers while the far end rings.
+            ringing = (
+                None
+                if current
+                else db.scalar(
+                    select(Callback.attempt_call_id).where(
+                        Callback.agent_id == agent_id, Callback.status == CallbackStatus.DIALING
+                    )
+                )
+            )
         # Her call stays hers until she saves its outcome; ``call_ended`` says the caller is
         # gone (hung up, or the line dropped), so nothing but the outcome is offered.
-        result["call_id"] = current.id if current else None
+        result["call_id"] = current.id if current else ringing
         result["call_ended"] = bool(current and self._caller_gone(current.id, current.ended_at))
         wrap_until = row.get("wrap_until") if row and state == AgentState.WRAP_UP else None
         result["wrap_until"] = float(wrap_until) if wrap_until else None

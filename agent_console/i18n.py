@@ -61,6 +61,8 @@ SCRIPT_MESSAGES = (
     N_("console.escalation.sent"),
     N_("console.call.transferred"),
     N_("console.call.interpreter_added"),
+    N_("console.place.dialing"),
+    N_("console.place.not_dialled"),
     N_("console.call.interpreter_calling"),
     N_("console.call.interpreter_not_called"),
     N_("console.call.interpreter_failed"),

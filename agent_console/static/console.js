@@ -564,6 +564,15 @@
   }
 
   // -- events ---------------------------------------------------------------------------
+  // A call she places (place_call.js) is routed to her and taken at once: never an offer.
+  var placed = {};
+  document.addEventListener("amparo:placed", function (event) {
+    placed[event.detail] = true;
+    if (offer && offer.call === event.detail) { hideOffer(); }
+    model.state = "on_call";
+    renderState("on_call", null);
+    startCall(event.detail);
+  });
   function onMessage(message) {
     switch (message.kind) {
       case "stream_open":
@@ -571,6 +580,7 @@
         window.AmparoRings.load();
         break;
       case "offered":
+        if (placed[message.call]) { refresh(); break; }  // her own call, taken as she placed it
         showOffer(message.call, message.data || {},
           ((message.data || {}).expires_at || 0) - (message.at || 0));
         break;

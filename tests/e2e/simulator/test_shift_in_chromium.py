@@ -160,6 +160,14 @@ class Phones:
     def hang_up(self, call_id: str) -> None:
         self._post(f"/calls/{call_id}/hangup")
 
+    def ringing(self) -> list[str]:
+        answer = self.page.request.get(self.live.url("/simulator/api/ringing"))
+        assert answer.ok, answer.text()
+        return [str(call_id) for call_id in answer.json()["calls"]]
+
+    def answer(self, call_id: str) -> None:
+        self._post(f"/calls/{call_id}/answer")
+
 
 @dataclass
 class Shift:
@@ -282,6 +290,33 @@ def test_low_risk_calls_end_with_the_calls_risk_by_default_raised_then_lowered_w
     with shift.floor.sessions() as db:
         call = db.get(Call, call_id)
         assert call is not None and call.disposition == "information"
+
+
+def test_an_available_agent_places_a_call_and_is_on_it_once_it_answers(shift: Shift) -> None:
+    from playwright.sync_api import expect
+
+    ana, phones = shift.ana, shift.phones
+    _only_available(shift, ana)
+    ana.phase("idle")
+    expect(ana.loc("#place-call")).to_be_visible()
+    axe(ana.page, "console idle, place a call")
+    ana.page.fill("#place-call-number", "+34600000002")
+    ana.page.click("#place-call-submit")
+    expect(ana.loc("#action-status")).to_have_text(
+        "Primero suena su teléfono; después se marca y le pasamos la llamada cuando contesten."
+    )
+    ana.phase("on_call")
+    expect(ana.loc("#place-call")).to_be_hidden()
+    [ringing] = phones.ringing()
+    phones.answer(ringing)
+    expect(ana.loc("#caller-card")).to_be_visible()
+    ana.end("information")
+    with shift.floor.sessions() as db:
+        call = db.get(Call, ringing)
+        assert call is not None and (call.direction, call.disposition) == (
+            "callback",
+            "information",
+        )
 
 
 def test_a_severe_call_offered_to_a_team_member_says_which_to_press_and_accepting_is_no_ack(
