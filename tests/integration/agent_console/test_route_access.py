@@ -61,6 +61,8 @@ ACCESS = {
     "console_api.send_dtmf": SIGNED_IN,
     "console_api.transfer": SIGNED_IN,
     "console_api.transfer_targets": SIGNED_IN,
+    "console_api.place_call": SIGNED_IN,
+    "console_api.outbound_targets": SIGNED_IN,
     "console_api.escalate": SIGNED_IN,
     "console_api.interpreter": SIGNED_IN,
     "console_api.remove_interpreter": SIGNED_IN,
