@@ -9,7 +9,7 @@ import re
 from flask import Blueprint, Response, g, jsonify
 from sqlalchemy import select
 
-from agent_console import placing
+from agent_console import placing, transfers
 from agent_console.caller_card import CallerCards, may_see_call
 from agent_console.calls import CallDesk
 from agent_console.escalation_desk import EscalationDesk
@@ -145,9 +145,9 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         resource_id = str(body["resource_id"]) if body.get("resource_id") else None
         number = str(body["number"]).replace(" ", "") if body.get("number") else None
         if resource_id is not None or number is not None:
-            desk.transfer_out(call_id, g.agent_id, resource_id, number)
+            transfers.transfer_out(desk, call_id, g.agent_id, resource_id, number)
             return jsonify(transfer="ringing")
-        return jsonify(leg=desk.transfer(call_id, g.agent_id, queue, to_agent))
+        return jsonify(leg=transfers.transfer(desk, call_id, g.agent_id, queue, to_agent))
 
     @bp.post("/outbound")
     @login_required(*CONSOLE_ROLES)

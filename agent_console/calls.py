@@ -24,15 +24,15 @@ from calls.errors import EscalationRefused, InvalidOutcome
 from calls.escalations import close_call_escalations, request_escalation
 from calls.interpreters import NoInterpreter
 from calls.outcome import CallOutcome, settle
-from routing import AgentProfile, AgentState, CallRequest
+from routing import AgentProfile, AgentState
 from routing.channels import base_call_id, personal_skill
 from routing.errors import InvalidAgentState, UnknownAgent
 from routing.state import after_call_state, routing_key
 from store.callbacks import Callback, CallbackStatus
 from store.live_state import key
-from store.models import Agent, Resource
+from store.models import Agent
 from store.records import Call
-from store.vocabulary import CallRecordStatus, Direction, RiskLevel
+from store.vocabulary import CallRecordStatus, Direction
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +50,15 @@ def _text(value: object) -> str:
 
 class CallDesk:
     def __init__(self, ports: ConsolePorts) -> None:
-        self._ports = ports
-        self._directory = Directory(ports.sessions)
+        self.ports = ports
+        self.directory = Directory(ports.sessions)
 
     # -- presence -------------------------------------------------------------------------
 
     def presence(self, agent_id: str) -> dict[str, Any]:
         """The agent's routing state (with the one she takes after her call, if she asked for
         one), her pending offer and her live call, for a page load."""
-        live = self._ports.live
+        live = self.ports.live
         row = live.hgetall(routing_key("agent", agent_id))
         state = _text(row.get("state", "offline")) if row else "offline"
         routing_call = _text(row.get("call", "")) if row else ""
@@ -81,7 +81,7 @@ class CallDesk:
                 "interpreter_needed": call.get("interpreter_needed") or None,
                 "flags": call.get("flags", ""),
             }
-        with self._ports.sessions() as db:
+        with self.ports.sessions() as db:
             current = db.execute(
                 select(Call.id, Call.ended_at)
                 .where(Call.agent_id == agent_id, Call.status.in_(LIVE_STATUSES))
@@ -111,14 +111,16 @@ class CallDesk:
         just after routing lets her go)."""
         if ended_at is not None:
             return True
-        return bool(self._ports.live.hget(routing_key("call", self._leg(call_id)), "ended_at"))
+        return bool(
+            self.ports.live.hget(routing_key("call", self.routing_leg(call_id)), "ended_at")
+        )
 
     def set_state(self, agent_id: str, state: str) -> dict[str, str | None]:
         """Her presence now, and on a call the state she takes when it ends: ``break`` or
         ``offline`` asked for during a call waits for its end (the caller is never cut off),
         ``available`` cancels it. Answers ``{"state", "after_call"}``."""
-        router = self._ports.router()
-        now = self._ports.clock()
+        router = self.ports.router()
+        now = self.ports.clock()
         try:
             transition = router.set_agent_state(agent_id, state, now)
         except UnknownAgent:
@@ -135,7 +137,7 @@ class CallDesk:
         }
 
     def _profile(self, agent_id: str) -> AgentProfile:
-        with self._ports.sessions() as db:
+        with self.ports.sessions() as db:
             agent = db.get(Agent, agent_id)
             if agent is None or not agent.active:
                 raise ConsoleError("console.unknown_agent", "no such active agent", 404)
@@ -143,29 +145,29 @@ class CallDesk:
                 agent_id=agent.id,
                 languages=frozenset(agent.languages or ()),
                 specialties=frozenset(agent.skills or ()) | {personal_skill(agent.id)},
-                queues=frozenset(self._ports.router().config.queues),
+                queues=frozenset(self.ports.router().config.queues),
             )
 
     # -- offers ---------------------------------------------------------------------------
 
     def accept(self, routing_call_id: str, agent_id: str) -> dict[str, Any]:
         call_id = base_call_id(routing_call_id)
-        with self._ports.sessions() as db:
+        with self.ports.sessions() as db:
             call = db.get(Call, call_id)
             if call is None:
                 raise ConsoleError("console.unknown_call", "no such call", 404)
             channel, dial_back = call.channel, call.direction == Direction.CALLBACK
         # A callback task has nobody on the line yet: she is rung once the agent has it.
-        bridge = None if dial_back else self._bridge(call_id, channel)
-        now = self._ports.clock()
-        transition = self._ports.router().accept(routing_call_id, agent_id, now)
+        bridge = None if dial_back else self.bridge_of(call_id, channel)
+        now = self.ports.clock()
+        transition = self.ports.router().accept(routing_call_id, agent_id, now)
         if not transition.ok:
             raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
         # A person has her now: the rings that sought one stop, and nobody is recorded as
         # having acknowledged them (she accepted a call, not the team's ring).
-        close_call_escalations(self._ports.sessions, self._ports.router(), call_id, "answered", now)
+        close_call_escalations(self.ports.sessions, self.ports.router(), call_id, "answered", now)
         interpreter = transition.result.get("interpreter_needed")
-        with self._ports.sessions() as db, db.begin():
+        with self.ports.sessions() as db, db.begin():
             call = db.get(Call, call_id)
             assert call is not None
             call.status = CallRecordStatus.ON_CALL
@@ -176,10 +178,10 @@ class CallDesk:
                 call.flags = sorted({*(call.flags or []), INTERPRETER_NEEDED})
             if call.answered_at is None and not dial_back:
                 call.answered_at = _when(now)
-            line = self._directory.line(call.line_id) if call.line_id else None
+            line = self.directory.line(call.line_id) if call.line_id else None
             language = None if dial_back else wanted_on_accept(call, line)
-        self._ports.live.hset(key("call", call_id), "leg", routing_call_id)
-        self._ports.call_log.append(
+        self.ports.live.hset(key("call", call_id), "leg", routing_call_id)
+        self.ports.call_log.append(
             call_id, "agent_connected", {"agent_id": agent_id, "leg": routing_call_id}, at=now
         )
         if bridge is None:
@@ -209,22 +211,22 @@ class CallDesk:
     def _dial_back(self, call_id: str, agent_id: str) -> dict[str, Any]:
         """A callback task the agent took: ``{"call_id", "dialing"}`` (and an ``error_id``
         when she is not rung: outside her safe windows, or the channel failed)."""
-        if self._ports.callbacks is None:
+        if self.ports.callbacks is None:
             raise ConsoleError("console.no_dialer", "callbacks cannot be dialled here", 409)
-        result = self._ports.callbacks().dial(call_id, agent_id)
+        result = self.ports.callbacks().dial(call_id, agent_id)
         return {**result, "bridged": False}
 
     def reject(self, routing_call_id: str, agent_id: str) -> None:
-        transition = self._ports.router().reject(routing_call_id, agent_id, self._ports.clock())
+        transition = self.ports.router().reject(routing_call_id, agent_id, self.ports.clock())
         if not transition.ok:
             raise ConsoleError("console.offer_gone", "the offer is no longer yours", 409)
 
     # -- the live call --------------------------------------------------------------------
 
-    def _owned_call(self, call_id: str, agent_id: str, *, caller_on_line: bool = False) -> Call:
+    def owned_call(self, call_id: str, agent_id: str, *, caller_on_line: bool = False) -> Call:
         """Her call, still open; with ``caller_on_line``, only while the caller is there (hold,
         transfer and interpreters act on the line; the outcome and an escalation do not)."""
-        with self._ports.sessions() as db:
+        with self.ports.sessions() as db:
             call = db.get(Call, call_id)
         if call is None:
             raise ConsoleError("console.unknown_call", "no such call", 404)
@@ -234,8 +236,8 @@ class CallDesk:
             raise ConsoleError("console.caller_gone", "the caller has hung up", 409)
         return call
 
-    def _bridge(self, call_id: str, channel: str | None) -> CallBridge:
-        bridge = self._ports.control().bridge_for(call_id, channel)
+    def bridge_of(self, call_id: str, channel: str | None) -> CallBridge:
+        bridge = self.ports.control().bridge_for(call_id, channel)
         if bridge is None:
             raise ConsoleError(
                 "console.no_bridge",
@@ -244,32 +246,32 @@ class CallDesk:
             )
         return bridge
 
-    def _leg(self, call_id: str) -> str:
-        leg = self._ports.live.hget(key("call", call_id), "leg")
+    def routing_leg(self, call_id: str) -> str:
+        leg = self.ports.live.hget(key("call", call_id), "leg")
         return _text(leg) if leg else call_id
 
-    def _edge_action(self, call_id: str, agent_id: str, action: str) -> Callable[..., object]:
+    def edge_action(self, call_id: str, agent_id: str, action: str) -> Callable[..., object]:
         """The call's edge's ``action`` (one of ``OPTIONAL_ACTIONS``), for her own live call;
         409 only for an action the console does not show on this call (``call_actions``)."""
-        call = self._owned_call(call_id, agent_id, caller_on_line=True)
-        act: object = getattr(self._bridge(call_id, call.channel), action, None)
+        call = self.owned_call(call_id, agent_id, caller_on_line=True)
+        act: object = getattr(self.bridge_of(call_id, call.channel), action, None)
         if not callable(act):
             raise ConsoleError(f"console.bridge_cannot_{action}", "this channel cannot", 409)
         return act
 
     def hold(self, call_id: str, agent_id: str, on: bool) -> None:
-        hold = self._edge_action(call_id, agent_id, "hold")
+        hold = self.edge_action(call_id, agent_id, "hold")
         on_the_edge(lambda: hold(call_id, on), call_id, "hold")
-        self._ports.call_log.append(
-            call_id, "held" if on else "resumed", {"agent_id": agent_id}, at=self._ports.clock()
+        self.ports.call_log.append(
+            call_id, "held" if on else "resumed", {"agent_id": agent_id}, at=self.ports.clock()
         )
 
     def mute(self, call_id: str, agent_id: str, on: bool) -> None:
         """Her microphone off (the caller does not hear her) or on again."""
-        mute = self._edge_action(call_id, agent_id, "mute")
+        mute = self.edge_action(call_id, agent_id, "mute")
         on_the_edge(lambda: mute(call_id, on), call_id, "mute")
-        self._ports.call_log.append(
-            call_id, "muted" if on else "unmuted", {"agent_id": agent_id}, at=self._ports.clock()
+        self.ports.call_log.append(
+            call_id, "muted" if on else "unmuted", {"agent_id": agent_id}, at=self.ports.clock()
         )
 
     def send_dtmf(self, call_id: str, agent_id: str, digits: str) -> None:
@@ -278,144 +280,63 @@ class CallDesk:
             keys = keypad_digits(digits)
         except ValueError as exc:
             raise ConsoleError("console.bad_keys", str(exc), 400) from exc
-        send = self._edge_action(call_id, agent_id, "send_dtmf")
+        send = self.edge_action(call_id, agent_id, "send_dtmf")
         on_the_edge(lambda: send(call_id, keys), call_id, "send_dtmf")
-        self._ports.call_log.append(
+        self.ports.call_log.append(
             call_id,
             "keys_sent",
             {"agent_id": agent_id, "count": len(keys)},
-            at=self._ports.clock(),
+            at=self.ports.clock(),
         )
 
     def add_interpreter(self, call_id: str, agent_id: str, language: str) -> None:
         """The edge calls her in. The live call says so (the wallboard counts it) from before
         the edge is asked, so that her leg failing at once clears it after, not before."""
-        add = self._edge_action(call_id, agent_id, "add_interpreter")
+        add = self.edge_action(call_id, agent_id, "add_interpreter")
         live_call = key("call", call_id)
-        self._ports.live.hset(live_call, INTERPRETER_FIELD, language)
+        self.ports.live.hset(live_call, INTERPRETER_FIELD, language)
         try:
             on_the_edge(lambda: add(call_id, language), call_id, "add_interpreter")
         except ConsoleError:
-            self._ports.live.hdel(live_call, INTERPRETER_FIELD)
+            self.ports.live.hdel(live_call, INTERPRETER_FIELD)
             raise
-        with self._ports.sessions() as db, db.begin():
+        with self.ports.sessions() as db, db.begin():
             row = db.get(Call, call_id)
             if row is not None:
                 row.flags = sorted({*(row.flags or []), "interpreter"})
-        self._ports.call_log.append(
+        self.ports.call_log.append(
             call_id,
             "interpreter_added",
             {"agent_id": agent_id, "language": language},
-            at=self._ports.clock(),
+            at=self.ports.clock(),
         )
 
     def remove_interpreter(self, call_id: str, agent_id: str) -> None:
-        remove = self._edge_action(call_id, agent_id, "remove_interpreter")
+        remove = self.edge_action(call_id, agent_id, "remove_interpreter")
         on_the_edge(lambda: remove(call_id), call_id, "remove_interpreter")
-        self._ports.live.hdel(key("call", call_id), INTERPRETER_FIELD)
-        self._ports.call_log.append(
-            call_id, "interpreter_removed", {"agent_id": agent_id}, at=self._ports.clock()
-        )
-
-    def transfer(self, call_id: str, agent_id: str, queue: str | None, to_agent: str | None) -> str:
-        """Back to routing under a new routing id: to a queue of the call's line, or to one
-        agent by name (her own skill; after the queue's widening anyone may take it)."""
-        call = self._owned_call(call_id, agent_id, caller_on_line=True)
-        if (queue is None) == (to_agent is None):
-            raise ConsoleError("console.bad_transfer", "give a queue or an agent", 400)
-        line = self._directory.line(call.line_id) if call.line_id else None
-        if line is None:
-            raise ConsoleError("console.unknown_line", "the call has no line", 409)
-        router = self._ports.router()
-        queue_id = line.queue_id(queue or "general")
-        if queue is not None and queue_id not in router.config.queues:
-            raise ConsoleError("console.unknown_queue", "no such queue on this line", 400)
-        if to_agent is not None:
-            with self._ports.sessions() as db:
-                target = db.get(Agent, to_agent)
-                if target is None or not target.active or to_agent == agent_id:
-                    raise ConsoleError("console.unknown_agent", "no such agent to transfer to", 400)
-        bridge = self._bridge(call_id, call.channel)
-        now = self._ports.clock()
-        hold = getattr(bridge, "hold", None)
-        if hold is not None:  # she waits on the hold audio; an edge that cannot: try again
-            on_the_edge(lambda: hold(call_id, True), call_id, "hold")
-        number = self._ports.live.hincrby(key("call", call_id), "transfers", 1)
-        leg = f"{call_id}.t{number}"
-        with self._ports.sessions() as db, db.begin():
-            row = db.get(Call, call_id)
-            assert row is not None
-            row.status = CallRecordStatus.QUEUED
-            row.agent_id = None
-            risk = RiskLevel(row.risk_level or RiskLevel.NO_APRECIADO)
-            flags = set(row.flags or [])
-            locale = row.locale
-        self._ports.call_log.append(
-            call_id,
-            "transferred",
-            {"agent_id": agent_id, "queue": queue, "to_agent": to_agent, "leg": leg},
-            at=now,
-        )
-        router.hangup(self._leg(call_id), now)
-        self._ports.live.hset(key("call", call_id), "leg", leg)
-        router.enqueue(
-            CallRequest(
-                call_id=leg,
-                queue=queue_id,
-                risk=risk,
-                language=None if "interpreter" in flags or to_agent else locale,
-                specialties=frozenset({personal_skill(to_agent)} if to_agent else ()),
-                flags=frozenset(flags | {"transferred"}),
-                line_id=line.line_id,
-            ),
-            now,
-        )
-        return leg
-
-    def transfer_out(
-        self, call_id: str, agent_id: str, resource_id: str | None, number: str | None
-    ) -> None:
-        """A cold transfer to an outside service: a resource of the line's directory (by id),
-        or a number in E.164 form. The caller waits on hold and is back with the agent if it
-        does not answer (the console is told either way). The number is never logged."""
-        if (resource_id is None) == (number is None):
-            raise ConsoleError("console.bad_transfer", "give a resource or a number", 400)
-        transfer = self._edge_action(call_id, agent_id, "transfer_out")
-        if resource_id is not None:
-            with self._ports.sessions() as db:
-                resource = db.get(Resource, resource_id)
-                number = resource.phone if resource is not None and resource.active else None
-            if not number:
-                raise ConsoleError("console.unknown_resource", "no such resource to call", 400)
-        elif not E164.fullmatch(number or ""):
-            raise ConsoleError("console.bad_number", "a number in E.164 form (+34...)", 400)
-        assert number is not None
-        on_the_edge(lambda: transfer(call_id, number), call_id, "transfer_out")
-        self._ports.call_log.append(
-            call_id,
-            "transfer_out_requested",
-            {"agent_id": agent_id, "resource_id": resource_id},
-            at=self._ports.clock(),
+        self.ports.live.hdel(key("call", call_id), INTERPRETER_FIELD)
+        self.ports.call_log.append(
+            call_id, "interpreter_removed", {"agent_id": agent_id}, at=self.ports.clock()
         )
 
     def escalate(self, call_id: str, agent_id: str) -> str:
         """Ring the line's urgent team about this call (the agent stays with the caller)."""
-        call = self._owned_call(call_id, agent_id)
-        line = self._directory.line(call.line_id) if call.line_id else None
+        call = self.owned_call(call_id, agent_id)
+        line = self.directory.line(call.line_id) if call.line_id else None
         if line is None or line.urgent_team_id is None:
             raise ConsoleError("console.no_urgent_team", "the line has no urgent team", 409)
         try:
             escalation_id = request_escalation(
-                self._ports.sessions,
-                self._ports.router(),
+                self.ports.sessions,
+                self.ports.router(),
                 call_id,
                 line.urgent_team_id,
                 "agent_request",
-                self._ports.clock(),
+                self.ports.clock(),
             )
         except EscalationRefused as exc:
             raise ConsoleError(exc.error_id, exc.message, 409) from exc
-        self._ports.call_log.append(
+        self.ports.call_log.append(
             call_id, "escalated_by_agent", {"agent_id": agent_id, "escalation_id": escalation_id}
         )
         return escalation_id
@@ -438,23 +359,23 @@ class CallDesk:
             outcome = CallOutcome.checked(disposition, notes, risk, risk_reason)
         except InvalidOutcome as exc:
             raise ConsoleError(exc.error_id, exc.message, 400) from exc
-        now = self._ports.clock()
-        call = self._owned_call(call_id, agent_id)
-        with self._ports.sessions() as db, db.begin():
+        now = self.ports.clock()
+        call = self.owned_call(call_id, agent_id)
+        with self.ports.sessions() as db, db.begin():
             row = db.get(Call, call_id)
             assert row is not None
             try:
                 final = settle(db, row, outcome, agent_id, _when(now))
             except InvalidOutcome as exc:
                 raise ConsoleError(exc.error_id, exc.message, 400) from exc
-        self._ports.call_log.append(
+        self.ports.call_log.append(
             call_id,
             "ended_by_agent",
             {"agent_id": agent_id, "disposition": disposition, "risk": final.value},
             at=now,
         )
-        self._ports.router().hangup(self._leg(call_id), now)
-        bridge = self._ports.control().bridge_for(call_id, call.channel)
+        self.ports.router().hangup(self.routing_leg(call_id), now)
+        bridge = self.ports.control().bridge_for(call_id, call.channel)
         if bridge is not None:
             try:
                 bridge.end(call_id)
@@ -465,7 +386,7 @@ class CallDesk:
     def hang_up(self, agent_id: str) -> str:
         """Her phone's hang-up button: the edge ends her call with the caller on purpose (an
         agent leg that merely drops re-offers the caller instead); the outcome form follows."""
-        with self._ports.sessions() as db:
+        with self.ports.sessions() as db:
             call_id = db.scalar(
                 select(Call.id).where(
                     Call.agent_id == agent_id,
@@ -475,11 +396,11 @@ class CallDesk:
             )
         if call_id is None:
             raise ConsoleError("console.no_call", "no call of yours to hang up", 409)
-        call = self._owned_call(call_id, agent_id, caller_on_line=True)
-        bridge = self._bridge(call_id, call.channel)
+        call = self.owned_call(call_id, agent_id, caller_on_line=True)
+        bridge = self.bridge_of(call_id, call.channel)
         on_the_edge(lambda: bridge.end(call_id), call_id, "hang_up")
-        self._ports.call_log.append(
-            call_id, "hung_up_by_agent", {"agent_id": agent_id}, at=self._ports.clock()
+        self.ports.call_log.append(
+            call_id, "hung_up_by_agent", {"agent_id": agent_id}, at=self.ports.clock()
         )
         return call_id
 
