@@ -145,9 +145,24 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         resource_id = str(body["resource_id"]) if body.get("resource_id") else None
         number = str(body["number"]).replace(" ", "") if body.get("number") else None
         if resource_id is not None or number is not None:
-            transfers.transfer_out(desk, call_id, g.agent_id, resource_id, number)
-            return jsonify(transfer="ringing")
+            warm = _flag(body.get("warm"))
+            transfers.transfer_out(desk, call_id, g.agent_id, resource_id, number, warm=warm)
+            return jsonify(transfer="ringing", warm=warm)
         return jsonify(leg=transfers.transfer(desk, call_id, g.agent_id, queue, to_agent))
+
+    @bp.post("/calls/<call_id>/transfer/complete")
+    @login_required(*CONSOLE_ROLES)
+    def complete_transfer(call_id: str) -> Response:
+        check_csrf()
+        transfers.end_warm_transfer(desk, call_id, g.agent_id, complete=True)
+        return jsonify(transfer="completed")
+
+    @bp.post("/calls/<call_id>/transfer/cancel")
+    @login_required(*CONSOLE_ROLES)
+    def cancel_transfer(call_id: str) -> Response:
+        check_csrf()
+        transfers.end_warm_transfer(desk, call_id, g.agent_id, complete=False)
+        return jsonify(transfer="cancelled")
 
     @bp.post("/outbound")
     @login_required(*CONSOLE_ROLES)

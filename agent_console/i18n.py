@@ -69,6 +69,8 @@ SCRIPT_MESSAGES = (
     N_("console.call.transfer_ringing"),
     N_("console.call.transferred_out"),
     N_("console.call.transfer_failed"),
+    N_("console.call.transfer_consulting"),
+    N_("console.call.transfer_returned"),
     N_("console.card.loading"),
     N_("console.card.refer"),
     N_("console.card.referred"),

@@ -77,14 +77,20 @@ def transfer(
 
 
 def transfer_out(
-    desk: CallDesk, call_id: str, agent_id: str, resource_id: str | None, number: str | None
+    desk: CallDesk,
+    call_id: str,
+    agent_id: str,
+    resource_id: str | None,
+    number: str | None,
+    *,
+    warm: bool = False,
 ) -> None:
     """A cold transfer to an outside service: a resource of the line's directory (by id),
     or a number in E.164 form. The caller waits on hold and is back with the agent if it
     does not answer (the console is told either way). The number is never logged."""
     if (resource_id is None) == (number is None):
         raise ConsoleError("console.bad_transfer", "give a resource or a number", 400)
-    transfer = desk.edge_action(call_id, agent_id, "transfer_out")
+    transfer = desk.edge_action(call_id, agent_id, "warm_transfer" if warm else "transfer_out")
     if resource_id is not None:
         with desk.ports.sessions() as db:
             resource = db.get(Resource, resource_id)
@@ -98,6 +104,31 @@ def transfer_out(
     desk.ports.call_log.append(
         call_id,
         "transfer_out_requested",
-        {"agent_id": agent_id, "resource_id": resource_id},
+        {"agent_id": agent_id, "resource_id": resource_id, "warm": warm},
+        at=desk.ports.clock(),
+    )
+
+
+def end_warm_transfer(desk: CallDesk, call_id: str, agent_id: str, *, complete: bool) -> None:
+    """After consulting the service: hand her over (``complete``), or take her back. 409
+    ``console.transfer_not_answered`` for a hand-over before the service has answered."""
+    action = "complete_transfer" if complete else "cancel_transfer"
+    act = desk.edge_action(call_id, agent_id, action)
+
+    def guarded() -> None:
+        try:
+            act(call_id)
+        except LookupError as exc:
+            if getattr(exc, "error_id", "") != "console.transfer_not_answered":
+                raise
+            raise ConsoleError(
+                "console.transfer_not_answered", "the service has not answered yet", 409
+            ) from exc
+
+    on_the_edge(guarded, call_id, action)
+    desk.ports.call_log.append(
+        call_id,
+        "transfer_completed" if complete else "transfer_cancelled",
+        {"agent_id": agent_id},
         at=desk.ports.clock(),
     )

@@ -51,8 +51,11 @@ class CallBridge(Protocol):
     her) and ``send_dtmf(call_id, digits: str)`` (keys sent down the caller's leg, e.g. to a
     service's menu; :func:`keypad_digits` checks them first) and ``transfer_out(call_id,
     number)`` (a cold transfer to an outside number: she waits on hold, is joined to it when it
-    answers, and is back with the agent when it does not). :func:`call_actions` names the
-    ones an edge offers, so the console shows only those.
+    answers, and is back with the agent when it does not), and ``warm_transfer(call_id,
+    number)`` (the same, but once it answers the agent talks with it while the caller waits;
+    then ``complete_transfer(call_id)`` hands her over or ``cancel_transfer(call_id)`` takes
+    her back). :func:`call_actions` names the ones an edge offers, so the console shows only
+    those.
     """
 
     def connect(self, call_id: str, agent_id: str) -> object: ...
@@ -72,6 +75,7 @@ OPTIONAL_ACTIONS = (
     "mute",
     "send_dtmf",
     "transfer_out",
+    "warm_transfer",
 )
 
 

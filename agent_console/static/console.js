@@ -488,8 +488,19 @@
     event.preventDefault();
     var number = byId("transfer-out-number").value.trim(), resource = byId("transfer-out-target").value;
     var body = number ? { number: number } : { resource_id: resource };
-    A.api("POST", "/console/api/calls/" + callId + "/transfer", body)
-      .then(function () { status(A.t("console.call.transfer_ringing")); }).catch(failed);
+    body.warm = byId("transfer-out-warm").checked;
+    A.api("POST", "/console/api/calls/" + callId + "/transfer", body).then(function () {
+      status(A.t("console.call.transfer_ringing"));
+      show("warm-row", body.warm);  // consult first: then hand her over or take her back
+    }).catch(failed);
+  });
+  ["complete", "cancel"].forEach(function (step) {
+    byId("transfer-" + step).addEventListener("click", function () {
+      A.api("POST", "/console/api/calls/" + callId + "/transfer/" + step).then(function () {
+        show("warm-row", false);
+        status(A.t(step === "complete" ? "console.call.transferred_out" : "console.call.transfer_returned"));
+      }).catch(failed);
+    });
   });
 
   byId("interpreter").addEventListener("click", function () {
@@ -603,8 +614,14 @@
       case "transferred_out":  // she is with the service; the agent records the outcome
         if (message.call_id === callId) { status(A.t("console.call.transferred_out")); }
         break;
+      case "transfer_consulting":  // the service answered: the agent talks with it first
+        if (message.call_id === callId) { status(A.t("console.call.transfer_consulting")); }
+        break;
+      case "transfer_returned":  // the service hung up, or she took her back
+        if (message.call_id === callId) { show("warm-row", false); status(A.t("console.call.transfer_returned")); }
+        break;
       case "transfer_failed":  // she is back with the agent
-        if (message.call_id === callId) { status(A.t("console.call.transfer_failed"), true); }
+        if (message.call_id === callId) { show("warm-row", false); status(A.t("console.call.transfer_failed"), true); }
         break;
       case "interpreter_failed":  // her call goes on; the agent may try again or another way
         if (message.call_id === callId) { status(A.t("console.call.interpreter_failed"), true); }

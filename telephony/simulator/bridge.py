@@ -53,6 +53,16 @@ class SimulatedBridge:
         number, as a real line would not say it."""
         self.phones.note(call_id, "notice", "[put through to another service]")
 
+    def warm_transfer(self, call_id: str, number: str) -> None:
+        """The agent speaks with the service (it answers at once here) while she waits."""
+        self.phones.note(call_id, "notice", "[on hold while the agent speaks with a service]")
+
+    def complete_transfer(self, call_id: str) -> None:
+        self.phones.note(call_id, "notice", "[put through to another service]")
+
+    def cancel_transfer(self, call_id: str) -> None:
+        self.phones.note(call_id, "notice", "[the agent is back with you]")
+
     def mute(self, call_id: str, on: bool) -> None:
         text = "[the agent's microphone is off]" if on else "[the agent's microphone is on]"
         self.phones.note(call_id, "notice", text)

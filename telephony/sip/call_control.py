@@ -153,8 +153,10 @@ class CallControl:
             pin = str(message.get("digits") or "") or None
             self.host.loop.post(lambda: self._add_interpreter(call_id, language, target, pin))
         elif op == "transfer_out":
-            number = str(message["number"])
-            self.host.loop.post(lambda: self._transfer_out(call_id, number))
+            number, warm = str(message["number"]), bool(message.get("warm"))
+            self.host.loop.post(lambda: self._transfer_out(call_id, number, warm))
+        elif op in ("transfer_complete", "transfer_cancel"):
+            self.host.loop.post(lambda: self._warm_transfer(call_id, op == "transfer_complete"))
         elif op == "interpreter_off":
             self.host.loop.post(lambda: self._remove_interpreter(call_id))
         else:
@@ -343,7 +345,20 @@ class CallControl:
             locale = call.locale if call is not None and call.locale else SOURCE_LOCALE
         return self.host.prompts.file_for(message_id, locale, {})
 
-    def _transfer_out(self, call_id: str, number: str) -> None:
+    def _warm_transfer(self, call_id: str, complete: bool) -> None:
+        session = self.host.calls.get(call_id)
+        bridge = session.bridge if session is not None and not session.ended else None
+        transfer = bridge.transfer if bridge is not None else None
+        if not isinstance(transfer, OutsideTransfer) or not transfer.warm:
+            log.warning("call %s: no warm transfer here; ignored", call_id)
+        elif not complete:
+            transfer.cancel()  # ringing or consulted: she is back with her agent
+        elif transfer.consulting is None:
+            log.warning("call %s: the service has not answered; not handed over", call_id)
+        else:
+            transfer.complete()
+
+    def _transfer_out(self, call_id: str, number: str, warm: bool = False) -> None:
         """The caller on hold while the number rings; answered, she is joined to it and the
         agent's leg released; not answered, she is back with the agent. Either way the
         agent's console is told."""
@@ -357,12 +372,11 @@ class CallControl:
             return
         agent_id = bridge.person_id
 
-        def told(ok: bool) -> None:
-            kind = "transferred_out" if ok else "transfer_failed"
+        def told(kind: str) -> None:
             message = json.dumps({"kind": kind, "call_id": call_id})
             self.host.submit(lambda: self.live.publish(agent_channel(agent_id), message), None)
 
-        transfer = OutsideTransfer(self.host, session, bridge, told)
+        transfer = OutsideTransfer(self.host, session, bridge, told, warm)
         bridge.hold(True)
         uri = trunk_uri(number, self.trunk)
         leg = self.host.new_leg(uri, transfer, neutral=True) if uri else None

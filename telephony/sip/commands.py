@@ -153,10 +153,20 @@ def request_interpreter(client: redis.Redis, call_id: str, interpreter: Interpre
     return _send(client, call_id, message)
 
 
-def request_transfer_out(client: redis.Redis, call_id: str, number: str) -> bool:
-    """A cold transfer of the caller to an outside number through the trunk; she comes back
-    to the agent if it does not answer."""
-    return _send(client, call_id, {"op": "transfer_out", "call_id": call_id, "number": number})
+def request_transfer_out(
+    client: redis.Redis, call_id: str, number: str, *, warm: bool = False
+) -> bool:
+    """A transfer of the caller to an outside number through the trunk; she comes back to the
+    agent if it does not answer. ``warm``: the agent consults it first (``transfer_complete``
+    or ``transfer_cancel`` follows)."""
+    message = {"op": "transfer_out", "call_id": call_id, "number": number, "warm": warm}
+    return _send(client, call_id, message)
+
+
+def request_transfer_end(client: redis.Redis, call_id: str, *, complete: bool) -> bool:
+    """After consulting: hand the caller over to the service, or take her back."""
+    op = "transfer_complete" if complete else "transfer_cancel"
+    return _send(client, call_id, {"op": op, "call_id": call_id})
 
 
 def request_interpreter_off(client: redis.Redis, call_id: str) -> bool:
@@ -266,6 +276,20 @@ class SipBridge:
     def transfer_out(self, call_id: str, number: str) -> None:
         """Raises :class:`NotHeld` when no SIP process holds the call now."""
         if not request_transfer_out(self.client, call_id, number):
+            raise NotHeld(call_id)
+
+    def warm_transfer(self, call_id: str, number: str) -> None:
+        """The service is rung and, once it answers, talks with the agent while the caller
+        waits on hold. Raises :class:`NotHeld` when no SIP process holds the call now."""
+        if not request_transfer_out(self.client, call_id, number, warm=True):
+            raise NotHeld(call_id)
+
+    def complete_transfer(self, call_id: str) -> None:
+        if not request_transfer_end(self.client, call_id, complete=True):
+            raise NotHeld(call_id)
+
+    def cancel_transfer(self, call_id: str) -> None:
+        if not request_transfer_end(self.client, call_id, complete=False):
             raise NotHeld(call_id)
 
     def remove_interpreter(self, call_id: str) -> None:

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +64,7 @@ from telephony.sip.outbound_calls import OutboundDesk, Unanswered
 from telephony.sip.presence import Presence
 from telephony.sip.prompts import PromptLibrary, flow_prompts
 from telephony.sip.turns import TurnWatchdog
+from telephony.sip.workers import SipWorkers
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,8 @@ class SipService:
         self.recordings_dir = settings.data_dir / "sip" / "recordings"
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.recordings_dir, 0o700)
-        # Callers' turns have a pool of their own: the call log's writes (many per call) and
-        # other side work queue on a second, smaller pool, never ahead of a caller waiting for
-        # a turn. Both together stay inside the database pool's 15 connections at the default.
-        self.turn_workers = ThreadPoolExecutor(settings.sip_workers, "amparo-sip-turn")
-        self.executor = ThreadPoolExecutor(max(2, settings.sip_workers // 2), "amparo-sip-worker")
-        self.turns = TurnWatchdog(self.loop, self.turn_workers)
+        self.workers = SipWorkers(settings.sip_workers)  # turns never queue behind the rest
+        self.turns = TurnWatchdog(self.loop, self.workers.turns)
         self.book = OverflowBook(settings.fallback_number)
         self.hold_loop: Any = None
         self.calls: dict[str, IvrSession] = {}
@@ -169,8 +166,7 @@ class SipService:
         self.engine.stop()
         self.engine.join(30)
         self._listener.stop()
-        self.turn_workers.shutdown(wait=True, cancel_futures=False)
-        self.executor.shutdown(wait=True, cancel_futures=False)
+        self.workers.shutdown()
         self.presence.forget()
 
     def _on_started(self) -> None:
@@ -202,10 +198,7 @@ class SipService:
             if then is not None:
                 self.loop.post(lambda: then(result))
 
-        try:
-            self.executor.submit(work).add_done_callback(done)
-        except RuntimeError:
-            log.error("SIP worker pool is closed; job dropped")
+        self.workers.side_job(work, done)
 
     def take_turn(self, work: Callable[[], TurnResult], session: IvrSession) -> None:
         """Compute a turn for ``session`` on a worker, watched (``turns.py``): its steps in
@@ -226,7 +219,9 @@ class SipService:
         if not call_id:
             return  # the switchboard never opened the call: nothing to append to
         at = time.time()
-        self.submit(lambda: self.call_log.append(call_id, f"sip_{kind}", data, at=at), None)
+        self.workers.write_log(
+            call_id, lambda: self.call_log.append(call_id, f"sip_{kind}", data, at=at)
+        )
 
     def recording_path(self, call_id: str) -> Path:
         return recording_file(self.recordings_dir, call_id)

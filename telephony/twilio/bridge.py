@@ -36,6 +36,12 @@ class BridgeError(Exception):
     error_id = "twilio_bridge_failed"
 
 
+class NotConsulting(LookupError):
+    """A warm transfer's hand-over asked for while the service has not answered."""
+
+    error_id = "console.transfer_not_answered"
+
+
 def supervisor_label(supervisor_id: str) -> str:
     return f"supervisor-{supervisor_id}"
 
@@ -190,11 +196,13 @@ class TwilioBridge:
             log.error("call %s: interpreter not announced (%s)", call_id, type(exc).__name__)
         return True
 
-    def transfer_out(self, call_id: str, number: str) -> None:
+    def transfer_out(self, call_id: str, number: str, *, warm: bool = False) -> None:
         """A cold transfer: she is held (the hold audio) in her conference while ``number`` is
         called with the line's caller ID. Twilio asks for its document when it answers
         (``transfer_answered``, which joins it to her conference); its status callback says
-        when it did not (``transfer_unanswered``) or, later, when it hung up."""
+        when it did not (``transfer_unanswered``) or, later, when it hung up. ``warm``: once
+        it answers, the agent talks with it while she stays on hold (``complete_transfer``
+        or ``cancel_transfer`` then)."""
         links = self._call_links(call_id)
         self.hold(call_id, True)
         try:
@@ -209,7 +217,29 @@ class TwilioBridge:
         except Exception:
             self.hold(call_id, False)  # never left on hold by a transfer that was not placed
             raise
-        self._calls.update(call_id, transfer=sid)
+        self._calls.update(call_id, transfer=sid, transfer_warm="1" if warm else "")
+
+    def warm_transfer(self, call_id: str, number: str) -> None:
+        self.transfer_out(call_id, number, warm=True)
+
+    def complete_transfer(self, call_id: str) -> None:
+        """After consulting: she leaves hold and is with the service; the agent's leg ends.
+        Raises :class:`NotConsulting` while the service has not answered."""
+        sid = self._calls.get(call_id, "consulting")
+        if not sid:
+            raise NotConsulting(call_id)
+        self._calls.update(call_id, consulting="")
+        self._hand_over(call_id, sid)
+
+    def cancel_transfer(self, call_id: str) -> None:
+        """The agent takes her back (the service ringing or consulted): its leg ends and she
+        leaves hold."""
+        sid = self._calls.get(call_id, "transfer")
+        if not sid:
+            raise NotConsulting(call_id)
+        self._calls.update(call_id, transfer="", consulting="")
+        self._voice.hang_up(sid)
+        self.hold(call_id, False)
 
     def transfer_answered(self, call_id: str, sid: str) -> str | None:
         """The service answered: she leaves hold and the agent's leg ends (not a dropped
@@ -217,6 +247,15 @@ class TwilioBridge:
         call's transfer)."""
         if not sid or sid != self._calls.get(call_id, "transfer"):
             return None
+        if self._calls.get(call_id, "transfer_warm"):
+            self._calls.update(call_id, consulting=sid)  # with the agent; she stays on hold
+            return self._calls.get(call_id, "agent") or None
+        return self._hand_over(call_id, sid)
+
+    def consulting(self, call_id: str) -> bool:
+        return bool(self._calls.get(call_id, "consulting"))
+
+    def _hand_over(self, call_id: str, sid: str) -> str | None:
         agent_id, agent_leg = (
             self._calls.get(call_id, "agent"),
             self._calls.get(call_id, "agent_leg"),
@@ -231,7 +270,7 @@ class TwilioBridge:
         """Not answered: she is back with her agent. Returns the agent to tell."""
         if not sid or sid != self._calls.get(call_id, "transfer"):
             return None
-        self._calls.update(call_id, transfer="")
+        self._calls.update(call_id, transfer="", consulting="")
         self.hold(call_id, False)
         return self._calls.get(call_id, "agent") or None
 

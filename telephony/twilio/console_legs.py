@@ -83,7 +83,10 @@ class ConsoleLegs:
         )
         if agent_id is None:
             return twiml.hangup_document()
-        self._tell_transfer(hook.call_id, agent_id, "transferred_out", "answered")
+        assert bridge is not None
+        consulting = bridge.consulting(hook.call_id)
+        kind = "transfer_consulting" if consulting else "transferred_out"
+        self._tell_transfer(hook.call_id, agent_id, kind, "answered")
         return twiml.join_conference_document(hook.call_id)
 
     def interpreter_answered(self, hook: Webhook) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from store.records import Call, Escalation
+from store.records import Call, CallEvent, Escalation
 from tests.e2e.simulator.conftest import Floor
 from tests.e2e.simulator.live_app import ARTIFACTS, ROOT, VIEWPORT, LiveApp, save_timings, totp_code
 from tests.harness.hotline import PASSWORD
@@ -290,6 +290,38 @@ def test_low_risk_calls_end_with_the_calls_risk_by_default_raised_then_lowered_w
     with shift.floor.sessions() as db:
         call = db.get(Call, call_id)
         assert call is not None and call.disposition == "information"
+
+
+def test_a_warm_transfer_is_consulted_then_taken_back_then_handed_over(shift: Shift) -> None:
+    from playwright.sync_api import expect
+
+    farah, phones = shift.farah, shift.phones
+    _only_available(shift, farah)
+    call_id = phones.call(LOW_RISK)
+    farah.accept()
+    expect(farah.loc("#warm-row")).to_be_hidden()
+    for step, said in (
+        ("#transfer-cancel", "Vuelve a estar con ella."),
+        ("#transfer-complete", "Ya está con el servicio. Registre el resultado."),
+    ):
+        farah.page.fill("#transfer-out-number", "+34600000003")
+        farah.page.check("#transfer-out-warm")
+        farah.page.click("#transfer-out")
+        expect(farah.loc("#warm-row")).to_be_visible()
+        axe(farah.page, "warm transfer: consulting")
+        farah.page.click(step)
+        expect(farah.loc("#action-status")).to_have_text(said)
+        expect(farah.loc("#warm-row")).to_be_hidden()
+    farah.end("information")
+    with shift.floor.sessions() as db:
+        kinds = list(
+            db.scalars(
+                select(CallEvent.kind).where(
+                    CallEvent.call_id == call_id, CallEvent.kind.like("transfer_c%")
+                )
+            )
+        )
+    assert sorted(kinds) == ["transfer_cancelled", "transfer_completed"]
 
 
 def test_an_available_agent_places_a_call_and_is_on_it_once_it_answers(shift: Shift) -> None:

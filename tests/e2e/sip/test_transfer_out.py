@@ -1,7 +1,8 @@
-"""A cold transfer of a SIP caller to an outside service, with ``amparo sip`` and SIPp phones
-(the caller, the agent's phone, and the service behind the trunk): answered, the caller is
+"""Transfers of a SIP caller to an outside service, with ``amparo sip`` and SIPp phones (the
+caller, the agent's phone, and the service behind the trunk). Cold: answered, the caller is
 joined to the service and the agent's leg released; busy, the caller is back with her agent.
-Either way she is never hung up on, and the agent's console is told."""
+Warm: the agent talks with the service first, then hands her over or takes her back. Either
+way she is never hung up on, and the agent's console is told at each step."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.e2e.sip.test_call_control import agent_phone, bridged_caller
 from tests.harness.hotline import Hotline
 
 SERVICE = "+34900123456"
+OUTCOMES = ("transferred_out", "transfer_failed", "transfer_consulting", "transfer_returned")
 
 
 def told(console: redis.client.PubSub) -> str | None:
@@ -27,7 +29,7 @@ def told(console: redis.client.PubSub) -> str | None:
     while message is not None:
         if message["type"] == "message":
             kind = str(json.loads(message["data"]).get("kind"))
-            if kind in ("transferred_out", "transfer_failed"):
+            if kind in OUTCOMES:
                 return kind
         message = console.get_message(timeout=0.2)
     return None
@@ -100,3 +102,73 @@ def test_a_busy_service_leaves_the_caller_with_her_agent_and_the_agent_is_told(
     assert moment <= set(order)
     assert max(order.index(kind) for kind in moment) < order.index("sip_caller_hung_up")
     assert "sip_person_released" not in order and "sip_person_hung_up" not in order
+
+
+def test_a_warm_transfer_consults_the_service_then_hands_her_over(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    with (
+        agent_phone(db_sessions, hotline, sipp_dir) as phone,
+        sipp_phone("number_answer", sipp_dir, timeout_s=90) as service,
+    ):
+        sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
+        caller, call_id = bridged_caller(
+            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+        )
+        console = redis_client.pubsub()
+        console.subscribe(agent_channel(hotline.agents["ana"]))
+        bridge = SipBridge(redis_client)
+        bridge.warm_transfer(call_id, SERVICE)
+        consulting = wait_until(lambda: told(console), 20, "the agent was not told")
+        bridge.complete_transfer(call_id)
+        handed_over = wait_until(lambda: told(console), 20, "the agent was not told")
+        assert phone.result(timeout=30).returncode == 0  # Amparo's BYE to the agent's phone
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        answered = service.result(timeout=30)  # then Amparo's BYE to the service
+    assert (consulting, handed_over) == ("transfer_consulting", "transferred_out")
+    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]  # never hung up on
+    assert answered.returncode == 0, answered.output[-3000:]
+    order = kinds(db_sessions, call_id)
+    assert order.index("sip_transfer_consulting") < order.index("sip_transferred_out")
+    assert "sip_person_released" in order and "sip_person_dropped" not in order
+    assert order.index("sip_transferred_out") < order.index("sip_caller_hung_up")
+
+
+def test_a_warm_transfer_the_agent_cancels_gives_her_back_to_her_agent(
+    start_sip: Callable[..., SipProcess],
+    hotline: Hotline,
+    db_sessions: sessionmaker[Session],
+    redis_client: redis.Redis,
+    sipp_dir: Path,
+) -> None:
+    with (
+        agent_phone(db_sessions, hotline, sipp_dir) as phone,
+        sipp_phone("number_answer", sipp_dir, timeout_s=90) as service,
+    ):
+        sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
+        caller, call_id = bridged_caller(
+            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+        )
+        console = redis_client.pubsub()
+        console.subscribe(agent_channel(hotline.agents["ana"]))
+        bridge = SipBridge(redis_client)
+        bridge.warm_transfer(call_id, SERVICE)
+        consulting = wait_until(lambda: told(console), 20, "the agent was not told")
+        bridge.cancel_transfer(call_id)
+        returned = wait_until(lambda: told(console), 20, "the agent was not told")
+        assert service.result(timeout=30).returncode == 0  # Amparo's BYE to the service
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        agent = phone.result(timeout=60)  # with her caller to the end, then Amparo's BYE
+    assert (consulting, returned) == ("transfer_consulting", "transfer_returned")
+    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]
+    assert agent.returncode == 0, agent.output[-3000:]
+    events_of(db_sessions, call_id, "sip_caller_hung_up")
+    order = kinds(db_sessions, call_id)
+    assert order.index("sip_transfer_consulting") < order.index("sip_transfer_returned")
+    assert order.index("sip_transfer_returned") < order.index("sip_caller_hung_up")
+    assert "sip_resumed" in order
+    assert "sip_person_released" not in order and "sip_transferred_out" not in order

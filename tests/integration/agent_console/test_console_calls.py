@@ -276,6 +276,7 @@ def test_hold_interpreter_escalation_and_checkin_plan_from_the_call(
         "mute",
         "send_dtmf",
         "transfer_out",
+        "warm_transfer",
     ]
     assert agent.post(f"/console/api/calls/{call_id}/hold", {"on": True}).status_code == 200
     assert runtime.simulator.get(call_id).status is PhoneStatus.ON_HOLD
@@ -411,6 +412,40 @@ def test_a_severe_caller_in_arabic_goes_to_the_free_agent_at_once_marked_as_need
     assert "interpreter_needed" in [flag["id"] for flag in card["call"]["flags"]]
 
 
+def test_a_warm_transfer_consults_then_hands_her_over_or_takes_her_back(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn, db_sessions: sessionmaker[Session]
+) -> None:
+    call_id = _answer(runtime, hotline, agent, hotline.beneficiary_number)
+    body = {"number": "+34910000001", "warm": True}
+    started = agent.post(f"/console/api/calls/{call_id}/transfer", body)
+    assert started.json == {"transfer": "ringing", "warm": True}
+    assert agent.post(f"/console/api/calls/{call_id}/transfer/cancel").status_code == 200
+    assert agent.post(f"/console/api/calls/{call_id}/transfer", body).status_code == 200
+    assert agent.post(f"/console/api/calls/{call_id}/transfer/complete").status_code == 200
+    heard = [line.text for line in runtime.simulator.get(call_id).lines]
+    consult = "[on hold while the agent speaks with a service]"
+    assert heard[heard.index(consult) :][:4] == [
+        consult,
+        "[the agent is back with you]",
+        consult,
+        "[put through to another service]",
+    ]
+    with db_sessions() as db:
+        kinds = list(
+            db.scalars(
+                select(CallEvent.kind)
+                .where(CallEvent.call_id == call_id, CallEvent.kind.like("transfer_%"))
+                .order_by(CallEvent.seq)
+            )
+        )
+    assert kinds == [
+        "transfer_out_requested",
+        "transfer_cancelled",
+        "transfer_out_requested",
+        "transfer_completed",
+    ]
+
+
 def _interpreter_on_accept(db_sessions: sessionmaker[Session], hotline: Hotline) -> None:
     with db_sessions() as db, db.begin():
         db.execute(
@@ -511,6 +546,9 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
         ("mute", {"on": True}),
         ("dtmf", {"digits": "1"}),
         ("transfer", {"number": "+34910000001"}),
+        ("transfer", {"number": "+34910000001", "warm": True}),
+        ("transfer/complete", {}),
+        ("transfer/cancel", {}),
         ("transfer", {"queue": "general"}),
     ):
         answer = agent.post(f"/console/api/calls/{call_id}/{route}", body)
@@ -572,7 +610,7 @@ def test_a_cold_transfer_goes_to_a_resource_or_a_number_and_bad_targets_lose_not
     phone = runtime.simulator.get(call_id)
     assert phone.status is PhoneStatus.CONNECTED, "a refused transfer leaves her with the agent"
 
-    assert agent.post(url, {"resource_id": police.id}).json == {"transfer": "ringing"}
+    assert agent.post(url, {"resource_id": police.id}).json == {"transfer": "ringing", "warm": False}
     assert agent.post(url, {"number": "+34 600 000 001"}).status_code == 200
     lines = [line.text for line in runtime.simulator.get(call_id).lines]
     assert lines.count("[put through to another service]") == 2

@@ -63,6 +63,8 @@ ACCESS = {
     "console_api.transfer_targets": SIGNED_IN,
     "console_api.place_call": SIGNED_IN,
     "console_api.outbound_targets": SIGNED_IN,
+    "console_api.complete_transfer": SIGNED_IN,
+    "console_api.cancel_transfer": SIGNED_IN,
     "console_api.escalate": SIGNED_IN,
     "console_api.interpreter": SIGNED_IN,
     "console_api.remove_interpreter": SIGNED_IN,

@@ -131,6 +131,7 @@ def test_every_action_the_card_shows_on_a_twilio_call_is_answered(
         "add_interpreter": ("interpreter", {"language": "ar"}),
         "remove_interpreter": ("interpreter/remove", {}),
         "transfer_out": ("transfer", {"number": "+34910000001"}),
+        "warm_transfer": ("transfer", {"number": "+34910000001", "warm": True}),
     }
     for action in console.get(f"/console/api/calls/{call_id}/card")["call"]["actions"]:
         route, body = bodies[action]
@@ -452,3 +453,69 @@ def test_a_line_with_interpreter_on_accept_dials_the_interpreter_into_her_confer
         dialled[0]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": "CA" + "0" * 32}
     )
     assert ElementTree.fromstring(stale.body).find("Hangup") is not None  # noqa: S314
+
+
+def test_a_warm_transfer_consults_the_service_then_takes_her_back_or_hands_her_over(
+    rest_runtime: tuple[Runtime, NotingHttpClient], hotline: Hotline, prism: PrismMock
+) -> None:
+    runtime, http = rest_runtime
+    console, call_id, sid = accepted_call(runtime, hotline)
+    conference = runtime.twilio_calls.get(call_id, "conference")
+    agent_leg = runtime.twilio_calls.get(call_id, "agent_leg")
+    participant = f"{ACCOUNT}/Conferences/{conference}/Participants/{sid}.json"
+    told = runtime.redis.pubsub(ignore_subscribe_messages=True)
+    told.subscribe(agent_channel(hotline.agents["ana"]))
+    phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
+    url = f"/console/api/calls/{call_id}/transfer"
+
+    def consult() -> str:
+        """Warm: she is held while it rings; when it answers it joins her conference and
+        Ana talks with it, while she stays on hold. Returns the service's leg."""
+        sent = len(http.sent)
+        answer = console.post(url, {"number": SERVICE, "warm": True})
+        assert answer.json == {"transfer": "ringing", "warm": True}
+        placed = http.sent[sent:]
+        assert (placed[0][1], placed[0][2].get("Hold")) == (participant, ["true"])
+        leg = runtime.twilio_calls.get(call_id, "transfer")
+        assert leg
+        early = console.post(f"{url}/complete")
+        assert (early.status_code, early.json["error_id"]) == (409, "console.transfer_not_answered")
+        sent = len(http.sent)
+        joined = phone.post(placed[1][2]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": leg})
+        conference_joined = ElementTree.fromstring(joined.body).find("Dial/Conference")  # noqa: S314
+        assert conference_joined is not None and conference_joined.text == call_id
+        assert http.sent[sent:] == [], "she stays on hold, and Ana on the call"
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            message = told.get_message(timeout=0.5)
+            if message is not None:
+                assert json.loads(message["data"])["kind"] == "transfer_consulting"
+                return leg
+        raise AssertionError("Ana was not told")
+
+    # Taken back: the service's leg ends and she leaves hold; its status callback then
+    # changes nothing.
+    leg = consult()
+    sent = len(http.sent)
+    assert console.post(f"{url}/cancel").json == {"transfer": "cancelled"}
+    assert [(p, f.get("Status"), f.get("Hold")) for _m, p, f, _s in http.sent[sent:]] == [
+        (f"{ACCOUNT}/Calls/{leg}.json", ["completed"], None),
+        (participant, None, ["false"]),
+    ]
+    sent = len(http.sent)
+    leg_status(runtime, call_id, "transfer", leg, "completed", 5)
+    assert http.sent[sent:] == []
+
+    # Handed over: she leaves hold and Ana's leg ends.
+    leg = consult()
+    sent = len(http.sent)
+    assert console.post(f"{url}/complete").json == {"transfer": "completed"}
+    assert [(p, f.get("Hold"), f.get("Status")) for _m, p, f, _s in http.sent[sent:]] == [
+        (participant, ["false"], None),
+        (f"{ACCOUNT}/Calls/{agent_leg}.json", None, ["completed"]),
+    ]
+    with runtime.sessions() as db:
+        kinds = [e.kind for e in db.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]
+    assert kinds.count("transfer_consulting") == 2
+    assert "transfer_cancelled" in kinds and "transfer_completed" in kinds
+    assert REJECTED not in prism.log()
