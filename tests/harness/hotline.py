@@ -16,7 +16,17 @@ from runtime import Runtime, build_runtime
 from settings import Settings
 from store.credentials import hash_secret
 from store.demo_resources import fictional_resources
-from store.models import Agent, Beneficiary, BeneficiaryPhone, Device, Line, Queue, Team, TeamMember
+from store.models import (
+    Agent,
+    Beneficiary,
+    BeneficiaryPhone,
+    Device,
+    Line,
+    Queue,
+    Resource,
+    Team,
+    TeamMember,
+)
 from store.phone_numbers import lookup_hash
 from store.vocabulary import AgentRole, RiskLevel
 
@@ -147,3 +157,18 @@ def staffed_runtime(
         yield runtime
     finally:
         runtime.close()
+
+
+def add_shelter(sessions: sessionmaker[Session], line_id: str, phone: str) -> str:
+    """A service of the line's directory with a phone (a shelter): its id."""
+    with sessions() as db, db.begin():
+        row = Resource(
+            line_id=line_id,
+            name="Casa de acogida",
+            kind="shelter",
+            municipality="Madrid",
+            phone=phone,
+        )
+        db.add(row)
+        db.flush()
+        return row.id

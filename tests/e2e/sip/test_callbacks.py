@@ -19,10 +19,10 @@ from routing import AgentState
 from runtime import Runtime, build_runtime
 from settings import Settings
 from store.callbacks import Callback, CallbackStatus
-from store.models import Agent, Resource
+from store.models import Agent
 from tests.e2e.sip.peers import SipProcess, events_of, sipp_phone
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
-from tests.harness.hotline import Hotline
+from tests.harness.hotline import Hotline, add_shelter
 
 
 @pytest.fixture
@@ -116,16 +116,7 @@ def test_a_call_the_agent_places_to_a_service_rings_it_through_the_trunk_and_bri
             db.execute(
                 update(Agent).where(Agent.id == ana).values(sip_uri=f"sip:ana@{agent_phone.trunk}")
             )
-            shelter = Resource(
-                line_id=hotline.line_id,
-                name="Casa de acogida",
-                kind="shelter",
-                municipality="Madrid",
-                phone="+34910000055",
-            )
-            db.add(shelter)
-            db.flush()
-            resource_id = shelter.id
+        resource_id = add_shelter(db_sessions, hotline.line_id, "+34910000055")
         sip = start_sip(AMPARO_SIP_TRUNK=service_phone.trunk)
         sip_runtime.router.set_agent_state(ana, AgentState.AVAILABLE, time.time())
         ports = sip_runtime.console_ports

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -104,12 +105,14 @@ def test_a_busy_service_leaves_the_caller_with_her_agent_and_the_agent_is_told(
     assert "sip_person_released" not in order and "sip_person_hung_up" not in order
 
 
-def test_a_warm_transfer_consults_the_service_then_hands_her_over(
+@pytest.mark.parametrize("hand_over", [True, False], ids=["handed_over", "taken_back"])
+def test_a_warm_transfer_consults_the_service_then_hands_her_over_or_takes_her_back(
     start_sip: Callable[..., SipProcess],
     hotline: Hotline,
     db_sessions: sessionmaker[Session],
     redis_client: redis.Redis,
     sipp_dir: Path,
+    hand_over: bool,
 ) -> None:
     with (
         agent_phone(db_sessions, hotline, sipp_dir) as phone,
@@ -124,51 +127,22 @@ def test_a_warm_transfer_consults_the_service_then_hands_her_over(
         bridge = SipBridge(redis_client)
         bridge.warm_transfer(call_id, SERVICE)
         consulting = wait_until(lambda: told(console), 20, "the agent was not told")
-        bridge.complete_transfer(call_id)
-        handed_over = wait_until(lambda: told(console), 20, "the agent was not told")
-        assert phone.result(timeout=30).returncode == 0  # Amparo's BYE to the agent's phone
+        (bridge.complete_transfer if hand_over else bridge.cancel_transfer)(call_id)
+        after = wait_until(lambda: told(console), 20, "the agent was not told")
         out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
-        answered = service.result(timeout=30)  # then Amparo's BYE to the service
-    assert (consulting, handed_over) == ("transfer_consulting", "transferred_out")
+        # Amparo's BYEs: handed over, to the agent at once and to the service at her end;
+        # taken back, the other way round.
+        agent, answered = phone.result(timeout=60), service.result(timeout=60)
+    assert consulting == "transfer_consulting"
+    assert after == ("transferred_out" if hand_over else "transfer_returned")
     assert caller.returncode == 0, out.decode(errors="replace")[-3000:]  # never hung up on
-    assert answered.returncode == 0, answered.output[-3000:]
-    order = kinds(db_sessions, call_id)
-    assert order.index("sip_transfer_consulting") < order.index("sip_transferred_out")
-    assert "sip_person_released" in order and "sip_person_dropped" not in order
-    assert order.index("sip_transferred_out") < order.index("sip_caller_hung_up")
-
-
-def test_a_warm_transfer_the_agent_cancels_gives_her_back_to_her_agent(
-    start_sip: Callable[..., SipProcess],
-    hotline: Hotline,
-    db_sessions: sessionmaker[Session],
-    redis_client: redis.Redis,
-    sipp_dir: Path,
-) -> None:
-    with (
-        agent_phone(db_sessions, hotline, sipp_dir) as phone,
-        sipp_phone("number_answer", sipp_dir, timeout_s=90) as service,
-    ):
-        sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
-        caller, call_id = bridged_caller(
-            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
-        )
-        console = redis_client.pubsub()
-        console.subscribe(agent_channel(hotline.agents["ana"]))
-        bridge = SipBridge(redis_client)
-        bridge.warm_transfer(call_id, SERVICE)
-        consulting = wait_until(lambda: told(console), 20, "the agent was not told")
-        bridge.cancel_transfer(call_id)
-        returned = wait_until(lambda: told(console), 20, "the agent was not told")
-        assert service.result(timeout=30).returncode == 0  # Amparo's BYE to the service
-        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
-        agent = phone.result(timeout=60)  # with her caller to the end, then Amparo's BYE
-    assert (consulting, returned) == ("transfer_consulting", "transfer_returned")
-    assert caller.returncode == 0, out.decode(errors="replace")[-3000:]
     assert agent.returncode == 0, agent.output[-3000:]
+    assert answered.returncode == 0, answered.output[-3000:]
     events_of(db_sessions, call_id, "sip_caller_hung_up")
     order = kinds(db_sessions, call_id)
-    assert order.index("sip_transfer_consulting") < order.index("sip_transfer_returned")
-    assert order.index("sip_transfer_returned") < order.index("sip_caller_hung_up")
-    assert "sip_resumed" in order
-    assert "sip_person_released" not in order and "sip_transferred_out" not in order
+    outcome = "sip_transferred_out" if hand_over else "sip_transfer_returned"
+    assert order.index("sip_transfer_consulting") < order.index(outcome)
+    assert order.index(outcome) < order.index("sip_caller_hung_up")
+    assert ("sip_person_released" in order) is hand_over
+    assert "sip_person_dropped" not in order
+    assert ("sip_resumed" in order) is not hand_over

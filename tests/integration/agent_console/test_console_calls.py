@@ -610,7 +610,10 @@ def test_a_cold_transfer_goes_to_a_resource_or_a_number_and_bad_targets_lose_not
     phone = runtime.simulator.get(call_id)
     assert phone.status is PhoneStatus.CONNECTED, "a refused transfer leaves her with the agent"
 
-    assert agent.post(url, {"resource_id": police.id}).json == {"transfer": "ringing", "warm": False}
+    assert agent.post(url, {"resource_id": police.id}).json == {
+        "transfer": "ringing",
+        "warm": False,
+    }
     assert agent.post(url, {"number": "+34 600 000 001"}).status_code == 200
     lines = [line.text for line in runtime.simulator.get(call_id).lines]
     assert lines.count("[put through to another service]") == 2

@@ -12,11 +12,10 @@ from sqlalchemy import func, select
 from calls.callbacks import RING_TIMEOUT
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
-from store.models import Resource
 from store.records import Call, CallEvent
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
-from tests.harness.hotline import Hotline
+from tests.harness.hotline import Hotline, add_shelter
 from tests.integration.agent_console.console_helpers import SignedIn
 from tests.integration.agent_console.test_console_calls import _answer, _available
 
@@ -24,17 +23,7 @@ SHELTER = "+34910000055"
 
 
 def _shelter(runtime: Runtime, hotline: Hotline) -> str:
-    with runtime.sessions() as db, db.begin():
-        row = Resource(
-            line_id=hotline.line_id,
-            name="Casa de acogida",
-            kind="shelter",
-            municipality="Madrid",
-            phone=SHELTER,
-        )
-        db.add(row)
-        db.flush()
-        return row.id
+    return add_shelter(runtime.sessions, hotline.line_id, SHELTER)
 
 
 def _task(runtime: Runtime, call_id: str) -> Callback:

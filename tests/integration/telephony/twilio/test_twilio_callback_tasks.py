@@ -19,10 +19,10 @@ from calls.switchboard import call_id_for
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
-from store.models import Line, Resource
+from store.models import Line
 from store.vocabulary import Channel
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
-from tests.harness.hotline import Hotline, staff_line
+from tests.harness.hotline import Hotline, add_shelter, staff_line
 from tests.harness.prism import PrismMock
 from tests.harness.twilio_driver import DrivenCall, FlaskTransport, TwilioDriver
 from tests.integration.telephony.twilio.conftest import (
@@ -159,17 +159,7 @@ def test_a_call_the_agent_places_to_a_service_puts_her_through_when_it_answers(
     API rings it with the neutral caller ID, and Ana's softphone joins it when it answers."""
     runtime, http, phone = console
     service = "+34910000055"
-    with runtime.sessions() as db, db.begin():
-        shelter = Resource(
-            line_id=hotline.line_id,
-            name="Casa de acogida",
-            kind="shelter",
-            municipality="Madrid",
-            phone=service,
-        )
-        db.add(shelter)
-        db.flush()
-        resource_id = shelter.id
+    resource_id = add_shelter(runtime.sessions, hotline.line_id, service)
     ana = hotline.agents["ana"]
     runtime.router.set_agent_state(ana, AgentState.AVAILABLE, time.time())
     ports = runtime.console_ports
