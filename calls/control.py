@@ -79,6 +79,16 @@ OPTIONAL_ACTIONS = (
 )
 
 
+TRANSFER_CONSULTING_FIELD = "transfer_consulting"
+"""Field of a call's live hash while the agent consults a warm transfer's service."""
+
+
+class TransferNotAnswered(LookupError):
+    """A warm transfer's hand-over asked for while the service has not answered."""
+
+    error_id = "console.transfer_not_answered"
+
+
 def supervisor_field(supervisor_id: str) -> str:
     """Field of a call's live hash: the mode a supervisor is in on it, while she is."""
     return f"supervisor:{supervisor_id}"

@@ -41,7 +41,7 @@ import pjsua2 as pj
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from calls.control import INTERPRETER_FIELD, supervisor_field
+from calls.control import INTERPRETER_FIELD, TRANSFER_CONSULTING_FIELD, supervisor_field
 from ivr_flows.announcements import INTERPRETER_JOINING
 from locales import SOURCE_LOCALE
 from routing.channels import agent_channel
@@ -374,7 +374,16 @@ class CallControl:
 
         def told(kind: str) -> None:
             message = json.dumps({"kind": kind, "call_id": call_id})
-            self.host.submit(lambda: self.live.publish(agent_channel(agent_id), message), None)
+            live_call = key("call", call_id)
+
+            def tell() -> None:  # Redis on a worker, off the pjsua2 thread
+                if kind == "transfer_consulting":
+                    self.live.hset(live_call, TRANSFER_CONSULTING_FIELD, "1")
+                else:
+                    self.live.hdel(live_call, TRANSFER_CONSULTING_FIELD)
+                self.live.publish(agent_channel(agent_id), message)
+
+            self.host.submit(tell, None)
 
         transfer = OutsideTransfer(self.host, session, bridge, told, warm)
         bridge.hold(True)

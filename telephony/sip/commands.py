@@ -29,6 +29,7 @@ from typing import Any
 
 import redis
 
+from calls.control import TRANSFER_CONSULTING_FIELD, TransferNotAnswered
 from calls.interpreters import InterpreterLine, NoInterpreter
 from store import metrics
 from store.live_state import key
@@ -285,6 +286,9 @@ class SipBridge:
             raise NotHeld(call_id)
 
     def complete_transfer(self, call_id: str) -> None:
+        """Raises :class:`calls.control.TransferNotAnswered` before the service answered."""
+        if not self.client.hget(key("call", call_id), TRANSFER_CONSULTING_FIELD):
+            raise TransferNotAnswered(call_id)
         if not request_transfer_end(self.client, call_id, complete=True):
             raise NotHeld(call_id)
 

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from calls.control import keypad_digits
+from calls.control import TransferNotAnswered, keypad_digits
 from calls.interpreters import InterpreterLine, NoInterpreter
 from calls.overflow import OverflowBook
 from ivr_flows.announcements import INTERPRETER_JOINING
@@ -34,12 +34,6 @@ AGENT_LABEL = "agent"
 
 class BridgeError(Exception):
     error_id = "twilio_bridge_failed"
-
-
-class NotConsulting(LookupError):
-    """A warm transfer's hand-over asked for while the service has not answered."""
-
-    error_id = "console.transfer_not_answered"
 
 
 def supervisor_label(supervisor_id: str) -> str:
@@ -224,10 +218,10 @@ class TwilioBridge:
 
     def complete_transfer(self, call_id: str) -> None:
         """After consulting: she leaves hold and is with the service; the agent's leg ends.
-        Raises :class:`NotConsulting` while the service has not answered."""
+        Raises :class:`calls.control.TransferNotAnswered` while the service has not answered."""
         sid = self._calls.get(call_id, "consulting")
         if not sid:
-            raise NotConsulting(call_id)
+            raise TransferNotAnswered(call_id)
         self._calls.update(call_id, consulting="")
         self._hand_over(call_id, sid)
 
@@ -236,7 +230,7 @@ class TwilioBridge:
         leaves hold."""
         sid = self._calls.get(call_id, "transfer")
         if not sid:
-            raise NotConsulting(call_id)
+            raise TransferNotAnswered(call_id)
         self._calls.update(call_id, transfer="", consulting="")
         self._voice.hang_up(sid)
         self.hold(call_id, False)

@@ -14,6 +14,7 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.control import TransferNotAnswered
 from routing.channels import agent_channel
 from telephony.sip.commands import SipBridge
 from tests.e2e.sip.peers import SipProcess, events_of, kinds, sipp_phone, wait_until
@@ -126,6 +127,8 @@ def test_a_warm_transfer_consults_the_service_then_hands_her_over_or_takes_her_b
         console.subscribe(agent_channel(hotline.agents["ana"]))
         bridge = SipBridge(redis_client)
         bridge.warm_transfer(call_id, SERVICE)
+        with pytest.raises(TransferNotAnswered):
+            bridge.complete_transfer(call_id)  # not before the service has answered
         consulting = wait_until(lambda: told(console), 20, "the agent was not told")
         (bridge.complete_transfer if hand_over else bridge.cancel_transfer)(call_id)
         after = wait_until(lambda: told(console), 20, "the agent was not told")

@@ -547,7 +547,6 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
         ("dtmf", {"digits": "1"}),
         ("transfer", {"number": "+34910000001"}),
         ("transfer", {"number": "+34910000001", "warm": True}),
-        ("transfer/complete", {}),
         ("transfer/cancel", {}),
         ("transfer", {"queue": "general"}),
     ):
@@ -555,6 +554,8 @@ def test_the_card_offers_only_what_the_calls_channel_can_do(
         assert (answer.status_code, answer.json["error_id"]) == (502, "console.bridge_failed")
     added = agent.post(f"/console/api/calls/{call_id}/interpreter", {"language": "ar"})
     assert added.status_code == 404 and added.json["error_id"] == "console.no_interpreter"
+    early = agent.post(f"/console/api/calls/{call_id}/transfer/complete")
+    assert (early.status_code, early.json["error_id"]) == (409, "console.transfer_not_answered")
 
 
 def test_the_wallboard_counts_calls_with_an_interpreter_until_she_is_removed(
