@@ -100,13 +100,18 @@ def _target(ports: ConsolePorts, agent_id: str, body: dict[str, Any]) -> Target:
 
 def _line(ports: ConsolePorts, line_id: str | None, agent_id: str) -> LineInfo:
     """The line whose caller ID is shown: the target's, else the one asked for, else her
-    team's, else the only one."""
+    team's, else the line of her latest call, else the only one."""
     if line_id is None:
         with ports.sessions() as db:
             line_id = db.scalar(
                 select(Team.line_id)
                 .join(Agent, Agent.team_id == Team.id)
                 .where(Agent.id == agent_id)
+            ) or db.scalar(
+                select(Call.line_id)
+                .where(Call.agent_id == agent_id, Call.line_id.is_not(None))
+                .order_by(Call.started_at.desc())
+                .limit(1)
             )
             lines = db.scalars(select(Line.id).limit(2)).all() if line_id is None else []
         if line_id is None and len(lines) != 1:

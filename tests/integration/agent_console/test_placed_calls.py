@@ -5,13 +5,15 @@ number never reaches the page or the call log."""
 
 from __future__ import annotations
 
+import secrets
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from calls.callbacks import RING_TIMEOUT
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
+from store.models import Agent, Line
 from store.records import Call, CallEvent
 from telephony.simulator.phone import PhoneStatus
 from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
@@ -108,6 +110,33 @@ def test_she_calls_back_the_woman_of_a_call_she_worked_and_no_one_elses(
     _available(supervisor)
     refused = supervisor.post("/console/api/outbound", {"call_id": first})
     assert (refused.status_code, refused.json["error_id"]) == (404, "console.unknown_call")
+
+
+def test_a_number_is_called_on_the_line_of_her_latest_call(
+    runtime: Runtime, hotline: Hotline, agent: SignedIn
+) -> None:
+    """With several lines and no team, the caller ID shown is that of the line she works."""
+    with runtime.sessions() as db, db.begin():
+        db.execute(update(Agent).where(Agent.id == agent.account.agent_id).values(team_id=None))
+        other = f"+349009{secrets.randbelow(10**5):05d}"
+        db.add(
+            Line(
+                name=f"Otra {other}",
+                number=other,
+                default_locale="es",
+                overflow_number=other,
+                urgent_number=other,
+            )
+        )
+    first = _answer(runtime, hotline, agent)
+    saved = agent.post(f"/console/api/calls/{first}/end", {"disposition": "information"})
+    assert saved.status_code == 200, saved.json
+    _available(agent)
+    placed = agent.post("/console/api/outbound", {"number": "+34910000077"})
+    assert placed.status_code == 200, placed.json
+    with runtime.sessions() as db:
+        call = db.get(Call, placed.json["call_id"])
+        assert call is not None and call.line_id == hotline.line_id
 
 
 def test_unanswered_it_is_not_tried_again_and_she_is_free(
