@@ -171,6 +171,13 @@ def console_api(ports: ConsolePorts) -> Blueprint:
         check_csrf()
         return jsonify(placing.place_call(desk, ports, g.agent_id, json_object(or_form=True)))
 
+    @bp.post("/calls/<call_id>/cancel")
+    @login_required(*CONSOLE_ROLES)
+    def cancel_call(call_id: str) -> Response:
+        """Her placed call, or a callback she took, stops ringing (``placing.py``)."""
+        check_csrf()
+        return jsonify(placing.cancel_call(ports, g.agent_id, call_id))
+
     @bp.get("/outbound-targets")
     @login_required(*CONSOLE_ROLES)
     def outbound_targets() -> Response:

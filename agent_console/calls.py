@@ -101,6 +101,7 @@ class CallDesk:
         # Her call stays hers until she saves its outcome; ``call_ended`` says the caller is
         # gone (hung up, or the line dropped), so nothing but the outcome is offered.
         result["call_id"] = current.id if current else ringing
+        result["ringing"] = ringing is not None  # she may cancel it (``placing.cancel_call``)
         result["call_ended"] = bool(current and self._caller_gone(current.id, current.ended_at))
         wrap_until = row.get("wrap_until") if row and state == AgentState.WRAP_UP else None
         result["wrap_until"] = float(wrap_until) if wrap_until else None

@@ -7,10 +7,14 @@ What she may call, resolved here and never sent back to the page:
 
 She is rung first and the far end once she has it, as for any callback; the answer is the
 callback's (``{"call_id", "dialing"}``, with an ``error_id`` when nothing was dialled).
+
+While the far end rings she may cancel it, as she may a callback she took
+(``calls.cancel_ringing``); answered first, the call goes on and her cancel is refused.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,13 +22,17 @@ from sqlalchemy import select
 
 from agent_console.calls import E164, CallDesk
 from agent_console.ports import ConsoleError, ConsolePorts
+from calls.cancel_ringing import cancel_ringing
 from calls.directory import Directory, LineInfo
+from calls.errors import NotRinging
 from calls.placed_calls import PlacedCalls
 from routing import AgentState
 from routing.state import routing_key
 from store.models import Agent, Line, Resource, Team
 from store.records import Call
 from store.vocabulary import RiskLevel
+
+CALL_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,27 @@ def place_call(desk: CallDesk, ports: ConsolePorts, agent_id: str, body: dict[st
     except ConsoleError as exc:  # an offer came to her first: this call is not placed
         placed.withdraw(call_id, "not_taken")
         raise ConsoleError("console.not_available", "be available to place a call", 409) from exc
+
+
+def cancel_call(ports: ConsolePorts, agent_id: str, call_id: str) -> dict[str, Any]:
+    """Her call (placed, or a callback she took) stops ringing; she is let go as after any
+    call. Asked again, the same answer (``already``)."""
+    if not CALL_ID.fullmatch(call_id):
+        raise ConsoleError("console.bad_call_id", "not a call id", 400)
+    if ports.callbacks is None:
+        raise ConsoleError("console.no_dialer", "calls cannot be placed here", 409)
+    with ports.sessions() as db:
+        call = db.get(Call, call_id)
+    if call is None:
+        raise ConsoleError("console.unknown_call", "no such call", 404)
+    if call.agent_id != agent_id:
+        raise ConsoleError("console.not_your_call", "this call is not yours", 403)
+    try:
+        cancelled = cancel_ringing(ports.callbacks(), call_id, agent_id)
+    except NotRinging as exc:
+        status = 403 if exc.error_id == "console.not_your_call" else 409
+        raise ConsoleError(exc.error_id, exc.message, status) from exc
+    return {"call_id": call_id, "cancelled": True, "already": cancelled.already}
 
 
 def _target(ports: ConsolePorts, agent_id: str, body: dict[str, Any]) -> Target:

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 OVERDUE_AFTER = timedelta(minutes=15)
 FAILED_SHOWN_FOR = timedelta(days=1)
+AGENT_PLACED = "agent"
+"""Reason of a task that is a call an agent placed from her console (``calls.placed_calls``)."""
 
 
 def _when(at: float) -> datetime:
@@ -44,7 +46,8 @@ def next_safe(db: Session, callback: Callback, now: float) -> datetime | None:
 
 def overdue(sessions: sessionmaker[Session], now: float, limit: int = 50) -> list[dict[str, Any]]:
     """Open tasks due for longer than ``OVERDUE_AFTER``, and those failed in the last day:
-    ids, line, risk, tries and how late (no personal data)."""
+    ids, line, risk, tries and how late (no personal data). A call an agent placed herself
+    is no promise to a woman: it is never listed."""
     late = _when(now) - OVERDUE_AFTER
     still_open = Callback.status.in_([status.value for status in OPEN_STATUSES])
     failed = Callback.status == CallbackStatus.FAILED
@@ -56,6 +59,7 @@ def overdue(sessions: sessionmaker[Session], now: float, limit: int = 50) -> lis
                     (still_open & (Callback.due_at <= late))
                     | (failed & (Callback.closed_at >= _when(now) - FAILED_SHOWN_FOR))
                 )
+                .where(Callback.reason != AGENT_PLACED)
                 .order_by(Callback.due_at)
                 .limit(limit)
             )

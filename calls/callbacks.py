@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.callback_intake import CallbackIntake
-from calls.callback_rules import next_safe, overdue
+from calls.callback_rules import AGENT_PLACED, next_safe, overdue
 from calls.directory import CallerInfo, Directory
 from calls.records import CallRecords
 from checkins.ports import OutboundDialer
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 CALLBACK_FLOW = "callback_outbound"
 CALLBACK_FLAG = CALLBACK_TASK_FLAG
 MAX_TRIES = 3
-AGENT_PLACED = "agent"
-"""The ``reason`` of a call an agent places from her console (``placed_calls``): one try."""
 RETRY_AFTER = timedelta(minutes=15)
 RING_TIMEOUT = timedelta(seconds=60)
 """An edge that never says "no answer" (the simulator; a lost status callback): the try ends."""
@@ -264,7 +262,11 @@ class Callbacks:
             self.ended(call_id, at, outcome="machine")
             return
         with self.sessions() as db, db.begin():
-            callback = db.scalar(select(Callback).where(Callback.attempt_call_id == call_id))
+            # Locked: an agent cancelling the ringing now (``calls.cancel_ringing``) waits for
+            # this answer, or this answer for her cancel; one of them wins.
+            callback = db.scalar(
+                select(Callback).where(Callback.attempt_call_id == call_id).with_for_update()
+            )
             if callback is None or callback.status != CallbackStatus.DIALING:
                 return
             callback.status = CallbackStatus.REACHED
@@ -324,30 +326,16 @@ class Callbacks:
                 CallbackStatus.DIALING,
             ):
                 return
-            callback.outcome = outcome
-            callback.attempt_call_id = None
-            tries = 1 if callback.reason == AGENT_PLACED else MAX_TRIES
-            if count_try and callback.attempts >= tries:
-                callback.status = CallbackStatus.FAILED
-                callback.closed_at = _when(at)
-                callback.number = None
-            else:
-                callback.status = CallbackStatus.PENDING
-                callback.due_at = _when(at) + (RETRY_AFTER if count_try else timedelta(0))
-            status, callback_id, attempts = callback.status, callback.id, callback.attempts
-        self.call_log.append(
-            call_id,
-            "callback_attempt_ended",
-            {
-                "callback_id": callback_id,
-                "outcome": outcome,
-                "attempts": attempts,
-                "status": status,
-            },
-            at=at,
-        )
-        if status == CallbackStatus.FAILED:
-            log.warning("callback %s: not reached after %d tries", callback_id, attempts)
+            ended = end_try(callback, outcome, at, count_try=count_try)
+        self.log_try(call_id, ended, at)
+
+    def log_try(self, call_id: str, ended: dict[str, Any], at: float) -> None:
+        """The call log's word on a try :func:`end_try` ended (ids and counts only)."""
+        self.call_log.append(call_id, "callback_attempt_ended", ended, at=at)
+        if ended["status"] == CallbackStatus.FAILED:
+            log.warning(
+                "callback %s: not reached after %d tries", ended["callback_id"], ended["attempts"]
+            )
 
     def close(self, callback_id: str, status: CallbackStatus, outcome: str, at: float) -> None:
         with self.sessions() as db, db.begin():
@@ -355,6 +343,27 @@ class Callbacks:
             if callback is not None:
                 callback.status, callback.outcome = status, outcome
                 callback.closed_at, callback.number = _when(at), None
+
+
+def end_try(callback: Callback, outcome: str, at: float, *, count_try: bool) -> dict[str, Any]:
+    """The task's current try is over (in the caller's transaction): due again, or ``failed``
+    once its tries are used up (one for a call an agent placed). Returns what is logged."""
+    callback.outcome = outcome
+    callback.attempt_call_id = None
+    tries = 1 if callback.reason == AGENT_PLACED else MAX_TRIES
+    if count_try and callback.attempts >= tries:
+        callback.status = CallbackStatus.FAILED
+        callback.closed_at = _when(at)
+        callback.number = None
+    else:
+        callback.status = CallbackStatus.PENDING
+        callback.due_at = _when(at) + (RETRY_AFTER if count_try else timedelta(0))
+    return {
+        "callback_id": callback.id,
+        "attempts": callback.attempts,
+        "outcome": outcome,
+        "status": callback.status,
+    }
 
 
 def work_forever(

@@ -31,3 +31,7 @@ class EscalationForbidden(CallRuleError):
 
 class UnknownResource(CallRuleError):
     """No active resource of the call's line has this id."""
+
+
+class NotRinging(CallRuleError):
+    """The agent's call is not ringing any more: answered first, or already over."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from calls.callbacks import AGENT_PLACED, CALLBACK_FLAG, Callbacks, _when
+from calls.callback_rules import AGENT_PLACED
+from calls.callbacks import CALLBACK_FLAG, Callbacks, _when
 from calls.directory import LineInfo
 from routing import CallRequest
 from routing.channels import personal_skill

@@ -87,3 +87,8 @@ class TwilioCalls:
     def recording(self, call_id: str) -> bool:
         """True once the IVR decided to record: the conversation with a human is recorded."""
         return bool(self.get(call_id, "record"))
+
+    def ended(self, call_id: str) -> bool:
+        """Amparo has ended the call (its row says so), whatever Twilio still does with it."""
+        with self._sessions() as db:
+            return db.scalar(select(Call.ended_at).where(Call.id == call_id)) is not None

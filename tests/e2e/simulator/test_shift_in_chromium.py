@@ -359,6 +359,39 @@ def test_an_available_agent_places_a_call_and_is_on_it_once_it_answers(shift: Sh
         )
 
 
+def test_she_cancels_a_call_she_placed_while_it_rings(shift: Shift) -> None:
+    from playwright.sync_api import expect
+
+    ana, phones = shift.ana, shift.phones
+    _only_available(shift, ana)
+    # Out of the last test's wrap-up: the console's next look at the server shows her idle.
+    expect(ana.loc("#call-phase")).to_have_attribute("data-phase", "idle", timeout=15000)
+    expect(ana.loc("#place-call-ringing")).to_be_hidden()
+    ana.page.fill("#place-call-number", "+34600000004")
+    ana.page.click("#place-call-submit")
+    ana.phase("on_call")
+    cancel = ana.page.get_by_role("button", name="Cancelar", exact=True)
+    expect(cancel).to_be_visible()
+    expect(ana.loc("#place-call-ringing")).to_contain_text("Sonando en el otro extremo")
+    axe(ana.page, "placed call ringing, cancel")
+    with shift.floor.sessions() as db:
+        ringing = db.scalar(
+            select(Callback.attempt_call_id).where(
+                Callback.agent_id == shift.floor.hotline.agents["ana"],
+                Callback.status == CallbackStatus.DIALING,
+            )
+        )
+    assert ringing is not None and ringing in phones.ringing()
+    cancel.click()
+    expect(ana.loc("#action-status")).to_have_text("Llamada cancelada.")
+    expect(ana.loc("#place-call-ringing")).to_be_hidden()
+    ana.phase("wrap_up")
+    assert ringing not in phones.ringing()
+    with shift.floor.sessions() as db:
+        kinds = list(db.scalars(select(CallEvent.kind).where(CallEvent.call_id == ringing)))
+    assert "placed_call_cancelled" in kinds
+
+
 def test_a_severe_call_offered_to_a_team_member_says_which_to_press_and_accepting_is_no_ack(
     shift: Shift,
 ) -> None:

@@ -62,6 +62,7 @@ ACCESS = {
     "console_api.transfer": SIGNED_IN,
     "console_api.transfer_targets": SIGNED_IN,
     "console_api.place_call": SIGNED_IN,
+    "console_api.cancel_call": SIGNED_IN,
     "console_api.outbound_targets": SIGNED_IN,
     "console_api.complete_transfer": SIGNED_IN,
     "console_api.cancel_transfer": SIGNED_IN,
