@@ -25,7 +25,7 @@ from agent_console.escalation_desk import map_link
 from agent_console.interpreting import INTERPRETER_NEEDED
 from agent_console.ports import ConsoleError, ConsolePorts
 from agent_console.texts import DISPOSITION_TEXT, DISPOSITIONS
-from calls.control import call_actions
+from calls.control import INTERPRETER_FIELD, call_actions
 from calls.errors import UnknownResource
 from calls.referrals import refer, referrals_of
 from calls.resources import look_up
@@ -34,6 +34,7 @@ from ivr_flows.session import load as load_ivr_session
 from locales.prompts import ui_text
 from locales.ui_strings import ANSWERS, FLAGS, RISK, SCREEN
 from store import audit
+from store.live_state import key
 from store.models import Beneficiary, Line
 from store.records import AuditEntry, Call, CheckinAttempt, CheckinPlan
 from store.vocabulary import AgentRole, RiskLevel
@@ -42,6 +43,12 @@ RECENT = 5
 CADENCES = (1, 3, 7, 15, 30)
 """Check-in cadences the console offers, in days (ATENPRO: every 15 days or monthly; more often
 at higher risk)."""
+
+
+def _decoded(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -118,6 +125,8 @@ class CallerCards:
             "answered_at": _iso(call.answered_at),
             "agent_id": call.agent_id,
             "actions": call_actions(self._ports.control().bridge_for(call.id, call.channel)),
+            # The interpreter on the line now (her language): the console offers to remove her.
+            "interpreter": _decoded(self._ports.live.hget(key("call", call.id), INTERPRETER_FIELD)),
         }
 
     def _ivr_answers(self, call_id: str, locale: str) -> list[dict[str, str]]:

@@ -33,6 +33,7 @@
   function failed(error) {
     var text = error.errorId === "console.no_bridge" ? A.t("console.error.no_bridge")
       : error.errorId === "console.offer_gone" ? A.t("console.error.offer_gone")
+      : error.errorId === "console.agent_unavailable" ? A.t("console.error.agent_unavailable")
       : error.errorId === "console.risk_reason_required" ? A.t("console.risk.reason_required")
       : error.errorId === "console.caller_gone" ? A.t("console.call.caller_gone")
       : A.t("console.error.generic") + " (" + (error.errorId || error.message) + ")";
@@ -418,6 +419,7 @@
     show("mute", offered.indexOf("mute") >= 0);
     show("keys-row", offered.indexOf("send_dtmf") >= 0);
     show("interpreter-row", offered.indexOf("add_interpreter") >= 0);
+    showInterpreter(call && call.interpreter, offered);
     show("transfer-out-row", offered.indexOf("transfer_out") >= 0);
   }
 
@@ -503,10 +505,27 @@
     });
   });
 
+  // "Remove" is shown while an interpreter is on her call (added here, on accept, or before a reload).
+  function showInterpreter(language, offered) {
+    offered = offered || (card && card.call.actions) || [];
+    show("interpreter-remove", !!language && offered.indexOf("remove_interpreter") >= 0);
+  }
+
   byId("interpreter").addEventListener("click", function () {
     var language = byId("interpreter-language").value.trim();
     A.api("POST", "/console/api/calls/" + callId + "/interpreter", { language: language })
-      .then(function () { status(A.t("console.call.interpreter_added")); }).catch(failed);
+      .then(function () {
+        showInterpreter(language);
+        status(A.t("console.call.interpreter_added"));
+      }).catch(failed);
+  });
+
+  byId("interpreter-remove").addEventListener("click", function () {
+    A.api("POST", "/console/api/calls/" + callId + "/interpreter/remove").then(function () {
+      showInterpreter(null);
+      status(A.t("console.call.interpreter_removed"));
+      byId("interpreter").focus();  // the button she pressed is gone
+    }).catch(failed);
   });
 
   // The reason is asked for exactly when she lowers the risk below what the call carries;
@@ -624,7 +643,7 @@
         if (message.call_id === callId) { show("warm-row", false); status(A.t("console.call.transfer_failed"), true); }
         break;
       case "interpreter_failed":  // her call goes on; the agent may try again or another way
-        if (message.call_id === callId) { status(A.t("console.call.interpreter_failed"), true); }
+        if (message.call_id === callId) { showInterpreter(null); status(A.t("console.call.interpreter_failed"), true); }
         break;
       default:
         break;
