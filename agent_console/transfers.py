@@ -12,6 +12,7 @@ from agent_console.calls import E164, CallDesk, on_the_edge
 from agent_console.ports import ConsoleError
 from routing import CallRequest
 from routing.channels import personal_skill
+from routing.state import AgentState, routing_key
 from store.live_state import key
 from store.models import Agent, Resource
 from store.records import Call
@@ -38,6 +39,10 @@ def transfer(
             target = db.get(Agent, to_agent)
             if target is None or not target.active or to_agent == agent_id:
                 raise ConsoleError("console.unknown_agent", "no such agent to transfer to", 400)
+        state = desk.ports.live.hget(routing_key("agent", to_agent), "state")
+        if (state.decode() if isinstance(state, bytes) else state) in (None, AgentState.OFFLINE):
+            # Nobody would answer her: she stays with this agent, who can choose another way.
+            raise ConsoleError("console.agent_unavailable", "she is not signed in", 409)
     bridge = desk.bridge_of(call_id, call.channel)
     now = desk.ports.clock()
     hold = getattr(bridge, "hold", None)

@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.control import OPTIONAL_ACTIONS
-from routing import views
+from routing import AgentState, views
 from routing.channels import ESCALATION_CHANNEL, agent_channel
 from runtime import Runtime
 from store.live_state import key
@@ -238,8 +238,17 @@ def test_transfer_to_a_named_agent_reoffers_the_caller_to_her(
     accounts: dict[str, Account],
     db_sessions: sessionmaker[Session],
 ) -> None:
-    other = sign_in(app, accounts["farah"])
     call_id = _answer(runtime, hotline, agent)
+    # Signed out: nobody would answer her, so she stays with this agent (on no hold).
+    runtime.router.set_agent_state(accounts["farah"].agent_id, AgentState.OFFLINE, time.time())
+    refused = agent.post(
+        f"/console/api/calls/{call_id}/transfer", {"agent_id": accounts["farah"].agent_id}
+    )
+    assert (refused.status_code, refused.json["error_id"]) == (409, "console.agent_unavailable")
+    with db_sessions() as db:
+        kept = db.get(Call, call_id)
+        assert kept is not None and kept.agent_id == agent.account.agent_id
+    other = sign_in(app, accounts["farah"])
     _available(other)
     targets = agent.get(f"/console/api/calls/{call_id}/transfer-targets").json
     assert "general" in targets["queues"]
