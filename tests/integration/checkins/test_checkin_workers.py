@@ -4,6 +4,7 @@ workers racing and with a worker killed in the middle of a job."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import subprocess
@@ -174,6 +175,11 @@ def kill_mid_job(
     doomed = spawn(block=where)
     wait_for(lambda: runtime.redis.llen(BLOCKED_KEY) > 0)
     os.killpg(doomed.pid, signal.SIGKILL)
+    # rq's work horse calls setpgrp: it is outside the worker's group, and is killed by its pid
+    # (which it wrote when it blocked), as a dead machine would take it too.
+    for entry in runtime.redis.lrange(BLOCKED_KEY, 0, -1):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(str(entry).rsplit(":", 1)[1]), signal.SIGKILL)
     doomed.wait(10)
     registry = StartedJobRegistry("checkins", connection=ctx.jobs, serializer=JSONSerializer)
     registry.cleanup(timestamp=time.time() + 86400)  # what rq's maintenance does, later
