@@ -255,9 +255,13 @@ class Callbacks:
 
     # -- what the switchboard hears on the attempt's call -------------------------------------
 
-    def answered(self, call_id: str, at: float, *, machine: bool = False) -> None:
-        """She picked up: put her through to the agent. A machine hears nothing and the try
-        counts (no identifying voicemail)."""
+    def answered(
+        self, call_id: str, at: float, *, machine: bool = False, put_through: bool = True
+    ) -> None:
+        """She picked up: the task is reached and the call is the agent's; she is put through
+        to her now, or (``put_through`` False: a recording notice first) by
+        :meth:`put_through` once she waits. A machine hears nothing and the try counts (no
+        identifying voicemail)."""
         if machine:
             self.ended(call_id, at, outcome="machine")
             return
@@ -282,6 +286,16 @@ class Callbacks:
                 call.risk_level = RiskLevel.highest(risk, stored).value
                 call.answered_at = call.answered_at or _when(at)
         self.call_log.append(call_id, "callback_answered", {"agent_id": agent_id}, at=at)
+        if put_through:
+            self.put_through(call_id, agent_id)
+
+    def put_through(self, call_id: str, agent_id: str | None = None) -> None:
+        """Bridge her answered call with its agent (by default the one the call is with)."""
+        if agent_id is None:
+            with self.sessions() as db:
+                call = db.get(Call, call_id)
+                live = call is not None and call.ended_at is None
+                agent_id = call.agent_id if call is not None and live else None
         bridge = self.bridge(call_id)
         if bridge is None or agent_id is None:
             log.error("call %s: answered callback with no bridge to the agent", call_id)

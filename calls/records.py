@@ -90,20 +90,22 @@ class CallRecords:
         self.live.expire(key("call", call_id), CALL_META_TTL_S)
         return recovered
 
-    def caller_context(self, call_id: str) -> CallerContext:
-        """What the IVR knows of the person on a stored call (an outbound call's answer)."""
+    def caller_context(self, call_id: str) -> tuple[CallerContext, str | None, Direction]:
+        """What the IVR knows of the person on a stored call (an outbound call's answer), with
+        the call's line and direction (what the recording policy is asked about)."""
         with self.sessions() as db:
             call = db.get(Call, call_id)
             if call is None:
                 raise LookupError("unknown call")
             line = db.get(Line, call.line_id) if call.line_id else None
             owner = db.get(Beneficiary, call.beneficiary_id) if call.beneficiary_id else None
-            return CallerContext(
+            context = CallerContext(
                 line_locale=line.default_locale if line else "es",
                 beneficiary_id=owner.id if owner else None,
                 stored_risk=RiskLevel(owner.risk_level) if owner else None,
                 preferred_locale=owner.preferred_locale if owner else None,
             )
+            return context, call.line_id, Direction(call.direction)
 
     def update(
         self,

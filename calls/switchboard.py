@@ -28,7 +28,7 @@ from calls.records import CallRecords
 from calls.step import IvrSteps, OutcomeSink
 from calls.turn import CallTurn
 from calls.urgent_calls import UrgentCalls
-from ivr_flows.actions import Dial, Hangup
+from ivr_flows.actions import Dial, Gather, Hangup, Record
 from ivr_flows.definition import Flow
 from ivr_flows.events import CallerContext, CallEvent, EventKind, RecordingDecision
 from locales.selection import locale_hint_for_number
@@ -36,11 +36,14 @@ from routing import Router
 from store.base import new_id
 from store.call_journal import CallJournal
 from store.call_log import CallLog
+from store.live_state import key
 from store.vocabulary import Channel, Direction
 
 log = logging.getLogger(__name__)
 
 RecordingPolicy = Callable[[LineInfo, Direction], RecordingDecision]
+PUT_THROUGH_PENDING = "put_through_pending"
+"""Field of a call's live hash: a callback answered, to be put through once she waits."""
 
 
 def no_recording(_line: LineInfo, _direction: Direction) -> RecordingDecision:
@@ -208,9 +211,15 @@ class Switchboard:
     def answered(
         self, call_id: str, at: float, *, machine: bool = False, idempotency_key: str | None = None
     ) -> CallTurn:
-        """The callee of an outbound call picked up (a person, or a machine)."""
+        """The callee of an outbound call picked up (a person, or a machine). The recording
+        policy is asked as for an inbound call: the flow plays its notice (and asks consent)
+        once a person answers. A callback's agent is put through at once, unless a notice or
+        a question comes first: then once she waits (:meth:`caller_waiting`), so the agent
+        never cuts the notice short and nothing is recorded before it is heard."""
         try:
-            context = self.records.caller_context(call_id)
+            context, line_id, direction = self.records.caller_context(call_id)
+            line = self.directory.line(line_id) if line_id else None
+            recording = self.recording_policy(line, direction) if line else None
         except Exception:
             log.exception("call %s: answered, but the call could not be read", call_id)
             return CallTurn(call_id, None, (Hangup("internal_error"),), True)
@@ -219,16 +228,32 @@ class Switchboard:
             call_id=call_id,
             at=at,
             caller=context,
+            recording=recording,
         )
         turn = self.handle(event, idempotency_key or f"{call_id}:answered")
         if self.callbacks is not None and not turn.fallback:
             try:
                 if self.records.meta(call_id).get("flow") == CALLBACK_FLOW:
-                    self.callbacks.answered(call_id, at, machine=machine)
+                    later = any(isinstance(action, Record | Gather) for action in turn.actions)
+                    self.callbacks.answered(call_id, at, machine=machine, put_through=not later)
+                    if later and not machine:
+                        self.live.hset(key("call", call_id), PUT_THROUGH_PENDING, "1")
             except Exception:
                 # She waits on hold; the edge's hold ceiling sends her to the overflow.
                 log.exception("call %s: the callback could not be put through", call_id)
         return turn
+
+    def caller_waiting(self, call_id: str, at: float) -> None:
+        """The edge says she now waits on hold, everything before it heard: a callback whose
+        notice (or consent question) came first is put through to its agent now. Once only;
+        nothing for any other call."""
+        if self.callbacks is None:
+            return
+        try:
+            if self.live.hdel(key("call", call_id), PUT_THROUGH_PENDING):
+                self.callbacks.put_through(call_id)
+        except Exception:
+            log.exception("call %s: the callback could not be put through", call_id)
 
     def fallback_turn(self, call_id: str, to_number: str | None) -> CallTurn:
         """What a fallback URL answers: the line's overflow, found without Redis if possible."""

@@ -269,7 +269,7 @@ class SimulatedPhones:
         event = CallEvent(kind=kind, call_id=call_id, at=now or time.time(), **payload)
         turn = self._switchboard().handle(event, idempotency_key=f"sim:{call_id}:{call.steps}")
         self._bring_in(turn)
-        return self._save(_render(call, turn, event.at))
+        return self._waiting(self._save(_render(call, turn, event.at)), turn, event.at)
 
     # -- outbound calls (check-ins) -----------------------------------------------------------
 
@@ -304,7 +304,15 @@ class SimulatedPhones:
         at = now or time.time()
         turn = self._switchboard().answered(call_id, at, machine=machine)
         self._bring_in(turn)
-        return self._save(_render(call, turn, at))
+        return self._waiting(self._save(_render(call, turn, at)), turn, at)
+
+    def _waiting(self, call: SimulatedCall, turn: CallTurn, at: float) -> SimulatedCall:
+        """She is on hold, what came before read at once: a callback waiting for that is put
+        through now (its agent's connection is posted to her phone)."""
+        if any(isinstance(action, Enqueue) for action in turn.actions):
+            self._switchboard().caller_waiting(call.call_id, at)
+            return self.get(call.call_id)
+        return call
 
     def _bring_in(self, turn: CallTurn) -> None:
         """A ``Join``: the caller it joins hears the urgent-team member come on the line."""

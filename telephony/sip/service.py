@@ -269,7 +269,10 @@ class SipService:
             self.submit(lambda: self._archive_recording(call_id, recording), None)
 
     def waiting(self, session: IvrSession) -> None:
-        """The caller is on the hold loop until a person is bridged (command ``bridge``)."""
+        """The caller is on the hold loop until a person is bridged (command ``bridge``); a
+        callback that played a notice first is put through now."""
+        call_id = session.call_id
+        self.submit(lambda: self.switchboard.caller_waiting(call_id, time.time()), None)
 
     def _archive_recording(self, call_id: str, path: Path) -> None:
         if self._archive is None or not path.is_file():

@@ -182,6 +182,8 @@ class TwilioEdge:
 
     def queue_wait(self, hook: Webhook) -> str:
         call_id = hook.call_id
+        # What came before the hold is heard: a callback waiting for that is put through now.
+        self.switchboard().caller_waiting(call_id, self.clock())
         locale = hook.args.get("locale") or "es"
         locale = locale if locale in SUPPORTED_LOCALES else "es"
         mode = HoldMode(hook.args.get("mode") or HoldMode.STANDARD.value)

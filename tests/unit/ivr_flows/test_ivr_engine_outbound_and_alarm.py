@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ivr_flows.actions import Action, Enqueue, Escalate, Gather, Hangup, Say, SetLocale
-from ivr_flows.events import EventKind, Location, PinResult
+from ivr_flows.actions import Action, Enqueue, Escalate, Gather, Hangup, Record, Say, SetLocale
+from ivr_flows.events import EventKind, Location, PinResult, RecordingDecision
 from ivr_flows.state import CallFlag, Outcome
 from ivr_flows.triage import TOP_PRIORITY
 from locales.prompts import prompt_text
@@ -169,3 +169,47 @@ def test_hanging_up_after_a_duress_code_does_not_alert_the_team_twice() -> None:
     _verified(call, PinResult.DURESS)
     assert call.hang_up() == ()
     assert len(escalations(call.heard)) == 1
+
+
+def _phoned_back(recording: RecordingDecision | None) -> tuple[Call, tuple[Action, ...]]:
+    call = Call.of("callback_outbound")
+    return call, call.send(EventKind.ANSWERED, caller=context(), recording=recording)
+
+
+def test_a_callback_the_policy_does_not_record_puts_her_through_with_no_notice() -> None:
+    _call, actions = _phoned_back(RecordingDecision(record=False))
+    assert isinstance(terminal(actions), Enqueue)
+    assert not any(isinstance(action, Record) for action in actions)
+    assert "recording.notice" not in {message for message, _ in spoken(actions)}
+
+
+def test_a_callback_the_policy_records_plays_the_notice_then_records_then_puts_her_through() -> (
+    None
+):
+    decision = RecordingDecision(
+        record=True, policy="ES:callback", notice_message_id="recording.notice"
+    )
+    _call, actions = _phoned_back(decision)
+    notice = actions.index(Say("recording.notice", "es"))
+    assert actions[notice + 1] == Record("ES:callback")
+    assert isinstance(terminal(actions), Enqueue)
+
+
+def test_a_callback_asking_consent_records_only_after_1_and_puts_her_through_either_way() -> None:
+    decision = RecordingDecision(
+        record=True,
+        policy="PE:callback",
+        notice_message_id="recording.notice_consent",
+        consent_required=True,
+    )
+    call, actions = _phoned_back(decision)
+    assert spoken(actions)[-1] == ("recording.notice_consent", "es")
+    assert not any(isinstance(action, Record) for action in actions)
+    yes = call.press("1")
+    assert Record("PE:callback") in yes and isinstance(terminal(yes), Enqueue)
+
+    for answer in (Call.silence, lambda c: c.press("2")):
+        again, _ = _phoned_back(decision)
+        after = answer(again)
+        assert not any(isinstance(action, Record) for action in again.heard)
+        assert isinstance(terminal(after), Enqueue)

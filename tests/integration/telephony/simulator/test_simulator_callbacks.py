@@ -4,13 +4,17 @@ she is tried three times and then the supervisors see it."""
 
 from __future__ import annotations
 
+import json
 import time
 
+import pytest
 from sqlalchemy import select, update
 
 from agent_console.calls import CallDesk
 from agent_console.wallboard import Wallboard
 from calls.callbacks import MAX_TRIES, RETRY_AFTER, RING_TIMEOUT
+from locales.prompts import prompt_text
+from recordings_policy.policy import SHIPPED_POLICY, Policy
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
@@ -102,6 +106,33 @@ def test_an_abandoned_caller_is_phoned_back_by_the_agent_who_takes_the_task(
     kinds = _kinds(runtime, attempt)
     assert kinds.index("callback_routed") < kinds.index("callback_dialing")
     assert kinds.index("callback_dialing") < kinds.index("callback_answered")
+
+
+def test_a_callback_asking_her_consent_puts_her_through_only_after_her_answer(
+    runtime: Runtime, hotline: Hotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A policy recording callbacks with her consent: the agent comes on only after she
+    answered the question, and the call is recorded only after her 1."""
+    data = json.loads(SHIPPED_POLICY.read_text(encoding="utf-8"))
+    data["defaults"]["callback"].update(
+        record=True, notice="recording.notice_consent", consent_required=True
+    )
+    monkeypatch.setattr("runtime.decide_recording", Policy.from_mapping(data).decide)
+    _abandon_from_her_phone(runtime, hotline)
+    now = time.time()
+    runtime.callbacks.work(now)
+    attempt = _offered_to_ana(runtime, hotline, now)
+    assert CallDesk(runtime.console_ports).accept(attempt, hotline.agents["ana"])["dialing"]
+    phones = runtime.simulator
+    her = phones.answer(attempt)
+    assert her.status is PhoneStatus.WAITING_FOR_KEYS
+    assert her.lines[-1].text == prompt_text("recording.notice_consent", "es")
+    assert "[connected to an agent]" not in [line.text for line in her.lines]
+    her = phones.press(attempt, "1")
+    texts = [line.text for line in her.lines]
+    assert her.status is PhoneStatus.CONNECTED
+    assert texts.index("[recording]") < texts.index("[connected to an agent]")
+    assert texts.count("[connected to an agent]") == 1
 
 
 def test_outside_her_safe_windows_she_is_not_called(runtime: Runtime, hotline: Hotline) -> None:

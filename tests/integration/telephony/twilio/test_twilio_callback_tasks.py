@@ -5,6 +5,7 @@ her in the call's conference. A machine hears nothing and the try counts."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -16,6 +17,8 @@ from agent_console.calls import CallDesk
 from agent_console.placing import place_call
 from app import create_app
 from calls.switchboard import call_id_for
+from locales.prompts import prompt_text
+from recordings_policy.policy import SHIPPED_POLICY, Policy
 from routing import AgentState
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
@@ -112,6 +115,33 @@ def test_the_agent_who_takes_a_callback_is_put_through_when_she_answers(
     task = _task(runtime, call_id)
     assert (task.status, task.outcome, task.attempts) == (CallbackStatus.REACHED, "answered", 1)
     assert REJECTED not in prism.log()
+
+
+def test_a_callback_the_policy_records_puts_her_through_after_the_notice_and_records_it(
+    console: tuple[Runtime, NotingHttpClient, TwilioDriver],
+    hotline: Hotline,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A line whose policy records callbacks (the shipped one records none): once she answers
+    she hears the notice whole; only when she waits is the agent dialled into her conference,
+    which is recorded."""
+    data = json.loads(SHIPPED_POLICY.read_text(encoding="utf-8"))
+    data["defaults"]["callback"].update(record=True, notice="recording.notice")
+    monkeypatch.setattr("runtime.decide_recording", Policy.from_mapping(data).decide)
+    runtime, http, phone = console
+    call_id = _abandon_and_take(runtime, phone, hotline)
+    [placed] = _placed(http, hotline.beneficiary_number)
+    her = _answer(phone, placed, "human")
+    assert prompt_text("recording.notice", "es") in " ".join(her.said())
+    assert not any(path.endswith("Participants.json") for _m, path, _f, _s in http.sent)
+    her.hold()  # the notice is over: she waits
+    redirect, agent = http.sent[-2:]
+    assert redirect[:2] == ("POST", f"{ACCOUNT}/Calls/{her.sid}.json")
+    assert f">{call_id}</Conference>" in redirect[2]["Twiml"][0]
+    assert 'record="record-from-start"' in redirect[2]["Twiml"][0]
+    assert agent[:2] == ("POST", f"{ACCOUNT}/Conferences/{call_id}/Participants.json")
+    her.hold()  # a later fetch of the hold music puts nobody through again
+    assert [path for _m, path, _f, _s in http.sent].count(agent[1]) == 1
 
 
 def test_a_machine_hears_nothing_and_the_try_counts(
