@@ -98,6 +98,7 @@ def recording_decision(line: LineInfo, direction: Direction) -> RecordingDecisio
         policy=f"{line.jurisdiction}:{direction.value}",
         notice_message_id=decision.notice_message_id,
         consent_required=decision.consent_required,
+        pause_during=decision.pause_during,
     )
 
 

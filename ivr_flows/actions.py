@@ -258,13 +258,19 @@ class Record:
 
     kind: ClassVar[str] = "record"
     policy: str
+    pause_during: tuple[str, ...] = ()
+    """Moments the edge pauses the recording for (an outside service on the call)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.kind, "policy": self.policy}
+        data: dict[str, Any] = {"action": self.kind, "policy": self.policy}
+        if self.pause_during:
+            data["pause_during"] = list(self.pause_during)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
-        return cls(policy=str(data["policy"]))
+        pauses = tuple(str(moment) for moment in data.get("pause_during", ()))
+        return cls(policy=str(data["policy"]), pause_during=pauses)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ def initial_state(flow: Flow, event: CallEvent) -> CallState:
         recording_policy=recording.policy if recording and recording.record else None,
         recording_notice=recording.notice_message_id if recording else None,
         recording_consent_required=bool(recording and recording.consent_required),
+        recording_pauses=recording.pause_during if recording and recording.record else (),
     )
 
 
@@ -303,11 +304,11 @@ def _run(
             if state.recording_policy and not state.recording_started:
                 if state.recording_notice:
                     _extend(actions, [Say(state.recording_notice, state.locale)])
-                actions.append(Record(state.recording_policy))
+                actions.append(Record(state.recording_policy, state.recording_pauses))
                 state = replace(state, recording_started=True)
         elif kind is StateType.RECORD:
             if state.recording_policy and not state.recording_started:
-                actions.append(Record(state.recording_policy))
+                actions.append(Record(state.recording_policy, state.recording_pauses))
                 state = replace(state, recording_started=True)
         elif kind is StateType.TRIAGE:
             result = assess(

@@ -124,6 +124,8 @@ class RecordingDecision:
     policy: str = "default"
     notice_message_id: str | None = None
     consent_required: bool = False
+    pause_during: tuple[str, ...] = ()
+    """Moments the recording pauses for (``recordings_policy.SensitiveMoment`` values)."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -131,6 +133,8 @@ class RecordingDecision:
             "policy": self.policy,
             "consent_required": self.consent_required,
         }
+        if self.pause_during:
+            data["pause_during"] = list(self.pause_during)
         if self.notice_message_id is not None:
             data["notice_message_id"] = self.notice_message_id
         return data
@@ -142,6 +146,7 @@ class RecordingDecision:
             policy=str(data.get("policy", "default")),
             notice_message_id=_optional_str(data.get("notice_message_id")),
             consent_required=bool(data.get("consent_required", False)),
+            pause_during=tuple(str(moment) for moment in data.get("pause_during", ())),
         )
 
 

@@ -80,6 +80,7 @@ class CallState:
     recording_notice: str | None = None
     recording_consent_required: bool = False
     recording_started: bool = False
+    recording_pauses: tuple[str, ...] = ()
     events_seen: int = 0
     started_at: float | None = None
     last_event_at: float | None = None
@@ -107,6 +108,7 @@ class CallState:
             "recording_notice": self.recording_notice,
             "recording_consent_required": self.recording_consent_required,
             "recording_started": self.recording_started,
+            "recording_pauses": list(self.recording_pauses),
             "events_seen": self.events_seen,
             "started_at": self.started_at,
             "last_event_at": self.last_event_at,
@@ -134,6 +136,7 @@ class CallState:
                 recording_notice=data.get("recording_notice"),
                 recording_consent_required=bool(data.get("recording_consent_required", False)),
                 recording_started=bool(data.get("recording_started", False)),
+                recording_pauses=tuple(str(m) for m in data.get("recording_pauses", ())),
                 events_seen=int(data.get("events_seen", 0)),
                 started_at=_optional_float(data.get("started_at")),
                 last_event_at=_optional_float(data.get("last_event_at")),

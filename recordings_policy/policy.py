@@ -36,12 +36,15 @@ CONSENT_DIGIT = "1"
 
 class SensitiveMoment(StrEnum):
     """Moments of a call during which recording pauses: keypad tones of a PIN can be decoded from
-    audio, and a safe number or address in a recording widens the harm of any leak."""
+    audio, and a safe number or address in a recording widens the harm of any leak. An outside
+    service on the call (a transfer's service, while the agent consults it and once she is put
+    through) heard no notice of this line's: its part is not the hotline's to record."""
 
     PIN_ENTRY = "pin_entry"
     DURESS_DIGIT = "duress_digit"
     SAFE_CONTACT_NUMBER = "safe_contact_number"
     ADDRESS = "address"
+    OUTSIDE_SERVICE = "outside_service"
 
 
 _RULE_PROPERTIES: dict[str, Any] = {

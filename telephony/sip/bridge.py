@@ -68,6 +68,10 @@ class BridgedCaller(Protocol):
     @property
     def leg(self) -> Leg: ...
 
+    @property
+    def record_pauses(self) -> tuple[str, ...]:
+        """The moments her recording pauses for (empty: not recorded, or never paused)."""
+
     def bridged(self, bridge: Bridge) -> None: ...
 
     def unbridged(self) -> None: ...

@@ -109,6 +109,7 @@ class IvrSession:
     bridge: Bridge | None = None
     ended: bool = False
     record_policy: str | None = None
+    record_pauses: tuple[str, ...] = ()
     opened: bool = False  # the switchboard opened the call (False: unknown line, fallback)
     line_id: str | None = None  # known from the first turn (or the outbound call's row)
     dialled: str | None = None  # the number she called, to find her line's overflow without it
@@ -254,6 +255,7 @@ class IvrSession:
             self._hold()
         elif isinstance(step, RecordStep):
             self.record_policy = step.policy
+            self.record_pauses = step.pause_during
             self.audio.start_recording(self.host.recording_path(self.call_id))
             self._next()
         elif isinstance(step, DialStep):

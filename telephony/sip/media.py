@@ -72,6 +72,7 @@ class DialStep:
 @dataclass(frozen=True)
 class RecordStep:
     policy: str
+    pause_during: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def plan_turn(turn: CallTurn, prompts: PromptLibrary) -> list[Step]:
                 )
             case Record():
                 flush()
-                steps.append(RecordStep(action.policy))
+                steps.append(RecordStep(action.policy, action.pause_during))
             case Enqueue() | Escalate(connect_caller=True):
                 flush()
                 steps.append(HoldStep())
@@ -161,6 +162,8 @@ class CallAudio:
         self._holding = False
         self.recorder: Any = None
         self.recording_path: Path | None = None
+        self._recorded: list[Any] = []  # the other legs in the recording
+        self.recording_paused = False
 
     def attach(self, media: Any) -> None:
         self._media = media
@@ -237,12 +240,30 @@ class CallAudio:
         return True
 
     def record_also(self, other: Any) -> None:
-        """Put another leg (the agent) into this call's recording."""
+        """Put another leg (the agent) into this call's recording (from its resume, if the
+        recording is paused now)."""
         if self.recorder is not None:
+            self._recorded.append(other)
+            if self.recording_paused:
+                return
             try:
                 other.startTransmit(self.recorder)
             except pj.Error as exc:
                 log.error("second leg not recorded: %s", exc.reason)
+
+    def pause_recording(self, paused: bool) -> bool:
+        """Nothing reaches the recorder while ``paused`` (the file skips that time); True when
+        this changed anything."""
+        if self.recorder is None or self._media is None or paused == self.recording_paused:
+            return False
+        self.recording_paused = paused
+        for source in [self._media, *self._recorded]:
+            with contextlib.suppress(pj.Error, ReferenceError):
+                if paused:
+                    source.stopTransmit(self.recorder)
+                else:
+                    source.startTransmit(self.recorder)
+        return True
 
     def release(self) -> Path | None:
         """The call is over (its media port is already gone, and with it every connection):
@@ -251,6 +272,7 @@ class CallAudio:
         self._holding = False
         self.stop_playing()
         recorder, self.recorder = self.recorder, None
+        self._recorded.clear()
         del recorder  # closes the WAV file
         path, self.recording_path = self.recording_path, None
         return path

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from recordings_policy.policy import SensitiveMoment
 from telephony.sip.bridge import Bridge
 from telephony.sip.interpreters import link, unlink
 from telephony.sip.legs import Leg
@@ -61,6 +62,7 @@ class OutsideTransfer(Bridge):
                 leg.end()
                 return
             self.consulting = media
+            self._outside_service(True)
             link(agent, media)
             link(media, agent)
             self.host.log_event(self.call_id, "transfer_consulting", {})
@@ -86,6 +88,7 @@ class OutsideTransfer(Bridge):
         self.person.end()
 
     def _put_through(self, leg: Leg, media: Any) -> None:
+        self._outside_service(True)
         self.agent_side.transfer = None  # answered: not ended with the agent's side
         self.agent_side.release()  # the agent's leg ends; the caller is on the hold loop
         super().leg_media(leg, media)
@@ -97,6 +100,15 @@ class OutsideTransfer(Bridge):
             super().leg_ended(leg, status)
             return
         self.failed(status)
+
+    def _outside_service(self, on: bool) -> None:
+        """Pause the call's recording while the service is on it, or resume it, when her
+        policy pauses for an outside service."""
+        if SensitiveMoment.OUTSIDE_SERVICE not in self.session.record_pauses:
+            return
+        if self.session.audio.pause_recording(on):
+            kind = "recording_paused" if on else "recording_resumed"
+            self.host.log_event(self.call_id, kind, {"moment": SensitiveMoment.OUTSIDE_SERVICE})
 
     def failed(self, status: int) -> None:
         """Not answered, or not handed over after consulting: the caller is back with the
@@ -112,6 +124,7 @@ class OutsideTransfer(Bridge):
             )
             self.host.log_event(self.call_id, "transfer_failed", {"status": status})
         self.agent_side.transfer = None
+        self._outside_service(False)
         if not self.agent_side.released and not self.session.ended:
             self.agent_side.hold(False)  # (an agent who hung up meanwhile left her on hold)
         self.told("transfer_returned" if returned else "transfer_failed")

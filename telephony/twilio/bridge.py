@@ -22,6 +22,7 @@ from calls.control import TransferNotAnswered, keypad_digits
 from calls.interpreters import InterpreterLine, NoInterpreter
 from calls.overflow import OverflowBook
 from ivr_flows.announcements import INTERPRETER_JOINING
+from recordings_policy.policy import SensitiveMoment
 from telephony.twilio import twiml
 from telephony.twilio.calls import TwilioCalls
 from telephony.twilio.client import SupervisorMode, TwilioVoice
@@ -233,6 +234,7 @@ class TwilioBridge:
             raise TransferNotAnswered(call_id)
         self._calls.update(call_id, transfer="", consulting="")
         self._voice.hang_up(sid)
+        self._outside_service(call_id, on=False)
         self.hold(call_id, False)
 
     def transfer_answered(self, call_id: str, sid: str) -> str | None:
@@ -242,6 +244,7 @@ class TwilioBridge:
         if not sid or sid != self._calls.get(call_id, "transfer"):
             return None
         if self._calls.get(call_id, "transfer_warm"):
+            self._outside_service(call_id, on=True)
             self._calls.update(call_id, consulting=sid)  # with the agent; she stays on hold
             return self._calls.get(call_id, "agent") or None
         return self._hand_over(call_id, sid)
@@ -255,6 +258,7 @@ class TwilioBridge:
             self._calls.get(call_id, "agent_leg"),
         )
         self._calls.update(call_id, agent="", agent_leg="", transfer="", transferred=sid)
+        self._outside_service(call_id, on=True)
         self.hold(call_id, False)
         if agent_leg:
             self._voice.hang_up(agent_leg)
@@ -265,8 +269,23 @@ class TwilioBridge:
         if not sid or sid != self._calls.get(call_id, "transfer"):
             return None
         self._calls.update(call_id, transfer="", consulting="")
+        self._outside_service(call_id, on=False)
         self.hold(call_id, False)
         return self._calls.get(call_id, "agent") or None
+
+    def _outside_service(self, call_id: str, *, on: bool) -> None:
+        """Pause her conference's recording while an outside service is on the call (``on``)
+        or resume it, when her policy pauses for it. Never fails the transfer."""
+        if not self._calls.pauses_for(call_id, SensitiveMoment.OUTSIDE_SERVICE):
+            return
+        if bool(self._calls.get(call_id, "recording_paused")) == on:
+            return
+        try:
+            self._voice.set_conference_recording(self._conference(call_id), paused=on)
+        except Exception as exc:
+            log.error("call %s: recording not paused or resumed (%s)", call_id, type(exc).__name__)
+            return
+        self._calls.update(call_id, recording_paused="1" if on else "")
 
     def transfer_leg_ended(self, call_id: str, sid: str) -> str | None:
         """The transfer's leg completed. Still pending (its answer was never asked for, or

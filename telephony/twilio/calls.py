@@ -81,8 +81,14 @@ class TwilioCalls:
     def call_for_sid(self, call_sid: str) -> str | None:
         return _text(self._live.get(self._sid_key(call_sid)))
 
-    def mark_recording(self, call_id: str, policy: str) -> None:
-        self.update(call_id, record=policy or "default")
+    def mark_recording(self, call_id: str, policy: str, pauses: tuple[str, ...] = ()) -> None:
+        self.update(call_id, record=policy or "default", record_pauses=",".join(pauses))
+
+    def pauses_for(self, call_id: str, moment: str) -> bool:
+        """The call is recorded and its policy pauses the recording for ``moment``."""
+        return self.recording(call_id) and moment in (
+            self.get(call_id, "record_pauses") or ""
+        ).split(",")
 
     def recording(self, call_id: str) -> bool:
         """True once the IVR decided to record: the conversation with a human is recorded."""

@@ -251,6 +251,14 @@ class TwilioVoice:
             options.update(hold_url=hold_url, hold_method="GET")
         self.client.conferences(conference_sid).participants(participant).update(**options)
 
+    def set_conference_recording(self, conference_sid: str, *, paused: bool) -> None:
+        """Pause the conference's recording (skipping the time: nothing of it is kept) or
+        resume it."""
+        options = (
+            {"status": "paused", "pause_behavior": "skip"} if paused else {"status": "in-progress"}
+        )
+        self.client.conferences(conference_sid).recordings("Twilio.CURRENT").update(**options)
+
     def mute_participant(self, conference_sid: str, participant: str, *, on: bool) -> None:
         """Mute a participant (CallSid or label): nobody in the conference hears her."""
         self.client.conferences(conference_sid).participants(participant).update(muted=on)

@@ -149,7 +149,7 @@ class TwilioEdge:
             for action in turn.actions:
                 match action:
                     case Record():
-                        self.calls.mark_recording(turn.call_id, action.policy)
+                        self.calls.mark_recording(turn.call_id, action.policy, action.pause_during)
                     case Dial():
                         dials = True
                     case Join():

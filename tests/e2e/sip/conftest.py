@@ -45,7 +45,7 @@ def sip_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sipp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """SIPp's working directory, with the key captures its scenarios play."""
     workdir = tmp_path_factory.mktemp("sipp")
-    for keys in ("112222", "111", "0"):
+    for keys in ("112222", "111", "0", "10"):
         stitch(keys, workdir / "pcap" / f"keys_{keys}.pcap")
     # A check-in answered: PIN, #, then 2; telephone-events of the type pjsua offers (120).
     stitch("2468#2", workdir / "pcap" / "keys_2468#2.pcap", gap_s=1.5, payload_type=120)

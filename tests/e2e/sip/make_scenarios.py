@@ -168,6 +168,14 @@ SCENARIOS = {
     "crowd_caller": ("A crowd: one key to the queue, 12 s on hold", "0", 1500, 12000),
     # Bridged to an agent at once, put on hold and back, then she hangs up herself after 25 s.
     "caller_with_agent": ("A caller with an agent for 25 s, who hangs up herself", "", 0, 25000),
+    # Spanish (so the line's policy records her, after its notice), then 0 for a person; once
+    # queued, bridged to an agent; she hangs up herself after 30 s.
+    "caller_recorded_with_agent": (
+        "A recorded caller who asks for a person, with an agent for 30 s",
+        "10",
+        KEY_GAP_MS,
+        30000,
+    ),
     # Queued through the screen, taken by an agent whose phone then leaves: 40 s on the line.
     "caller_queued_40s": (
         "A caller queued through the screen stays 40 s and hangs up herself",

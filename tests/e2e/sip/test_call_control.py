@@ -66,11 +66,15 @@ def bridged_caller(
     db_sessions: sessionmaker[Session],
     redis_client: redis.Redis,
     sipp_dir: Path,
+    until: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """A SIPp caller on the line, joined to Ana's phone as when she accepts in the console."""
+    """A SIPp caller on the line, joined to Ana's phone as when she accepts in the console
+    (once the call has an ``until`` event, e.g. ``enqueued``: at once otherwise)."""
     caller = run_sipp(scenario, sip.address, hotline.line_number, sipp_dir, background=True)
     assert isinstance(caller, subprocess.Popen)
     call_id = held_call(redis_client)
+    if until is not None:
+        assert until in [e.kind for e in events_of(db_sessions, call_id, until, timeout_s=30)]
     assert SipBridge(redis_client).connect(call_id, hotline.agents["ana"])
     kinds = [e.kind for e in events_of(db_sessions, call_id, "sip_bridged", timeout_s=20)]
     assert "sip_bridged" in kinds, sip.log()[-3000:]

@@ -22,6 +22,8 @@ from tests.e2e.sip.test_call_control import agent_phone, bridged_caller
 from tests.harness.hotline import Hotline
 
 SERVICE = "+34900123456"
+RECORDED = "caller_recorded_with_agent"
+"""Her line's policy records her: the recording pauses while a service is on the call."""
 OUTCOMES = ("transferred_out", "transfer_failed", "transfer_consulting", "transfer_returned")
 
 
@@ -50,14 +52,14 @@ def test_an_answered_transfer_joins_the_caller_to_the_service_and_releases_the_a
     ):
         sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
         caller, call_id = bridged_caller(
-            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+            RECORDED, sip, hotline, db_sessions, redis_client, sipp_dir, until="enqueued"
         )
         console = redis_client.pubsub()
         console.subscribe(agent_channel(hotline.agents["ana"]))
         SipBridge(redis_client).transfer_out(call_id, SERVICE)
         outcome = wait_until(lambda: told(console), 20, "the agent was not told")
         assert phone.result(timeout=30).returncode == 0  # Amparo's BYE to the agent's phone
-        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 30 s
         answered = service.result(timeout=30)  # then Amparo's BYE to the service
     assert outcome == "transferred_out"
     assert caller.returncode == 0, out.decode(errors="replace")[-3000:]  # never hung up on
@@ -70,6 +72,9 @@ def test_an_answered_transfer_joins_the_caller_to_the_service_and_releases_the_a
     assert moment <= set(order)
     assert max(order.index(kind) for kind in moment) < order.index("sip_caller_hung_up")
     assert "sip_person_dropped" not in order, "a released agent is not a dropped one"
+    # Her call is recorded (the line's policy), and the recording pauses for the service.
+    assert order.index("sip_recording_paused") < order.index("sip_transferred_out")
+    assert "sip_recording_resumed" not in order
     assert SERVICE not in sip.log() and SERVICE not in str(seen)
 
 
@@ -86,14 +91,14 @@ def test_a_busy_service_leaves_the_caller_with_her_agent_and_the_agent_is_told(
     ):
         sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
         caller, call_id = bridged_caller(
-            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+            RECORDED, sip, hotline, db_sessions, redis_client, sipp_dir, until="enqueued"
         )
         console = redis_client.pubsub()
         console.subscribe(agent_channel(hotline.agents["ana"]))
         SipBridge(redis_client).transfer_out(call_id, SERVICE)
         outcome = wait_until(lambda: told(console), 20, "the agent was not told")
         assert service.result(timeout=30).returncode == 0
-        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 30 s
         agent = phone.result(timeout=60)  # with her caller to the end, then Amparo's BYE
     assert outcome == "transfer_failed"
     assert caller.returncode == 0, out.decode(errors="replace")[-3000:]
@@ -104,6 +109,7 @@ def test_a_busy_service_leaves_the_caller_with_her_agent_and_the_agent_is_told(
     assert moment <= set(order)
     assert max(order.index(kind) for kind in moment) < order.index("sip_caller_hung_up")
     assert "sip_person_released" not in order and "sip_person_hung_up" not in order
+    assert "sip_recording_paused" not in order, "no service came on: nothing to pause for"
 
 
 @pytest.mark.parametrize("hand_over", [True, False], ids=["handed_over", "taken_back"])
@@ -121,7 +127,7 @@ def test_a_warm_transfer_consults_the_service_then_hands_her_over_or_takes_her_b
     ):
         sip = start_sip(AMPARO_SIP_TRUNK=service.trunk)
         caller, call_id = bridged_caller(
-            "caller_with_agent", sip, hotline, db_sessions, redis_client, sipp_dir
+            RECORDED, sip, hotline, db_sessions, redis_client, sipp_dir, until="enqueued"
         )
         console = redis_client.pubsub()
         console.subscribe(agent_channel(hotline.agents["ana"]))
@@ -132,7 +138,7 @@ def test_a_warm_transfer_consults_the_service_then_hands_her_over_or_takes_her_b
         consulting = wait_until(lambda: told(console), 20, "the agent was not told")
         (bridge.complete_transfer if hand_over else bridge.cancel_transfer)(call_id)
         after = wait_until(lambda: told(console), 20, "the agent was not told")
-        out, _ = caller.communicate(timeout=60)  # her own BYE after 25 s
+        out, _ = caller.communicate(timeout=60)  # her own BYE after 30 s
         # Amparo's BYEs: handed over, to the agent at once and to the service at her end;
         # taken back, the other way round.
         agent, answered = phone.result(timeout=60), service.result(timeout=60)
@@ -148,4 +154,7 @@ def test_a_warm_transfer_consults_the_service_then_hands_her_over_or_takes_her_b
     assert order.index(outcome) < order.index("sip_caller_hung_up")
     assert ("sip_person_released" in order) is hand_over
     assert "sip_person_dropped" not in order
+    # The recording pauses while the service is on; taken back, it resumes.
+    assert order.index("sip_recording_paused") < order.index("sip_transfer_consulting")
+    assert ("sip_recording_resumed" in order) is not hand_over
     assert ("sip_resumed" in order) is not hand_over

@@ -12,7 +12,7 @@ from recordings_policy.errors import PolicyError
 from recordings_policy.policy import SHIPPED_POLICY, Policy, RecordingDecision, decide
 from store.vocabulary import Direction
 
-ALL_SENSITIVE = ("pin_entry", "duress_digit", "safe_contact_number", "address")
+ALL_SENSITIVE = ("pin_entry", "duress_digit", "safe_contact_number", "address", "outside_service")
 
 
 @pytest.mark.parametrize(

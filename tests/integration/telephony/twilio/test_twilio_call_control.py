@@ -360,10 +360,15 @@ def test_a_cold_transfer_holds_her_puts_her_through_when_answered_and_back_when_
     assert joined.status == 200
     conference_joined = ElementTree.fromstring(joined.body).find("Dial/Conference")  # noqa: S314
     assert conference_joined is not None and conference_joined.text == call_id
+    # Her line's policy records, and pauses while an outside service is on the call: the
+    # recording skips the rest of her call with the service.
+    recording = f"{ACCOUNT}/Conferences/{conference}/Recordings/Twilio.CURRENT.json"
     assert [(p, f.get("Hold"), f.get("Status")) for _m, p, f, _s in http.sent[sent:]] == [
+        (recording, None, ["paused"]),
         (participant, ["false"], None),
         (f"{ACCOUNT}/Calls/{agent_leg}.json", None, ["completed"]),
     ]
+    assert http.sent[sent][2]["PauseBehavior"] == ["skip"] and http.sent[sent][3] < 300
     assert told_kind() == "transferred_out"
     stale = phone.post(placed[1][2]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": leg})
     assert "<Hangup" in stale.body, "asked again: nobody waits for it"
@@ -467,6 +472,7 @@ def test_a_warm_transfer_consults_the_service_then_takes_her_back_or_hands_her_o
     told.subscribe(agent_channel(hotline.agents["ana"]))
     phone = TwilioDriver(FlaskTransport(create_app(runtime=runtime).test_client()), PUBLIC_BASE_URL)
     url = f"/console/api/calls/{call_id}/transfer"
+    recording = f"{ACCOUNT}/Conferences/{conference}/Recordings/Twilio.CURRENT.json"
 
     def consult() -> str:
         """Warm: she is held while it rings; when it answers it joins her conference and
@@ -484,7 +490,8 @@ def test_a_warm_transfer_consults_the_service_then_takes_her_back_or_hands_her_o
         joined = phone.post(placed[1][2]["Url"][0], {"AccountSid": ACCOUNT_SID, "CallSid": leg})
         conference_joined = ElementTree.fromstring(joined.body).find("Dial/Conference")  # noqa: S314
         assert conference_joined is not None and conference_joined.text == call_id
-        assert http.sent[sent:] == [], "she stays on hold, and Ana on the call"
+        # She stays on hold, and Ana on the call; her recording pauses while the service is on.
+        assert [(p, f["Status"]) for _m, p, f, _s in http.sent[sent:]] == [(recording, ["paused"])]
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
             message = told.get_message(timeout=0.5)
@@ -500,13 +507,14 @@ def test_a_warm_transfer_consults_the_service_then_takes_her_back_or_hands_her_o
     assert console.post(f"{url}/cancel").json == {"transfer": "cancelled"}
     assert [(p, f.get("Status"), f.get("Hold")) for _m, p, f, _s in http.sent[sent:]] == [
         (f"{ACCOUNT}/Calls/{leg}.json", ["completed"], None),
+        (recording, ["in-progress"], None),
         (participant, None, ["false"]),
     ]
     sent = len(http.sent)
     leg_status(runtime, call_id, "transfer", leg, "completed", 5)
     assert http.sent[sent:] == []
 
-    # Handed over: she leaves hold and Ana's leg ends.
+    # Handed over: she leaves hold and Ana's leg ends (the recording stays paused).
     leg = consult()
     sent = len(http.sent)
     assert console.post(f"{url}/complete").json == {"transfer": "completed"}
