@@ -40,8 +40,9 @@ def transfer(
             if target is None or not target.active or to_agent == agent_id:
                 raise ConsoleError("console.unknown_agent", "no such agent to transfer to", 400)
         state = desk.ports.live.hget(routing_key("agent", to_agent), "state")
-        if (state.decode() if isinstance(state, bytes) else state) in (None, AgentState.OFFLINE):
+        if (state.decode() if isinstance(state, bytes) else state) == AgentState.OFFLINE:
             # Nobody would answer her: she stays with this agent, who can choose another way.
+            # (No state at all: routing's state is being rebuilt; she is not refused for it.)
             raise ConsoleError("console.agent_unavailable", "she is not signed in", 409)
     bridge = desk.bridge_of(call_id, call.channel)
     now = desk.ports.clock()

@@ -257,14 +257,15 @@ class Callbacks:
 
     def answered(
         self, call_id: str, at: float, *, machine: bool = False, put_through: bool = True
-    ) -> None:
+    ) -> bool:
         """She picked up: the task is reached and the call is the agent's; she is put through
         to her now, or (``put_through`` False: a recording notice first) by
         :meth:`put_through` once she waits. A machine hears nothing and the try counts (no
-        identifying voicemail)."""
+        identifying voicemail). False when this answer did not reach the task (a machine, a
+        try already over: the agent cancelled it, or a repeated answer)."""
         if machine:
             self.ended(call_id, at, outcome="machine")
-            return
+            return False
         with self.sessions() as db, db.begin():
             # Locked: an agent cancelling the ringing now (``calls.cancel_ringing``) waits for
             # this answer, or this answer for her cancel; one of them wins.
@@ -272,7 +273,7 @@ class Callbacks:
                 select(Callback).where(Callback.attempt_call_id == call_id).with_for_update()
             )
             if callback is None or callback.status != CallbackStatus.DIALING:
-                return
+                return False
             callback.status = CallbackStatus.REACHED
             callback.outcome = "answered"
             callback.closed_at = _when(at)
@@ -288,14 +289,17 @@ class Callbacks:
         self.call_log.append(call_id, "callback_answered", {"agent_id": agent_id}, at=at)
         if put_through:
             self.put_through(call_id, agent_id)
+        return True
 
     def put_through(self, call_id: str, agent_id: str | None = None) -> None:
-        """Bridge her answered call with its agent (by default the one the call is with)."""
+        """Bridge her answered call with its agent (by default the one the call is with, which
+        is on a call again: the flow's hold after her consent queued it)."""
         if agent_id is None:
-            with self.sessions() as db:
+            with self.sessions() as db, db.begin():
                 call = db.get(Call, call_id)
-                live = call is not None and call.ended_at is None
-                agent_id = call.agent_id if call is not None and live else None
+                if call is not None and call.ended_at is None and call.agent_id:
+                    call.status = "on_call"
+                    agent_id = call.agent_id
         bridge = self.bridge(call_id)
         if bridge is None or agent_id is None:
             log.error("call %s: answered callback with no bridge to the agent", call_id)

@@ -107,6 +107,12 @@ class CallRecords:
             )
             return context, call.line_id, Direction(call.direction)
 
+    def ended(self, call_id: str) -> bool:
+        """The call's row is closed (an agent cancelled it, or it ended)."""
+        with self.sessions() as db:
+            call = db.get(Call, call_id)
+            return call is not None and call.ended_at is not None
+
     def update(
         self,
         call_id: str,

@@ -235,9 +235,15 @@ class Switchboard:
             try:
                 if self.records.meta(call_id).get("flow") == CALLBACK_FLOW:
                     later = any(isinstance(action, Record | Gather) for action in turn.actions)
-                    self.callbacks.answered(call_id, at, machine=machine, put_through=not later)
-                    if later and not machine:
+                    won = self.callbacks.answered(
+                        call_id, at, machine=machine, put_through=not later
+                    )
+                    if won and later:
                         self.live.hset(key("call", call_id), PUT_THROUGH_PENDING, "1")
+                    elif not won and not machine and self.records.ended(call_id):
+                        # The agent cancelled it as she picked up: nobody is coming.
+                        log.info("call %s: answered after its cancel; hanging up", call_id)
+                        return CallTurn(call_id, turn.line, (Hangup("cancelled"),), True)
             except Exception:
                 # She waits on hold; the edge's hold ceiling sends her to the overflow.
                 log.exception("call %s: the callback could not be put through", call_id)
@@ -249,11 +255,15 @@ class Switchboard:
         nothing for any other call."""
         if self.callbacks is None:
             return
+        pending = False
         try:
-            if self.live.hdel(key("call", call_id), PUT_THROUGH_PENDING):
+            pending = bool(self.live.hdel(key("call", call_id), PUT_THROUGH_PENDING))
+            if pending:
                 self.callbacks.put_through(call_id)
         except Exception:
             log.exception("call %s: the callback could not be put through", call_id)
+            if pending:  # tried again at her next wait (Twilio fetches it on every loop)
+                self.live.hset(key("call", call_id), PUT_THROUGH_PENDING, "1")
 
     def fallback_turn(self, call_id: str, to_number: str | None) -> CallTurn:
         """What a fallback URL answers: the line's overflow, found without Redis if possible."""

@@ -251,12 +251,16 @@ class CallAudio:
             except pj.Error as exc:
                 log.error("second leg not recorded: %s", exc.reason)
 
-    def pause_recording(self, paused: bool) -> bool:
-        """Nothing reaches the recorder while ``paused`` (the file skips that time); True when
-        this changed anything."""
+    def pause_recording(self, paused: bool, resume_with: tuple[Any, ...] = ()) -> bool:
+        """Nothing reaches the recorder while ``paused`` (the file skips that time). Resumed,
+        it records her and ``resume_with`` only: the legs still on the call (a leg that ended
+        meanwhile left a bridge slot pjsua may have given to another call). True when this
+        changed anything."""
         if self.recorder is None or self._media is None or paused == self.recording_paused:
             return False
         self.recording_paused = paused
+        if not paused:
+            self._recorded = list(resume_with)
         for source in [self._media, *self._recorded]:
             with contextlib.suppress(pj.Error, ReferenceError):
                 if paused:

@@ -106,7 +106,9 @@ class OutsideTransfer(Bridge):
         policy pauses for an outside service."""
         if SensitiveMoment.OUTSIDE_SERVICE not in self.session.record_pauses:
             return
-        if self.session.audio.pause_recording(on):
+        agent = self.agent_side.person.media
+        with_her = () if on or agent is None or self.agent_side.released else (agent,)
+        if self.session.audio.pause_recording(on, with_her):
             kind = "recording_paused" if on else "recording_resumed"
             self.host.log_event(self.call_id, kind, {"moment": SensitiveMoment.OUTSIDE_SERVICE})
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from calls.callbacks import RETRY_AFTER, RING_TIMEOUT
+from ivr_flows.actions import Hangup
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
 from store.records import Call, CallEvent
@@ -132,7 +133,10 @@ def test_an_answer_after_her_cancel_does_not_put_the_far_end_through(
     callback_id = _task_of(runtime, call_id)
     assert agent.post(f"/console/api/calls/{call_id}/cancel").status_code == 200
 
-    runtime.callbacks.answered(call_id, time.time())
+    # The far end picked up as the cancel went through: its answer is hung up, as nobody
+    # is coming (on SIP the leg had stopped ringing, so the cancel could not end it).
+    turn = runtime.switchboard.answered(call_id, time.time())
+    assert [type(action) for action in turn.actions] == [Hangup]
 
     task = _task(runtime, callback_id)
     assert (task.status, task.outcome) == (CallbackStatus.FAILED, "cancelled")

@@ -133,6 +133,10 @@ def test_a_callback_asking_her_consent_puts_her_through_only_after_her_answer(
     assert her.status is PhoneStatus.CONNECTED
     assert texts.index("[recording]") < texts.index("[connected to an agent]")
     assert texts.count("[connected to an agent]") == 1
+    with runtime.sessions() as db:  # her consent's turn queued it; she is the agent's call
+        call = db.get(Call, attempt)
+        assert call is not None
+        assert (call.status, call.agent_id) == ("on_call", hotline.agents["ana"])
 
 
 def test_outside_her_safe_windows_she_is_not_called(runtime: Runtime, hotline: Hotline) -> None:
