@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -25,7 +24,7 @@ from store.callbacks import Callback, CallbackStatus
 from store.models import Agent
 from store.records import Recording
 from tests.e2e.sip.peers import SipProcess, events_of, sipp_phone, wait_until
-from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
+from tests.harness.callbacks import due_callback, no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline, add_shelter
 
 
@@ -40,25 +39,7 @@ def sip_runtime(settings: Settings, hotline: Hotline) -> Iterator[Runtime]:
 
 
 def _task_for_her(sessions: sessionmaker[Session], hotline: Hotline) -> str:
-    now = datetime.now(UTC)
-    with sessions() as db, db.begin():
-        task = Callback(
-            source_call_id=f"sip-{time.time_ns()}"[:32],
-            reason="abandoned",
-            line_id=hotline.line_id,
-            beneficiary_id=hotline.beneficiary_id,
-            number=hotline.beneficiary_number,
-            queue=f"{hotline.line_id}.general",
-            language="es",
-            risk_level="medio",
-            status=CallbackStatus.PENDING,
-            attempts=0,
-            created_at=now,
-            due_at=now,
-        )
-        db.add(task)
-        db.flush()
-        return task.id
+    return due_callback(sessions, hotline, time.time())
 
 
 @pytest.mark.slow

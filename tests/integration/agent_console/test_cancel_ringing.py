@@ -7,7 +7,6 @@ goes on and the cancel is refused; asked again, the same answer."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -15,12 +14,13 @@ from calls.callbacks import RETRY_AFTER, RING_TIMEOUT
 from ivr_flows.actions import Hangup
 from runtime import Runtime
 from store.callbacks import Callback, CallbackStatus
-from store.records import Call, CallEvent
+from store.records import Call
 from telephony.simulator.phone import PhoneStatus
-from tests.harness.callbacks import no_open_callbacks  # noqa: F401  (autouse)
+from tests.harness.callbacks import due_callback, no_open_callbacks  # noqa: F401  (autouse)
 from tests.harness.hotline import Hotline, add_shelter
 from tests.integration.agent_console.console_helpers import SignedIn
 from tests.integration.agent_console.test_console_calls import _available
+from tests.integration.agent_console.test_placed_calls import _events
 
 SHELTER = "+34910000055"
 
@@ -48,16 +48,6 @@ def _task_of(runtime: Runtime, call_id: str) -> str:
         found = db.scalar(select(Callback.id).where(Callback.attempt_call_id == call_id))
         assert found is not None
         return found
-
-
-def _events(runtime: Runtime, call_id: str) -> list[tuple[str, object]]:
-    with runtime.sessions() as db:
-        return [
-            (event.kind, event.data)
-            for event in db.scalars(
-                select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.seq)
-            )
-        ]
 
 
 def test_she_cancels_a_call_she_placed_while_it_rings_and_is_let_go(
@@ -150,23 +140,7 @@ def test_a_callback_she_took_is_cancelled_for_this_try_only(
     """The woman is still owed her callback: the task is due again, as after a try nobody
     answered, with the try counted."""
     now = time.time()
-    with runtime.sessions() as db, db.begin():
-        task = Callback(
-            source_call_id=f"cancel-{time.time_ns()}"[:32],
-            reason="abandoned",
-            line_id=hotline.line_id,
-            beneficiary_id=hotline.beneficiary_id,
-            number=hotline.beneficiary_number,
-            queue=f"{hotline.line_id}.general",
-            language="es",
-            risk_level="medio",
-            status=CallbackStatus.PENDING,
-            attempts=0,
-            due_at=datetime.fromtimestamp(now, UTC),
-        )
-        db.add(task)
-        db.flush()
-        callback_id = task.id
+    callback_id = due_callback(runtime.sessions, hotline, now)
     assert runtime.callbacks.work(now)["routed"] == 1
     _available(agent)
     offer = agent.get("/console/api/me").json["offer"]
