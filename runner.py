@@ -23,7 +23,6 @@ import click
 import redis
 from gunicorn.app.base import BaseApplication
 from redis import Redis
-from rq import Worker
 from rq.serializers import JSONSerializer
 
 from calls.callbacks import work_forever
@@ -32,6 +31,7 @@ from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
 from store import database, live_state, metrics, migrate
 from store.embedded_redis import EmbeddedRedis
+from store.job_worker import JobWorker
 from store.lease import Lease
 from store.timekeeper import Chore, Timekeeper
 
@@ -200,16 +200,6 @@ def _warm_up(runtime: Runtime) -> None:
         log.warning("worker: switchboard not built yet (%s)", type(exc).__name__)
 
 
-class _JobWorker(Worker):
-    """rq's worker, which tells the process when a signal asked it to stop."""
-
-    stop_requested: threading.Event
-
-    def request_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.stop_requested.set()
-        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
-
-
 def _work_jobs(connection: Redis, *, burst: bool, logging_level: str) -> None:
     """rq's work loop, started again when it ends for any reason but a signal: rq leaves its
     loop on most Redis errors, and a worker must outlive an outage of Redis."""
@@ -222,7 +212,7 @@ def _work_jobs(connection: Redis, *, burst: bool, logging_level: str) -> None:
     try:
         while True:
             queues = [live_state.job_queue(connection, name) for name in live_state.QUEUE_NAMES]
-            rq_worker = _JobWorker(queues, connection=connection, serializer=JSONSerializer)
+            rq_worker = JobWorker(queues, connection=connection, serializer=JSONSerializer)
             rq_worker.stop_requested = stop
             try:
                 rq_worker.work(burst=burst, with_scheduler=False, logging_level=logging_level)

@@ -213,9 +213,9 @@ def _due_now(runtime: Any, count: int, tag: str) -> None:
 
 
 def jobs_per_second(runtime: Any, count: int, forking: bool, tag: str) -> float:
-    from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
+    from store.job_worker import InProcessJobWorker, JobWorker
     from store.live_state import job_queue
 
     _reset(runtime)
@@ -223,7 +223,7 @@ def jobs_per_second(runtime: Any, count: int, forking: bool, tag: str) -> float:
     connection = runtime.checkins.jobs
     queue = job_queue(connection, "checkins")
     queued = queue.count
-    kind = Worker if forking else SimpleWorker
+    kind = JobWorker if forking else InProcessJobWorker
     started = time.perf_counter()
     kind([queue], connection=connection, serializer=JSONSerializer).work(
         burst=True, with_scheduler=False, logging_level="WARNING"
@@ -236,9 +236,9 @@ def _work_with_scheduler(redis_url: str) -> None:
     """An rq worker with what ``amparo worker`` releases scheduled jobs with: a timekeeper."""
     import time as clock
 
-    from rq import Worker
     from rq.serializers import JSONSerializer
 
+    from store.job_worker import JobWorker
     from store.lease import Lease
     from store.live_state import QUEUE_NAMES, connect, job_queue, release_scheduled
     from store.timekeeper import Chore, Timekeeper
@@ -249,7 +249,7 @@ def _work_with_scheduler(redis_url: str) -> None:
         [Chore("scheduled jobs", 1.0, lambda: release_scheduled(connection, clock.time()))],
     ).start()
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
-    Worker(queues, connection=connection, serializer=JSONSerializer).work(
+    JobWorker(queues, connection=connection, serializer=JSONSerializer).work(
         with_scheduler=False, logging_level="WARNING"
     )
 

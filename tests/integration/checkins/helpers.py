@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import redis
-from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.base import utcnow
 from store.clock import ManualClock
+from store.job_worker import InProcessJobWorker
 from store.live_state import QUEUE_NAMES, job_queue
 from store.models import Beneficiary
 from store.records import CheckinAttempt, CheckinPlan
@@ -54,7 +54,7 @@ def release_due(jobs: redis.Redis, now: datetime) -> int:
 
 def run_burst(jobs: redis.Redis) -> None:
     queues = [job_queue(jobs, name) for name in QUEUE_NAMES]
-    SimpleWorker(queues, connection=jobs, serializer=JSONSerializer).work(
+    InProcessJobWorker(queues, connection=jobs, serializer=JSONSerializer).work(
         burst=True, with_scheduler=False, logging_level="WARNING"
     )
 

@@ -83,6 +83,25 @@ def spawn(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., subproce
             process.wait(10)
 
 
+def finish(process: subprocess.Popen[bytes], seconds: float = 60.0) -> None:
+    """Wait for a burst worker to end; if it does not, its stacks and its work horse's go to
+    stderr (the worker registers faulthandler on SIGUSR1) before the test fails."""
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        for pid in [process.pid, *children(process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+        time.sleep(2)
+        raise
+
+
+def children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(item) for item in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
 def freeze(runtime: Runtime, clock: ManualClock) -> None:
     runtime.redis.set(CLOCK_KEY, str(clock.now().timestamp()))
 
@@ -186,7 +205,7 @@ def kill_mid_job(
     clock.advance(ctx.claim_lease + timedelta(seconds=1))
     freeze(runtime, clock)
     assert release_due(ctx.jobs, clock.now()) >= 1  # the retry, with its back-off
-    spawn("--burst").wait(60)
+    finish(spawn("--burst"))
     with ctx.sessions() as db:
         attempt = db.scalar(
             select(CheckinAttempt)
@@ -234,5 +253,5 @@ def test_a_worker_killed_after_the_phone_rang_is_retried_without_calling_again(
     clock.set(rows[1].scheduled_at)
     freeze(runtime, clock)
     release_due(ctx.jobs, clock.now())
-    spawn("--burst").wait(60)
+    finish(spawn("--burst"))
     assert len(dials(runtime)) == 2  # the ladder's second attempt, once

@@ -14,19 +14,21 @@ with three test instruments read from the environment:
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Worker
 from rq.serializers import JSONSerializer
 
 from checkins import jobs
 from checkins.context import CheckinContext
 from checkins.ports import CallOpener, OutboundDialer
+from store.job_worker import JobWorker
 from store.live_state import QUEUE_NAMES, job_queue, key
 from store.vocabulary import Channel
 
@@ -96,6 +98,7 @@ def instrument(context: CheckinContext, client: redis.Redis) -> None:
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for stacks
     from runtime import build_runtime
     from settings import load_settings
 
@@ -107,7 +110,7 @@ def main() -> None:
     connection = runtime.jobs
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
     burst = "--burst" in sys.argv
-    Worker(queues, connection=connection, serializer=JSONSerializer).work(
+    JobWorker(queues, connection=connection, serializer=JSONSerializer).work(
         burst=burst, with_scheduler=False, logging_level="WARNING"
     )
     runtime.close()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +22,7 @@ from recordings_policy.parts import RecordingParts
 from settings import Settings
 from store import live_state
 from store.base import utcnow
+from store.job_worker import JobWorker
 from store.records import Recording
 from tests.integration.recordings_policy.recording_helpers import (
     CallFactory,
@@ -177,7 +177,7 @@ def test_the_purge_job_runs_on_a_real_rq_worker_and_schedules_its_next_run(
     queue = live_state.job_queue(jobs_connection, jobs.PURGE_QUEUE)
     job = queue.enqueue(jobs.purge_due)
 
-    Worker([queue], connection=jobs_connection, serializer=JSONSerializer).work(burst=True)
+    JobWorker([queue], connection=jobs_connection, serializer=JSONSerializer).work(burst=True)
 
     finished = queue.fetch_job(job.id)
     assert finished is not None and finished.get_status() == "finished"

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 import redis
-from rq import Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +35,7 @@ from recordings_policy.parts import RecordingParts
 from settings import Settings
 from store import live_state
 from store.base import utcnow
+from store.job_worker import JobWorker
 from store.records import Recording
 from telephony.twilio.recordings import TwilioMediaError, TwilioRecordings
 from tests.harness.prism import PrismMock, prism_mock, unavailable_reason
@@ -229,7 +229,7 @@ def test_the_store_job_runs_on_a_real_rq_worker_against_prism(
         assert jobs.enqueue_twilio_recording(connection, recording_id) is True
         assert jobs.enqueue_twilio_recording(connection, recording_id) is False
         queue = live_state.job_queue(connection, jobs.STORE_QUEUE)
-        Worker([queue], connection=connection, serializer=JSONSerializer).work(burst=True)
+        JobWorker([queue], connection=connection, serializer=JSONSerializer).work(burst=True)
         job = queue.fetch_job(f"recording-store-{recording_id}")
         assert job is not None and job.return_value() == "stored"
     finally:
