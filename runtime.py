@@ -133,7 +133,9 @@ class Runtime:
     @cached_property
     def jobs(self) -> Redis:
         """A non-decoding client for rq on the same Redis."""
-        return live_state.connect(self.redis_url, decode_responses=False)
+        return live_state.connect(
+            self.redis_url, decode_responses=False, sentinels=self.settings.redis_sentinels
+        )
 
     # -- recordings ----------------------------------------------------------------------------
 
@@ -460,7 +462,11 @@ class Runtime:
         """The consoles' event streams' own client: each open stream holds a pub/sub
         connection while it is open, so streams take none of the shared pool's connections
         (100 by default) that webhooks and pages need."""
-        return live_state.connect(self.redis_url, max_connections=EVENT_STREAM_CONNECTIONS)
+        return live_state.connect(
+            self.redis_url,
+            max_connections=EVENT_STREAM_CONNECTIONS,
+            sentinels=self.settings.redis_sentinels,
+        )
 
     @cached_property
     def console_ports(self) -> ConsolePorts:
@@ -524,7 +530,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings,
         engine=database.make_engine(settings.database_url),
-        redis=live_state.connect(redis_url),
+        redis=live_state.connect(redis_url, sentinels=settings.redis_sentinels),
         redis_url=redis_url,
         embedded_redis=embedded,
     )

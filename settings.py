@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from store.live_state import Sentinels
+
 
 class ConfigurationError(Exception):
     """A setting is missing or malformed; the message names the variable."""
@@ -32,10 +34,12 @@ class Settings:
     data_dir: Path
     database_url: str = field(repr=False)
     redis_url: str | None = field(repr=False)
+    """With ``redis_sentinels``, only its database number, credentials and TLS are used."""
     secret_key: str = field(repr=False)
     data_key: bytes = field(repr=False)
     public_base_url: str
     previous_data_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    redis_sentinels: Sentinels | None = field(default=None, repr=False)
     web_host: str = "127.0.0.1"
     web_port: int = 5000
     web_workers: int = 2
@@ -145,6 +149,12 @@ class Settings:
             "AMPARO_DATABASE_URL": _without_password(self.database_url),
             "AMPARO_REDIS_URL": (
                 _without_password(self.redis_url) if self.redis_url else "(embedded redis-server)"
+            ),
+            "AMPARO_REDIS_SENTINELS": (
+                ",".join(f"{host}:{port}" for host, port in self.redis_sentinels.addresses)
+                + f" (primary {self.redis_sentinels.master!r})"
+                if self.redis_sentinels
+                else "(not set)"
             ),
             "AMPARO_PUBLIC_BASE_URL": self.public_base_url,
             "AMPARO_SECRET_KEY": "(set)",
@@ -325,6 +335,27 @@ def _host_port(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+def _sentinels(env: Mapping[str, str]) -> Sentinels | None:
+    raw = (env.get("AMPARO_REDIS_SENTINELS") or "").strip()
+    if not raw:
+        return None
+    addresses = []
+    for item in raw.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(
+                "AMPARO_REDIS_SENTINELS", f"must be host:port[,host:port...], got {item!r}"
+            )
+        addresses.append((host.strip("[]"), int(port)))
+    master = (env.get("AMPARO_REDIS_SENTINEL_MASTER") or "amparo").strip()
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", master):
+        raise ConfigurationError(
+            "AMPARO_REDIS_SENTINEL_MASTER", f"not a primary's name: {master!r}"
+        )
+    password = env.get("AMPARO_REDIS_SENTINEL_PASSWORD") or None
+    return Sentinels(tuple(addresses), master, password)
+
+
 def _file(env: Mapping[str, str], name: str) -> Path | None:
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -369,6 +400,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if database_url is None:
         database_url = f"sqlite:///{data_dir / 'amparo.sqlite3'}"
     redis_url = _url(env, "AMPARO_REDIS_URL", ("redis", "rediss", "unix"))
+    redis_sentinels = _sentinels(env)
+    if redis_sentinels is not None:
+        if redis_url is not None and redis_url.startswith("unix"):
+            raise ConfigurationError(
+                "AMPARO_REDIS_URL", "must be redis:// or rediss:// with AMPARO_REDIS_SENTINELS"
+            )
+        redis_url = redis_url or "redis://sentinel-primary/0"
 
     keys_in_data_dir: list[str] = []
     secret_raw = env.get("AMPARO_SECRET_KEY")
@@ -445,6 +483,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         redis_url=redis_url,
+        redis_sentinels=redis_sentinels,
         secret_key=secret_key,
         data_key=data_key,
         public_base_url=public_base_url.rstrip("/"),

@@ -7,9 +7,12 @@ never objects).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.connection import SSLConnection, parse_url
+from redis.sentinel import Sentinel, SentinelManagedSSLConnection
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -24,17 +27,59 @@ def key(*parts: str | int) -> str:
     return ":".join([NAMESPACE, *(str(part) for part in parts)])
 
 
-def connect(url: str, *, decode_responses: bool = True, **options: Any) -> redis.Redis:
+@dataclass(frozen=True)
+class Sentinels:
+    """Redis run under Sentinel: the sentinels' addresses and the primary's name they monitor
+    (``AMPARO_REDIS_SENTINELS``, ``AMPARO_REDIS_SENTINEL_MASTER``)."""
+
+    addresses: tuple[tuple[str, int], ...]
+    master: str
+    password: str | None = None
+    """The sentinels' own password, when they ask for one."""
+
+
+def connect(
+    url: str,
+    *,
+    decode_responses: bool = True,
+    sentinels: Sentinels | None = None,
+    **options: Any,
+) -> redis.Redis:
     """Return a client for ``url`` with timeouts suited to a call-handling path.
 
     Short timeouts keep a down Redis from freezing a webhook: the caller must be sent to the
     fallback path within a second or two, not after the default socket timeout.
+
+    With ``sentinels``, the client asks them which server is the primary on every new
+    connection, so after a failover it writes to the promoted replica; ``url`` then gives only
+    the database number, the credentials and TLS (its host and port are not used). A
+    connection still open to a demoted primary is dropped on its first READONLY answer.
     """
     options.setdefault("socket_timeout", 2.0)
     options.setdefault("socket_connect_timeout", 2.0)
     options.setdefault("health_check_interval", 30)
-    client: redis.Redis = redis.Redis.from_url(url, decode_responses=decode_responses, **options)
-    return client
+    if sentinels is None:
+        client: redis.Redis = redis.Redis.from_url(
+            url, decode_responses=decode_responses, **options
+        )
+        return client
+    target: dict[str, Any] = {**options, **parse_url(url)}  # type: ignore[no-untyped-call]
+    for unused in ("host", "port", "path"):
+        target.pop(unused, None)
+    if target.pop("connection_class", None) is SSLConnection:  # rediss://
+        target["connection_class"] = SentinelManagedSSLConnection
+    watchers = Sentinel(
+        list(sentinels.addresses),
+        sentinel_kwargs={
+            "socket_timeout": options["socket_timeout"],
+            "socket_connect_timeout": options["socket_connect_timeout"],
+            "password": sentinels.password,
+        },
+    )
+    primary: redis.Redis = watchers.master_for(
+        sentinels.master, decode_responses=decode_responses, **target
+    )
+    return primary
 
 
 def job_queue(connection: redis.Redis, name: str = "default") -> Queue:

@@ -1,5 +1,6 @@
-"""The deployment a chaos test breaks: a PostgreSQL cluster and a redis-server (no persistence)
-of the test's own on free ports, an ``amparo worker`` process, and the web app on the same
+"""The deployment a chaos test breaks: a PostgreSQL cluster and Redis of the test's own on free
+ports (one redis-server without persistence, or with its append-only file, or a primary and a
+replica under three sentinels), an ``amparo worker`` process, and the web app on the same
 settings (in the test's process, driven as Twilio drives it), configured as a Twilio account
 whose REST API is the Prism mock."""
 
@@ -27,6 +28,7 @@ from store import database, migrate
 from store.models import Queue
 from tests.harness.hotline import Hotline, make_hotline
 from tests.harness.postgres import PostgresCluster
+from tests.harness.sentinel import SentinelCluster
 from tests.harness.services import RedisProcess
 from tests.harness.twilio_driver import ACCOUNT_SID, AUTH_TOKEN
 
@@ -45,6 +47,7 @@ class ChaosStack:
     app: Flask
     hotline: Hotline
     log_dir: Path
+    sentinels: SentinelCluster | None = None
     worker: subprocess.Popen[bytes] | None = None
     workers_started: int = field(default=0)
 
@@ -67,7 +70,8 @@ class ChaosStack:
         self.worker.wait(10)
 
     def kill_redis(self) -> None:
-        """SIGKILL redis-server; it has no persistence, so it comes back empty."""
+        """SIGKILL redis-server: without persistence it comes back empty, with its append-only
+        file it comes back with what it had written."""
         assert self.redis.process is not None
         self.redis.process.send_signal(signal.SIGKILL)
         self.redis.process.wait(10)
@@ -78,10 +82,18 @@ class ChaosStack:
         return "\n".join(path.read_text(errors="replace")[-3000:] for path in logs)
 
 
+REDIS_KINDS = ("plain", "aof", "sentinel")
+
+
 @contextmanager
-def chaos_stack(tmp_path: Path, prism_url: str, data_key: bytes) -> Iterator[ChaosStack]:
+def chaos_stack(
+    tmp_path: Path, prism_url: str, data_key: bytes, redis_kind: str = "plain"
+) -> Iterator[ChaosStack]:
+    assert redis_kind in REDIS_KINDS
     cluster = PostgresCluster().create()
-    redis_server = RedisProcess(tmp_path).start()
+    sentinels = SentinelCluster(tmp_path / "sentinel").start() if redis_kind == "sentinel" else None
+    aof = ("--appendonly", "yes", "--appendfsync", "always") if redis_kind == "aof" else ()
+    redis_server = sentinels.primary if sentinels else RedisProcess(tmp_path, options=aof).start()
     runtime: Runtime | None = None
     stack: ChaosStack | None = None
     try:
@@ -108,13 +120,21 @@ def chaos_stack(tmp_path: Path, prism_url: str, data_key: bytes) -> Iterator[Cha
                 "AMPARO_FALLBACK_NUMBER": FALLBACK_NUMBER,
                 "AMPARO_LOG_LEVEL": "WARNING",
                 "PYTHONPATH": str(ROOT),
+                **(sentinels.env if sentinels else {}),
             }
         )
         runtime = build_runtime(load_settings(env))
         log_dir = tmp_path / "logs"
         log_dir.mkdir()
         stack = ChaosStack(
-            env, cluster, redis_server, runtime, create_app(runtime=runtime), hotline, log_dir
+            env,
+            cluster,
+            redis_server,
+            runtime,
+            create_app(runtime=runtime),
+            hotline,
+            log_dir,
+            sentinels,
         )
         runtime.router  # noqa: B018 - routing built (agents registered) before any call
         stack.start_worker()
@@ -125,7 +145,10 @@ def chaos_stack(tmp_path: Path, prism_url: str, data_key: bytes) -> Iterator[Cha
             stack.worker.wait(10)
         if runtime is not None:
             runtime.close()
-        redis_server.stop()
+        if sentinels is not None:
+            sentinels.stop()
+        else:
+            redis_server.stop()
         cluster.destroy()
 
 

@@ -8,7 +8,9 @@ is taken, as a device does), and then:
 * no duplicates (no call taken twice, no event written twice) and routing's invariants hold.
 
 Faults: the worker SIGKILLed (its supervisor starts another 3 s later), Redis SIGKILLed without
-persistence (back at once, empty), PostgreSQL stopped for 20 s.
+persistence (back at once, empty) and with its append-only file (back at once, with its data),
+the Redis primary SIGKILLed under Sentinel (its replica promoted; the fault ends when the
+sentinels name it), PostgreSQL stopped for 20 s.
 """
 
 from __future__ import annotations
@@ -53,16 +55,26 @@ def _redis_killed(stack: ChaosStack) -> None:
     stack.redis.start()
 
 
+def _primary_failed_over(stack: ChaosStack) -> None:
+    assert stack.sentinels is not None
+    promoted = stack.sentinels.replica.port
+    stack.sentinels.kill_primary()
+    assert wait_for(lambda: stack.sentinels and stack.sentinels.primary_port() == promoted, 30)
+
+
 def _database_stopped(stack: ChaosStack) -> None:
     stack.cluster.stop()
     time.sleep(20.0)
     stack.cluster.start()
 
 
-FAULTS: dict[str, Callable[[ChaosStack], None]] = {
-    "worker_sigkill": _worker_killed,
-    "redis_sigkill_without_aof": _redis_killed,
-    "postgresql_stopped_20s": _database_stopped,
+#: Each fault, and the Redis it breaks (``tests.chaos.stack.REDIS_KINDS``).
+FAULTS: dict[str, tuple[Callable[[ChaosStack], None], str]] = {
+    "worker_sigkill": (_worker_killed, "plain"),
+    "redis_sigkill_without_aof": (_redis_killed, "plain"),
+    "redis_sigkill_with_aof": (_redis_killed, "aof"),
+    "redis_sentinel_failover": (_primary_failed_over, "sentinel"),
+    "postgresql_stopped_20s": (_database_stopped, "plain"),
 }
 
 
@@ -110,7 +122,8 @@ def _open_calls(stack: ChaosStack, call_ids: list[str]) -> list[tuple[str, str, 
 def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
     fault: str, tmp_path: Path, prism: PrismMock, data_key: bytes
 ) -> None:
-    with chaos_stack(tmp_path, prism.url, data_key) as stack:
+    inject_fault, redis_kind = FAULTS[fault]
+    with chaos_stack(tmp_path, prism.url, data_key, redis_kind) as stack:
         runtime = stack.runtime
         lease = key("lease", "timekeeper")
         assert wait_for(lambda: runtime.redis.exists(lease), 60), stack.worker_log()
@@ -145,7 +158,7 @@ def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
 
         def inject() -> None:
             nonlocal fault_end
-            FAULTS[fault](stack)
+            inject_fault(stack)
             fault_end = time.monotonic()
             fault_over.set()
 

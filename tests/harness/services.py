@@ -32,6 +32,8 @@ class RedisProcess:
     directory: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    options: tuple[str, ...] = ()
+    """More redis-server options, after (so over) the defaults: ``("--appendonly", "yes")``."""
 
     @property
     def url(self) -> str:
@@ -53,6 +55,7 @@ class RedisProcess:
                 "no",
                 "--dir",
                 str(self.directory),
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -23,7 +23,7 @@ def test_a_worker_whose_pubsub_thread_is_waiting_stops_within_seconds(
     worker = kind(
         [job_queue(connection, "checkins")], connection=connection, serializer=JSONSerializer
     )
-    worker.subscribe()
+    worker.subscribe()  # type: ignore[no-untyped-call]
     assert worker.pubsub is not None and worker.pubsub_thread is not None
     # The thread reads the reply to an UNSUBSCRIBE and goes back to waiting for a subscription:
     # the moment a worker's own teardown can meet.

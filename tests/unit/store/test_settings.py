@@ -47,6 +47,8 @@ def test_given_an_external_database_without_keys_then_start_up_names_the_variabl
         ("AMPARO_TWILIO_CPS", "0"),
         ("AMPARO_PUBLIC_BASE_URL", "ftp://example"),
         ("AMPARO_DATA_KEY_PREVIOUS", "bm90LWEta2V5"),
+        ("AMPARO_REDIS_SENTINELS", "10.0.0.1"),
+        ("AMPARO_REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:port"),
     ],
 )
 def test_given_a_bad_value_then_the_error_names_the_variable(
@@ -164,3 +166,46 @@ def test_sip_over_tls_needs_a_certificate_and_its_key_and_srtp_is_off_optional_o
         "optional",
     )
     assert str(key) not in str(settings.describe())
+
+
+def test_redis_under_sentinel_is_read_from_the_sentinels_and_the_primary_name(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        {
+            "AMPARO_DATA_DIR": str(tmp_path),
+            "AMPARO_REDIS_SENTINELS": "10.0.0.1:26379, 10.0.0.2:26379,[fd00::3]:26380",
+            "AMPARO_REDIS_SENTINEL_MASTER": "hotline-redis",
+            "AMPARO_REDIS_SENTINEL_PASSWORD": "sentinel-secret",
+        }
+    )
+    assert settings.redis_sentinels is not None
+    assert settings.redis_sentinels.addresses == (
+        ("10.0.0.1", 26379),
+        ("10.0.0.2", 26379),
+        ("fd00::3", 26380),
+    )
+    assert settings.redis_sentinels.master == "hotline-redis"
+    assert not settings.embedded_redis  # never an embedded server beside the sentinels
+    described = settings.describe()
+    assert "hotline-redis" in described["AMPARO_REDIS_SENTINELS"]
+    assert "sentinel-secret" not in str(described)
+    assert "sentinel-secret" not in repr(settings)
+
+
+def test_redis_under_sentinel_takes_the_urls_database_and_refuses_a_unix_socket(
+    tmp_path: Path,
+) -> None:
+    env = {"AMPARO_DATA_DIR": str(tmp_path), "AMPARO_REDIS_SENTINELS": "10.0.0.1:26379"}
+    default = load_settings(env)
+    assert default.redis_sentinels is not None and default.redis_sentinels.master == "amparo"
+    assert default.redis_url is not None and default.redis_url.endswith("/0")
+    chosen = load_settings({**env, "AMPARO_REDIS_URL": "rediss://:pw@ignored:1/3"})
+    assert chosen.redis_url == "rediss://:pw@ignored:1/3"
+    for variable, value in (
+        ("AMPARO_REDIS_URL", "unix:///run/redis.sock"),
+        ("AMPARO_REDIS_SENTINEL_MASTER", "no spaces"),
+    ):
+        with pytest.raises(ConfigurationError) as err:
+            load_settings({**env, variable: value})
+        assert err.value.variable == variable
