@@ -1,8 +1,10 @@
 """The deployment a chaos test breaks: a PostgreSQL cluster and Redis of the test's own on free
 ports (one redis-server without persistence, or with its append-only file, or a primary and a
-replica under three sentinels), an ``amparo worker`` process, and the web app on the same
-settings (in the test's process, driven as Twilio drives it), configured as a Twilio account
-whose REST API is the Prism mock."""
+replica under three sentinels), an ``amparo worker`` process, and the web tier on the same
+settings, configured as a Twilio account whose REST API is the Prism mock. The web tier is the
+app in the test's process, or two ``amparo web`` instances behind HAProxy (``WEB_KINDS``);
+Twilio's requests and the consoles reach it the same way either way (``driver``, ``console``,
+``post``)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
 from flask import Flask
 from sqlalchemy import update
 
@@ -26,11 +29,20 @@ from runtime import Runtime, build_runtime
 from settings import load_settings
 from store import database, migrate
 from store.models import Queue
+from tests.harness.consoles import ConsoleOverHttp
+from tests.harness.haproxy import load_balancer
 from tests.harness.hotline import Hotline, make_hotline
 from tests.harness.postgres import PostgresCluster
 from tests.harness.sentinel import SentinelCluster
-from tests.harness.services import RedisProcess
-from tests.harness.twilio_driver import ACCOUNT_SID, AUTH_TOKEN
+from tests.harness.services import RedisProcess, free_port
+from tests.harness.twilio_driver import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FlaskTransport,
+    HttpTransport,
+    TwilioDriver,
+)
+from tests.integration.agent_console.console_helpers import Account, SignedIn, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_BASE_URL = "https://hotline.example.org"
@@ -50,6 +62,61 @@ class ChaosStack:
     sentinels: SentinelCluster | None = None
     worker: subprocess.Popen[bytes] | None = None
     workers_started: int = field(default=0)
+    web_ports: list[int] = field(default_factory=list)
+    """``amparo web`` instances behind the balancer (none: the app in this process)."""
+    webs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    base_url: str = PUBLIC_BASE_URL
+
+    def driver(self) -> TwilioDriver:
+        """Twilio, for one caller."""
+        if self.web_ports:
+            return TwilioDriver(HttpTransport(timeout=20.0), self.base_url)
+        return TwilioDriver(FlaskTransport(self.app.test_client()), self.base_url)
+
+    def console(self, who: Account) -> SignedIn | ConsoleOverHttp:
+        """An agent signed in to her console."""
+        if self.web_ports:
+            return ConsoleOverHttp(self.base_url, who)
+        return sign_in(self.app, who)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """A device's request: its status code."""
+        if self.web_ports:
+            return requests.post(
+                self.base_url + path, data=body, headers=headers, timeout=10
+            ).status_code
+        return self.app.test_client().post(path, data=body, headers=headers).status_code
+
+    def start_web(self, index: int) -> None:
+        log = (self.log_dir / f"web{index}-{time.monotonic_ns()}.log").open("wb")
+        self.webs[index] = subprocess.Popen(
+            [sys.executable, "-m", "cli", "web", "--port", str(self.web_ports[index])],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def web_ready(self, index: int) -> bool:
+        try:
+            answer = requests.get(f"http://127.0.0.1:{self.web_ports[index]}/readyz", timeout=2)
+        except requests.RequestException:
+            return False
+        return answer.status_code == 200
+
+    def kill_web(self, index: int) -> None:
+        """SIGKILL an instance: its gunicorn master and workers, mid-request."""
+        os.killpg(self.webs[index].pid, signal.SIGKILL)
+        self.webs[index].wait(10)
+
+    def kill_web_worker(self, index: int) -> int:
+        """SIGKILL one of an instance's gunicorn workers (its master starts another)."""
+        master = self.webs[index].pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        assert children, "the web instance has no workers"
+        os.kill(int(children[0]), signal.SIGKILL)
+        return int(children[0])
 
     def start_worker(self) -> None:
         self.workers_started += 1
@@ -83,13 +150,22 @@ class ChaosStack:
 
 
 REDIS_KINDS = ("plain", "aof", "sentinel")
+WEB_KINDS = ("in_process", "balanced")
+WEB_INSTANCES = 2
 
 
 @contextmanager
 def chaos_stack(
-    tmp_path: Path, prism_url: str, data_key: bytes, redis_kind: str = "plain"
+    tmp_path: Path,
+    prism_url: str,
+    data_key: bytes,
+    redis_kind: str = "plain",
+    web_kind: str = "in_process",
 ) -> Iterator[ChaosStack]:
-    assert redis_kind in REDIS_KINDS
+    assert redis_kind in REDIS_KINDS and web_kind in WEB_KINDS
+    balanced = web_kind == "balanced"
+    balancer_port = free_port() if balanced else 0
+    base_url = f"http://127.0.0.1:{balancer_port}" if balanced else PUBLIC_BASE_URL
     cluster = PostgresCluster().create()
     sentinels = SentinelCluster(tmp_path / "sentinel").start() if redis_kind == "sentinel" else None
     aof = ("--appendonly", "yes", "--appendfsync", "always") if redis_kind == "aof" else ()
@@ -116,7 +192,7 @@ def chaos_stack(
                 "AMPARO_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "AMPARO_TWILIO_API_BASE_URL": prism_url,
                 "AMPARO_TWILIO_CPS": "50",
-                "AMPARO_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+                "AMPARO_PUBLIC_BASE_URL": base_url,
                 "AMPARO_FALLBACK_NUMBER": FALLBACK_NUMBER,
                 "AMPARO_LOG_LEVEL": "WARNING",
                 "PYTHONPATH": str(ROOT),
@@ -135,11 +211,25 @@ def chaos_stack(
             hotline,
             log_dir,
             sentinels,
+            base_url=base_url,
         )
         runtime.router  # noqa: B018 - routing built (agents registered) before any call
         stack.start_worker()
-        yield stack
+        if not balanced:
+            yield stack
+            return
+        stack.web_ports = [free_port() for _ in range(WEB_INSTANCES)]
+        for index in range(WEB_INSTANCES):
+            stack.start_web(index)
+        for index in range(WEB_INSTANCES):
+            assert wait_for(lambda i=index: stack.web_ready(i), 90), f"web {index} not ready"
+        with load_balancer(log_dir / "haproxy", stack.web_ports, balancer_port):
+            yield stack
     finally:
+        for web in stack.webs.values() if stack is not None else ():
+            if web.poll() is None:
+                os.killpg(web.pid, signal.SIGKILL)
+                web.wait(10)
         if stack is not None and stack.worker is not None and stack.worker.poll() is None:
             os.killpg(stack.worker.pid, signal.SIGKILL)
             stack.worker.wait(10)

@@ -32,7 +32,7 @@ from store.records import Call, CallEvent
 from tests.chaos.stack import FALLBACK_NUMBER, ChaosStack, chaos_stack, wait_for
 from tests.chaos.traffic import CallerResult, run_agent, run_caller
 from tests.harness.prism import PrismMock
-from tests.integration.agent_console.console_helpers import SignedIn, account, sign_in
+from tests.integration.agent_console.console_helpers import account
 from tests.integration.checkins.helpers import alarm_body, signed_headers
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -55,6 +55,16 @@ def _redis_killed(stack: ChaosStack) -> None:
     stack.redis.start()
 
 
+def _web_worker_killed(stack: ChaosStack) -> None:
+    stack.kill_web_worker(0)
+
+
+def _web_instance_killed(stack: ChaosStack) -> None:
+    stack.kill_web(0)
+    time.sleep(3.0)
+    stack.start_web(0)
+
+
 def _primary_failed_over(stack: ChaosStack) -> None:
     assert stack.sentinels is not None
     promoted = stack.sentinels.replica.port
@@ -68,24 +78,26 @@ def _database_stopped(stack: ChaosStack) -> None:
     stack.cluster.start()
 
 
-#: Each fault, and the Redis it breaks (``tests.chaos.stack.REDIS_KINDS``).
-FAULTS: dict[str, tuple[Callable[[ChaosStack], None], str]] = {
-    "worker_sigkill": (_worker_killed, "plain"),
-    "redis_sigkill_without_aof": (_redis_killed, "plain"),
-    "redis_sigkill_with_aof": (_redis_killed, "aof"),
-    "redis_sentinel_failover": (_primary_failed_over, "sentinel"),
-    "postgresql_stopped_20s": (_database_stopped, "plain"),
+#: Each fault, the Redis and the web tier it breaks (``tests.chaos.stack.REDIS_KINDS``,
+#: ``WEB_KINDS``).
+FAULTS: dict[str, tuple[Callable[[ChaosStack], None], str, str]] = {
+    "worker_sigkill": (_worker_killed, "plain", "in_process"),
+    "web_worker_sigkill": (_web_worker_killed, "plain", "balanced"),
+    "web_instance_sigkill": (_web_instance_killed, "plain", "balanced"),
+    "redis_sigkill_without_aof": (_redis_killed, "plain", "in_process"),
+    "redis_sigkill_with_aof": (_redis_killed, "aof", "in_process"),
+    "redis_sentinel_failover": (_primary_failed_over, "sentinel", "in_process"),
+    "postgresql_stopped_20s": (_database_stopped, "plain", "in_process"),
 }
 
 
 def _send_alarm(stack: ChaosStack, serial: str, alarm_id: str, stop: threading.Event) -> None:
     """A device pressing its button during the fault: resent until answered 202."""
-    client = stack.app.test_client()
     body = alarm_body(alarm_id, serial)
     while not stop.is_set():
         try:
             headers = signed_headers(serial, stack.hotline.device_secret, body)
-            if client.post("/api/devices/alarm", data=body, headers=headers).status_code == 202:
+            if stack.post("/api/devices/alarm", body, headers) == 202:
                 return
         except Exception:  # noqa: S110 - the device tries again
             pass
@@ -122,8 +134,8 @@ def _open_calls(stack: ChaosStack, call_ids: list[str]) -> list[tuple[str, str, 
 def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
     fault: str, tmp_path: Path, prism: PrismMock, data_key: bytes
 ) -> None:
-    inject_fault, redis_kind = FAULTS[fault]
-    with chaos_stack(tmp_path, prism.url, data_key, redis_kind) as stack:
+    inject_fault, redis_kind, web_kind = FAULTS[fault]
+    with chaos_stack(tmp_path, prism.url, data_key, redis_kind, web_kind) as stack:
         runtime = stack.runtime
         lease = key("lease", "timekeeper")
         assert wait_for(lambda: runtime.redis.exists(lease), 60), stack.worker_log()
@@ -131,8 +143,8 @@ def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
             device = db.get(Device, stack.hotline.device_id)
             assert device is not None
             serial = device.serial
-        agents: list[SignedIn] = [
-            sign_in(stack.app, account(runtime.sessions, stack.hotline.agents[login]))
+        agents = [
+            stack.console(account(runtime.sessions, stack.hotline.agents[login]))
             for login in ("ana", "farah", "urgent1", "urgent2")
         ]
         stop_agents = threading.Event()
@@ -174,7 +186,7 @@ def test_a_fault_mid_traffic_loses_no_caller_no_record_and_no_alarm(
             caller = threading.Thread(
                 target=run_caller,
                 args=(
-                    stack.app,
+                    stack.driver,
                     runtime,
                     stack.hotline.line_number,
                     f"+3465{index:07d}",

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from flask import Flask
 
 from calls.switchboard import call_id_for
 from runtime import Runtime
 from store.vocabulary import Channel
-from tests.harness.twilio_driver import DrivenCall, FlaskTransport, TwilioDriver
+from tests.harness.consoles import ConsoleOverHttp
+from tests.harness.twilio_driver import DrivenCall, TwilioDriver
 from tests.integration.agent_console.console_helpers import SignedIn
 
 CALM = ("1", "1", "2", "2", "2", "2")
-PUBLIC_BASE_URL = "https://hotline.example.org"
 TALK_S = 2.0
 AGENT_TALK_S = 4.0
 STATUS_URL = "/twilio/voice/status#rc=5&rp=all&ct=2000&rt=5000&tt=15000"
@@ -44,14 +43,14 @@ def _taken(runtime: Runtime, call_id: str) -> bool:
 
 
 def run_caller(
-    app: Flask,
+    twilio: Callable[[], TwilioDriver],
     runtime: Runtime,
     line_number: str,
     number: str,
     fault_over: threading.Event,
     result: CallerResult,
 ) -> None:
-    driver = TwilioDriver(FlaskTransport(app.test_client()), PUBLIC_BASE_URL)
+    driver = twilio()
     call: DrivenCall | None = None
     try:
         call = driver.call(line_number, number, status_url=driver.url(STATUS_URL))
@@ -80,7 +79,7 @@ def run_caller(
         result.error = f"{type(exc).__name__}: {exc}"
 
 
-def run_agent(agent: SignedIn, stop: threading.Event, handled: list[str]) -> None:
+def run_agent(agent: SignedIn | ConsoleOverHttp, stop: threading.Event, handled: list[str]) -> None:
     """Her console: the presence heartbeat, offers accepted, each call ended after a while."""
     last_beat = 0.0
     while not stop.is_set():

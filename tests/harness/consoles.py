@@ -4,12 +4,14 @@ one thread, as a floor of agents' browsers would hold them."""
 
 from __future__ import annotations
 
+import json
 import re
 import selectors
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -17,6 +19,7 @@ import requests
 from tests.harness.hotline import PASSWORD
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 def sign_in_over_http(base_url: str, login: str) -> str:
@@ -101,3 +104,57 @@ def open_consoles(base_url: str, cookie: str, count: int) -> Iterator[OpenConsol
     finally:
         for sock in sockets:
             sock.close()
+
+
+class Answer:
+    """What a console request got back, read the way Flask's test responses are."""
+
+    def __init__(self, status_code: int, body: bytes) -> None:
+        self.status_code = status_code
+        self.body = body
+
+    def get_json(self, silent: bool = False) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+
+class ConsoleOverHttp:
+    """An agent's console over HTTP against a running ``amparo web``: signed in through
+    ``/login``, the API called with the page's CSRF token, as the browser's script does."""
+
+    def __init__(self, base_url: str, account: Any, timeout: float = 10.0) -> None:
+        self.base_url = base_url
+        self.account = account
+        self.timeout = timeout
+        self.browser = requests.Session()
+        page = self.browser.get(f"{base_url}/login", timeout=timeout)
+        match = CSRF_FIELD.search(page.text)
+        assert match is not None, "no CSRF field on the sign-in page"
+        form = {"login": account.login, "password": PASSWORD, "csrf_token": match.group(1)}
+        answer = self.browser.post(
+            f"{base_url}/login", data=form, allow_redirects=False, timeout=timeout
+        )
+        assert answer.status_code == 302, answer.status_code
+        console = self.browser.get(f"{base_url}/console", timeout=timeout)
+        token = CSRF_META.search(console.text)
+        assert token is not None, "no CSRF token on the console page"
+        self.csrf = token.group(1)
+
+    def post(self, path: str, json: Any = None) -> Answer:
+        response = self.browser.post(
+            self.base_url + path,
+            json=json or {},
+            headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"},
+            timeout=self.timeout,
+        )
+        return Answer(response.status_code, response.content)
+
+    def get(self, path: str) -> Answer:
+        response = self.browser.get(
+            self.base_url + path, headers={"Accept": "application/json"}, timeout=self.timeout
+        )
+        return Answer(response.status_code, response.content)
