@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 "database": lambda: database.answers(runtime.engine),
                 "redis": lambda: live_state.answers(runtime.redis),
                 "routing": runtime.routing_ready,
-            }
+            },
+            {"timekeeper": runtime.timekeeper_running},
         )
     )
     app.register_blueprint(

@@ -29,7 +29,7 @@ from calls.callbacks import work_forever
 from routing.jobs import Sweeper
 from runtime import Runtime, build_runtime, configure_encryption
 from settings import ConfigurationError, Settings, load_settings
-from store import database, live_state, metrics, migrate
+from store import database, live_state, metrics, migrate, timekeeper
 from store.embedded_redis import EmbeddedRedis
 from store.job_worker import JobWorker
 from store.lease import Lease
@@ -257,7 +257,7 @@ def _timekeeper(runtime: Runtime) -> Timekeeper:
         Chore("periodic schedule", 10.0, keep_schedule),
         Chore("call reconciler", RECONCILE_EVERY_S, reconcile),
     ]
-    return Timekeeper(Lease(runtime.redis, "timekeeper", TIMEKEEPER_LEASE_MS), chores)
+    return Timekeeper(Lease(runtime.redis, timekeeper.LEASE, TIMEKEEPER_LEASE_MS), chores)
 
 
 @click.command("sip")

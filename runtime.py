@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, assert_never
 
-from redis import Redis
+from redis import Redis, RedisError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,10 +51,11 @@ from routing import Router, RouterConfig
 from routing.adapters import RedisNotifier, RoutingCallLog
 from routing.stored_config import agent_profiles, router_config_from_store
 from settings import Settings
-from store import crypto, database, live_state
+from store import crypto, database, live_state, timekeeper
 from store.call_journal import CallJournal
 from store.call_log import CallLog
 from store.embedded_redis import EmbeddedRedis
+from store.lease import is_held
 from store.vocabulary import Channel, Direction
 from telephony.simulator.bridge import SimulatedBridge
 from telephony.simulator.phone import SimulatedPhones
@@ -211,6 +212,13 @@ class Runtime:
             self.switchboard.directory,
             time.time,
         )
+
+    def timekeeper_running(self) -> bool:
+        """Some worker's timekeeper holds its lease (False too when Redis does not answer)."""
+        try:
+            return is_held(self.redis, timekeeper.LEASE)
+        except (RedisError, OSError):
+            return False
 
     def routing_ready(self) -> bool:
         """Routing's state is in Redis, rebuilt now if it was lost; False when it is missing

@@ -40,6 +40,11 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def is_held(client: redis.Redis, name: str) -> bool:
+    """Does some process hold the lease ``name`` now (it renews it while it lives)?"""
+    return bool(client.exists(key("lease", name)))
+
+
 class Lease:
     """A named lease under ``amparo:lease:<name>`` held for ``ttl_ms`` at a time."""
 

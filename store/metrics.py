@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import redis
 from rq import Worker
 
+from store import timekeeper
+from store.lease import is_held
 from store.live_state import QUEUE_NAMES, job_queue, key
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,11 @@ SIP_CAPACITY = Gauge(
 )
 JOBS_QUEUED = Gauge("amparo_jobs_queued", "Jobs waiting in each job queue", ("queue",))
 JOB_WORKERS = Gauge("amparo_job_workers", "Job workers registered in Redis")
+TIMEKEEPER = Gauge(
+    "amparo_timekeeper_running",
+    "1 while a worker's timekeeper holds its lease (alarm sweeps, scheduled jobs, the journal's "
+    "replay and the reconciler run), else 0",
+)
 GAUGES = (
     CALLS_WAITING,
     ESCALATIONS_OPEN,
@@ -129,6 +136,7 @@ GAUGES = (
     SIP_CAPACITY,
     JOBS_QUEUED,
     JOB_WORKERS,
+    TIMEKEEPER,
 )
 
 
@@ -206,4 +214,5 @@ def job_readings(client: redis.Redis, now: float) -> list[Reading]:
         Reading(JOBS_QUEUED, (name,), float(job_queue(client, name).count)) for name in QUEUE_NAMES
     ]
     readings.append(Reading(JOB_WORKERS, (), float(Worker.count(connection=client))))
+    readings.append(Reading(TIMEKEEPER, (), float(is_held(client, timekeeper.LEASE))))
     return readings

@@ -25,6 +25,10 @@ from store.lease import Lease
 
 log = logging.getLogger(__name__)
 
+#: The lease the workers' timekeepers share (``amparo:lease:timekeeper``): held means that
+#: some worker runs the periodic work now.
+LEASE = "timekeeper"
+
 #: How often a failure that goes on is logged again.
 REPEAT_FAILURE_LOG_S = 60.0
 

@@ -9,6 +9,7 @@ Twilio's requests and the consoles reach it the same way either way (``driver``,
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import signal
@@ -27,7 +28,7 @@ from sqlalchemy import update
 from app import create_app
 from runtime import Runtime, build_runtime
 from settings import load_settings
-from store import database, migrate
+from store import crypto, database, migrate
 from store.models import Queue
 from tests.harness.consoles import ConsoleOverHttp
 from tests.harness.haproxy import load_balancer
@@ -166,14 +167,20 @@ def chaos_stack(
     balanced = web_kind == "balanced"
     balancer_port = free_port() if balanced else 0
     base_url = f"http://127.0.0.1:{balancer_port}" if balanced else PUBLIC_BASE_URL
-    cluster = PostgresCluster().create()
-    sentinels = SentinelCluster(tmp_path / "sentinel").start() if redis_kind == "sentinel" else None
+    cluster = PostgresCluster()
+    sentinels = SentinelCluster(tmp_path / "sentinel") if redis_kind == "sentinel" else None
     aof = ("--appendonly", "yes", "--appendfsync", "always") if redis_kind == "aof" else ()
-    redis_server = sentinels.primary if sentinels else RedisProcess(tmp_path, options=aof).start()
+    redis_server = RedisProcess(tmp_path, options=aof)
     runtime: Runtime | None = None
     stack: ChaosStack | None = None
     try:
+        cluster.create()
+        if sentinels is not None:
+            redis_server = sentinels.start().primary
+        else:
+            redis_server.start()
         url = cluster.create_database("amparo")
+        crypto.configure(crypto.cipher_from_keys(data_key))  # the hotline's fields, below
         engine = database.make_engine(url)
         migrate.upgrade(engine)
         hotline = make_hotline(database.session_factory(engine))
@@ -238,7 +245,8 @@ def chaos_stack(
         if sentinels is not None:
             sentinels.stop()
         else:
-            redis_server.stop()
+            with contextlib.suppress(Exception):
+                redis_server.stop()
         cluster.destroy()
 
 

@@ -40,6 +40,7 @@ defaults
     timeout server 30s
     retries 3
     option redispatch 1
+    option http-buffer-request
     retry-on conn-failure empty-response
 
 frontend hotline

@@ -1,6 +1,8 @@
 from app import create_app
 from runtime import build_runtime
 from settings import Settings
+from store import timekeeper
+from store.lease import Lease
 from tests.harness.services import RedisProcess
 
 
@@ -18,6 +20,10 @@ def test_readyz_is_503_naming_redis_while_it_is_stopped_and_200_when_back(
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert (ready.json or {})["checks"] == {"database": "ok", "redis": "ok", "routing": "ok"}
+        # No worker runs: said, though this process is ready to answer calls.
+        assert (ready.json or {})["deployment"] == {"timekeeper": "down"}
+        assert Lease(runtime.redis, timekeeper.LEASE, 5000).hold()
+        assert (client.get("/readyz").json or {})["deployment"] == {"timekeeper": "ok"}
 
         redis_process.stop()
         down = client.get("/readyz")

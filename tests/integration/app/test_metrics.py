@@ -18,6 +18,7 @@ from app import create_app
 from runtime import build_runtime
 from settings import Settings
 from store import metrics
+from store.lease import Lease
 from telephony.sip import commands
 from tests.harness.services import RedisProcess
 
@@ -86,6 +87,10 @@ def test_sip_heartbeats_job_queues_and_reconciled_calls_are_reported(
     assert families["amparo_job_workers"] == [("amparo_job_workers", {}, 0.0)]
     reconciled = families["amparo_reconciled_calls"]
     assert ("amparo_reconciled_calls_total", {}, 3.0) in reconciled
+    timekeeper = "amparo_timekeeper_running"
+    assert families[timekeeper] == [(timekeeper, {}, 0.0)]  # no worker runs
+    assert Lease(redis_client, "timekeeper", 5000).hold()  # a worker's timekeeper takes it
+    assert _families(client)[timekeeper] == [(timekeeper, {}, 1.0)]
 
 
 def test_a_label_value_that_is_not_an_identifier_is_counted_as_other(
