@@ -36,6 +36,7 @@ COLUMNS = (
     "all closed (s)",
     "open after 1 min",
     "duplicates",
+    "overflow late (s)",
 )
 
 
@@ -51,6 +52,7 @@ def row(report: ChaosReport) -> tuple[str, ...]:
         f"{report.closed_after_s:.1f}" if report.closed else "not within 60",
         str(len(report.open_calls)),
         str(len(report.doubled_events) + len(report.taken_twice)),
+        f"{report.overflow_late_s:.1f}",
     )
 
 

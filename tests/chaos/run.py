@@ -4,8 +4,9 @@ chaos suite (``test_faults.py``, which asserts on it) and ``bench/chaos.py`` (wh
 20 callers phone through the Twilio webhooks, four agents answer from the console, a device
 alarm is sent during the fault (resent every 2 s until it is taken, as a device does).
 
-Faults: the worker SIGKILLed (its supervisor starts another 3 s later), one gunicorn worker of a
-web instance SIGKILLed, a whole web instance SIGKILLed with the other one up (two behind
+Faults: the leading worker of two SIGKILLed as the first callers' maximum waits run out (its
+supervisor starts another 3 s later; the other keeps routing's timers on time), one gunicorn
+worker of a web instance SIGKILLed, a whole web instance SIGKILLed with the other one up (two behind
 HAProxy), Redis SIGKILLed without persistence (back at once, empty) and with its append-only
 file (back at once, with its data), the Redis primary SIGKILLed under Sentinel (its replica
 promoted; the fault ends when the sentinels name it), PostgreSQL stopped for 20 s; and
@@ -29,7 +30,7 @@ from store.alarms import DeviceAlarm
 from store.live_state import key
 from store.models import Device
 from store.records import Call, CallEvent
-from tests.chaos.stack import ChaosStack, chaos_stack, wait_for
+from tests.chaos.stack import MAX_WAIT_S, ChaosStack, chaos_stack, wait_for
 from tests.chaos.traffic import CallerResult, run_agent, run_caller
 from tests.integration.agent_console.console_helpers import account
 from tests.integration.checkins.helpers import alarm_body, signed_headers
@@ -41,6 +42,8 @@ LINE_OVERFLOW = "+34900000002"  # the test hotline's overflow number
 
 
 def _worker_killed(stack: ChaosStack) -> None:
+    """As the first callers' maximum waits run out, so their overflow is due during it."""
+    time.sleep(MAX_WAIT_S - FAULT_AT_S)
     stack.kill_worker()
     time.sleep(3.0)
     stack.start_worker()
@@ -90,6 +93,9 @@ FAULTS: dict[str, tuple[Callable[[ChaosStack], None], str, str]] = {
     "redis_sentinel_failover": (_primary_failed_over, "sentinel", "in_process"),
     "postgresql_stopped_20s": (_database_stopped, "plain", "in_process"),
 }
+#: Faults that leave Redis and the database up: routing's timers (a caller's maximum wait) must
+#: fire on time through them, since another worker sweeps.
+TIMERS_KEPT = ("worker_sigkill", "web_worker_sigkill", "web_instance_sigkill")
 BASELINE = "none"
 """The same traffic with no fault (``bench/chaos.py``'s baseline; not a test)."""
 RUNS = {BASELINE: (_no_fault, "plain", "in_process"), **FAULTS}
@@ -166,6 +172,10 @@ class ChaosReport:
     handled: list[int]
     worker_log: str = field(repr=False)
 
+    overflow_late_s: float = 0.0
+    """How long after her maximum wait ran out routing overflowed the latest caller (from the
+    call log's ``enqueued`` and ``overflowed``, stamped by routing itself)."""
+
     @property
     def humans(self) -> int:
         return sum(result.outcome == "human" for result in self.results)
@@ -174,7 +184,8 @@ class ChaosReport:
         return (
             f"chaos {self.fault}: {self.humans} of {len(self.results)} callers with a human, the "
             f"rest overflowed; alarm rang {self.alarm_after_s:.1f} s after the fault's end; every "
-            f"call closed {self.closed_after_s:.1f} s after it; handled {self.handled}"
+            f"call closed {self.closed_after_s:.1f} s after it; overflow at most "
+            f"{self.overflow_late_s:.1f} s late; handled {self.handled}"
         )
 
 
@@ -281,6 +292,7 @@ def run_fault(fault: str, tmp_path: Path, prism_url: str, data_key: bytes) -> Ch
                 .having(func.count() > 1)
             ).all()
         taken = [call for calls in handled.values() for call in calls]
+        late = _overflow_lateness(stack, call_ids)
         return ChaosReport(
             fault=fault,
             results=results,
@@ -294,4 +306,22 @@ def run_fault(fault: str, tmp_path: Path, prism_url: str, data_key: bytes) -> Ch
             violations=list(find_violations(runtime.redis, time.time(), work_conserving=False)),
             handled=sorted(len(calls) for calls in handled.values()),
             worker_log=stack.worker_log(),
+            overflow_late_s=late,
         )
+
+
+def _overflow_lateness(stack: ChaosStack, call_ids: list[str]) -> float:
+    with stack.runtime.sessions() as db:
+        rows = db.execute(
+            select(CallEvent.call_id, CallEvent.kind, CallEvent.at)
+            .where(CallEvent.call_id.in_(call_ids), CallEvent.kind.in_(["enqueued", "overflowed"]))
+            .order_by(CallEvent.call_id, CallEvent.seq)
+        ).all()
+    enqueued: dict[str, float] = {}
+    late = 0.0
+    for call_id, kind, at in rows:
+        if kind == "enqueued":
+            enqueued[call_id] = at.timestamp()
+        elif call_id in enqueued:
+            late = max(late, at.timestamp() - enqueued[call_id] - MAX_WAIT_S)
+    return late

@@ -1,6 +1,6 @@
 """The deployment a chaos test breaks: a PostgreSQL cluster and Redis of the test's own on free
 ports (one redis-server without persistence, or with its append-only file, or a primary and a
-replica under three sentinels), an ``amparo worker`` process, and the web tier on the same
+replica under three sentinels), two ``amparo worker`` processes, and the web tier on the same
 settings, configured as a Twilio account whose REST API is the Prism mock. The web tier is the
 app in the test's process, or two ``amparo web`` instances behind HAProxy (``WEB_KINDS``);
 Twilio's requests and the consoles reach it the same way either way (``driver``, ``console``,
@@ -28,7 +28,8 @@ from sqlalchemy import update
 from app import create_app
 from runtime import Runtime, build_runtime
 from settings import load_settings
-from store import crypto, database, migrate
+from store import crypto, database, migrate, timekeeper
+from store.live_state import key
 from store.models import Queue
 from tests.harness.consoles import ConsoleOverHttp
 from tests.harness.haproxy import load_balancer
@@ -61,7 +62,7 @@ class ChaosStack:
     hotline: Hotline
     log_dir: Path
     sentinels: SentinelCluster | None = None
-    worker: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers_started: int = field(default=0)
     web_ports: list[int] = field(default_factory=list)
     """``amparo web`` instances behind the balancer (none: the app in this process)."""
@@ -122,20 +123,26 @@ class ChaosStack:
     def start_worker(self) -> None:
         self.workers_started += 1
         log = (self.log_dir / f"worker-{self.workers_started}.log").open("wb")
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker"],
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        self.workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "cli", "worker"],
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         )
 
     def kill_worker(self) -> None:
-        """SIGKILL: no goodbye, its lease and jobs left as they were."""
-        assert self.worker is not None
-        os.killpg(self.worker.pid, signal.SIGKILL)
-        self.worker.wait(10)
+        """SIGKILL the worker whose timekeeper leads (no goodbye: its lease and jobs left as
+        they were); the others go on."""
+        holder = str(self.runtime.redis.get(key("lease", timekeeper.LEASE)) or "")
+        pid = holder.split(":")[1] if holder.count(":") >= 2 else ""  # host:pid:token
+        pids = [str(worker.pid) for worker in self.workers]
+        worker = self.workers.pop(pids.index(pid) if pid in pids else 0)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
 
     def kill_redis(self) -> None:
         """SIGKILL redis-server: without persistence it comes back empty, with its append-only
@@ -153,6 +160,9 @@ class ChaosStack:
 REDIS_KINDS = ("plain", "aof", "sentinel")
 WEB_KINDS = ("in_process", "balanced")
 WEB_INSTANCES = 2
+#: ``amparo worker`` processes, as a deployment runs them (two or more): one's timekeeper
+#: leads, every one sweeps routing's timers.
+WORKERS = 2
 
 
 @contextmanager
@@ -221,7 +231,8 @@ def chaos_stack(
             base_url=base_url,
         )
         runtime.router  # noqa: B018 - routing built (agents registered) before any call
-        stack.start_worker()
+        for _ in range(WORKERS):
+            stack.start_worker()
         if not balanced:
             yield stack
             return
@@ -237,9 +248,10 @@ def chaos_stack(
             if web.poll() is None:
                 os.killpg(web.pid, signal.SIGKILL)
                 web.wait(10)
-        if stack is not None and stack.worker is not None and stack.worker.poll() is None:
-            os.killpg(stack.worker.pid, signal.SIGKILL)
-            stack.worker.wait(10)
+        for worker in stack.workers if stack is not None else ():
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
         if runtime is not None:
             runtime.close()
         if sentinels is not None:
