@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # kamailio-tls-modules, kamailio-autheph-modules, rtpengine-daemon: agents' browsers over WebRTC
 # (docs/sip.md); espeak-ng, sox: SIP prompts;
 # chromium: the browser the console's end-to-end tests drive (Playwright, never a downloaded browser).
-DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev sip-tester baresip kamailio kamailio-websocket-modules kamailio-tls-modules kamailio-autheph-modules rtpengine-daemon espeak-ng sox chromium haproxy
+DEBIAN_PACKAGES ?= build-essential swig libssl-dev uuid-dev python3-dev sip-tester baresip kamailio kamailio-websocket-modules kamailio-tls-modules kamailio-autheph-modules rtpengine-daemon espeak-ng sox chromium haproxy redis-sentinel
 
 .PHONY: run test lint lint-locked lock-check lock upgrade venv venv-runtime system-packages node voice-sdk sip-engine clean
 

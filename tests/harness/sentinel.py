@@ -1,9 +1,11 @@
-"""Redis under Sentinel on loopback for tests: a primary, a replica and three sentinels
-(redis-server in sentinel mode, what Debian's redis-sentinel runs), on free ports the test
-owns, quick to fail over (a primary is down after 1 s)."""
+"""Redis under Sentinel on loopback for tests: a primary, a replica and three sentinels on free
+ports the test owns, quick to fail over (a primary is down after 1 s). The sentinels are
+Debian's ``redis-sentinel`` (``make test`` installs it as root), else the same server run with
+``--sentinel``."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
@@ -19,6 +21,15 @@ from store.live_state import Sentinels
 from tests.harness.services import RedisProcess, free_port
 
 MASTER = "amparo"
+SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+
+
+def sentinel_command(conf: Path) -> list[str]:
+    if Path(SENTINEL).exists():
+        return [SENTINEL, str(conf)]
+    return [redis_server_binary(), str(conf), "--sentinel"]
+
+
 DOWN_AFTER_MS = 1000
 
 
@@ -62,7 +73,7 @@ class SentinelCluster:
             self.sentinel_ports.append(port)
             self.sentinel_processes.append(
                 subprocess.Popen(
-                    [redis_server_binary(), str(conf), "--sentinel"],
+                    sentinel_command(conf),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
