@@ -7,7 +7,7 @@ never objects).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -34,7 +34,7 @@ class Sentinels:
 
     addresses: tuple[tuple[str, int], ...]
     master: str
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     """The sentinels' own password, when they ask for one."""
 
 

@@ -191,6 +191,7 @@ def test_redis_under_sentinel_is_read_from_the_sentinels_and_the_primary_name(
     assert "hotline-redis" in described["AMPARO_REDIS_SENTINELS"]
     assert "sentinel-secret" not in str(described)
     assert "sentinel-secret" not in repr(settings)
+    assert "sentinel-secret" not in repr(settings.redis_sentinels)
 
 
 def test_redis_under_sentinel_takes_the_urls_database_and_refuses_a_unix_socket(
