@@ -90,15 +90,15 @@ class ChaosStack:
         return self.app.test_client().post(path, data=body, headers=headers).status_code
 
     def start_web(self, index: int) -> None:
-        log = (self.log_dir / f"web{index}-{time.monotonic_ns()}.log").open("wb")
-        self.webs[index] = subprocess.Popen(
-            [sys.executable, "-m", "cli", "web", "--port", str(self.web_ports[index])],
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.log_dir / f"web{index}-{time.monotonic_ns()}.log").open("wb") as log:
+            self.webs[index] = subprocess.Popen(
+                [sys.executable, "-m", "cli", "web", "--port", str(self.web_ports[index])],
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def web_ready(self, index: int) -> bool:
         try:
@@ -112,27 +112,26 @@ class ChaosStack:
         os.killpg(self.webs[index].pid, signal.SIGKILL)
         self.webs[index].wait(10)
 
-    def kill_web_worker(self, index: int) -> int:
+    def kill_web_worker(self, index: int) -> None:
         """SIGKILL one of an instance's gunicorn workers (its master starts another)."""
         master = self.webs[index].pid
         children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
         assert children, "the web instance has no workers"
         os.kill(int(children[0]), signal.SIGKILL)
-        return int(children[0])
 
     def start_worker(self) -> None:
         self.workers_started += 1
-        log = (self.log_dir / f"worker-{self.workers_started}.log").open("wb")
-        self.workers.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "cli", "worker"],
-                cwd=ROOT,
-                env=self.env,
-                start_new_session=True,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        with (self.log_dir / f"worker-{self.workers_started}.log").open("wb") as log:
+            self.workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "cli", "worker"],
+                    cwd=ROOT,
+                    env=self.env,
+                    start_new_session=True,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
 
     def kill_worker(self) -> None:
         """SIGKILL the worker whose timekeeper leads (no goodbye: its lease and jobs left as
